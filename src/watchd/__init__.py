@@ -1,0 +1,47 @@
+"""watchd: follow audit trails live and route every record to where it is read.
+
+The public API for plugins: implement hooks with :data:`hookimpl`; sources return
+:class:`Watcher` objects, sinks :class:`Sink` objects, and everything flows as
+:class:`WatchEvent`.
+"""
+
+import pluggy
+
+from watchd._version import __version__
+from watchd.core.context import ResourceKey, RunContext, StartAt
+from watchd.core.errors import UsageError
+from watchd.core.event import LEVELS, Cursor, WatchEvent
+from watchd.core.protocols import (
+    Dialect,
+    EventFilter,
+    FormatContext,
+    Formatter,
+    RecordSource,
+    Sink,
+    Watcher,
+)
+from watchd.core.spec import Options, Spec
+
+#: Marks a function as an implementation of a ``watchd_*`` hook.
+hookimpl = pluggy.HookimplMarker("watchd")
+
+__all__ = [
+    "LEVELS",
+    "Cursor",
+    "Dialect",
+    "EventFilter",
+    "FormatContext",
+    "Formatter",
+    "Options",
+    "RecordSource",
+    "ResourceKey",
+    "RunContext",
+    "Sink",
+    "Spec",
+    "StartAt",
+    "UsageError",
+    "WatchEvent",
+    "Watcher",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,5 @@
+"""``python -m watchd``."""
+
+from watchd.cli import main
+
+raise SystemExit(main())

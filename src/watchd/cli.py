@@ -1,0 +1,191 @@
+"""The ``watchd`` command: ``run``, ``plugins``, ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+import orjson
+
+from watchd._version import __version__
+from watchd.core.context import StartAt
+from watchd.core.errors import UsageError
+from watchd.core.logging import configure_logging
+from watchd.core.plugins import PluginHost, PluginLoadError, scan_plugin_args
+from watchd.core.registry import PluginConflictError, Registry
+from watchd.core.run import RunPlan, execute
+from watchd.core.spec import Options, Spec, parse_spec
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line naming the problem and exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _common() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more diagnostics on stderr (debug)")
+    common.add_argument("-q", "--quiet", action="count", default=0,
+                        help="fewer diagnostics on stderr (-q warnings, -qq errors)")
+    common.add_argument("-p", dest="plugins", action="append", default=[], metavar="NAME",
+                        help="load plugin NAME (entry point or module); -p no:NAME blocks it")
+    return common
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--format", metavar="FMT",
+                       help="output format of stdout (default: human on a terminal, else json)")
+    group.add_argument("--json", dest="format", action="store_const", const="json",
+                       help="same as --format json")
+
+
+def build_parser(host: PluginHost) -> argparse.ArgumentParser:
+    """Return the parser, with the options every loaded plugin adds to ``run``."""
+    common = _common()
+    parser = _Parser(prog="watchd", description="Follow audit trails and route every record.")
+    parser.add_argument("--version", action="version", version=f"watchd {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
+
+    run = commands.add_parser("run", parents=[common], help="follow sources, write to sinks",
+                              description="Follow sources live and route events to sinks.")
+    run.add_argument("--source", action="append", required=True, metavar="SPEC",
+                     help="TYPE[:TARGET][,KEY=VALUE]..., e.g. audit:/var/lib/app/audit.jsonl")
+    run.add_argument("--sink", action="append", default=[], metavar="SPEC",
+                     help="where events go (default: stdout), e.g. stdout,format=json")
+    run.add_argument("--apply", action="append", default=[], metavar="SPEC",
+                     help="a filter plugin, e.g. level:warning (see 'watchd plugins')")
+    _add_output_options(run)
+    start = run.add_mutually_exclusive_group()
+    start.add_argument("--from-beginning", action="store_true",
+                       help="print what the sources already hold, then follow")
+    start.add_argument("--last", type=_positive_int, metavar="N",
+                       help="print the last N records of each source, then follow")
+    run.add_argument("--name", metavar="NAME", help="only events whose container is NAME")
+    run.add_argument("--action", action="append", default=[], metavar="A",
+                     help="only these actions (repeatable; globs allowed)")
+    run.add_argument("--level", metavar="LEVEL", help="only events of at least this severity")
+    run.add_argument("--filter", action="append", default=[], metavar="FIELD=GLOB",
+                     help="only events whose FIELD (or extra.KEY) matches GLOB (repeatable)")
+    run.add_argument("--poll-interval", type=_positive_int, default=250, metavar="MS",
+                     help="stat-polling interval where inotify is unavailable (default 250)")
+    host.add_options(run)
+    run.set_defaults(handler=_cmd_run)
+
+    plugins = commands.add_parser("plugins", parents=[common], help="list plugins",
+                                  description="List every plugin and what it provides.")
+    plugins.add_argument("--json", action="store_true", help="one JSON object per plugin")
+    plugins.set_defaults(handler=_cmd_plugins)
+
+    demo = commands.add_parser("demo", parents=[common], help="show watchd on sample events",
+                               description="Append sample audit records to a temporary file "
+                               "and follow it, as 'watchd run' would.")
+    demo.add_argument("--count", type=_positive_int, default=12, help="records to write")
+    demo.add_argument("--interval", type=_positive_int, default=300, metavar="MS",
+                      help="pause between records (default 300)")
+    _add_output_options(demo)
+    demo.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+def _shortcut(kind: str, target: str, flag: str) -> Spec:
+    """Build a filter spec from a command-line shortcut (the value is taken verbatim)."""
+    return Spec(kind, target, Options({}, f"{flag} {target!r}"), f"{kind}:{target}")
+
+
+def plan_from_args(ns: argparse.Namespace) -> RunPlan:
+    """Turn ``watchd run`` options into a plan; every spec is parsed here."""
+    filters = [parse_spec(text, "--apply") for text in ns.apply]
+    if ns.name is not None:
+        filters.append(_shortcut("name", ns.name, "--name"))
+    if ns.action:
+        filters.append(_shortcut("action", ",".join(ns.action), "--action"))
+    if ns.level is not None:
+        filters.append(_shortcut("level", ns.level, "--level"))
+    filters.extend(_shortcut("field", text, "--filter") for text in ns.filter)
+    if ns.from_beginning:
+        start = StartAt("beginning")
+    elif ns.last is not None:
+        start = StartAt("last", ns.last)
+    else:
+        start = StartAt("end")
+    return RunPlan(
+        sources=[parse_spec(text, "--source") for text in ns.source],
+        sinks=[parse_spec(text, "--sink") for text in ns.sink or ["stdout"]],
+        filters=filters,
+        start=start,
+        poll_interval=ns.poll_interval / 1000,
+        default_format=ns.format,
+    )
+
+
+def _cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
+    return execute(host, registry, ns, plan_from_args(ns), sys.stdout.buffer)
+
+
+def _cmd_demo(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
+    from watchd.demo import run_demo  # noqa: PLC0415 - only the demo needs it
+
+    return run_demo(host, registry, ns)
+
+
+def _cmd_plugins(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
+    tables = registry.tables()
+    out = sys.stdout
+    for name, info in host.info.items():
+        provides = {
+            kind: [entry.name for entry in table if entry.plugin == name]
+            for kind, table in tables.items()
+        }
+        if ns.json:
+            row = {"name": name, "kind": info.kind, "version": info.version,
+                   "distribution": info.distribution, "hooks": host.hooks_of(name), **provides}
+            out.write(orjson.dumps(row).decode() + "\n")
+            continue
+        origin = "built-in" if info.kind == "builtin" else info.distribution or info.kind
+        out.write(f"{name} {info.version} ({origin})\n")
+        for kind, names in provides.items():
+            if names:
+                out.write(f"    {kind}: {', '.join(names)}\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``watchd`` command line; return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        host = PluginHost(scan_plugin_args(args))
+    except UsageError as exc:
+        print(f"watchd: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PluginLoadError as exc:
+        print(f"watchd: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    ns = build_parser(host).parse_args(args)
+    configure_logging(ns.verbose - ns.quiet)
+    try:
+        registry = host.collect()
+        status: int = ns.handler(host, registry, ns)
+    except (UsageError, PluginConflictError) as exc:
+        print(f"watchd: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return status

@@ -1,0 +1,1 @@
+"""watchd's core: events, the select() loop, plugins, registries and the pipeline."""

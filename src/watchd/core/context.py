@@ -1,0 +1,70 @@
+"""What a run shares with the plugins it builds: options, tables and shared resources."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO, Generic, Literal, TypeVar
+
+import structlog
+
+from watchd.core.registry import Registry
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StartAt:
+    """Where a source starts in what already exists: the end, the beginning, or N back."""
+
+    mode: Literal["end", "beginning", "last"] = "end"
+    count: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class ResourceKey(Generic[T]):
+    """Names a resource that the watchers of one run share (say, one inotify instance)."""
+
+    name: str
+
+
+@dataclass
+class RunContext:
+    """Handed to every factory and to the configure hooks.
+
+    ``options`` is the parsed command line, including the options plugins added
+    through ``watchd_addoption``.
+    """
+
+    options: argparse.Namespace
+    registry: Registry
+    stdout: BinaryIO
+    start: StartAt = StartAt()
+    poll_interval: float = 0.25
+    default_format: str | None = None
+    request_stop: Callable[[int], None] = field(default=lambda _status: None)
+    _resources: dict[ResourceKey[object], object] = field(default_factory=dict)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def shared(
+        self, key: ResourceKey[T], make: Callable[[], T], close: Callable[[T], None]
+    ) -> T:
+        """Return the run's one instance of *key*, making it on first use.
+
+        *close* is called once for it when the run ends, after every watcher closed.
+        """
+        if key not in self._resources:
+            resource = make()
+            self._resources[key] = resource  # type: ignore[index]
+            self._closers.append(lambda: close(resource))
+        return self._resources[key]  # type: ignore[index, return-value]
+
+    def close_shared(self) -> None:
+        """Close the shared resources, newest first."""
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - one failing close must not skip the others
+                structlog.get_logger("watchd").exception("closing a shared resource failed")

@@ -1,0 +1,217 @@
+"""The event loop: one thread blocked in select() on watchers, timers and a wakeup fd."""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+
+import structlog
+
+from watchd.core.pipeline import Pipeline
+from watchd.core.protocols import Watcher
+
+log = structlog.get_logger("watchd")
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_WAKEUP = object()  # selector data of the wakeup socket
+
+
+class EventLoop:
+    """Polls watchers when their descriptor is readable or their timeout expires.
+
+    Signals are turned into bytes on a socketpair by ``signal.set_wakeup_fd``;
+    the Python-level handler does nothing, the loop acts on what it reads.
+    SIGINT and SIGTERM stop the loop (exit status 0); SIGHUP calls *on_hup* and
+    polls every watcher at once. A watcher whose ``poll()`` raises is logged,
+    closed and detached; the others go on.
+    """
+
+    def __init__(self, pipeline: Pipeline, *, on_hup: Callable[[], None] | None = None) -> None:
+        self.pipeline = pipeline
+        self._on_hup = on_hup
+        self._entries: list[_Entry] = []
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKEUP)
+        self._stopping = False
+        self._status = 0
+        self._failed_watchers = 0
+
+    def add(self, watcher: Watcher) -> None:
+        """Attach *watcher*; it is polled once at start, then as the loop decides."""
+        self._entries.append(_Entry(watcher))
+
+    def stop(self, status: int = 0) -> None:
+        """End the loop with exit *status*; safe to call from any thread or a handler."""
+        self._status = max(self._status, status)
+        self._stopping = True
+        with contextlib.suppress(OSError):  # full buffer: a wakeup is pending anyway
+            self._wake_w.send(b"\0")
+
+    def run(self) -> int:
+        """Run until stopped, until every watcher is done, or until no sink is left."""
+        restore = self._install_signals()
+        try:
+            self._poll_all(list(self._entries))
+            while not self._stopping:
+                if not self._entries:
+                    self._finish_without_watchers()
+                    break
+                if not self.pipeline.alive:
+                    break
+                self._iterate()
+        finally:
+            restore()
+            self._shutdown()
+        return self._status
+
+    def _iterate(self) -> None:
+        now = time.monotonic()
+        deadlines: list[tuple[_Entry, float]] = []
+        for entry in list(self._entries):
+            fd = self._sync_fd(entry)
+            delay = entry.watcher.timeout()
+            if delay is not None:
+                deadlines.append((entry, now + max(delay, 0.0)))
+            elif fd < 0:
+                self._detach(entry, failed=False)  # nothing to select on, no timer: done
+        timeout = max(min(at for _, at in deadlines) - now, 0.0) if deadlines else None
+        due: dict[int, _Entry] = {}  # ordered set, by identity
+        for key, _ in self._selector.select(timeout):
+            if key.data is _WAKEUP:
+                if self._read_wakeups():
+                    due.update((id(e), e) for e in self._entries)
+            else:
+                due.update((id(e), e) for e in key.data)
+        now = time.monotonic()
+        due.update((id(e), e) for e, at in deadlines if at <= now)
+        self._poll_all(list(due.values()))
+
+    def _poll_all(self, entries: list[_Entry]) -> None:
+        for entry in entries:
+            if self._stopping or not self.pipeline.alive:
+                return
+            if not entry.attached:
+                continue  # detached earlier in this round
+            try:
+                events = entry.watcher.poll()
+            except Exception:
+                log.exception("source failed and was detached", source=entry.watcher.name)
+                self._detach(entry, failed=True)
+                continue
+            if events:
+                self.pipeline.dispatch(events)
+
+    def _sync_fd(self, entry: _Entry) -> int:
+        """Keep the selector's registration in step with what ``fileno()`` says now."""
+        fd = entry.watcher.fileno()
+        if fd == entry.fd:
+            return fd
+        self._unregister(entry)
+        if fd >= 0:
+            try:
+                self._selector.get_key(fd).data.append(entry)
+            except KeyError:
+                self._selector.register(fd, selectors.EVENT_READ, [entry])
+            entry.fd = fd
+        return fd
+
+    def _unregister(self, entry: _Entry) -> None:
+        if entry.fd < 0:
+            return
+        key = self._selector.get_key(entry.fd)
+        key.data.remove(entry)
+        if not key.data:
+            self._selector.unregister(entry.fd)
+        entry.fd = -1
+
+    def _detach(self, entry: _Entry, *, failed: bool) -> None:
+        if not entry.attached:
+            return
+        entry.attached = False
+        self._entries.remove(entry)
+        self._unregister(entry)
+        if failed:
+            self._failed_watchers += 1
+        _close_watcher(entry.watcher)
+
+    def _finish_without_watchers(self) -> None:
+        if self._failed_watchers:
+            log.error("no source left; stopping", failed=self._failed_watchers)
+            self._status = max(self._status, 1)
+
+    def _read_wakeups(self) -> bool:
+        """Act on the signals received; return True when every watcher should be polled."""
+        hup = False
+        while True:
+            try:
+                data = self._wake_r.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                break
+            if not data:
+                break
+            for signum in data:
+                if signum in _STOP_SIGNALS:
+                    log.debug("signal received, stopping", signal=signal.Signals(signum).name)
+                    self.stop(0)
+                elif signum == signal.SIGHUP:
+                    hup = True
+        if hup:
+            log.info("SIGHUP received: rescanning every source")
+            if self._on_hup is not None:
+                self._on_hup()
+        return hup
+
+    def _install_signals(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None  # signals reach only the main thread; the caller stops us
+
+        def record(_signum: int, _frame: FrameType | None) -> None:
+            """Do nothing: the wakeup fd carries the signal to the loop."""
+
+        previous = {sig: signal.signal(sig, record) for sig in (*_STOP_SIGNALS, signal.SIGHUP)}
+        old_fd = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+
+        def restore() -> None:
+            signal.set_wakeup_fd(old_fd)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
+
+    def _shutdown(self) -> None:
+        self.pipeline.close()
+        self._status = max(self._status, 1 if self.pipeline.failed else 0)
+        for entry in list(self._entries):
+            self._detach(entry, failed=False)
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+class _Entry:
+    """A watcher attached to the loop, with the descriptor it is registered under."""
+
+    __slots__ = ("attached", "fd", "watcher")
+
+    def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
+        self.fd = -1
+        self.attached = True
+
+
+def _close_watcher(watcher: Watcher) -> None:
+    try:
+        watcher.close()
+    except Exception:  # noqa: BLE001 - closing is best effort, and logged
+        log.exception("source failed to close", source=watcher.name)
+    else:
+        log.debug("source closed", source=watcher.name)

@@ -1,0 +1,172 @@
+"""The plugin host: loads built-in and installed plugins and calls their hooks."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from watchd import hookspecs
+from watchd._version import __version__
+from watchd.core.context import RunContext
+from watchd.core.errors import UsageError
+from watchd.core.registry import Registry, TypeTable
+
+ENTRY_POINT_GROUP = "watchd"
+AUTOLOAD_ENV = "WATCHD_DISABLE_PLUGIN_AUTOLOAD"
+
+#: Built-in plugins, in load order. They use exactly the hooks a third party uses.
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("audit", "watchd.watchers.audit"),
+    ("terok", "watchd.watchers.terok"),
+    ("stdout", "watchd.plugins.stdout"),
+    ("formats", "watchd.plugins.formats"),
+    ("filters", "watchd.plugins.filters"),
+)
+
+
+class PluginLoadError(Exception):
+    """An installed plugin could not be imported or registered."""
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """Where a loaded plugin came from."""
+
+    name: str
+    kind: str  # "builtin", "entrypoint" or "module"
+    version: str
+    distribution: str
+
+
+def autoload_disabled() -> bool:
+    """Return True when the environment turns entry-point autoloading off."""
+    return os.environ.get(AUTOLOAD_ENV, "") not in ("", "0")
+
+
+def scan_plugin_args(argv: Iterable[str]) -> list[str]:
+    """Return the values of every ``-p VALUE`` / ``-pVALUE`` in *argv*.
+
+    The plugins must be known before the command line can be parsed (they add
+    options to it), so ``-p`` is read ahead, as pytest does.
+    """
+    values: list[str] = []
+    args = list(argv)
+    for index, arg in enumerate(args):
+        if arg == "-p" and index + 1 < len(args):
+            values.append(args[index + 1])
+        elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
+            values.append(arg[2:].lstrip("="))
+    return values
+
+
+class PluginHost:
+    """A fresh plugin manager for one run, with typed calls for every hook.
+
+    Load order: blocked names first (``-p no:NAME``), then the built-ins, then
+    installed packages' entry points in the ``watchd`` group (unless
+    ``WATCHD_DISABLE_PLUGIN_AUTOLOAD`` is set), then ``-p NAME`` requests.
+    """
+
+    def __init__(self, plugin_args: Iterable[str] = (), *, autoload: bool | None = None) -> None:
+        self.pm = pluggy.PluginManager("watchd")
+        self.pm.add_hookspecs(hookspecs)
+        self.info: dict[str, PluginInfo] = {}
+        requested: list[str] = []
+        for arg in plugin_args:
+            if arg.startswith("no:"):
+                self.pm.set_blocked(arg[3:])
+            else:
+                requested.append(arg)
+        for name, module in BUILTIN_PLUGINS:
+            if not self.pm.is_blocked(name):
+                self._register(importlib.import_module(module), name, "builtin", __version__, "")
+        if autoload is None:
+            autoload = not autoload_disabled()
+        self._load_entry_points(requested, autoload=autoload)
+        for name in requested:
+            if self.pm.get_plugin(name) is None and not self.pm.is_blocked(name):
+                self._import_module_plugin(name)
+        self.pm.check_pending()
+
+    def _register(self, plugin: object, name: str, kind: str, version: str, dist: str) -> None:
+        self.pm.register(plugin, name=name)
+        self.info[name] = PluginInfo(name, kind, version, dist)
+
+    def _load_entry_points(self, requested: list[str], *, autoload: bool) -> None:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if self.pm.is_blocked(ep.name) or self.pm.get_plugin(ep.name) is not None:
+                continue
+            if not autoload and ep.name not in requested:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                raise PluginLoadError(
+                    f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}; "
+                    f"skip it with -p no:{ep.name}"
+                ) from exc
+            dist = ep.dist
+            self._register(
+                plugin,
+                ep.name,
+                "entrypoint",
+                dist.version if dist else "?",
+                dist.name if dist else "",
+            )
+
+    def _import_module_plugin(self, name: str) -> None:
+        try:
+            module: ModuleType = importlib.import_module(name)
+        except ImportError as exc:
+            raise UsageError(f"-p {name}: no plugin or module of that name ({exc})") from None
+        self._register(module, name, "module", getattr(module, "__version__", "?"), "")
+
+    # Typed calls, so the rest of watchd never calls an untyped hook.
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        """Let every plugin add its ``watchd run`` options."""
+        self.pm.hook.watchd_addoption(parser=parser)
+
+    def collect(self) -> Registry:
+        """Return a registry filled by every plugin's registration hooks."""
+        builtins = frozenset(name for name, info in self.info.items() if info.kind == "builtin")
+        registry = Registry(builtins)
+        self._register_per_plugin("watchd_register_source_types", "sources", registry.sources)
+        self._register_per_plugin("watchd_register_sink_types", "sinks", registry.sinks)
+        self._register_per_plugin("watchd_register_formats", "formats", registry.formats)
+        self._register_per_plugin("watchd_register_dialects", "dialects", registry.dialects)
+        self._register_per_plugin("watchd_register_filters", "filters", registry.filters)
+        return registry
+
+    def _register_per_plugin(self, hook: str, argname: str, table: TypeTable[Any]) -> None:
+        # One plugin at a time, in load order, so every entry records who added it.
+        plugins = [plugin for _, plugin in self.pm.list_name_plugin() if plugin is not None]
+        for plugin in plugins:
+            callers = self.pm.get_hookcallers(plugin) or []
+            if not any(caller.name == hook for caller in callers):
+                continue
+            table.plugin = self.pm.get_name(plugin) or "?"
+            others = [other for other in plugins if other is not plugin]
+            self.pm.subset_hook_caller(hook, others)(**{argname: table})
+
+    def configure(self, context: RunContext) -> None:
+        """Call every plugin's ``watchd_configure``."""
+        self.pm.hook.watchd_configure(context=context)
+
+    def unconfigure(self, context: RunContext) -> None:
+        """Call every plugin's ``watchd_unconfigure``."""
+        self.pm.hook.watchd_unconfigure(context=context)
+
+    def hooks_of(self, name: str) -> list[str]:
+        """Return the names of the hooks plugin *name* implements."""
+        plugin = self.pm.get_plugin(name)
+        callers = self.pm.get_hookcallers(plugin) or [] if plugin is not None else []
+        return sorted(caller.name for caller in callers)

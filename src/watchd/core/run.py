@@ -1,0 +1,85 @@
+"""Assembling a run from specs: sources, filters and sinks around one event loop."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from watchd.core.context import RunContext, StartAt
+from watchd.core.loop import EventLoop
+from watchd.core.pipeline import Pipeline
+from watchd.core.plugins import PluginHost
+from watchd.core.protocols import EventFilter, Sink, Watcher
+from watchd.core.registry import Registry
+from watchd.core.spec import Spec
+
+
+@dataclass
+class RunPlan:
+    """What to build: every spec is parsed, nothing is opened yet."""
+
+    sources: list[Spec]
+    sinks: list[Spec]
+    filters: list[Spec]
+    start: StartAt = StartAt()
+    poll_interval: float = 0.25
+    default_format: str | None = None
+    extra_filters: list[EventFilter] = field(default_factory=list)
+
+
+def execute(
+    host: PluginHost,
+    registry: Registry,
+    options: argparse.Namespace,
+    plan: RunPlan,
+    stdout: BinaryIO,
+    *,
+    on_ready: Callable[[RunContext], None] | None = None,
+) -> int:
+    """Build the run described by *plan*, run it to the end, and return its exit status.
+
+    Unknown types are reported before any plugin is configured or anything
+    opened; whatever was built is closed again if a later part fails to build.
+    """
+    source_factories = [registry.sources.get(s.type, s.options.where) for s in plan.sources]
+    sink_factories = [registry.sinks.get(s.type, s.options.where) for s in plan.sinks]
+    filter_factories = [registry.filters.get(s.type, s.options.where) for s in plan.filters]
+    context = RunContext(
+        options=options,
+        registry=registry,
+        stdout=stdout,
+        start=plan.start,
+        poll_interval=plan.poll_interval,
+        default_format=plan.default_format,
+    )
+    host.configure(context)
+    watchers: list[Watcher] = []
+    sinks: list[Sink] = []
+    started = False
+    try:
+        watchers.extend(f(s, context) for f, s in zip(source_factories, plan.sources, strict=True))
+        filters = [f(s, context) for f, s in zip(filter_factories, plan.filters, strict=True)]
+        sinks.extend(f(s, context) for f, s in zip(sink_factories, plan.sinks, strict=True))
+        loop = EventLoop(Pipeline([*filters, *plan.extra_filters], sinks))
+        context.request_stop = loop.stop
+        for watcher in watchers:
+            loop.add(watcher)
+        if on_ready is not None:
+            on_ready(context)
+        started = True
+        return loop.run()  # closes every watcher and sink
+    finally:
+        if not started:
+            _close_all(watchers, sinks)
+        context.close_shared()
+        host.unconfigure(context)
+
+
+def _close_all(watchers: Sequence[Watcher], sinks: Sequence[Sink]) -> None:
+    for closable in (*watchers, *sinks):
+        try:
+            closable.close()
+        except Exception:  # noqa: BLE001, S110 - cleanup after a failed build; the build error is what matters
+            pass

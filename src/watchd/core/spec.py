@@ -1,0 +1,112 @@
+"""The ``TYPE[:TARGET][,KEY=VALUE]...`` grammar of ``--source``, ``--sink`` and ``--apply``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from watchd.core.errors import UsageError
+
+_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*\Z")
+# An option starts at a comma followed by KEY=, so a comma inside a target or a
+# value (``fields=dest,detail``) stays where it is unless ``word=`` follows it.
+_OPTION_START = re.compile(r",(?=[A-Za-z_][A-Za-z0-9_.-]*=)")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+@dataclass
+class Options:
+    """A spec's ``KEY=VALUE`` options; each consumer takes the keys it knows.
+
+    After every consumer has taken its keys, :meth:`finish` rejects what is left,
+    so a misspelt option is an error, never silently ignored.
+    """
+
+    values: dict[str, str] = field(default_factory=dict)
+    where: str = ""
+    _known: list[str] = field(default_factory=list)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.values
+
+    def _take(self, key: str) -> str | None:
+        self._known.append(key)
+        return self.values.pop(key, None)
+
+    def text(self, key: str, default: str) -> str:
+        """Take *key* as a string."""
+        value = self._take(key)
+        return default if value is None else value
+
+    def optional(self, key: str) -> str | None:
+        """Take *key* as a string, None when absent."""
+        return self._take(key)
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        """Take *key*, which must be one of *choices*."""
+        value = self._take(key)
+        if value is None:
+            return default
+        if value not in choices:
+            raise UsageError(
+                f"{self.where}: {key}={value!r} is not one of {', '.join(choices)}"
+            )
+        return value
+
+    def number(self, key: str, default: int, *, minimum: int = 0) -> int:
+        """Take *key* as an integer no smaller than *minimum*."""
+        value = self._take(key)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise UsageError(f"{self.where}: {key}={value!r} is not a whole number") from None
+        if number < minimum:
+            raise UsageError(f"{self.where}: {key}={value!r} is below {minimum}")
+        return number
+
+    def flag(self, key: str, *, default: bool) -> bool:
+        """Take *key* as a boolean (true/false, yes/no, on/off, 1/0)."""
+        value = self._take(key)
+        if value is None:
+            return default
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise UsageError(f"{self.where}: {key}={value!r} is not true or false")
+
+    def finish(self) -> None:
+        """Raise a usage error naming any option no consumer took."""
+        if self.values:
+            unknown = ", ".join(sorted(self.values))
+            known = ", ".join(sorted(set(self._known))) or "none"
+            raise UsageError(f"{self.where}: unknown option {unknown} (accepted: {known})")
+
+
+@dataclass
+class Spec:
+    """One parsed spec: its type, its target (may be empty) and its options."""
+
+    type: str
+    target: str
+    options: Options
+    text: str
+
+
+def parse_spec(text: str, what: str) -> Spec:
+    """Parse ``TYPE[:TARGET][,KEY=VALUE]...``; *what* names the option for errors."""
+    head, *option_texts = _OPTION_START.split(text)
+    type_name, _, target = head.partition(":")
+    where = f"{what} {text!r}"
+    if not _TYPE.match(type_name):
+        raise UsageError(f"{where}: expected TYPE[:TARGET][,KEY=VALUE]... with a TYPE such as audit")
+    values: dict[str, str] = {}
+    for option in option_texts:
+        key, _, value = option.partition("=")
+        if key in values:
+            raise UsageError(f"{where}: option {key} given twice")
+        values[key] = value
+    return Spec(type_name, target, Options(values, where), text)

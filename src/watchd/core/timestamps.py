@@ -1,0 +1,34 @@
+"""Parsing of the timestamp formats audit producers write, to UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """Return *value* parsed to an aware UTC datetime, or None when it is not a timestamp.
+
+    Accepts ISO 8601 / RFC 3339 with ``Z`` or an offset, up to nine fraction
+    digits (Go's RFC3339Nano; digits past microseconds are dropped), and naive
+    times, which are taken as UTC (the producers that write them, such as
+    terok-shield, write UTC). Numbers are taken as epoch seconds.
+    """
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
+
+
+def utc_now_iso() -> str:
+    """Return the current time as UTC ISO 8601, the ``ts`` of records that have none."""
+    return datetime.now(UTC).isoformat()

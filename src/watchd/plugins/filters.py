@@ -1,0 +1,82 @@
+"""Built-in event filters: by container name, action, level and any field.
+
+The command line's ``--name``, ``--action``, ``--level`` and ``--filter`` build
+these; ``--apply`` builds any registered filter, these included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fnmatch import fnmatchcase
+
+from watchd import hookimpl
+from watchd.core.context import RunContext
+from watchd.core.errors import UsageError
+from watchd.core.event import LEVEL_RANK, LEVELS, WatchEvent, normalize_level
+from watchd.core.fields import field_reader
+from watchd.core.protocols import EventFilter, FilterFactory
+from watchd.core.registry import TypeTable
+from watchd.core.spec import Spec
+
+
+def keep(predicate: Callable[[WatchEvent], bool]) -> EventFilter:
+    """Return a batch filter that keeps the events *predicate* accepts."""
+    return lambda events: [event for event in events if predicate(event)]
+
+
+def _target(spec: Spec, example: str) -> str:
+    spec.options.finish()
+    if not spec.target:
+        raise UsageError(f"{spec.options.where}: needs a value, as in {example}")
+    return spec.target
+
+
+def name_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
+    """``name:NAME``: the container (lock, resource, entity) is exactly NAME."""
+    names = frozenset(_target(spec, "name:build").split(","))
+    return keep(lambda event: event.container in names)
+
+
+def action_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
+    """``action:GLOB[,GLOB]...``: the action matches one of the globs."""
+    patterns = _target(spec, "action:deny").split(",")
+    exact = frozenset(p for p in patterns if not any(c in p for c in "*?["))
+    globs = [p for p in patterns if p not in exact]
+
+    def accept(event: WatchEvent) -> bool:
+        return event.action in exact or any(fnmatchcase(event.action, g) for g in globs)
+
+    return keep(accept)
+
+
+def level_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
+    """``level:LEVEL``: at least that severity."""
+    wanted = normalize_level(_target(spec, "level:warning"))
+    if wanted is None:
+        raise UsageError(f"{spec.options.where}: unknown level (levels: {', '.join(LEVELS)})")
+    floor = LEVEL_RANK[wanted]
+    return keep(lambda event: LEVEL_RANK.get(event.level, 1) >= floor)
+
+
+def field_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
+    """``field:FIELD=GLOB``: the field (``extra.KEY`` too) matches the glob."""
+    text = _target(spec, "field:dest=10.*")
+    path, sep, pattern = text.partition("=")
+    if not sep:
+        raise UsageError(f"{spec.options.where}: expected FIELD=GLOB, as in dest=10.*")
+    read = field_reader(path, spec.options.where)
+
+    def accept(event: WatchEvent) -> bool:
+        value = read(event)
+        return value is not None and fnmatchcase(value, pattern)
+
+    return keep(accept)
+
+
+@hookimpl
+def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
+    """Register ``name``, ``action``, ``level`` and ``field``."""
+    filters.add("name", name_filter, "name:NAME[,NAME]: container equals NAME")
+    filters.add("action", action_filter, "action:GLOB[,GLOB]: action matches a glob")
+    filters.add("level", level_filter, "level:LEVEL: at least that severity")
+    filters.add("field", field_filter, "field:FIELD=GLOB: a field (or extra.KEY) matches")

@@ -1,0 +1,86 @@
+"""The ``json`` and ``human`` output formats."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from watchd import hookimpl
+from watchd.core.event import WatchEvent
+from watchd.core.protocols import FormatContext, FormatFactory, Formatter
+from watchd.core.registry import TypeTable
+from watchd.core.spec import Options
+
+
+def json_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """One compact JSON object per event (terok-shield's ``to_json`` shape)."""
+    return WatchEvent.to_json
+
+
+# Every C0 control, DEL and C1 control, shown escaped: a field value must never
+# move the cursor, start a new line or send an escape sequence to the terminal.
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+_ESCAPES.update({code: f"\\u{code:04x}" for code in range(0x80, 0xA0)})
+_ESCAPES.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+
+
+def printable(text: str) -> str:
+    """Return *text* with every control character escaped."""
+    return text.translate(_ESCAPES)
+
+
+_LEVEL_TAGS = {
+    "debug": ("DEBUG", "2"),
+    "notice": ("NOTICE", "36"),
+    "warning": ("WARNING", "33"),
+    "error": ("ERROR", "31"),
+    "critical": ("CRITICAL", "1;31"),
+}
+
+
+class HumanFormat:
+    """One readable line: time, level (when not info), action, container, dest, detail, actor.
+
+    Times are shown in local time, with the date when it is not today; a
+    timestamp that could not be parsed is shown as written.
+    """
+
+    def __init__(self, *, color: bool) -> None:
+        self._color = color
+
+    def _paint(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self._color and text else text
+
+    def _when(self, event: WatchEvent) -> str:
+        if event.time is None:
+            return printable(event.ts)
+        local = event.time.astimezone()
+        if local.date() == date.today():  # noqa: DTZ011 - local "today" is what a reader means
+            return local.strftime("%H:%M:%S")
+        return local.strftime("%Y-%m-%d %H:%M:%S")
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the line for *event*."""
+        head = self._paint(self._when(event), "2")
+        tag = _LEVEL_TAGS.get(event.level)
+        if tag:
+            head += " " + self._paint(tag[0], tag[1])
+        head += " " + self._paint(printable(event.action), "1")
+        parts = [head, self._paint(printable(event.container), "36")]
+        parts.extend(printable(value) for value in (event.dest, event.detail) if value)
+        if event.actor:
+            parts.append(self._paint(f"({printable(event.actor)})", "2"))
+        return "  ".join(part for part in parts if part).encode("utf-8", "replace")
+
+
+def human_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """The readable one-line-per-event format."""
+    return HumanFormat(color=context.color)
+
+
+@hookimpl
+def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
+    """Register ``json`` and ``human``."""
+    formats.add("json", json_format, "one compact JSON object per line (terok-compatible)")
+    formats.add("human", human_format, "one readable line per event, coloured on a terminal")
+
+

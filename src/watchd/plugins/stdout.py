@@ -1,0 +1,95 @@
+"""The ``stdout`` sink: events on standard output, one frame per line."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from watchd import hookimpl
+from watchd.core.context import RunContext
+from watchd.core.event import WatchEvent
+from watchd.core.protocols import FormatContext, Formatter, SinkFactory
+from watchd.core.registry import TypeTable
+from watchd.core.spec import Options, Spec
+
+
+class StreamSink:
+    """Writes each batch as one write of newline-terminated frames, then flushes.
+
+    The write blocks while the reader is slow: the file being followed is the
+    buffer, so a slow terminal slows reading down instead of losing events.
+    """
+
+    def __init__(self, name: str, stream: BinaryIO, formatter: Formatter) -> None:
+        self.name = name
+        self._stream = stream
+        self._format = formatter
+
+    def emit_batch(self, events: Sequence[WatchEvent]) -> None:
+        """Write *events*."""
+        data = b"\n".join(map(self._format, events)) + b"\n"
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except BrokenPipeError:
+            _silence(self._stream)
+            raise
+
+    def flush(self) -> None:
+        """Flush the stream."""
+        self._stream.flush()
+
+    def close(self) -> None:
+        """Leave the stream open: it belongs to the process."""
+
+
+def _silence(stream: BinaryIO) -> None:
+    """Point a stream whose reader left at /dev/null, so exit does not fail flushing it."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def wants_color(option: str, stream: BinaryIO) -> bool:
+    """Decide on colour: ``always``, ``never``, or ``auto`` (a terminal, and no NO_COLOR)."""
+    if option != "auto":
+        return option == "always"
+    return not os.environ.get("NO_COLOR") and _isatty(stream)
+
+
+def formatter_for(options: Options, context: RunContext, stream: BinaryIO) -> Formatter:
+    """Build the formatter a text sink asked for (``format=``, ``color=``).
+
+    Without ``format=``, the command line's ``--format`` applies, else ``human``
+    on a terminal and ``json`` otherwise.
+    """
+    color = wants_color(options.choice("color", ("auto", "always", "never"), "auto"), stream)
+    default = context.default_format or ("human" if _isatty(stream) else "json")
+    name = options.text("format", default)
+    factory = context.registry.formats.get(name, options.where)
+    return factory(options, FormatContext(color=color))
+
+
+def _isatty(stream: BinaryIO) -> bool:
+    try:
+        return stream.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+def make_stdout_sink(spec: Spec, context: RunContext) -> StreamSink:
+    """Build ``stdout[,format=NAME][,color=auto|always|never]``."""
+    formatter = formatter_for(spec.options, context, context.stdout)
+    spec.options.finish()
+    return StreamSink("stdout", context.stdout, formatter)
+
+
+@hookimpl
+def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
+    """Register ``stdout``."""
+    sinks.add("stdout", make_stdout_sink,
+              "standard output: stdout[,format=human|json|...][,color=auto|always|never]")

@@ -1,0 +1,1 @@
+"""Sources: the file tailing engine, the audit-log watcher and record dialects."""

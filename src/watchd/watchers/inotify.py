@@ -1,0 +1,148 @@
+"""One inotify instance shared by every file watcher of a run.
+
+Watches are put on directories, not files: a directory watch reports appends,
+truncations, creations, renames and deletions of every file in it by name, so a
+glob of many files in one directory costs one watch, and a file that does not
+exist yet is noticed when it is created.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from watchd.core.context import ResourceKey, RunContext
+
+log = structlog.get_logger("watchd")
+
+#: Called with the name of a changed entry, or None when anything may have changed.
+DirListener = Callable[[str | None], None]
+
+# inotify(7) constants, stable kernel ABI.
+IN_MODIFY = 0x00000002
+IN_ATTRIB = 0x00000004
+IN_CLOSE_WRITE = 0x00000008
+IN_MOVED_FROM = 0x00000040
+IN_MOVED_TO = 0x00000080
+IN_CREATE = 0x00000100
+IN_DELETE = 0x00000200
+IN_DELETE_SELF = 0x00000400
+IN_MOVE_SELF = 0x00000800
+IN_Q_OVERFLOW = 0x00004000
+IN_IGNORED = 0x00008000
+IN_ONLYDIR = 0x01000000
+
+DIR_MASK = (
+    IN_MODIFY
+    | IN_ATTRIB
+    | IN_CLOSE_WRITE
+    | IN_MOVED_FROM
+    | IN_MOVED_TO
+    | IN_CREATE
+    | IN_DELETE
+    | IN_DELETE_SELF
+    | IN_MOVE_SELF
+    | IN_ONLYDIR
+)
+_SELF_GONE = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED
+
+
+class InotifyHub:
+    """Directory watches on one inotify descriptor, fanned out to listeners."""
+
+    def __init__(self, inotify: Any) -> None:
+        self._inotify = inotify
+        self._listeners: dict[int, list[DirListener]] = {}
+
+    @classmethod
+    def open(cls) -> InotifyHub | None:
+        """Return a hub, or None (logged) where inotify cannot be used."""
+        try:
+            from inotify_simple import INotify  # noqa: PLC0415 - Linux only, optional
+
+            return cls(INotify(nonblocking=True))
+        except (ImportError, OSError) as exc:
+            log.warning("inotify unavailable, files are polled instead", reason=str(exc))
+            return None
+
+    def fileno(self) -> int:
+        """Return the inotify descriptor the loop selects on."""
+        return int(self._inotify.fileno())
+
+    def watch(self, directory: str, listener: DirListener) -> int | None:
+        """Watch *directory* for *listener*; return the watch handle, None if impossible.
+
+        None means the caller must poll: the directory vanished, or the per-user
+        watch limit (``fs.inotify.max_user_watches``) was reached.
+        """
+        try:
+            wd = int(self._inotify.add_watch(directory, DIR_MASK))
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                log.warning(
+                    "inotify watch limit reached, polling instead",
+                    directory=directory,
+                    hint="raise fs.inotify.max_user_watches",
+                )
+            elif exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                log.warning("cannot watch directory, polling instead", directory=directory,
+                            reason=os.strerror(exc.errno or 0))
+            return None
+        self._listeners.setdefault(wd, []).append(listener)
+        return wd
+
+    def unwatch(self, wd: int, listener: DirListener) -> None:
+        """Stop telling *listener* about *wd*; drop the watch when nobody listens."""
+        listeners = self._listeners.get(wd)
+        if not listeners or listener not in listeners:
+            return
+        listeners.remove(listener)
+        if not listeners:
+            del self._listeners[wd]
+            try:
+                self._inotify.rm_watch(wd)
+            except OSError:
+                pass  # already gone with its directory
+
+    def pump(self) -> None:
+        """Read every pending event and tell the listeners concerned; never blocks."""
+        for event in self._inotify.read(timeout=0):
+            if event.mask & IN_Q_OVERFLOW:
+                log.warning("inotify queue overflowed, rescanning every file")
+                for listeners in list(self._listeners.values()):
+                    for listener in list(listeners):
+                        listener(None)
+                continue
+            listeners = self._listeners.get(event.wd)
+            if not listeners:
+                continue
+            if event.mask & _SELF_GONE:
+                # The directory itself went away or moved: its watch no longer
+                # stands for the path, so listeners must resolve it again.
+                del self._listeners[event.wd]
+                if not event.mask & IN_IGNORED:
+                    try:
+                        self._inotify.rm_watch(event.wd)
+                    except OSError:
+                        pass
+                for listener in listeners:
+                    listener(None)
+                continue
+            for listener in list(listeners):
+                listener(event.name or None)
+
+    def close(self) -> None:
+        """Close the inotify descriptor."""
+        self._inotify.close()
+
+
+INOTIFY: ResourceKey[InotifyHub | None] = ResourceKey("inotify")
+
+
+def shared_hub(context: RunContext) -> InotifyHub | None:
+    """Return the run's one hub (None where inotify cannot be used)."""
+    return context.shared(INOTIFY, InotifyHub.open, lambda hub: hub.close() if hub else None)

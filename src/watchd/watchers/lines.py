@@ -1,0 +1,57 @@
+"""Splitting a byte stream into complete lines, with a bound on their length."""
+
+from __future__ import annotations
+
+
+class LineSplitter:
+    """Turns chunks of a file into complete lines and the offset each one ends at.
+
+    A trailing fragment waits for its newline. CRLF endings lose their CR. A line
+    longer than *max_line_bytes* is dropped whole (counted in :attr:`too_long`),
+    and the lines after it flow; memory stays bounded by *max_line_bytes*.
+    """
+
+    def __init__(self, max_line_bytes: int) -> None:
+        self.max_line_bytes = max_line_bytes
+        self.too_long = 0
+        self._fragment = b""
+        self._discarding = False
+
+    @property
+    def pending(self) -> int:
+        """Return the bytes of the trailing fragment held back (or being discarded)."""
+        return len(self._fragment)
+
+    def reset(self) -> None:
+        """Forget the fragment (the file was truncated or replaced)."""
+        self._fragment = b""
+        self._discarding = False
+
+    def feed(self, data: bytes, end_offset: int) -> list[tuple[bytes, int]]:
+        """Return the lines completed by *data*, which ends at *end_offset* in the file."""
+        if self._fragment:
+            data = self._fragment + data
+        pieces = data.split(b"\n")
+        tail = pieces.pop()
+        # Offset just past the last newline in data; walk forward from where data began.
+        offset = end_offset - len(data)
+        lines: list[tuple[bytes, int]] = []
+        limit = self.max_line_bytes
+        for piece in pieces:
+            offset += len(piece) + 1
+            if self._discarding:
+                self._discarding = False
+                continue
+            if len(piece) > limit:
+                self.too_long += 1
+                continue
+            if piece.endswith(b"\r"):
+                piece = piece[:-1]  # noqa: PLW2901 - the CR belongs to the line ending
+            lines.append((piece, offset))
+        if len(tail) > limit:
+            if not self._discarding:
+                self.too_long += 1
+            self._discarding = True
+            tail = b""
+        self._fragment = tail
+        return lines

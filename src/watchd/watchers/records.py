@@ -1,0 +1,44 @@
+"""Decoding one line of a JSON Lines trail into a record."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import orjson
+
+#: Added to a record whose line held bytes that are not UTF-8 (they became U+FFFD).
+INVALID_UTF8_KEY = "_invalid_utf8"
+
+
+class Skip(Enum):
+    """Why a line yields no record."""
+
+    BLANK = "blank line"
+    MALFORMED = "malformed JSON"
+    NOT_OBJECT = "JSON that is not an object"
+
+
+def decode_record(line: bytes) -> dict[str, Any] | Skip:
+    """Return the JSON object on *line*, or why there is none.
+
+    Invalid UTF-8 is not fatal: the bad bytes become U+FFFD and the record is
+    flagged with ``_invalid_utf8: true``, so nothing that was written is lost.
+    """
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        if not line.strip():
+            return Skip.BLANK
+        text = line.decode("utf-8", "replace")
+        if text.encode() == line:
+            return Skip.MALFORMED
+        try:
+            record = orjson.loads(text.encode())
+        except orjson.JSONDecodeError:
+            return Skip.MALFORMED
+        if isinstance(record, dict):
+            record[INVALID_UTF8_KEY] = True
+    if not isinstance(record, dict):
+        return Skip.NOT_OBJECT
+    return record
