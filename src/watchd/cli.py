@@ -39,23 +39,39 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _common() -> argparse.ArgumentParser:
+def _common() -> _Parser:
     common = _Parser(add_help=False)
-    common.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more diagnostics on stderr (debug)")
-    common.add_argument("-q", "--quiet", action="count", default=0,
-                        help="fewer diagnostics on stderr (-q warnings, -qq errors)")
-    common.add_argument("-p", dest="plugins", action="append", default=[], metavar="NAME",
-                        help="load plugin NAME (entry point or module); -p no:NAME blocks it")
+    common.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more diagnostics on stderr (debug)"
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="count",
+        default=0,
+        help="fewer diagnostics on stderr (-q warnings, -qq errors)",
+    )
+    common.add_argument(
+        "-p",
+        dest="plugins",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="load plugin NAME (entry point or module); -p no:NAME blocks it",
+    )
     return common
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--format", metavar="FMT",
-                       help="output format of stdout (default: human on a terminal, else json)")
-    group.add_argument("--json", dest="format", action="store_const", const="json",
-                       help="same as --format json")
+    group.add_argument(
+        "--format",
+        metavar="FMT",
+        help="output format of stdout (default: human on a terminal, else json)",
+    )
+    group.add_argument(
+        "--json", dest="format", action="store_const", const="json", help="same as --format json"
+    )
 
 
 def build_parser(host: PluginHost) -> argparse.ArgumentParser:
@@ -63,45 +79,100 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
     common = _common()
     parser = _Parser(prog="watchd", description="Follow audit trails and route every record.")
     parser.add_argument("--version", action="version", version=f"watchd {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                     parser_class=_Parser)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
-    run = commands.add_parser("run", parents=[common], help="follow sources, write to sinks",
-                              description="Follow sources live and route events to sinks.")
-    run.add_argument("--source", action="append", required=True, metavar="SPEC",
-                     help="TYPE[:TARGET][,KEY=VALUE]..., e.g. audit:/var/lib/app/audit.jsonl")
-    run.add_argument("--sink", action="append", default=[], metavar="SPEC",
-                     help="where events go (default: stdout), e.g. stdout,format=json")
-    run.add_argument("--apply", action="append", default=[], metavar="SPEC",
-                     help="a filter plugin, e.g. level:warning (see 'watchd plugins')")
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="follow sources, write to sinks",
+        description="Follow sources live and route events to sinks.",
+    )
+    run.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help="TYPE[:TARGET][,KEY=VALUE]..., e.g. audit:/var/lib/app/audit.jsonl",
+    )
+    run.add_argument(
+        "--sink",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="where events go (default: stdout), e.g. stdout,format=json",
+    )
+    run.add_argument(
+        "--apply",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a filter plugin, e.g. level:warning (see 'watchd plugins')",
+    )
     _add_output_options(run)
     start = run.add_mutually_exclusive_group()
-    start.add_argument("--from-beginning", action="store_true",
-                       help="print what the sources already hold, then follow")
-    start.add_argument("--last", type=_positive_int, metavar="N",
-                       help="print the last N records of each source, then follow")
+    start.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="print what the sources already hold, then follow",
+    )
+    start.add_argument(
+        "--last",
+        type=_positive_int,
+        metavar="N",
+        help="print the last N records of each source, then follow",
+    )
     run.add_argument("--name", metavar="NAME", help="only events whose container is NAME")
-    run.add_argument("--action", action="append", default=[], metavar="A",
-                     help="only these actions (repeatable; globs allowed)")
+    run.add_argument(
+        "--action",
+        action="append",
+        default=[],
+        metavar="A",
+        help="only these actions (repeatable; globs allowed)",
+    )
     run.add_argument("--level", metavar="LEVEL", help="only events of at least this severity")
-    run.add_argument("--filter", action="append", default=[], metavar="FIELD=GLOB",
-                     help="only events whose FIELD (or extra.KEY) matches GLOB (repeatable)")
-    run.add_argument("--poll-interval", type=_positive_int, default=250, metavar="MS",
-                     help="stat-polling interval where inotify is unavailable (default 250)")
+    run.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="FIELD=GLOB",
+        help="only events whose FIELD (or extra.KEY) matches GLOB (repeatable)",
+    )
+    run.add_argument(
+        "--poll-interval",
+        type=_positive_int,
+        default=250,
+        metavar="MS",
+        help="stat-polling interval where inotify is unavailable (default 250)",
+    )
     host.add_options(run)
     run.set_defaults(handler=_cmd_run)
 
-    plugins = commands.add_parser("plugins", parents=[common], help="list plugins",
-                                  description="List every plugin and what it provides.")
+    plugins = commands.add_parser(
+        "plugins",
+        parents=[common],
+        help="list plugins",
+        description="List every plugin and what it provides.",
+    )
     plugins.add_argument("--json", action="store_true", help="one JSON object per plugin")
     plugins.set_defaults(handler=_cmd_plugins)
 
-    demo = commands.add_parser("demo", parents=[common], help="show watchd on sample events",
-                               description="Append sample audit records to a temporary file "
-                               "and follow it, as 'watchd run' would.")
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="show watchd on sample events",
+        description="Append sample audit records to a temporary file "
+        "and follow it, as 'watchd run' would.",
+    )
     demo.add_argument("--count", type=_positive_int, default=12, help="records to write")
-    demo.add_argument("--interval", type=_positive_int, default=300, metavar="MS",
-                      help="pause between records (default 300)")
+    demo.add_argument(
+        "--interval",
+        type=_positive_int,
+        default=300,
+        metavar="MS",
+        help="pause between records (default 300)",
+    )
     _add_output_options(demo)
     demo.set_defaults(handler=_cmd_demo)
     return parser
@@ -157,8 +228,14 @@ def _cmd_plugins(host: PluginHost, registry: Registry, ns: argparse.Namespace) -
             for kind, table in tables.items()
         }
         if ns.json:
-            row = {"name": name, "kind": info.kind, "version": info.version,
-                   "distribution": info.distribution, "hooks": host.hooks_of(name), **provides}
+            row = {
+                "name": name,
+                "kind": info.kind,
+                "version": info.version,
+                "distribution": info.distribution,
+                "hooks": host.hooks_of(name),
+                **provides,
+            }
             out.write(orjson.dumps(row).decode() + "\n")
             continue
         origin = "built-in" if info.kind == "builtin" else info.distribution or info.kind

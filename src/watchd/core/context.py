@@ -47,9 +47,7 @@ class RunContext:
     _resources: dict[ResourceKey[object], object] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
-    def shared(
-        self, key: ResourceKey[T], make: Callable[[], T], close: Callable[[T], None]
-    ) -> T:
+    def shared(self, key: ResourceKey[T], make: Callable[[], T], close: Callable[[T], None]) -> T:
         """Return the run's one instance of *key*, making it on first use.
 
         *close* is called once for it when the run ends, after every watcher closed.

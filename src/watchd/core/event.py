@@ -90,7 +90,7 @@ class WatchEvent:
         return dumps_compact(self.to_dict())
 
 
-def dumps_compact(obj: Any) -> bytes:
+def dumps_compact(obj: object) -> bytes:
     """Serialize *obj* as compact JSON; fall back to the stdlib for what orjson refuses.
 
     orjson refuses integers wider than 64 bits and non-string keys; audit records

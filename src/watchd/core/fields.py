@@ -45,7 +45,7 @@ def field_reader(path: str, where: str) -> Callable[[WatchEvent], str | None]:
 
         return read_extra
     if name in FIELD_NAMES and not rest:
-        return lambda event: getattr(event, name)  # type: ignore[no-any-return]
+        return lambda event: getattr(event, name)
     raise UsageError(
         f"{where}: unknown field {path!r} (fields: {', '.join(FIELD_NAMES)}, extra.KEY)"
     )

@@ -13,7 +13,7 @@ import structlog
 _LEVELS = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
 
 
-def _json_serializer(obj: Any, **_kwargs: Any) -> str:
+def _json_serializer(obj: object, **_kwargs: object) -> str:
     return orjson.dumps(obj, default=str).decode()
 
 

@@ -211,7 +211,7 @@ class _Entry:
 def _close_watcher(watcher: Watcher) -> None:
     try:
         watcher.close()
-    except Exception:  # noqa: BLE001 - closing is best effort, and logged
+    except Exception:
         log.exception("source failed to close", source=watcher.name)
     else:
         log.debug("source closed", source=watcher.name)

@@ -68,5 +68,5 @@ class Pipeline:
 def _close_quietly(sink: Sink) -> None:
     try:
         sink.close()
-    except Exception:  # noqa: BLE001 - closing is best effort, and logged
+    except Exception:
         log.exception("sink failed to close", sink=sink.name)

@@ -46,7 +46,7 @@ class TypeTable(Generic[T]):
         self._builtins = builtins
         self._entries: dict[str, Registration[T]] = {}
 
-    def add(self, name: str, item: T, help: str = "") -> None:  # noqa: A002 - argparse's word
+    def add(self, name: str, item: T, help: str = "") -> None:
         """Register *item* under *name*."""
         previous = self._entries.get(name)
         if previous and previous.plugin not in self._builtins:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -23,7 +24,7 @@ class RunPlan:
     sources: list[Spec]
     sinks: list[Spec]
     filters: list[Spec]
-    start: StartAt = StartAt()
+    start: StartAt = field(default_factory=StartAt)
     poll_interval: float = 0.25
     default_format: str | None = None
     extra_filters: list[EventFilter] = field(default_factory=list)
@@ -78,8 +79,8 @@ def execute(
 
 
 def _close_all(watchers: Sequence[Watcher], sinks: Sequence[Sink]) -> None:
-    for closable in (*watchers, *sinks):
-        try:
+    # Cleanup after a failed build: the build's own error is what the user needs.
+    closables: list[Watcher | Sink] = [*watchers, *sinks]
+    for closable in closables:
+        with contextlib.suppress(Exception):
             closable.close()
-        except Exception:  # noqa: BLE001, S110 - cleanup after a failed build; the build error is what matters
-            pass

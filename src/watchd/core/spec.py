@@ -49,9 +49,7 @@ class Options:
         if value is None:
             return default
         if value not in choices:
-            raise UsageError(
-                f"{self.where}: {key}={value!r} is not one of {', '.join(choices)}"
-            )
+            raise UsageError(f"{self.where}: {key}={value!r} is not one of {', '.join(choices)}")
         return value
 
     def number(self, key: str, default: int, *, minimum: int = 0) -> int:
@@ -102,7 +100,9 @@ def parse_spec(text: str, what: str) -> Spec:
     type_name, _, target = head.partition(":")
     where = f"{what} {text!r}"
     if not _TYPE.match(type_name):
-        raise UsageError(f"{where}: expected TYPE[:TARGET][,KEY=VALUE]... with a TYPE such as audit")
+        raise UsageError(
+            f"{where}: expected TYPE[:TARGET][,KEY=VALUE]... with a TYPE such as audit"
+        )
     values: dict[str, str] = {}
     for option in option_texts:
         key, _, value = option.partition("=")

@@ -12,7 +12,7 @@ from watchd.core.spec import Options
 
 
 def json_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
-    """One compact JSON object per event (terok-shield's ``to_json`` shape)."""
+    """Build the compact JSON format (terok-shield's ``to_json`` shape)."""
     return WatchEvent.to_json
 
 
@@ -54,7 +54,7 @@ class HumanFormat:
         if event.time is None:
             return printable(event.ts)
         local = event.time.astimezone()
-        if local.date() == date.today():  # noqa: DTZ011 - local "today" is what a reader means
+        if local.date() == date.today():
             return local.strftime("%H:%M:%S")
         return local.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -73,7 +73,7 @@ class HumanFormat:
 
 
 def human_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
-    """The readable one-line-per-event format."""
+    """Build the readable one-line-per-event format."""
     return HumanFormat(color=context.color)
 
 
@@ -82,5 +82,3 @@ def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
     """Register ``json`` and ``human``."""
     formats.add("json", json_format, "one compact JSON object per line (terok-compatible)")
     formats.add("human", human_format, "one readable line per event, coloured on a terminal")
-
-

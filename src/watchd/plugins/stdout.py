@@ -91,5 +91,8 @@ def make_stdout_sink(spec: Spec, context: RunContext) -> StreamSink:
 @hookimpl
 def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     """Register ``stdout``."""
-    sinks.add("stdout", make_stdout_sink,
-              "standard output: stdout[,format=human|json|...][,color=auto|always|never]")
+    sinks.add(
+        "stdout",
+        make_stdout_sink,
+        "standard output: stdout[,format=human|json|...][,color=auto|always|never]",
+    )

@@ -97,8 +97,11 @@ class AuditWatcher:
             try:
                 append(to_event(record, where, Cursor(path, end)))
             except Exception:  # noqa: BLE001 - one odd record must not stop the trail
-                self._log.exception("dialect failed on a record, skipped",
-                                    dialect=self._dialect.name, offset=end - len(line) - 1)
+                self._log.exception(
+                    "dialect failed on a record, skipped",
+                    dialect=self._dialect.name,
+                    offset=end - len(line) - 1,
+                )
         if self._tail.too_long != self._too_long_seen:
             self._skips.note_many("over-long line", self._tail.too_long - self._too_long_seen)
             self._too_long_seen = self._tail.too_long
@@ -108,8 +111,9 @@ class AuditWatcher:
         """Close the file and report what was skipped."""
         self._tail.close()
         if self._skips.counts:
-            self._log.info("lines skipped while following", path=self._tail.path,
-                           **dict(self._skips.counts))
+            self._log.info(
+                "lines skipped while following", path=self._tail.path, **dict(self._skips.counts)
+            )
 
 
 def _start_for(options: Options, context: RunContext) -> StartAt:
@@ -141,8 +145,9 @@ def make_audit_watcher(spec: Spec, context: RunContext) -> AuditWatcher:
     log = structlog.get_logger("watchd").bind(source=f"audit:{spec.target}")
     tail = FileTail(spec.target, start=start, hub=hub, max_line_bytes=max_line, log=log)
     where = RecordSource(source="audit", origin=tail.path, container=container)
-    return AuditWatcher(tail, dialect, where, hub=hub, poll_interval=poll_ms / 1000,
-                        rescan_interval=float(rescan))
+    return AuditWatcher(
+        tail, dialect, where, hub=hub, poll_interval=poll_ms / 1000, rescan_interval=float(rescan)
+    )
 
 
 @hookimpl

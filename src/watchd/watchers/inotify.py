@@ -8,10 +8,11 @@ exist yet is noticed when it is created.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import structlog
 
@@ -51,10 +52,26 @@ DIR_MASK = (
 _SELF_GONE = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED
 
 
+class _InotifyEvent(Protocol):
+    wd: int
+    mask: int
+    name: str
+
+
+class _INotify(Protocol):
+    """What the hub uses of ``inotify_simple.INotify``."""
+
+    def fileno(self) -> int: ...
+    def add_watch(self, path: str, mask: int) -> int: ...
+    def rm_watch(self, wd: int) -> None: ...
+    def read(self, timeout: int | None = None) -> Iterable[_InotifyEvent]: ...
+    def close(self) -> None: ...
+
+
 class InotifyHub:
     """Directory watches on one inotify descriptor, fanned out to listeners."""
 
-    def __init__(self, inotify: Any) -> None:
+    def __init__(self, inotify: _INotify) -> None:
         self._inotify = inotify
         self._listeners: dict[int, list[DirListener]] = {}
 
@@ -71,7 +88,7 @@ class InotifyHub:
 
     def fileno(self) -> int:
         """Return the inotify descriptor the loop selects on."""
-        return int(self._inotify.fileno())
+        return self._inotify.fileno()
 
     def watch(self, directory: str, listener: DirListener) -> int | None:
         """Watch *directory* for *listener*; return the watch handle, None if impossible.
@@ -80,7 +97,7 @@ class InotifyHub:
         watch limit (``fs.inotify.max_user_watches``) was reached.
         """
         try:
-            wd = int(self._inotify.add_watch(directory, DIR_MASK))
+            wd = self._inotify.add_watch(directory, DIR_MASK)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 log.warning(
@@ -89,8 +106,11 @@ class InotifyHub:
                     hint="raise fs.inotify.max_user_watches",
                 )
             elif exc.errno not in (errno.ENOENT, errno.ENOTDIR):
-                log.warning("cannot watch directory, polling instead", directory=directory,
-                            reason=os.strerror(exc.errno or 0))
+                log.warning(
+                    "cannot watch directory, polling instead",
+                    directory=directory,
+                    reason=os.strerror(exc.errno or 0),
+                )
             return None
         self._listeners.setdefault(wd, []).append(listener)
         return wd
@@ -103,10 +123,8 @@ class InotifyHub:
         listeners.remove(listener)
         if not listeners:
             del self._listeners[wd]
-            try:
+            with contextlib.suppress(OSError):  # already gone with its directory
                 self._inotify.rm_watch(wd)
-            except OSError:
-                pass  # already gone with its directory
 
     def pump(self) -> None:
         """Read every pending event and tell the listeners concerned; never blocks."""
@@ -117,22 +135,20 @@ class InotifyHub:
                     for listener in list(listeners):
                         listener(None)
                 continue
-            listeners = self._listeners.get(event.wd)
-            if not listeners:
+            targets = self._listeners.get(event.wd)
+            if not targets:
                 continue
             if event.mask & _SELF_GONE:
                 # The directory itself went away or moved: its watch no longer
                 # stands for the path, so listeners must resolve it again.
                 del self._listeners[event.wd]
                 if not event.mask & IN_IGNORED:
-                    try:
+                    with contextlib.suppress(OSError):
                         self._inotify.rm_watch(event.wd)
-                    except OSError:
-                        pass
-                for listener in listeners:
+                for listener in targets:
                     listener(None)
                 continue
-            for listener in list(listeners):
+            for listener in list(targets):
                 listener(event.name or None)
 
     def close(self) -> None:

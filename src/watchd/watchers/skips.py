@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
 
 _ALWAYS_TOLD = 10
 
@@ -16,7 +19,7 @@ class SkipCounter:
     is never logged (it may hold secrets): its offset is, so it can be found.
     """
 
-    def __init__(self, log: Any, path: str) -> None:
+    def __init__(self, log: FilteringBoundLogger, path: str) -> None:
         self._log = log
         self._path = path
         self.counts: Counter[str] = Counter()
@@ -28,8 +31,9 @@ class SkipCounter:
         if count <= _ALWAYS_TOLD or _is_power_of_ten(count):
             self._log.warning(f"skipped {reason}", path=self._path, offset=offset, count=count)
             if count == _ALWAYS_TOLD:
-                self._log.warning(f"further {reason} lines are reported at every power of ten",
-                                  path=self._path)
+                self._log.warning(
+                    f"further {reason} lines are reported at every power of ten", path=self._path
+                )
 
     def note_many(self, reason: str, count: int) -> None:
         """Count *count* skipped lines of *reason* whose offsets are not known."""

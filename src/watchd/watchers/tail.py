@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any
+from typing import TYPE_CHECKING
 
 from watchd.core.context import StartAt
 from watchd.watchers.inotify import InotifyHub
 from watchd.watchers.lines import LineSplitter
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
 
 _CHUNK = 256 * 1024
 _BOM = b"\xef\xbb\xbf"
@@ -32,7 +35,7 @@ class FileTail:
         start: StartAt,
         hub: InotifyHub | None,
         max_line_bytes: int,
-        log: Any,
+        log: FilteringBoundLogger,
     ) -> None:
         self.path = os.path.abspath(path)
         self._dir, self._base = os.path.split(self.path)
@@ -95,8 +98,9 @@ class FileTail:
         except (FileNotFoundError, NotADirectoryError):
             return False
         except OSError as exc:
-            self._log.warning("cannot open file, will retry", path=self.path,
-                              reason=os.strerror(exc.errno or 0))
+            self._log.warning(
+                "cannot open file, will retry", path=self.path, reason=os.strerror(exc.errno or 0)
+            )
             return False
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -114,8 +118,12 @@ class FileTail:
         assert self._fd is not None  # noqa: S101 - read() opened it
         size = os.fstat(self._fd).st_size
         if size < self.offset:
-            self._log.warning("file truncated, reading it again from the start",
-                              path=self.path, size=size, offset=self.offset)
+            self._log.warning(
+                "file truncated, reading it again from the start",
+                path=self.path,
+                size=size,
+                offset=self.offset,
+            )
             self.offset = 0
             self._splitter.reset()
         lines: list[tuple[bytes, int]] = []
@@ -128,7 +136,7 @@ class FileTail:
             self.offset += len(chunk)
             consumed += len(chunk)
             if start == 0 and chunk.startswith(_BOM):
-                chunk = chunk[len(_BOM):]
+                chunk = chunk[len(_BOM) :]
             lines.extend(self._splitter.feed(chunk, self.offset))
         self.backlog = consumed >= budget
         return lines
@@ -173,8 +181,11 @@ class FileTail:
         if self._fd is None:
             return
         if self._splitter.pending:
-            self._log.warning("incomplete last line dropped: the file went away before its "
-                              "newline", path=self.path, bytes=self._splitter.pending)
+            self._log.warning(
+                "incomplete last line dropped: the file went away before its newline",
+                path=self.path,
+                bytes=self._splitter.pending,
+            )
         os.close(self._fd)
         self._fd = self._ident = None
         self._splitter.reset()
