@@ -14,12 +14,17 @@ from watchd.core.event import LEVELS, Cursor, WatchEvent
 from watchd.core.protocols import (
     Dialect,
     EventFilter,
+    FilterFactory,
     FormatContext,
+    FormatFactory,
     Formatter,
     RecordSource,
     Sink,
+    SinkFactory,
+    SourceFactory,
     Watcher,
 )
+from watchd.core.registry import TypeTable
 from watchd.core.spec import Options, Spec
 
 #: Marks a function as an implementation of a ``watchd_*`` hook.
@@ -30,15 +35,20 @@ __all__ = [
     "Cursor",
     "Dialect",
     "EventFilter",
+    "FilterFactory",
     "FormatContext",
+    "FormatFactory",
     "Formatter",
     "Options",
     "RecordSource",
     "ResourceKey",
     "RunContext",
     "Sink",
+    "SinkFactory",
+    "SourceFactory",
     "Spec",
     "StartAt",
+    "TypeTable",
     "UsageError",
     "WatchEvent",
     "Watcher",

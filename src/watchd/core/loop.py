@@ -83,6 +83,8 @@ class EventLoop:
                 deadlines.append((entry, now + max(delay, 0.0)))
             elif fd < 0:
                 self._detach(entry, failed=False)  # nothing to select on, no timer: done
+        if not self._entries:
+            return
         timeout = max(min(at for _, at in deadlines) - now, 0.0) if deadlines else None
         due: dict[int, _Entry] = {}  # ordered set, by identity
         for key, _ in self._selector.select(timeout):

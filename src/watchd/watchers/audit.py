@@ -118,12 +118,14 @@ class AuditWatcher:
 
 def _start_for(options: Options, context: RunContext) -> StartAt:
     """Return where to start: the spec's ``from=``/``last=``, else the command line's."""
-    if "from" in options and "last" in options:
+    has_from, has_last = "from" in options, "last" in options
+    if has_from and has_last:
         raise UsageError(f"{options.where}: from= and last= exclude each other")
-    if "last" in options:
-        return StartAt("last", options.number("last", 0, minimum=1))
-    if "from" in options:
-        origin = options.choice("from", ("end", "beginning"), "end")
+    count = options.number("last", 0, minimum=1)
+    origin = options.choice("from", ("end", "beginning"), "end")
+    if has_last:
+        return StartAt("last", count)
+    if has_from:
         return StartAt("beginning") if origin == "beginning" else StartAt("end")
     return context.start
 

@@ -160,22 +160,30 @@ class FileTail:
         return self._open()
 
     def _ensure_watch(self) -> None:
+        """Watch the file's directory, or its nearest existing ancestor while it is missing."""
         self._needs_watch = False
         if self._hub is None:
             return
-        target, relevant = self._dir, self._base
-        while not os.path.isdir(target):
-            parent = os.path.dirname(target)
-            if parent == target:
-                break
-            target, relevant = parent, os.path.basename(target)
-        if self._wd is not None:
-            self._hub.unwatch(self._wd, self.on_dir_event)
-        self._wd = self._hub.watch(target, self.on_dir_event)
-        self._relevant = relevant
-        self._watching_ancestor = target != self._dir
-        self.polling = self._wd is None
-        self.dirty = True  # the path may have appeared before the watch was in place
+        while True:
+            target, relevant = self._dir, self._base
+            while not os.path.isdir(target):
+                parent = os.path.dirname(target)
+                if parent == target:
+                    break
+                target, relevant = parent, os.path.basename(target)
+            if self._wd is not None:
+                self._hub.unwatch(self._wd, self.on_dir_event)
+            self._wd = self._hub.watch(target, self.on_dir_event)
+            self._relevant = relevant
+            self._watching_ancestor = target != self._dir
+            self.polling = self._wd is None
+            self.dirty = True  # the file may have appeared before the watch was in place
+            # A directory created between the check and the watch sent no event:
+            # if the next component exists now, go down to it.
+            if self.polling or not self._watching_ancestor:
+                return
+            if not os.path.isdir(os.path.join(target, relevant)):
+                return
 
     def _close_fd(self) -> None:
         if self._fd is None:

@@ -1,0 +1,234 @@
+"""watchd-example: one of everything a watchd plugin can add."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from watchd import (
+    Cursor,
+    Dialect,
+    EventFilter,
+    FilterFactory,
+    FormatContext,
+    FormatFactory,
+    Formatter,
+    Options,
+    RecordSource,
+    RunContext,
+    SinkFactory,
+    SourceFactory,
+    Spec,
+    TypeTable,
+    UsageError,
+    WatchEvent,
+    hookimpl,
+)
+
+__version__ = "1.2.0"
+log = structlog.get_logger("watchd_example")
+
+
+# -- options and configuration ------------------------------------------------
+
+
+@hookimpl
+def watchd_addoption(parser: argparse.ArgumentParser) -> None:
+    """Add ``--example-action``."""
+    parser.add_argument(
+        "--example-action", default="tick", metavar="NAME", help="action of ticker events"
+    )
+
+
+@hookimpl
+def watchd_configure(context: RunContext) -> None:
+    """Say hello; options are parsed by now."""
+    log.info("example plugin configured", action=context.options.example_action)
+
+
+@hookimpl
+def watchd_unconfigure(context: RunContext) -> None:  # noqa: ARG001
+    """Say goodbye; every source and sink is closed by now."""
+    log.info("example plugin unconfigured")
+
+
+# -- a source: timer-driven, no file descriptor -------------------------------
+
+
+class Ticker:
+    """Emits *count* events, one every *interval* seconds, then finishes."""
+
+    def __init__(self, label: str, interval: float, count: int, action: str) -> None:
+        self.name = f"ticker:{label}"
+        self._label = label
+        self._interval = interval
+        self._left = count
+        self._action = action
+        self._next = time.monotonic() + interval
+        self.closed = 0
+
+    def fileno(self) -> int:
+        return -1  # nothing to select on: the loop's timer drives us
+
+    def timeout(self) -> float | None:
+        if self._left <= 0:
+            return None  # with fileno() -1: finished, the loop closes us
+        return max(self._next - time.monotonic(), 0.0)
+
+    def poll(self) -> list[WatchEvent]:
+        if self._left <= 0 or time.monotonic() < self._next:
+            return []
+        self._left -= 1
+        self._next += self._interval
+        now = datetime.now(UTC)
+        return [
+            WatchEvent(
+                ts=now.isoformat(),
+                source="ticker",
+                action=self._action,
+                container=self._label,
+                detail=f"{self._left} left",
+                time=now,
+            )
+        ]
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def make_ticker(spec: Spec, context: RunContext) -> Ticker:
+    interval = spec.options.number("interval", 1000, minimum=1)
+    count = spec.options.number("count", 3, minimum=1)
+    spec.options.finish()
+    return Ticker(spec.target or "default", interval / 1000, count, context.options.example_action)
+
+
+@hookimpl
+def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
+    """Register ``ticker``."""
+    sources.add("ticker", make_ticker, "ticker[:LABEL],interval=MS,count=N: timed test events")
+
+
+# -- a sink -------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    # A tab or newline inside a value must not split a row or a column.
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+class TsvSink:
+    """Appends one tab-separated row per event to a file."""
+
+    def __init__(self, path: str) -> None:
+        self.name = f"tsv:{path}"
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+
+    def emit_batch(self, events: Sequence[WatchEvent]) -> None:
+        rows = (f"{_cell(e.ts)}\t{_cell(e.action)}\t{_cell(e.container)}\n" for e in events)
+        self._file.write("".join(rows))
+        self._file.flush()
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def make_tsv(spec: Spec, context: RunContext) -> TsvSink:  # noqa: ARG001
+    spec.options.finish()
+    if not spec.target:
+        raise UsageError(f"{spec.options.where}: tsv needs a path, as in tsv:/tmp/out.tsv")
+    return TsvSink(spec.target)
+
+
+@hookimpl
+def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
+    """Register ``tsv``."""
+    sinks.add("tsv", make_tsv, "tsv:PATH: append ts, action, container as TSV rows")
+
+
+# -- a format -----------------------------------------------------------------
+
+
+def _logfmt_value(value: str) -> str:
+    if value and all(c.isalnum() or c in "-._:/+@" for c in value):
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def make_logfmt(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+    keys = options.text("keys", "ts,action,container").split(",")
+
+    def render(event: WatchEvent) -> bytes:
+        pairs = (f"{key}={_logfmt_value(str(getattr(event, key, '')))}" for key in keys)
+        return " ".join(pairs).encode()
+
+    return render
+
+
+@hookimpl
+def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
+    """Register ``logfmt``."""
+    formats.add("logfmt", make_logfmt, "key=value pairs (keys=ts,action,container)")
+
+
+# -- a dialect ----------------------------------------------------------------
+
+
+class ExampleDialect:
+    """Records shaped ``{"when", "what", "who", "where", ...}``."""
+
+    name = "example"
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        return "what" in record and "when" in record
+
+    def to_event(
+        self, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
+    ) -> WatchEvent:
+        mapped = {"when", "what", "who", "where"}
+        return WatchEvent(
+            ts=str(record.get("when", "")),
+            source=where.source,
+            action=str(record.get("what") or "unknown"),
+            container=str(record.get("where") or where.container),
+            actor=str(record.get("who") or ""),
+            origin=where.origin,
+            extra={k: v for k, v in record.items() if k not in mapped},
+            cursor=cursor,
+        )
+
+
+@hookimpl
+def watchd_register_dialects(dialects: TypeTable[Dialect]) -> None:
+    """Register ``example``."""
+    dialects.add("example", ExampleDialect(), "records with when/what/who/where keys")
+
+
+# -- a filter -----------------------------------------------------------------
+
+
+def make_redact(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
+    fields = spec.options.text("fields", "dest,detail").split(",")
+    spec.options.finish()
+    blank = {field: "***" for field in fields}
+
+    def redact(events: list[WatchEvent]) -> list[WatchEvent]:
+        return [dataclasses.replace(event, **blank) for event in events]
+
+    return redact
+
+
+@hookimpl
+def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
+    """Register ``redact``."""
+    filters.add("redact", make_redact, "redact[,fields=dest,detail]: replace fields with ***")

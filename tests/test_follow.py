@@ -1,0 +1,168 @@
+"""Following an audit trail through the real CLI: what appears, and when."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from conftest import append, line, record
+
+
+def follow(watchd, path: Path, *extra: str):
+    """Start ``watchd run`` on *path* with JSON output and wait until it is in place."""
+    process = watchd("run", "--source", f"audit:{path}", "--json", "-v", *extra)
+    if path.exists():
+        process.wait_log("following file", path=str(path))
+    else:
+        process.wait_log("Waiting for audit events...", path=str(path))
+    return process
+
+
+def test_only_appended_records_appear_in_order(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(b"".join(line(n) for n in range(3)))
+    process = follow(watchd, trail)
+    for n in range(3, 8):
+        append(trail, line(n))
+        got = json.loads(process.read_line(timeout=1.0))
+        assert got == {"ts": record(n)["ts"], "source": "audit", "action": "allowed",
+                       "container": "c1", "detail": f"n={n}", "origin": str(trail)}
+    assert process.quiet_for(0.3)
+    assert process.stop(signal.SIGINT) == 0
+
+
+def test_a_file_created_later_is_read_from_its_start(watchd, tmp_path):
+    trail = tmp_path / "not" / "yet" / "audit.jsonl"
+    process = follow(watchd, trail)
+    assert "Waiting for audit events..." in process.stderr
+    assert not trail.parent.exists()  # waited for, never created
+    trail.parent.mkdir(parents=True)
+    append(trail, line(1) + line(2))
+    assert [e["detail"] for e in process.read_json(2, timeout=2.0)] == ["n=1", "n=2"]
+
+
+def test_half_a_record_waits_for_its_newline(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.touch()
+    process = follow(watchd, trail)
+    whole = line(1)
+    append(trail, whole[:20])
+    assert process.quiet_for(0.3)
+    append(trail, whole[20:])
+    assert process.read_json(1, timeout=1.0)[0]["detail"] == "n=1"
+    assert process.quiet_for(0.2)
+
+
+def test_a_record_being_written_at_start_is_not_lost(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    whole = line(9)
+    trail.write_bytes(line(1) + whole[:15])
+    process = follow(watchd, trail)
+    append(trail, whole[15:])
+    assert process.read_json(1, timeout=1.0)[0]["detail"] == "n=9"
+
+
+def test_truncation_restarts_at_zero_without_repeats(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.touch()
+    process = follow(watchd, trail)
+    append(trail, line(1) + line(2) + line(3))
+    assert len(process.read_json(3, timeout=2.0)) == 3
+    os.truncate(trail, 0)
+    append(trail, line(4))
+    assert process.read_json(1, timeout=2.0)[0]["detail"] == "n=4"
+    assert process.quiet_for(0.3)
+    process.wait_log("file truncated, reading it again from the start", path=str(trail))
+
+
+def test_deleted_and_recreated_file_is_read_from_its_start(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(line(0))
+    process = follow(watchd, trail)
+    append(trail, line(1))
+    assert process.read_json(1, timeout=2.0)[0]["detail"] == "n=1"
+    trail.unlink()
+    process.wait_log("file removed, waiting for it to reappear", path=str(trail))
+    append(trail, line(2) + line(3))
+    assert [e["detail"] for e in process.read_json(2, timeout=2.0)] == ["n=2", "n=3"]
+
+
+def test_replaced_file_is_read_from_its_start(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(line(0))
+    process = follow(watchd, trail)
+    fresh = tmp_path / "fresh.jsonl"
+    fresh.write_bytes(line(5))
+    fresh.rename(trail)
+    assert process.read_json(1, timeout=2.0)[0]["detail"] == "n=5"
+
+
+def test_bad_lines_are_skipped_and_reported(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.touch()
+    process = follow(watchd, trail)
+    append(
+        trail,
+        line(1)
+        + b"{not json\n"
+        + b"\n"
+        + b"[1, 2, 3]\n"
+        + b'{"ts":"2026-04-01T12:00:02+00:00","action":"note","container":"c\xff1"}\n'
+        + line(3),
+    )
+    events = process.read_json(3, timeout=2.0)
+    assert [e["action"] for e in events] == ["allowed", "note", "allowed"]
+    assert events[1]["container"] == "c\ufffd1"
+    assert events[1]["extra"] == {"_invalid_utf8": True}
+    assert process.proc.poll() is None
+    for reason in ("malformed JSON", "blank line", "JSON that is not an object"):
+        process.wait_log(f"skipped {reason}", path=str(trail))
+    append(trail, line(4))
+    assert process.read_json(1, timeout=1.0)[0]["detail"] == "n=4"
+
+
+def test_crlf_endings_and_a_bom_are_handled(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    process = follow(watchd, trail)
+    append(trail, b"\xef\xbb\xbf" + line(1).replace(b"\n", b"\r\n") + line(2))
+    assert [e["detail"] for e in process.read_json(2, timeout=2.0)] == ["n=1", "n=2"]
+
+
+def test_from_beginning_and_last(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(b"".join(line(n) for n in range(5)) + b"\n")
+    everything = follow(watchd, trail, "--from-beginning")
+    assert [e["detail"] for e in everything.read_json(5)] == [f"n={n}" for n in range(5)]
+    last_two = follow(watchd, trail, "--last", "2")
+    assert [e["detail"] for e in last_two.read_json(2)] == ["n=3", "n=4"]
+    assert last_two.quiet_for(0.3)
+    per_source = follow(watchd, trail, "--source", f"audit:{trail},last=1")
+    # the first source starts at the end, the second shows its last record
+    assert [e["detail"] for e in per_source.read_json(1)] == ["n=4"]
+
+
+def test_sigint_and_sigterm_exit_0_promptly_closing_every_source(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.touch()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        process = watchd("run", "--source", f"audit:{trail}", "--source",
+                         f"audit:{tmp_path}/other.jsonl", "-v")
+        process.wait_log("following file", path=str(trail))
+        sent = time.monotonic()
+        status = process.stop(sig)
+        assert status == 0
+        assert time.monotonic() - sent < 1.0
+        closed = [r["source"] for r in process.logs() if r.get("event") == "source closed"]
+        assert sorted(closed) == sorted([f"audit:{trail}", f"audit:{tmp_path}/other.jsonl"])
+
+
+def test_many_records_in_one_write_arrive_complete(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.touch()
+    process = follow(watchd, trail)
+    append(trail, b"".join(line(n % 60, seq=n) for n in range(5000)))
+    events = process.read_json(5000, timeout=10.0)
+    assert [e["extra"]["seq"] for e in events] == list(range(5000))
