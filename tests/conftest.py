@@ -102,9 +102,7 @@ class Watchd:
         try:
             return self._out.get(timeout=timeout)
         except queue.Empty:
-            raise AssertionError(
-                f"no output within {timeout}s; stderr:\n{self.stderr}"
-            ) from None
+            raise AssertionError(f"no output within {timeout}s; stderr:\n{self.stderr}") from None
 
     def read_json(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Return the next *count* stdout lines, parsed."""
@@ -186,8 +184,13 @@ def append(path: Path, data: bytes) -> None:
 
 def record(n: int, **fields: object) -> dict[str, object]:
     """Return a terok-shaped record numbered *n*."""
-    return {"ts": f"2026-04-01T12:00:{n:02d}+00:00", "container": "c1", "action": "allowed",
-            "detail": f"n={n}", **fields}
+    return {
+        "ts": f"2026-04-01T12:00:{n:02d}+00:00",
+        "container": "c1",
+        "action": "allowed",
+        "detail": f"n={n}",
+        **fields,
+    }
 
 
 def line(n: int, **fields: object) -> bytes:
@@ -205,8 +208,18 @@ def example_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     site = tmp_path_factory.mktemp("plugin-site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--no-build-isolation", "--target", str(site), str(PLUGIN_PKG)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(PLUGIN_PKG),
+        ],
         check=True,
         capture_output=True,
     )

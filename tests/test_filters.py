@@ -5,17 +5,34 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import run_watchd
 
 RECORDS = [
-    {"ts": "2026-04-01T12:00:00+00:00", "container": "web", "action": "allowed",
-     "dest": "192.0.2.1", "port": 443},
-    {"ts": "2026-04-01T12:00:01+00:00", "container": "db", "action": "denied",
-     "dest": "198.51.100.7", "port": 22},
+    {
+        "ts": "2026-04-01T12:00:00+00:00",
+        "container": "web",
+        "action": "allowed",
+        "dest": "192.0.2.1",
+        "port": 443,
+    },
+    {
+        "ts": "2026-04-01T12:00:01+00:00",
+        "container": "db",
+        "action": "denied",
+        "dest": "198.51.100.7",
+        "port": 22,
+    },
     {"ts": "2026-04-01T12:00:02+00:00", "container": "web", "action": "shield_down"},
     {"ts": "2026-04-01T12:00:03+00:00", "container": "web", "action": "shield_up"},
-    {"ts": "2026-04-01T12:00:04+00:00", "container": "db", "action": "blocked",
-     "dest": "203.0.113.5", "port": 443, "domain": "evil.example"},
+    {
+        "ts": "2026-04-01T12:00:04+00:00",
+        "container": "db",
+        "action": "blocked",
+        "dest": "203.0.113.5",
+        "port": 443,
+        "domain": "evil.example",
+    },
 ]
 
 
@@ -41,7 +58,10 @@ def test_name(watchd, trail):
 
 def test_actions_are_alternatives_and_globs(watchd, trail):
     assert selected(watchd, trail, "--action", "denied", "--action", "shield_*") == [
-        "denied", "shield_down", "shield_up"]
+        "denied",
+        "shield_down",
+        "shield_up",
+    ]
 
 
 def test_filters_on_fields_and_extra_combine(watchd, trail):
@@ -60,20 +80,29 @@ def test_level_and_apply(watchd, trail):
     ("args", "message"),
     [
         (["--source", "nope:/x"], "unknown source type 'nope' (available: audit)"),
-        (["--source", "audit:/x", "--sink", "kafka:x"],
-         "unknown sink type 'kafka' (available: stdout)"),
-        (["--source", "audit:/x,colour=red"],
-         "--source 'audit:/x,colour=red': unknown option colour (accepted: container, from, "
-         "last, max_line_bytes, poll_interval, rescan, schema)"),
-        (["--source", "audit:/x", "--from-beginning", "--last", "3"],
-         "argument --last: not allowed with argument --from-beginning"),
+        (
+            ["--source", "audit:/x", "--sink", "kafka:x"],
+            "unknown sink type 'kafka' (available: stdout)",
+        ),
+        (
+            ["--source", "audit:/x,colour=red"],
+            "--source 'audit:/x,colour=red': unknown option colour (accepted: container, from, "
+            "last, max_line_bytes, poll_interval, rescan, schema)",
+        ),
+        (
+            ["--source", "audit:/x", "--from-beginning", "--last", "3"],
+            "argument --last: not allowed with argument --from-beginning",
+        ),
         (["--source", ":/x"], "--source ':/x': expected TYPE[:TARGET][,KEY=VALUE]..."),
         (["--source", "audit"], "audit needs a path"),
         (["--source", "audit:/x", "--filter", "colour=red"], "unknown field 'colour'"),
         (["--source", "audit:/x", "--filter", "nodelimiter"], "expected FIELD=GLOB"),
         (["--source", "audit:/x", "--level", "loud"], "unknown level"),
         (["--source", "audit:/x", "--apply", "redact"], "unknown filter 'redact'"),
-        (["--source", "audit:/x", "--format", "xml"], "unknown format 'xml' (available: human, json)"),
+        (
+            ["--source", "audit:/x", "--format", "xml"],
+            "unknown format 'xml' (available: human, json)",
+        ),
         (["--source", "audit:/x,schema=klingon"], "unknown dialect 'klingon' (available: terok)"),
         (["--source", "audit:/x,last=0"], "last='0' is below 1"),
         (["--source", "audit:/x", "--poll-interval", "0"], "'0' must be at least 1"),

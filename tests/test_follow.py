@@ -28,8 +28,14 @@ def test_only_appended_records_appear_in_order(watchd, tmp_path):
     for n in range(3, 8):
         append(trail, line(n))
         got = json.loads(process.read_line(timeout=1.0))
-        assert got == {"ts": record(n)["ts"], "source": "audit", "action": "allowed",
-                       "container": "c1", "detail": f"n={n}", "origin": str(trail)}
+        assert got == {
+            "ts": record(n)["ts"],
+            "source": "audit",
+            "action": "allowed",
+            "container": "c1",
+            "detail": f"n={n}",
+            "origin": str(trail),
+        }
     assert process.quiet_for(0.3)
     assert process.stop(signal.SIGINT) == 0
 
@@ -148,8 +154,9 @@ def test_sigint_and_sigterm_exit_0_promptly_closing_every_source(watchd, tmp_pat
     trail = tmp_path / "audit.jsonl"
     trail.touch()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        process = watchd("run", "--source", f"audit:{trail}", "--source",
-                         f"audit:{tmp_path}/other.jsonl", "-v")
+        process = watchd(
+            "run", "--source", f"audit:{trail}", "--source", f"audit:{tmp_path}/other.jsonl", "-v"
+        )
         process.wait_log("following file", path=str(trail))
         sent = time.monotonic()
         status = process.stop(sig)

@@ -53,7 +53,7 @@ def watchd_configure(context: RunContext) -> None:
 
 
 @hookimpl
-def watchd_unconfigure(context: RunContext) -> None:  # noqa: ARG001
+def watchd_unconfigure(context: RunContext) -> None:
     """Say goodbye; every source and sink is closed by now."""
     log.info("example plugin unconfigured")
 
@@ -142,7 +142,7 @@ class TsvSink:
         self._file.close()
 
 
-def make_tsv(spec: Spec, context: RunContext) -> TsvSink:  # noqa: ARG001
+def make_tsv(spec: Spec, context: RunContext) -> TsvSink:
     spec.options.finish()
     if not spec.target:
         raise UsageError(f"{spec.options.where}: tsv needs a path, as in tsv:/tmp/out.tsv")
@@ -165,7 +165,7 @@ def _logfmt_value(value: str) -> str:
     return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
 
 
-def make_logfmt(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+def make_logfmt(options: Options, context: FormatContext) -> Formatter:
     keys = options.text("keys", "ts,action,container").split(",")
 
     def render(event: WatchEvent) -> bytes:
@@ -217,10 +217,10 @@ def watchd_register_dialects(dialects: TypeTable[Dialect]) -> None:
 # -- a filter -----------------------------------------------------------------
 
 
-def make_redact(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
+def make_redact(spec: Spec, context: RunContext) -> EventFilter:
     fields = spec.options.text("fields", "dest,detail").split(",")
     spec.options.finish()
-    blank = {field: "***" for field in fields}
+    blank = dict.fromkeys(fields, "***")
 
     def redact(events: list[WatchEvent]) -> list[WatchEvent]:
         return [dataclasses.replace(event, **blank) for event in events]

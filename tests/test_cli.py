@@ -1,0 +1,91 @@
+"""The command line: version, module entry, plugins listing, demo, hook documentation."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import PLUGIN_PKG, clean_env, run_watchd
+from watchd import __version__, hookspecs
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_version_and_python_m():
+    result = run_watchd("--version")
+    assert (result.returncode, result.stdout) == (0, f"watchd {__version__}\n")
+
+
+def test_the_console_script_is_installed():
+    script = Path(sys.executable).with_name("watchd")
+    result = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, check=False, env=clean_env()
+    )
+    assert result.stdout == f"watchd {__version__}\n"
+
+
+def test_plugins_lists_the_builtins_with_what_they_provide():
+    result = run_watchd("plugins")
+    assert result.returncode == 0
+    assert f"audit {__version__} (built-in)\n    sources: audit\n" in result.stdout
+    assert "formats: human, json" in result.stdout
+    assert "filters: action, field, level, name" in result.stdout
+
+
+def test_demo_shows_every_record_it_writes_and_exits_0():
+    result = run_watchd("demo", "--count", "5", "--interval", "10", "--json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [e["action"] for e in events] == ["setup", "shield_up", "allowed", "allowed", "denied"]
+    assert "watchd demo: appending 5 terok-shield records" in result.stderr
+
+
+def test_json_logs_on_stderr_when_not_a_terminal(tmp_path):
+    trail = tmp_path / "t.jsonl"
+    trail.write_text("{oops\n")
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, signal, threading, os;"
+            "threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGTERM)).start();"
+            "from watchd.cli import main; sys.exit(main(sys.argv[1:]))",
+            "run",
+            "--source",
+            f"audit:{trail}",
+            "--from-beginning",
+        ],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+        timeout=20,
+    )
+    assert process.returncode == 0
+    records = [json.loads(x) for x in process.stderr.splitlines()]
+    skipped = next(r for r in records if r["event"] == "skipped malformed JSON")
+    assert skipped["path"] == str(trail)
+    assert skipped["offset"] == 0
+    assert skipped["level"] == "warning"
+    assert "oops" not in process.stderr  # record content is never logged
+
+
+def test_every_hook_is_typed_documented_and_shown_in_the_readme_and_example():
+    readme = README.read_text()
+    example = (PLUGIN_PKG / "src" / "watchd_example" / "__init__.py").read_text()
+    hooks = [
+        name
+        for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("watchd_")
+    ]
+    assert len(hooks) == 8
+    for name in hooks:
+        function = getattr(hookspecs, name)
+        assert inspect.getdoc(function), f"{name} has no docstring"
+        assert function.__annotations__, f"{name} is not typed"
+        assert f"`{name}" in readme, f"README does not document {name}"
+        assert re.search(rf"def {name}\(", example), f"the example plugin does not use {name}"

@@ -1,0 +1,111 @@
+"""A real third-party package, installed with its entry point, extends watchd."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import clean_env, run_watchd
+
+
+@pytest.fixture
+def plugin_env(example_plugin):
+    return clean_env(PYTHONPATH=str(example_plugin))
+
+
+def test_its_source_sink_filter_and_options_work_by_name(plugin_env, tmp_path):
+    out = tmp_path / "out.tsv"
+    result = run_watchd(
+        "run",
+        "--source",
+        "ticker:lab,interval=10,count=3",
+        "--sink",
+        f"tsv:{out}",
+        "--sink",
+        "stdout,format=json",
+        "--apply",
+        "redact,fields=detail",
+        "--example-action",
+        "beat",
+        env=plugin_env,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [row.split("\t") for row in out.read_text().splitlines()]
+    assert [(action, container) for _ts, action, container in rows] == [("beat", "lab")] * 3
+    events = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [e["detail"] for e in events] == ["***"] * 3
+    logged = [json.loads(x)["event"] for x in result.stderr.splitlines()]
+    assert logged == ["example plugin configured", "example plugin unconfigured"]
+
+
+def test_its_dialect_and_format_work_with_the_builtin_audit_source(plugin_env, watchd, tmp_path):
+    trail = tmp_path / "trail.jsonl"
+    trail.write_text(
+        '{"when":"2026-05-01T10:00:00Z","what":"deploy","who":"ana","where":"api","v":2}\n'
+    )
+    process = watchd(
+        "run",
+        "--source",
+        f"audit:{trail},schema=example",
+        "--from-beginning",
+        "--sink",
+        "stdout,format=logfmt,keys=action,container,actor",
+        env=plugin_env,
+    )
+    assert process.read_line() == b"action=deploy container=api actor=ana\n"
+
+
+def test_plugins_lists_it_with_version_and_everything_it_provides(plugin_env):
+    result = run_watchd("plugins", "--json", env=plugin_env)
+    assert result.returncode == 0
+    rows = {row["name"]: row for row in map(json.loads, result.stdout.splitlines())}
+    assert rows["example"] == {
+        "name": "example",
+        "kind": "entrypoint",
+        "version": "1.2.0",
+        "distribution": "watchd-example",
+        "hooks": [
+            "watchd_addoption",
+            "watchd_configure",
+            "watchd_register_dialects",
+            "watchd_register_filters",
+            "watchd_register_formats",
+            "watchd_register_sink_types",
+            "watchd_register_source_types",
+            "watchd_unconfigure",
+        ],
+        "sources": ["ticker"],
+        "sinks": ["tsv"],
+        "formats": ["logfmt"],
+        "dialects": ["example"],
+        "filters": ["redact"],
+    }
+    text = run_watchd("plugins", env=plugin_env).stdout
+    assert "example 1.2.0 (watchd-example)\n    sources: ticker\n    sinks: tsv\n" in text
+
+
+def test_p_no_blocks_it(plugin_env):
+    result = run_watchd("-p", "no:example", "plugins", env=plugin_env)
+    assert "example" not in result.stdout
+    run = run_watchd("run", "-p", "no:example", "--source", "ticker", env=plugin_env)
+    assert run.returncode == 2
+    assert "unknown source type 'ticker' (available: audit)" in run.stderr
+
+
+def test_autoload_can_be_turned_off_and_p_loads_it_back(example_plugin):
+    env = clean_env(PYTHONPATH=str(example_plugin), WATCHD_DISABLE_PLUGIN_AUTOLOAD="1")
+    assert "example" not in run_watchd("plugins", env=env).stdout
+    assert "example 1.2.0" in run_watchd("plugins", "-p", "example", env=env).stdout
+
+
+def test_a_builtin_can_be_blocked_too():
+    result = run_watchd("run", "-p", "no:stdout", "--source", "audit:/x")
+    assert result.returncode == 2
+    assert "unknown sink type 'stdout' (available: none)" in result.stderr
+
+
+def test_p_with_an_unknown_name_is_a_usage_error():
+    result = run_watchd("plugins", "-p", "no_such_plugin_anywhere")
+    assert result.returncode == 2
+    assert result.stderr.startswith("watchd: error: -p no_such_plugin_anywhere: no plugin")

@@ -1,0 +1,221 @@
+"""The small pieces, each on its own: grammar, lines, records, events, offsets, formats."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from watchd import RecordSource, StartAt, UsageError, WatchEvent
+from watchd.core.fields import field_reader
+from watchd.core.spec import parse_spec
+from watchd.core.timestamps import parse_timestamp
+from watchd.plugins.formats import HumanFormat
+from watchd.watchers.lines import LineSplitter
+from watchd.watchers.records import Skip, decode_record
+from watchd.watchers.tail import _start_offset
+from watchd.watchers.terok import TerokDialect
+
+SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
+
+
+# -- spec grammar ---------------------------------------------------------------
+
+
+def test_spec_type_target_and_options():
+    spec = parse_spec("audit:/var/log/a,b.jsonl,from=beginning,fields=dest,detail", "--source")
+    assert (spec.type, spec.target) == ("audit", "/var/log/a,b.jsonl")
+    assert spec.options.values == {"from": "beginning", "fields": "dest,detail"}
+    assert parse_spec("stdout", "--sink").target == ""
+    assert parse_spec("syslog:tcp://h:514,format=rfc5424", "--sink").target == "tcp://h:514"
+
+
+def test_spec_options_are_typed_and_leftovers_rejected():
+    options = parse_spec("x:y,n=5,b=yes,c=red", "--sink").options
+    assert options.number("n", 1) == 5
+    assert options.flag("b", default=False) is True
+    with pytest.raises(UsageError, match=r"unknown option c \(accepted: b, n\)"):
+        options.finish()
+    with pytest.raises(UsageError, match="given twice"):
+        parse_spec("x:y,a=1,a=2", "--sink")
+    with pytest.raises(UsageError, match="not a whole number"):
+        parse_spec("x,n=five", "--sink").options.number("n", 1)
+
+
+# -- lines ----------------------------------------------------------------------
+
+
+def test_lines_wait_for_newlines_and_report_end_offsets():
+    splitter = LineSplitter(100)
+    assert splitter.feed(b'{"a":1}\n{"b"', 12) == [(b'{"a":1}', 8)]
+    assert splitter.pending == 4
+    assert splitter.feed(b":2}\r\n", 18) == [(b'{"b":2}', 18)]
+    assert splitter.pending == 0
+
+
+def test_an_over_long_line_is_dropped_whole_and_the_next_flows():
+    splitter = LineSplitter(10)
+    assert splitter.feed(b"x" * 25, 25) == []
+    assert splitter.pending == 0  # memory stays bounded
+    assert splitter.feed(b"yyyy\nok\n" + b"z" * 11 + b"\nok2\n", 25 + 24) == [
+        (b"ok", 33),
+        (b"ok2", 49),
+    ]
+    assert splitter.too_long == 2
+
+
+# -- records --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (b'{"a": 1}', {"a": 1}),
+        (b"", Skip.BLANK),
+        (b"   \t", Skip.BLANK),
+        (b"{oops", Skip.MALFORMED),
+        (b"[1]", Skip.NOT_OBJECT),
+        (b'"text"', Skip.NOT_OBJECT),
+        (b'{"a": "\xff"}', {"a": "\ufffd", "_invalid_utf8": True}),
+        (b'{"a": "\xff"', Skip.MALFORMED),
+    ],
+)
+def test_decode_record(line, expected):
+    assert decode_record(line) == expected
+
+
+# -- the event and the terok dialect --------------------------------------------
+
+
+def terok_events() -> list[WatchEvent]:
+    where = RecordSource(source="audit", origin="", container="fallback")
+    lines = (SAMPLES / "terok-audit.jsonl").read_bytes().splitlines()
+    return [TerokDialect().to_event(json.loads(x), where, None) for x in lines]
+
+
+def test_terok_records_serialize_as_terok_shield_does():
+    got = [e.to_json() for e in terok_events()]
+    assert got == [
+        b'{"ts":"2026-03-07T12:00:00+00:00","source":"audit","action":"setup",'
+        b'"container":"my-container","detail":"ruleset applied"}',
+        b'{"ts":"2026-04-01T12:00:00+00:00","source":"audit","action":"allowed",'
+        b'"container":"test-container","dest":"192.0.2.1","detail":"target=github.com"}',
+        b'{"ts":"2026-04-01T00:00:00","source":"audit","action":"setup","container":"x"}',
+        b'{"ts":"2026-04-01T12:00:00+00:00","source":"audit","action":"shield_down",'
+        b'"container":"c","detail":"allow_all=True"}',
+    ]
+    assert terok_events()[2].time == datetime(2026, 4, 1, tzinfo=UTC)  # naive read as UTC
+
+
+def test_terok_nulls_count_as_absent_and_other_keys_go_to_extra():
+    where = RecordSource(source="audit", origin="/a.jsonl", container="from-option")
+    record = {
+        "ts": None,
+        "action": None,
+        "container": None,
+        "dest": None,
+        "port": 443,
+        "proto": "tcp",
+        "dossier": {"why": "x"},
+    }
+    event = TerokDialect().to_event(record, where, None)
+    assert (event.action, event.container, event.dest) == ("unknown", "from-option", "")
+    assert event.extra == {"port": 443, "proto": "tcp", "dossier": {"why": "x"}}
+    assert event.time is not None  # read time stands in for a missing ts
+    assert json.loads(event.to_json())["origin"] == "/a.jsonl"
+
+
+def test_level_is_left_out_only_when_info():
+    base = {"ts": "t", "source": "s", "action": "a", "container": "c"}
+    assert json.loads(WatchEvent(**base, level="warning").to_json())["level"] == "warning"
+    assert "level" not in json.loads(WatchEvent(**base).to_json())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-02-01T10:33:10.123456789-05:00", datetime(2026, 2, 1, 15, 33, 10, 123456, UTC)),
+        ("2026-02-08T14:30:00.000Z", datetime(2026, 2, 8, 14, 30, tzinfo=UTC)),
+        ("2026-02-15T14:30:00.123456+00:00", datetime(2026, 2, 15, 14, 30, 0, 123456, UTC)),
+        ("2026-04-01T00:00:00", datetime(2026, 4, 1, tzinfo=UTC)),
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_the_four_timestamp_formats(text, expected):
+    assert parse_timestamp(text) == expected
+
+
+def test_field_reader_reads_fields_and_nested_extra():
+    event = WatchEvent("t", "s", "a", "c", extra={"port": 443, "d": {"k": "v"}})
+    assert field_reader("container", "-")(event) == "c"
+    assert field_reader("extra.port", "-")(event) == "443"
+    assert field_reader("extra.d.k", "-")(event) == "v"
+    assert field_reader("extra.none", "-")(event) is None
+
+
+# -- where following starts ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "start", "expected"),
+    [
+        (b"a\nb\nc\n", StartAt("end"), 6),
+        (b"a\nb\npartial", StartAt("end"), 4),  # a record being written is not skipped
+        (b"partial", StartAt("end"), 0),
+        (b"", StartAt("end"), 0),
+        (b"a\nb\nc\n", StartAt("beginning"), 0),
+        (b"a\nb\nc\n", StartAt("last", 2), 2),
+        (b"a\nb\n\n\nc\n\n", StartAt("last", 2), 2),  # blank lines are not records
+        (b"a\nb\nc\npartial", StartAt("last", 1), 4),
+        (b"a\nb\n", StartAt("last", 5), 0),
+        (b"x" * 300_000 + b"\n" + b"y\n" * 3, StartAt("last", 3), 300_001),
+    ],
+)
+def test_start_offsets(tmp_path, content, start, expected):
+    path = tmp_path / "f"
+    path.write_bytes(content)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert _start_offset(fd, len(content), start) == expected
+    finally:
+        os.close(fd)
+
+
+# -- the human format -------------------------------------------------------------
+
+
+def test_human_lines_cannot_be_broken_or_hijacked_by_field_values():
+    event = WatchEvent(
+        ts="not a time",
+        source="audit",
+        action="deny\n2026 forged",
+        container="c\x1b[2Jx",
+        dest="10.0.0.1",
+        detail="a\rb\u009bc",
+        actor="root\x00",
+        level="warning",
+    )
+    line = HumanFormat(color=False)(event)
+    assert line == (
+        b"not a time WARNING deny\\n2026 forged  c\\x1b[2Jx  10.0.0.1  a\\rb\\u009bc  (root\\x00)"
+    )
+    coloured = HumanFormat(color=True)(event)
+    assert b"\n" not in coloured
+    assert coloured.count(b"\x1b[") == 2 * 5  # only our own colour codes
+
+
+def test_human_time_is_local_and_dated_when_not_today():
+    event = WatchEvent(
+        ts="x",
+        source="s",
+        action="a",
+        container="c",
+        time=datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    assert HumanFormat(color=False)(event).startswith(b"2020-01-02 ")
+    today = WatchEvent(ts="x", source="s", action="a", container="c", time=datetime.now(UTC))
+    assert HumanFormat(color=False)(today)[2:3] == b":"
