@@ -1,0 +1,44 @@
+"""On a terminal: readable lines, in colour unless NO_COLOR says otherwise."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+import time
+
+from conftest import append, clean_env, line
+
+
+def run_on_a_terminal(trail, env) -> bytes:
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "watchd", "run", "--source", f"audit:{trail}", "--from-beginning"],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 10
+    try:
+        while b"n=2" not in output and time.monotonic() < deadline:
+            output += os.read(leader, 4096)
+    finally:
+        process.terminate()
+        process.wait()
+        os.close(leader)
+    return output
+
+
+def test_colour_on_a_terminal_and_none_with_no_color(tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    append(trail, line(1) + line(2))
+    coloured = run_on_a_terminal(trail, clean_env())
+    assert b"\x1b[1mallowed\x1b[0m" in coloured
+    assert b"\x1b[36mc1\x1b[0m" in coloured
+    plain = run_on_a_terminal(trail, clean_env(NO_COLOR="1"))
+    assert b"\x1b[" not in plain
+    assert b"2026-04-01 12:00:01 allowed  c1  n=1\r\n" in plain
