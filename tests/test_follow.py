@@ -91,7 +91,7 @@ def test_deleted_and_recreated_file_is_read_from_its_start(watchd, tmp_path):
     append(trail, line(1))
     assert process.read_json(1, timeout=2.0)[0]["detail"] == "n=1"
     trail.unlink()
-    process.wait_log("file removed, waiting for it to reappear", path=str(trail))
+    process.wait_log("file deleted, draining it", path=str(trail))
     append(trail, line(2) + line(3))
     assert [e["detail"] for e in process.read_json(2, timeout=2.0)] == ["n=2", "n=3"]
 

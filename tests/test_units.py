@@ -16,7 +16,7 @@ from watchd.core.timestamps import parse_timestamp
 from watchd.plugins.formats import HumanFormat
 from watchd.watchers.lines import LineSplitter
 from watchd.watchers.records import Skip, decode_record
-from watchd.watchers.tail import _start_offset
+from watchd.watchers.tail import start_offset
 from watchd.watchers.terok import TerokDialect
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
@@ -180,7 +180,7 @@ def test_start_offsets(tmp_path, content, start, expected):
     path.write_bytes(content)
     fd = os.open(path, os.O_RDONLY)
     try:
-        assert _start_offset(fd, len(content), start) == expected
+        assert start_offset(fd, len(content), start.mode, start.count) == expected
     finally:
         os.close(fd)
 

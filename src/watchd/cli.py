@@ -146,6 +146,25 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
         metavar="MS",
         help="stat-polling interval where inotify is unavailable (default 250)",
     )
+    run.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep checkpoints here and resume after the last delivered record",
+    )
+    run.add_argument(
+        "--checkpoint-interval",
+        type=_positive_int,
+        default=1000,
+        metavar="MS",
+        help="write checkpoints at most this often (default 1000)",
+    )
+    run.add_argument(
+        "--state-ttl",
+        type=_positive_int,
+        default=86400,
+        metavar="S",
+        help="forget files not seen for this long (default 86400)",
+    )
     host.add_options(run)
     run.set_defaults(handler=_cmd_run)
 
@@ -206,6 +225,9 @@ def plan_from_args(ns: argparse.Namespace) -> RunPlan:
         start=start,
         poll_interval=ns.poll_interval / 1000,
         default_format=ns.format,
+        state_dir=ns.state_dir,
+        checkpoint_interval=ns.checkpoint_interval / 1000,
+        state_ttl=float(ns.state_ttl),
     )
 
 

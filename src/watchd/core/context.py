@@ -43,6 +43,9 @@ class RunContext:
     start: StartAt = StartAt()
     poll_interval: float = 0.25
     default_format: str | None = None
+    state_dir: str | None = None
+    checkpoint_interval: float = 1.0
+    state_ttl: float = 86400.0
     request_stop: Callable[[int], None] = field(default=lambda _status: None)
     _resources: dict[ResourceKey[object], object] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)

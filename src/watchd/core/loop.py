@@ -14,12 +14,14 @@ from types import FrameType
 import structlog
 
 from watchd.core.pipeline import Pipeline
-from watchd.core.protocols import Watcher
+from watchd.core.protocols import Acknowledging, AsyncSink, Watcher
 
 log = structlog.get_logger("watchd")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _WAKEUP = object()  # selector data of the wakeup socket
+#: How long a stopping loop keeps writing what its sinks still hold.
+DRAIN_SECONDS = 2.0
 
 
 class EventLoop:
@@ -41,6 +43,7 @@ class EventLoop:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKEUP)
+        self._sinks = _SinkDriver(self._selector, pipeline)
         self._stopping = False
         self._status = 0
         self._failed_watchers = 0
@@ -75,9 +78,14 @@ class EventLoop:
 
     def _iterate(self) -> None:
         now = time.monotonic()
+        paused = not self.pipeline.has_room()
         deadlines: list[tuple[_Entry, float]] = []
         for entry in list(self._entries):
-            fd = self._sync_fd(entry)
+            # While a sink is full, sources are neither selected nor timed: the
+            # files hold what is not read yet, and the loop does not spin.
+            fd = self._sync_fd(entry, paused=paused)
+            if paused:
+                continue
             delay = entry.watcher.timeout()
             if delay is not None:
                 deadlines.append((entry, now + max(delay, 0.0)))
@@ -85,21 +93,27 @@ class EventLoop:
                 self._detach(entry, failed=False)  # nothing to select on, no timer: done
         if not self._entries:
             return
-        timeout = max(min(at for _, at in deadlines) - now, 0.0) if deadlines else None
+        sink_deadlines = self._sinks.sync(now)
+        pending = [at for _, at in deadlines] + [at for _, at in sink_deadlines]
+        timeout = max(min(pending) - now, 0.0) if pending else None
         due: dict[int, _Entry] = {}  # ordered set, by identity
-        for key, _ in self._selector.select(timeout):
+        for key, mask in self._selector.select(timeout):
             if key.data is _WAKEUP:
-                if self._read_wakeups():
+                if self._read_wakeups() and not paused:
                     due.update((id(e), e) for e in self._entries)
+            elif isinstance(key.data, _SinkIO):
+                self._sinks.on_ready(key.data, mask)
             else:
                 due.update((id(e), e) for e in key.data)
         now = time.monotonic()
+        self._sinks.on_timers(sink_deadlines, now)
+        self.pipeline.collect()
         due.update((id(e), e) for e, at in deadlines if at <= now)
         self._poll_all(list(due.values()))
 
     def _poll_all(self, entries: list[_Entry]) -> None:
         for entry in entries:
-            if self._stopping or not self.pipeline.alive:
+            if self._stopping or not self.pipeline.alive or not self.pipeline.has_room():
                 return
             if not entry.attached:
                 continue  # detached earlier in this round
@@ -109,12 +123,11 @@ class EventLoop:
                 log.exception("source failed and was detached", source=entry.watcher.name)
                 self._detach(entry, failed=True)
                 continue
-            if events:
-                self.pipeline.dispatch(events)
+            self.pipeline.dispatch(events, entry.acknowledge)
 
-    def _sync_fd(self, entry: _Entry) -> int:
+    def _sync_fd(self, entry: _Entry, *, paused: bool = False) -> int:
         """Keep the selector's registration in step with what ``fileno()`` says now."""
-        fd = entry.watcher.fileno()
+        fd = -1 if paused else entry.watcher.fileno()
         if fd == entry.fd:
             return fd
         self._unregister(entry)
@@ -190,6 +203,7 @@ class EventLoop:
         return restore
 
     def _shutdown(self) -> None:
+        self._sinks.drain(DRAIN_SECONDS)
         self.pipeline.close()
         self._status = max(self._status, 1 if self.pipeline.failed else 0)
         for entry in list(self._entries):
@@ -199,15 +213,102 @@ class EventLoop:
         self._wake_w.close()
 
 
+class _SinkIO:
+    """An async sink as the selector knows it: its descriptor and interest."""
+
+    __slots__ = ("events", "fd", "sink")
+
+    def __init__(self, sink: AsyncSink) -> None:
+        self.sink = sink
+        self.fd = -1
+        self.events = 0
+
+
+class _SinkDriver:
+    """Drives the pipeline's async sinks: readiness, timers, and failures."""
+
+    def __init__(self, selector: selectors.BaseSelector, pipeline: Pipeline) -> None:
+        self._selector = selector
+        self._pipeline = pipeline
+        self._io: dict[int, _SinkIO] = {}
+
+    def sync(self, now: float) -> list[tuple[_SinkIO, float]]:
+        """Register each sink's socket as it is now; return the sinks' timer deadlines."""
+        sinks = self._pipeline.async_sinks()
+        for gone in [k for k, io in self._io.items() if io.sink not in sinks]:
+            self._set(self._io.pop(gone), -1, 0)
+        deadlines = []
+        for sink in sinks:
+            io = self._io.setdefault(id(sink), _SinkIO(sink))
+            fd = sink.fileno()
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if sink.wants_write() else 0)
+            self._set(io, fd, events if fd >= 0 else 0)
+            delay = sink.timeout()
+            if delay is not None:
+                deadlines.append((io, now + max(delay, 0.0)))
+        return deadlines
+
+    def _set(self, io: _SinkIO, fd: int, events: int) -> None:
+        if (fd, events) == (io.fd, io.events):
+            return
+        if io.fd >= 0:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.unregister(io.fd)
+        io.fd, io.events = fd, events
+        if fd >= 0 and events:
+            self._selector.register(fd, events, io)
+
+    def on_ready(self, io: _SinkIO, mask: int) -> None:
+        """Call the sink back for what its socket is ready for."""
+        self._guard(io, mask)
+
+    def on_timers(self, deadlines: list[tuple[_SinkIO, float]], now: float) -> None:
+        """Call back the sinks whose timers expired."""
+        for io, at in deadlines:
+            if at <= now:
+                self._guard(io, 0)
+
+    def _guard(self, io: _SinkIO, mask: int) -> None:
+        try:
+            if mask & selectors.EVENT_READ:
+                io.sink.on_readable()
+            if mask & selectors.EVENT_WRITE:
+                io.sink.on_writable()
+            if not mask:
+                io.sink.on_timeout()
+        except Exception:
+            log.exception("sink failed and was detached", sink=io.sink.name)
+            self._pipeline.failed = True
+            self._set(io, -1, 0)
+            self._io.pop(id(io.sink), None)
+            self._pipeline.detach(io.sink)
+
+    def drain(self, seconds: float) -> None:
+        """Give the sinks up to *seconds* to write out what they hold (at shutdown)."""
+        deadline = time.monotonic() + seconds
+        while any(s.wants_write() for s in self._pipeline.async_sinks()):
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            timers = self.sync(now)
+            pending = [at for _, at in timers] + [deadline]
+            for key, mask in self._selector.select(max(min(pending) - now, 0.0)):
+                if isinstance(key.data, _SinkIO):
+                    self.on_ready(key.data, mask)
+            self.on_timers(timers, time.monotonic())
+            self._pipeline.collect()
+
+
 class _Entry:
     """A watcher attached to the loop, with the descriptor it is registered under."""
 
-    __slots__ = ("attached", "fd", "watcher")
+    __slots__ = ("acknowledge", "attached", "fd", "watcher")
 
     def __init__(self, watcher: Watcher) -> None:
         self.watcher = watcher
         self.fd = -1
         self.attached = True
+        self.acknowledge = watcher.acknowledge if isinstance(watcher, Acknowledging) else None
 
 
 def _close_watcher(watcher: Watcher) -> None:

@@ -2,54 +2,95 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from watchd.core.event import WatchEvent
-from watchd.core.protocols import EventFilter, Sink
+from watchd.core.protocols import AsyncSink, EventFilter, Sink
 
 log = structlog.get_logger("watchd")
+
+#: Called once a batch is delivered to every sink.
+Delivered = Callable[[], None]
 
 
 class Pipeline:
     """Runs each batch through the filters and hands what is left to every sink.
 
+    A batch counts as delivered when every synchronous sink returned from
+    ``emit_batch`` and every :class:`AsyncSink` reports it written out; the
+    batch's callback (the source's checkpoint) runs then, in batch order.
+
     A sink that raises is logged and detached; the others go on. A reader that
     went away (``BrokenPipeError``, as with ``watchd run | head``) is not an
-    error. When no sink is left, :attr:`alive` turns False and the run ends.
+    error. Once a sink is lost, no batch is acknowledged again in this run, so
+    a restart delivers again what that sink missed. When no sink is left,
+    :attr:`alive` turns False and the run ends.
     """
 
     def __init__(self, filters: Sequence[EventFilter], sinks: Sequence[Sink]) -> None:
         self.filters = list(filters)
         self.sinks = list(sinks)
         self.failed = False
+        self.lost = False
+        self._waiting: deque[tuple[list[tuple[AsyncSink, int]], Delivered]] = deque()
 
     @property
     def alive(self) -> bool:
         """Return True while at least one sink takes events."""
         return bool(self.sinks)
 
-    def dispatch(self, events: list[WatchEvent]) -> None:
-        """Filter *events* and deliver what is left to every sink."""
+    def async_sinks(self) -> list[AsyncSink]:
+        """Return the sinks the loop must drive."""
+        return [sink for sink in self.sinks if isinstance(sink, AsyncSink)]
+
+    def has_room(self) -> bool:
+        """Return False while some sink's queue is full: sources must wait."""
+        return all(sink.has_room() for sink in self.async_sinks())
+
+    def dispatch(self, events: list[WatchEvent], on_delivered: Delivered | None = None) -> None:
+        """Filter *events*, hand what is left to every sink, and acknowledge when delivered."""
         for event_filter in self.filters:
             events = event_filter(events)
             if not events:
-                return
-        for sink in list(self.sinks):
-            try:
-                sink.emit_batch(events)
-            except BrokenPipeError:
-                log.debug("output closed by its reader", sink=sink.name)
-                self._detach(sink)
-            except Exception:
-                log.exception("sink failed and was detached", sink=sink.name)
-                self.failed = True
-                self._detach(sink)
+                break
+        targets: list[tuple[AsyncSink, int]] = []
+        if events:
+            for sink in list(self.sinks):
+                try:
+                    sink.emit_batch(events)
+                except BrokenPipeError:
+                    log.debug("output closed by its reader", sink=sink.name)
+                    self.detach(sink)
+                except Exception:
+                    log.exception("sink failed and was detached", sink=sink.name)
+                    self.failed = True
+                    self.detach(sink)
+                else:
+                    if isinstance(sink, AsyncSink):
+                        targets.append((sink, sink.accepted()))
+        if on_delivered is not None and not self.lost:
+            self._waiting.append((targets, on_delivered))
+            self.collect()
 
-    def _detach(self, sink: Sink) -> None:
-        self.sinks.remove(sink)
-        _close_quietly(sink)
+    def collect(self) -> None:
+        """Acknowledge, in order, every batch that every sink has written out."""
+        while self._waiting and not self.lost:
+            targets, on_delivered = self._waiting[0]
+            if any(sink.delivered() < target for sink, target in targets):
+                return
+            self._waiting.popleft()
+            on_delivered()
+
+    def detach(self, sink: Sink) -> None:
+        """Remove *sink* (it failed); nothing is acknowledged from now on."""
+        self.lost = True
+        self._waiting.clear()
+        if sink in self.sinks:
+            self.sinks.remove(sink)
+            _close_quietly(sink)
 
     def close(self) -> None:
         """Flush and close every sink still attached."""
@@ -68,5 +109,5 @@ class Pipeline:
 def _close_quietly(sink: Sink) -> None:
     try:
         sink.close()
-    except Exception:
+    except Exception:  # closing is best effort, and logged
         log.exception("sink failed to close", sink=sink.name)

@@ -52,6 +52,20 @@ class Watcher(Protocol):
 
 
 @runtime_checkable
+class Acknowledging(Protocol):
+    """A watcher that keeps checkpoints: told when its events have been delivered."""
+
+    def acknowledge(self) -> None:
+        """Record that every sink has the events of the oldest poll not yet acknowledged.
+
+        Called once per ``poll()``, in order, after that poll's events (possibly
+        none: all were filtered or skipped) reached every sink; never for a poll
+        whose events a sink failed to take.
+        """
+        ...
+
+
+@runtime_checkable
 class Sink(Protocol):
     """A destination for events; it receives them in batches."""
 
@@ -67,6 +81,53 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """Release resources; called exactly once, after the last flush."""
+        ...
+
+
+@runtime_checkable
+class AsyncSink(Sink, Protocol):
+    """A sink that writes from the loop without ever blocking it (a socket, say).
+
+    ``emit_batch`` only queues; the loop selects on :meth:`fileno` (for reading
+    always, so a peer that closes is noticed at once, and for writing while
+    :meth:`wants_write`), and calls back. While :meth:`has_room` is False the
+    loop stops reading sources: the files are the buffer, nothing is dropped.
+    """
+
+    def fileno(self) -> int:
+        """Return the socket's descriptor, or -1 while there is no connection."""
+        ...
+
+    def wants_write(self) -> bool:
+        """Return True while queued bytes wait for the socket."""
+        ...
+
+    def on_readable(self) -> None:
+        """Read from the socket: the peer sent something, closed, or reset."""
+        ...
+
+    def on_writable(self) -> None:
+        """Write queued bytes (or finish a connect): the socket takes them."""
+        ...
+
+    def timeout(self) -> float | None:
+        """Return the seconds until :meth:`on_timeout` is due (a reconnect), or None."""
+        ...
+
+    def on_timeout(self) -> None:
+        """Act on an expired timer of the sink (reconnect)."""
+        ...
+
+    def has_room(self) -> bool:
+        """Return False while the queue is full."""
+        ...
+
+    def delivered(self) -> int:
+        """Return how many events so far were written out in full, in order."""
+        ...
+
+    def accepted(self) -> int:
+        """Return how many events :meth:`emit_batch` took so far."""
         ...
 
 

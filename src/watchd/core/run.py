@@ -27,6 +27,9 @@ class RunPlan:
     start: StartAt = field(default_factory=StartAt)
     poll_interval: float = 0.25
     default_format: str | None = None
+    state_dir: str | None = None
+    checkpoint_interval: float = 1.0
+    state_ttl: float = 86400.0
     extra_filters: list[EventFilter] = field(default_factory=list)
 
 
@@ -54,6 +57,9 @@ def execute(
         start=plan.start,
         poll_interval=plan.poll_interval,
         default_format=plan.default_format,
+        state_dir=plan.state_dir,
+        checkpoint_interval=plan.checkpoint_interval,
+        state_ttl=plan.state_ttl,
     )
     host.configure(context)
     watchers: list[Watcher] = []

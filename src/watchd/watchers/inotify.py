@@ -20,8 +20,9 @@ from watchd.core.context import ResourceKey, RunContext
 
 log = structlog.get_logger("watchd")
 
-#: Called with the name of a changed entry, or None when anything may have changed.
-DirListener = Callable[[str | None], None]
+#: Called with the name of a changed entry and the event mask, or with None and 0
+#: when anything in the directory may have changed (overflow, directory gone).
+DirListener = Callable[[str | None, int], None]
 
 # inotify(7) constants, stable kernel ABI.
 IN_MODIFY = 0x00000002
@@ -35,6 +36,8 @@ IN_DELETE_SELF = 0x00000400
 IN_MOVE_SELF = 0x00000800
 IN_Q_OVERFLOW = 0x00004000
 IN_IGNORED = 0x00008000
+#: Events that change which files exist under which names.
+NAMING = IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
 IN_ONLYDIR = 0x01000000
 
 DIR_MASK = (
@@ -71,17 +74,27 @@ class _INotify(Protocol):
 class InotifyHub:
     """Directory watches on one inotify descriptor, fanned out to listeners."""
 
-    def __init__(self, inotify: _INotify) -> None:
+    def __init__(self, inotify: _INotify, max_watches: int | None = None) -> None:
         self._inotify = inotify
         self._listeners: dict[int, list[DirListener]] = {}
+        self._max_watches = max_watches
 
     @classmethod
     def open(cls) -> InotifyHub | None:
-        """Return a hub, or None (logged) where inotify cannot be used."""
+        """Return a hub, or None (logged) where inotify cannot be used.
+
+        ``WATCHD_INOTIFY=off`` forces polling; ``WATCHD_INOTIFY_MAX_WATCHES=N``
+        caps the watches below the kernel's limit (both for tests and benchmarks:
+        the kernel's limits are system-wide and not ours to change).
+        """
+        if os.environ.get("WATCHD_INOTIFY") == "off":
+            log.info("inotify turned off, files are polled")
+            return None
+        cap = os.environ.get("WATCHD_INOTIFY_MAX_WATCHES")
         try:
             from inotify_simple import INotify  # noqa: PLC0415 - Linux only, optional
 
-            return cls(INotify(nonblocking=True))
+            return cls(INotify(nonblocking=True), int(cap) if cap else None)
         except (ImportError, OSError) as exc:
             log.warning("inotify unavailable, files are polled instead", reason=str(exc))
             return None
@@ -97,7 +110,7 @@ class InotifyHub:
         watch limit (``fs.inotify.max_user_watches``) was reached.
         """
         try:
-            wd = self._inotify.add_watch(directory, DIR_MASK)
+            wd = self._add_watch(directory)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 log.warning(
@@ -114,6 +127,11 @@ class InotifyHub:
             return None
         self._listeners.setdefault(wd, []).append(listener)
         return wd
+
+    def _add_watch(self, directory: str) -> int:
+        if self._max_watches is not None and len(self._listeners) >= self._max_watches:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self._inotify.add_watch(directory, DIR_MASK)
 
     def unwatch(self, wd: int, listener: DirListener) -> None:
         """Stop telling *listener* about *wd*; drop the watch when nobody listens."""
@@ -133,7 +151,7 @@ class InotifyHub:
                 log.warning("inotify queue overflowed, rescanning every file")
                 for listeners in list(self._listeners.values()):
                     for listener in list(listeners):
-                        listener(None)
+                        listener(None, 0)
                 continue
             targets = self._listeners.get(event.wd)
             if not targets:
@@ -146,10 +164,10 @@ class InotifyHub:
                     with contextlib.suppress(OSError):
                         self._inotify.rm_watch(event.wd)
                 for listener in targets:
-                    listener(None)
+                    listener(None, 0)
                 continue
             for listener in list(targets):
-                listener(event.name or None)
+                listener(event.name or None, event.mask)
 
     def close(self) -> None:
         """Close the inotify descriptor."""

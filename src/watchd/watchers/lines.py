@@ -14,6 +14,8 @@ class LineSplitter:
     def __init__(self, max_line_bytes: int) -> None:
         self.max_line_bytes = max_line_bytes
         self.too_long = 0
+        #: Offset just past the last newline seen: where a restart resumes.
+        self.safe_offset = 0
         self._fragment = b""
         self._discarding = False
 
@@ -22,10 +24,11 @@ class LineSplitter:
         """Return the bytes of the trailing fragment held back (or being discarded)."""
         return len(self._fragment)
 
-    def reset(self) -> None:
-        """Forget the fragment (the file was truncated or replaced)."""
+    def reset(self, offset: int = 0) -> None:
+        """Forget the fragment and resume at *offset* (truncation, or a new start)."""
         self._fragment = b""
         self._discarding = False
+        self.safe_offset = offset
 
     def feed(self, data: bytes, end_offset: int) -> list[tuple[bytes, int]]:
         """Return the lines completed by *data*, which ends at *end_offset* in the file."""
@@ -48,6 +51,8 @@ class LineSplitter:
             if piece.endswith(b"\r"):
                 piece = piece[:-1]  # noqa: PLW2901 - the CR belongs to the line ending
             lines.append((piece, offset))
+        if pieces:
+            self.safe_offset = offset
         if len(tail) > limit:
             if not self._discarding:
                 self.too_long += 1

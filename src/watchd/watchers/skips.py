@@ -12,33 +12,38 @@ _ALWAYS_TOLD = 10
 
 
 class SkipCounter:
-    """Counts skipped lines per reason and warns about them.
+    """Counts skipped lines per file and reason, and warns about them.
 
-    The first ten of each reason are each reported; after that, only the 100th,
-    1000th, ... so a file full of garbage cannot flood the log. The line itself
-    is never logged (it may hold secrets): its offset is, so it can be found.
+    The first ten of each reason in a file are each reported; after that only
+    the 100th, 1000th, ... so a file full of garbage cannot flood the log. The
+    line itself is never logged (it may hold secrets): its offset is.
     """
 
-    def __init__(self, log: FilteringBoundLogger, path: str) -> None:
+    def __init__(self, log: FilteringBoundLogger) -> None:
         self._log = log
-        self._path = path
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[tuple[str, str]] = Counter()
 
-    def note(self, reason: str, offset: int) -> None:
-        """Count one skipped line of *reason* that starts at *offset*."""
-        self.counts[reason] += 1
-        count = self.counts[reason]
+    def note(self, reason: str, path: str, offset: int) -> None:
+        """Count one skipped line of *reason* in *path* that starts at *offset* (-1: unknown)."""
+        self.counts[path, reason] += 1
+        count = self.counts[path, reason]
         if count <= _ALWAYS_TOLD or _is_power_of_ten(count):
-            self._log.warning(f"skipped {reason}", path=self._path, offset=offset, count=count)
+            fields = {"offset": offset} if offset >= 0 else {}
+            self._log.warning(f"skipped {reason}", path=path, count=count, **fields)
             if count == _ALWAYS_TOLD:
                 self._log.warning(
-                    f"further {reason} lines are reported at every power of ten", path=self._path
+                    f"further {reason} lines are reported at every power of ten", path=path
                 )
 
-    def note_many(self, reason: str, count: int) -> None:
+    def note_many(self, reason: str, path: str, count: int) -> None:
         """Count *count* skipped lines of *reason* whose offsets are not known."""
         for _ in range(count):
-            self.note(reason, -1)
+            self.note(reason, path, -1)
+
+    def summarize(self) -> None:
+        """Log the totals, once, when the source closes."""
+        for (path, reason), count in sorted(self.counts.items()):
+            self._log.info("lines skipped while following", path=path, reason=reason, count=count)
 
 
 def _is_power_of_ten(number: int) -> bool:

@@ -1,0 +1,181 @@
+"""Where every followed file stands: acknowledged offsets, kept across restarts.
+
+One JSON document per state directory, rewritten atomically (temporary file,
+fsync, rename, fsync of the directory), so a crash leaves either the old or the
+new document, never half of one. A lock on the directory keeps a second watchd
+from sharing it. Entries of files not seen for longer than a TTL are dropped,
+so the store stays small however many short-lived files come and go.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from dataclasses import asdict, dataclass
+
+import orjson
+import structlog
+
+from watchd.core.errors import UsageError
+
+log = structlog.get_logger("watchd")
+
+STATE_FILE = "checkpoints.json"
+LOCK_FILE = "lock"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Entry:
+    """One file of one source: identity, fingerprint, and the acknowledged offset."""
+
+    source: str
+    path: str
+    dev: int
+    ino: int
+    head_len: int
+    head: str
+    offset: int
+    mark: str
+    seen: float  # wall-clock time the file was last known to exist
+    extra: dict[str, str] | None = None  # what a source keeps beside the offset
+
+    @property
+    def key(self) -> str:
+        """Return the entry's key in the store."""
+        return entry_key(self.source, self.dev, self.ino)
+
+
+def entry_key(source: str, dev: int, ino: int) -> str:
+    """Return the store key of a file of *source*."""
+    return f"{source}|{dev}:{ino}"
+
+
+class CheckpointStore:
+    """Acknowledged positions, written at most every *interval* seconds and at exit."""
+
+    def __init__(self, directory: str, *, interval: float = 1.0, ttl: float = 86400.0) -> None:
+        self.directory = directory
+        self.path = os.path.join(directory, STATE_FILE)
+        self.interval = interval
+        self.ttl = ttl
+        self.entries: dict[str, Entry] = {}
+        self.sources: dict[str, float] = {}  # source -> wall time it last ran
+        self._dirty = False
+        self._last_write = 0.0
+        self._lock_fd = self._lock()
+        self._load()
+
+    def _lock(self) -> int:
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            fd = os.open(os.path.join(self.directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise UsageError(f"--state-dir {self.directory}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UsageError(
+                f"--state-dir {self.directory} is in use by another watchd; give each its own"
+            ) from None
+        return fd
+
+    def _load(self) -> None:
+        try:
+            with open(self.path, "rb") as state:
+                document = orjson.loads(state.read())
+        except FileNotFoundError:
+            return
+        except (OSError, orjson.JSONDecodeError) as exc:
+            # Unreadable state must not stop the trail: start as if new, loudly.
+            log.error(  # noqa: TRY400 - the reason says it all; a traceback would not help
+                "checkpoint file unreadable, starting without it", path=self.path, reason=str(exc)
+            )
+            return
+        if document.get("version") != FORMAT_VERSION:
+            log.error("checkpoint file of another version ignored", path=self.path)
+            return
+        self.sources = dict(document.get("sources", {}))
+        for raw in document.get("files", []):
+            entry = Entry(**raw)
+            self.entries[entry.key] = entry
+
+    def ran_before(self, source: str) -> bool:
+        """Return True when *source* has run with this state directory before."""
+        return source in self.sources
+
+    def of_source(self, source: str) -> list[Entry]:
+        """Return the entries of *source*."""
+        return [entry for entry in self.entries.values() if entry.source == source]
+
+    def get(self, source: str, dev: int, ino: int) -> Entry | None:
+        """Return the entry of a file of *source*, if any."""
+        return self.entries.get(entry_key(source, dev, ino))
+
+    def put(self, entry: Entry) -> None:
+        """Record *entry* (replacing the file's previous one)."""
+        self.entries[entry.key] = entry
+        self.sources[entry.source] = time.time()
+        self._dirty = True
+
+    def drop(self, source: str, dev: int, ino: int) -> None:
+        """Forget a file (it was replaced by another with the same inode)."""
+        if self.entries.pop(entry_key(source, dev, ino), None) is not None:
+            self._dirty = True
+
+    def started(self, source: str) -> None:
+        """Note that *source* runs now, so files new to it later are read from 0."""
+        if source not in self.sources:
+            self.sources[source] = time.time()
+            self._dirty = True
+
+    def due(self) -> float | None:
+        """Return the seconds until a pending write is due, None when nothing is pending."""
+        if not self._dirty:
+            return None
+        return max(self._last_write + self.interval - time.monotonic(), 0.0)
+
+    def maybe_flush(self) -> None:
+        """Write if something changed and the interval has passed."""
+        due = self.due()
+        if due is not None and due <= 0:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the document now (atomically), dropping expired entries."""
+        now = time.time()
+        expired = [k for k, e in self.entries.items() if now - e.seen > self.ttl]
+        for key in expired:
+            del self.entries[key]
+        document = {
+            "version": FORMAT_VERSION,
+            "sources": self.sources,
+            "files": [asdict(entry) for entry in self.entries.values()],
+        }
+        temporary = f"{self.path}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, orjson.dumps(document))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, self.path)
+        directory = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        self._dirty = False
+        self._last_write = time.monotonic()
+
+    def close(self) -> None:
+        """Write what is pending and release the directory."""
+        try:
+            if self._dirty:
+                self.flush()
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)

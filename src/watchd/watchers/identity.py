@@ -1,0 +1,56 @@
+"""Telling files apart: (device, inode) plus fingerprints of their content.
+
+An inode number is reused as soon as a file is deleted, a copy has a new inode
+but the old content, and a file rewritten in place keeps its inode with new
+content. So a file is known by its inode *and* a hash of its first bytes (the
+head), and a position in it by a hash of the bytes just before it (the mark).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+HEAD_BYTES = 1024
+MARK_BYTES = 256
+
+
+def digest(data: bytes) -> str:
+    """Return a short hex digest of *data* (collisions only cost a re-read)."""
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """The first *length* bytes of a file hash to *head*."""
+
+    length: int
+    head: str
+
+    @classmethod
+    def of(cls, fd: int, size: int) -> Fingerprint:
+        """Fingerprint the head of the open file *fd* of *size* bytes."""
+        data = os.pread(fd, min(size, HEAD_BYTES), 0)
+        return cls(len(data), digest(data))
+
+    def matches(self, fd: int) -> bool:
+        """Return True when *fd* starts with the bytes this fingerprint was taken of."""
+        data = os.pread(fd, self.length, 0)
+        return len(data) == self.length and digest(data) == self.head
+
+    @property
+    def complete(self) -> bool:
+        """Return True once the fingerprint covers a whole head (it never grows again)."""
+        return self.length >= HEAD_BYTES
+
+
+def mark_at(fd: int, offset: int) -> str:
+    """Return the hash of the bytes just before *offset*: where reading stood, by content."""
+    start = max(0, offset - MARK_BYTES)
+    return digest(os.pread(fd, offset - start, start))
+
+
+def file_key(dev: int, ino: int) -> str:
+    """Return the key a file is known by while it exists."""
+    return f"{dev}:{ino}"

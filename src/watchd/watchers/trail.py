@@ -1,0 +1,529 @@
+"""Every file a path or glob names, followed by identity, without losing or repeating a line.
+
+A :class:`Trail` finds the files in its scope, opens each once, and keeps it
+by identity (device, inode, content fingerprint) rather than by name:
+
+- renamed within the scope: the same tail goes on under the new name;
+- renamed out of the scope (rotation): drained, including writes that arrive
+  for a grace period after the rename, then let go; the new file at the path is
+  read from offset 0;
+- deleted: drained to its end, the descriptor held at most ``hold_removed``;
+- truncated (copytruncate, ``> file``): read again from 0 at once; a copy of
+  the old content that appears in scope starts where the original was read to;
+- rewritten in place: told apart by the content before the offset, not by size.
+
+Progress is acknowledged per poll: :meth:`acknowledge` records in the
+checkpoint store the offsets that were read by the poll whose events every sink
+has now delivered.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import stat
+import time
+from collections import deque
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+from watchd.core.checkpoints import CheckpointStore, Entry
+from watchd.core.context import StartAt
+from watchd.watchers.dirwatch import DirWatch
+from watchd.watchers.identity import HEAD_BYTES, Fingerprint, file_key, mark_at
+from watchd.watchers.inotify import NAMING, InotifyHub
+from watchd.watchers.tail import Change, State, Tail, open_file, start_offset
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
+
+@dataclass(frozen=True)
+class TrailOptions:
+    """Timings and bounds of a trail (all in seconds or bytes)."""
+
+    max_line_bytes: int = 1024 * 1024
+    poll_interval: float = 0.25
+    rescan_interval: float = 10.0
+    rotate_wait: float = 5.0
+    hold_removed: float = 300.0
+    copy_wait: float = 2.0
+
+
+@dataclass(frozen=True)
+class _Ghost:
+    """What a truncated file held: a copy of it in scope resumes at *offset*."""
+
+    fingerprint: Fingerprint
+    offset: int
+    mark: str
+    at: float
+
+
+#: One acknowledgement: entries to write, and keys of files gone for good.
+_Marks = tuple[list[Entry], list[tuple[int, int]]]
+
+
+class Trail:
+    """The files of one ``audit:PATH-or-GLOB`` source."""
+
+    def __init__(
+        self,
+        pattern: str,
+        source_id: str,
+        *,
+        start: StartAt,
+        hub: InotifyHub | None,
+        store: CheckpointStore | None,
+        options: TrailOptions,
+        log: FilteringBoundLogger,
+    ) -> None:
+        self.pattern = os.path.abspath(os.path.expanduser(pattern))
+        self.source_id = source_id
+        self._dir_pattern, self._base_pattern = os.path.split(self.pattern)
+        self._dir_magic = glob.has_magic(self._dir_pattern)
+        self._base_magic = glob.has_magic(self._base_pattern)
+        self._start = start
+        self._hub = hub
+        self._store = store
+        self.options = options
+        self._log = log
+        self.tails: dict[str, Tail] = {}
+        self._by_path: dict[str, str] = {}
+        self._dirs: dict[str, DirWatch] = {}
+        self._pending: dict[str, float] = {}  # possible copies: path -> first seen
+        self._ghosts: list[_Ghost] = []
+        self._unacked: deque[_Marks] = deque()
+        self._discover = True
+        self._started = False
+        self._waiting_said = False
+        self._skipped_paths: set[str] = set()
+        now = time.monotonic()
+        self._next_poll = now
+        self._next_rescan = now + options.rescan_interval
+
+    # -- what the loop asks ----------------------------------------------------
+
+    @property
+    def polling(self) -> bool:
+        """Return True when some directory of the scope cannot be watched by inotify."""
+        return self._hub is None or any(not d.inotify for d in self._dirs.values())
+
+    def _needs_timer(self) -> bool:
+        draining = any(t.state is not State.ACTIVE for t in self.tails.values())
+        return self.polling or draining or bool(self._pending)
+
+    def timeout(self) -> float:
+        """Return the seconds until this trail must be looked at without an event."""
+        if any(t.backlog for t in self.tails.values()):
+            return 0.0
+        due = self._next_rescan
+        if self._needs_timer():
+            due = min(due, self._next_poll)
+        if self._store is not None:
+            store_due = self._store.due()
+            if store_due is not None:
+                due = min(due, time.monotonic() + store_due)
+        return max(due - time.monotonic(), 0.0)
+
+    # -- events ----------------------------------------------------------------
+
+    def _on_dir_event(self, directory: str, name: str | None, mask: int) -> None:
+        if name is None:
+            self._discover = True
+            for tail in self.tails.values():
+                tail.dirty = True
+            return
+        path = os.path.join(directory, name)
+        key = self._by_path.get(path)
+        if key is not None:
+            self.tails[key].dirty = True
+        if (mask & NAMING or key is None) and self._in_scope(name):
+            self._discover = True
+
+    def _in_scope(self, name: str) -> bool:
+        if not self._base_magic:
+            return name == self._base_pattern
+        if name.startswith(".") and not self._base_pattern.startswith("."):
+            return False
+        return fnmatchcase(name, self._base_pattern)
+
+    # -- reading ---------------------------------------------------------------
+
+    def poll(self, budget: int) -> list[tuple[Tail, list[tuple[bytes, int]]]]:
+        """Return the new complete lines of every file that changed, per file."""
+        now = time.monotonic()
+        if now >= self._next_rescan:
+            self._next_rescan = now + self.options.rescan_interval
+            self._discover = True
+            self._touch_entries()
+        if self._needs_timer() and now >= self._next_poll:
+            self._next_poll = now + self.options.poll_interval
+            self._discover = self._discover or self.polling or bool(self._pending)
+            for tail in self.tails.values():
+                if tail.state is not State.ACTIVE or self.polling:
+                    tail.dirty = True
+        if self._discover:
+            self._discover = False
+            self._discovery(now)
+        results: list[tuple[Tail, list[tuple[bytes, int]]]] = []
+        entries: list[Entry] = []
+        for tail in list(self.tails.values()):
+            if budget <= 0:
+                break
+            if not (tail.dirty or tail.backlog):
+                continue
+            before = tail.offset
+            lines = self._read(tail, budget, now)
+            budget -= max(tail.offset - before, 0)
+            results.append((tail, lines))
+            entries.append(self._entry(tail))
+        gone = self._retire(now)
+        if entries or gone:
+            self._unacked.append((entries, gone))
+        return results
+
+    def _read(self, tail: Tail, budget: int, now: float) -> list[tuple[bytes, int]]:
+        change = tail.check()
+        if change is Change.TRUNCATED:
+            self._log.warning(
+                "file truncated, reading it again from the start",
+                path=tail.path,
+                size=tail.size(),
+                offset=tail.offset,
+            )
+            self._ghosts.append(_Ghost(tail.fingerprint, tail.safe_offset, tail.safe_mark, now))
+            tail.restart()
+        elif change is Change.REWRITTEN:
+            self._log.warning(
+                "file rewritten in place, reading it again from the start",
+                path=tail.path,
+                offset=tail.offset,
+            )
+            tail.restart()
+        return tail.read(budget)
+
+    def _entry(self, tail: Tail) -> Entry:
+        return Entry(
+            self.source_id,
+            tail.path,
+            tail.dev,
+            tail.ino,
+            tail.fingerprint.length,
+            tail.fingerprint.head,
+            tail.safe_offset,
+            tail.safe_mark,
+            time.time(),
+        )
+
+    def acknowledge(self) -> None:
+        """Record the progress of the oldest poll not yet acknowledged (every sink has it)."""
+        if not self._unacked:
+            return
+        entries, gone = self._unacked.popleft()
+        if self._store is None:
+            return
+        for entry in entries:
+            self._store.put(entry)
+        for dev, ino in gone:
+            self._store.drop(self.source_id, dev, ino)
+        self._store.maybe_flush()
+
+    def _touch_entries(self) -> None:
+        """Keep the entries of files still followed from expiring."""
+        if self._store is None:
+            return
+        now = time.time()
+        for tail in self.tails.values():
+            entry = self._store.get(self.source_id, tail.dev, tail.ino)
+            if entry is not None:
+                entry.seen = now
+
+    # -- finding files ---------------------------------------------------------
+
+    def _scan_dirs(self) -> list[str]:
+        if self._dir_magic:
+            return sorted(d for d in glob.glob(self._dir_pattern) if os.path.isdir(d))
+        return [self._dir_pattern]
+
+    def _sync_watches(self, directories: list[str]) -> None:
+        for directory in directories:
+            if directory not in self._dirs:
+                self._dirs[directory] = DirWatch(directory, self._hub, self._on_dir_event)
+        for directory in [d for d in self._dirs if d not in directories]:
+            self._dirs.pop(directory).close()
+        for watch in self._dirs.values():
+            if watch.needs_ensure:
+                watch.ensure()
+
+    def _scan(self, directories: list[str]) -> dict[str, os.stat_result]:
+        found: dict[str, os.stat_result] = {}
+        for directory in directories:
+            try:
+                entries = list(os.scandir(directory))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except PermissionError as exc:
+                self._log.warning("cannot list directory", directory=directory, reason=exc.strerror)
+                continue
+            for entry in entries:
+                if not self._in_scope(entry.name):
+                    continue
+                try:
+                    info = entry.stat()
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    found[entry.path] = info
+                elif entry.path not in self._skipped_paths:
+                    self._skipped_paths.add(entry.path)
+                    self._log.warning("not a regular file, ignored", path=entry.path)
+        return found
+
+    def _discovery(self, now: float) -> None:
+        directories = self._scan_dirs()
+        self._sync_watches(directories)
+        found = self._scan(directories)
+        seen: set[str] = set()
+        orphans = self._orphans() if not self._started else []
+        fresh: list[Tail] = []
+        for path, info in sorted(found.items(), key=lambda item: item[1].st_mtime):
+            key = file_key(info.st_dev, info.st_ino)
+            tail = self.tails.get(key)
+            if tail is not None:
+                if tail.path != path or tail.state is not State.ACTIVE:
+                    self._log.info(
+                        "file renamed within scope, still followed", path=path, previous=tail.path
+                    )
+                tail.path, tail.state, tail.dirty = path, State.ACTIVE, True
+                seen.add(key)
+                continue
+            opened = self._open_new(path, now, orphans)
+            if opened is not None:
+                self.tails[opened.key] = opened
+                seen.add(opened.key)
+                fresh.append(opened)
+        self._pending = {p: t for p, t in self._pending.items() if p in found}
+        for key, tail in self.tails.items():
+            if tail.state is State.ACTIVE and key not in seen:
+                self._let_go_of_name(tail, now)
+        self._by_path = {t.path: k for k, t in self.tails.items() if t.state is State.ACTIVE}
+        self._ghosts = [g for g in self._ghosts if now - g.at < 60.0]
+        if not self._started:
+            self._started = True
+            self._adopt_rotated(orphans, now)
+            if self._store is not None:
+                self._store.started(self.source_id)
+        if not found and not self._waiting_said:
+            self._waiting_said = True
+            self._log.info("Waiting for audit events...", path=self.pattern)
+        elif found:
+            self._waiting_said = False
+        if fresh and self._store is not None:
+            # The start position of a new file is written at once, so a crash
+            # before its first record is acknowledged cannot re-read it from 0.
+            for tail in fresh:
+                self._store.put(self._entry(tail))
+            self._store.flush()
+
+    def _let_go_of_name(self, tail: Tail, now: float) -> None:
+        removed = os.fstat(tail.fd).st_nlink == 0
+        tail.state = State.REMOVED if removed else State.ROTATED
+        tail.left_at, tail.dirty = now, True
+        what = "deleted" if removed else "rotated out of scope"
+        self._log.info(f"file {what}, draining it", path=tail.path, offset=tail.offset)
+
+    def _open_new(self, path: str, now: float, orphans: list[Entry]) -> Tail | None:
+        try:
+            opened = open_file(path)
+        except OSError as exc:
+            if path not in self._skipped_paths:
+                self._skipped_paths.add(path)
+                self._log.warning("cannot open file, will retry", path=path, reason=exc.strerror)
+            return None
+        if opened is None:
+            return None
+        fd, info = opened
+        if not stat.S_ISREG(info.st_mode) or file_key(info.st_dev, info.st_ino) in self.tails:
+            os.close(fd)
+            return None
+        offset = (
+            self._startup_offset(fd, info, orphans)
+            if not self._started
+            else self._runtime_offset(path, fd, info.st_size, now)
+        )
+        if offset is None:
+            os.close(fd)
+            return None
+        self._pending.pop(path, None)
+        self._skipped_paths.discard(path)
+        tail = Tail(fd, path, offset, Fingerprint.of(fd, info.st_size), self.options.max_line_bytes)
+        self._log.debug("following file", path=path, offset=offset)
+        return tail
+
+    # -- where a newly found file starts ---------------------------------------
+
+    def _startup_offset(self, fd: int, info: os.stat_result, orphans: list[Entry]) -> int:
+        """At start-up: resume from the checkpoint, or apply the start position."""
+        store = self._store
+        if store is not None:
+            entry = store.get(self.source_id, info.st_dev, info.st_ino)
+            if entry is not None:
+                if _continues(entry, fd, info.st_size):
+                    if entry in orphans:
+                        orphans.remove(entry)
+                    return entry.offset
+                store.drop(self.source_id, info.st_dev, info.st_ino)
+            for orphan in orphans:
+                if _continues(orphan, fd, info.st_size):
+                    orphans.remove(orphan)  # copied while watchd was stopped
+                    return orphan.offset
+            if store.ran_before(self.source_id):
+                return 0  # appeared while watchd was stopped: all of it is new
+        return start_offset(fd, info.st_size, self._start.mode, self._start.count)
+
+    def _runtime_offset(self, path: str, fd: int, size: int, now: float) -> int | None:
+        """While running: 0 for a new file, the original's offset for a copy, None to wait."""
+        for ghost in self._ghosts:
+            if _continues_from(ghost, fd, size):
+                self._ghosts.remove(ghost)
+                self._log.info(
+                    "copy of a truncated file, resuming where it was read to",
+                    path=path,
+                    offset=ghost.offset,
+                )
+                return ghost.offset
+        first_seen = self._pending.setdefault(path, now)
+        if not self._may_be_a_copy(fd, size):
+            return 0
+        if now - first_seen < self.options.copy_wait:
+            return None  # wait: the original may be truncated next (copytruncate)
+        return 0
+
+    def _may_be_a_copy(self, fd: int, size: int) -> bool:
+        """Return True when the file's bytes so far are how a followed file begins."""
+        originals = [t for t in self.tails.values() if t.state is State.ACTIVE and t.offset]
+        originals_exist = bool(originals) or bool(self._ghosts)
+        if size == 0:
+            return originals_exist  # an empty file tells nothing yet; it costs nothing to wait
+        head = os.pread(fd, min(size, HEAD_BYTES), 0)
+        for tail in originals:
+            if os.pread(tail.fd, len(head), 0) == head:
+                return True
+        return any(_same_head(fd, size, g.fingerprint) for g in self._ghosts)
+
+    # -- checkpoints from before the start ---------------------------------------
+
+    def _orphans(self) -> list[Entry]:
+        return [] if self._store is None else self._store.of_source(self.source_id)
+
+    def _adopt_rotated(self, orphans: list[Entry], now: float) -> None:
+        """Finish files rotated out of scope while watchd was stopped, then forget the rest."""
+        for entry in orphans:
+            if file_key(entry.dev, entry.ino) in self.tails:
+                continue
+            path = _find_inode(os.path.dirname(entry.path), entry.dev, entry.ino)
+            tail = self._adopt(path, entry) if path else None
+            if tail is None:
+                if self._store is not None:
+                    self._store.drop(self.source_id, entry.dev, entry.ino)
+                continue
+            tail.state, tail.left_at = State.ROTATED, now
+            self.tails[tail.key] = tail
+            self._log.info(
+                "finishing a file rotated while watchd was stopped", path=path, offset=entry.offset
+            )
+
+    def _adopt(self, path: str, entry: Entry) -> Tail | None:
+        opened = open_file(path)
+        if opened is None:
+            return None
+        fd, info = opened
+        if (info.st_dev, info.st_ino) != (entry.dev, entry.ino) or not _continues(
+            entry, fd, info.st_size
+        ):
+            os.close(fd)
+            return None
+        return Tail(
+            fd, path, entry.offset, Fingerprint.of(fd, info.st_size), self.options.max_line_bytes
+        )
+
+    # -- letting go ------------------------------------------------------------
+
+    def _retire(self, now: float) -> list[tuple[int, int]]:
+        gone: list[tuple[int, int]] = []
+        for key, tail in list(self.tails.items()):
+            if tail.state is State.ACTIVE:
+                continue
+            drained = not tail.backlog and tail.offset >= tail.size()
+            quiet = now - tail.last_growth >= self.options.rotate_wait
+            held_too_long = (
+                tail.state is State.REMOVED and now - tail.left_at >= self.options.hold_removed
+            )
+            if not ((drained and quiet) or held_too_long):
+                continue
+            if not drained:
+                self._log.warning(
+                    "deleted file let go before it was drained",
+                    path=tail.path,
+                    unread=tail.size() - tail.offset,
+                )
+            pending = tail.close()
+            if pending:
+                self._log.warning(
+                    "incomplete last line dropped: the file was let go before its newline",
+                    path=tail.path,
+                    bytes=pending,
+                )
+            del self.tails[key]
+            self._log.debug("file let go", path=tail.path, state=tail.state.value)
+            if tail.state is State.REMOVED:
+                gone.append((tail.dev, tail.ino))
+        return gone
+
+    def close(self) -> None:
+        """Close every file and watch."""
+        for tail in self.tails.values():
+            tail.close()
+        self.tails.clear()
+        for watch in self._dirs.values():
+            watch.close()
+        self._dirs.clear()
+
+
+def _same_head(fd: int, size: int, fingerprint: Fingerprint) -> bool:
+    return size >= fingerprint.length and fingerprint.matches(fd)
+
+
+def _continues_from(ghost: _Ghost, fd: int, size: int) -> bool:
+    """Return True when the open file holds what the truncated file had been read to."""
+    return (
+        size >= ghost.offset
+        and _same_head(fd, size, ghost.fingerprint)
+        and mark_at(fd, ghost.offset) == ghost.mark
+    )
+
+
+def _continues(entry: Entry, fd: int, size: int) -> bool:
+    """Return True when the open file holds what *entry* says was read from it."""
+    return (
+        size >= entry.offset
+        and Fingerprint(entry.head_len, entry.head).matches(fd)
+        and mark_at(fd, entry.offset) == entry.mark
+    )
+
+
+def _find_inode(directory: str, dev: int, ino: int) -> str | None:
+    """Return the path in *directory* of the file with this inode, if it is still there."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            if entry.inode() == ino and entry.stat(follow_symlinks=False).st_dev == dev:
+                return entry.path
+        except OSError:
+            continue
+    return None
