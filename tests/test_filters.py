@@ -82,7 +82,7 @@ def test_level_and_apply(watchd, trail):
         (["--source", "nope:/x"], "unknown source type 'nope' (available: audit)"),
         (
             ["--source", "audit:/x", "--sink", "kafka:x"],
-            "unknown sink type 'kafka' (available: stdout)",
+            "unknown sink type 'kafka' (available: stdout, tcp)",
         ),
         (
             ["--source", "audit:/x,colour=red"],

@@ -165,9 +165,7 @@ def test_stop_signals_end_the_loop_with_0_and_close_everything_once(sig):
 
 
 def test_sighup_polls_every_watcher():
-    sink = ListSink()
-    loop = EventLoop(Pipeline([], [sink]), on_hup=lambda: hups.append(1))
-    hups: list[int] = []
+    loop = EventLoop(Pipeline([], [ListSink()]))
     polls = []
 
     class Counting(SocketWatcher):
@@ -182,9 +180,24 @@ def test_sighup_polls_every_watcher():
     watcher = Counting("hup")
     loop.add(watcher)
     assert loop.run() == 0
-    assert hups == [1]
-    assert len(polls) == 2
+    assert len(polls) == 2  # nothing was readable: only SIGHUP made the second poll
     assert watcher.closed == 1
+
+
+def test_sighup_calls_the_reload_hook_when_given():
+    hups: list[int] = []
+    loop = EventLoop(Pipeline([], [ListSink()]), on_hup=lambda: (hups.append(1), loop.stop()))
+    polls = []
+
+    class Counting(SocketWatcher):
+        def poll(self) -> list[WatchEvent]:
+            polls.append(1)
+            os.kill(os.getpid(), signal.SIGHUP)
+            return []
+
+    loop.add(Counting("hup"))
+    assert loop.run() == 0
+    assert (hups, polls) == ([1], [1])
 
 
 def test_a_failing_sink_is_detached_and_the_run_reports_failure():

@@ -15,6 +15,7 @@ from watchd.core.errors import UsageError
 from watchd.core.logging import configure_logging
 from watchd.core.plugins import PluginHost, PluginLoadError, scan_plugin_args
 from watchd.core.registry import PluginConflictError, Registry
+from watchd.core.reload import Reloader
 from watchd.core.run import RunPlan, execute
 from watchd.core.spec import Options, Spec, parse_spec
 
@@ -232,7 +233,16 @@ def plan_from_args(ns: argparse.Namespace) -> RunPlan:
 
 
 def _cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
-    return execute(host, registry, ns, plan_from_args(ns), sys.stdout.buffer)
+    plan = plan_from_args(ns)
+    reloader = Reloader(ns.argv, plan.state_dir)
+    plan.state_dir, plan.durable_state = reloader.state_dir, reloader.durable
+    try:
+        status = execute(host, registry, ns, plan, sys.stdout.buffer, on_hup=reloader.on_hup)
+    except BaseException:
+        reloader.requested = False
+        reloader.finish(EXIT_FAILURE)
+        raise
+    return reloader.finish(status)
 
 
 def _cmd_demo(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
@@ -280,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"watchd: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     ns = build_parser(host).parse_args(args)
+    ns.argv = args
     configure_logging(ns.verbose - ns.quiet)
     try:
         registry = host.collect()

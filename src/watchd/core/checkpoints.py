@@ -56,8 +56,11 @@ def entry_key(source: str, dev: int, ino: int) -> str:
 class CheckpointStore:
     """Acknowledged positions, written at most every *interval* seconds and at exit."""
 
-    def __init__(self, directory: str, *, interval: float = 1.0, ttl: float = 86400.0) -> None:
+    def __init__(
+        self, directory: str, *, interval: float = 1.0, ttl: float = 86400.0, durable: bool = True
+    ) -> None:
         self.directory = directory
+        self.durable = durable  # an ephemeral store (a reload hand-over) skips fsync
         self.path = os.path.join(directory, STATE_FILE)
         self.interval = interval
         self.ttl = ttl
@@ -159,15 +162,17 @@ class CheckpointStore:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, orjson.dumps(document))
-            os.fsync(fd)
+            if self.durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(temporary, self.path)
-        directory = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        if self.durable:
+            directory = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
         self._dirty = False
         self._last_write = time.monotonic()
 

@@ -46,9 +46,22 @@ class RunContext:
     state_dir: str | None = None
     checkpoint_interval: float = 1.0
     state_ttl: float = 86400.0
+    durable_state: bool = True
     request_stop: Callable[[int], None] = field(default=lambda _status: None)
     _resources: dict[ResourceKey[object], object] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
+    _ids: dict[str, int] = field(default_factory=dict)
+
+    def claim_id(self, base: str) -> str:
+        """Return a name for a source that no other source of this run has.
+
+        The first source with *base* gets *base*, later ones ``base#2``, ... in
+        command-line order, so the name is the same on every run (checkpoints
+        are kept under it).
+        """
+        count = self._ids.get(base, 0) + 1
+        self._ids[base] = count
+        return base if count == 1 else f"{base}#{count}"
 
     def shared(self, key: ResourceKey[T], make: Callable[[], T], close: Callable[[T], None]) -> T:
         """Return the run's one instance of *key*, making it on first use.

@@ -29,9 +29,10 @@ class EventLoop:
 
     Signals are turned into bytes on a socketpair by ``signal.set_wakeup_fd``;
     the Python-level handler does nothing, the loop acts on what it reads.
-    SIGINT and SIGTERM stop the loop (exit status 0); SIGHUP calls *on_hup* and
-    polls every watcher at once. A watcher whose ``poll()`` raises is logged,
-    closed and detached; the others go on.
+    SIGINT and SIGTERM stop the loop (exit status 0). SIGHUP calls *on_hup*
+    when given (``watchd run`` reloads), else polls every watcher at once. A
+    watcher whose ``poll()`` raises is logged, closed and detached; the others
+    go on.
     """
 
     def __init__(self, pipeline: Pipeline, *, on_hup: Callable[[], None] | None = None) -> None:
@@ -179,10 +180,11 @@ class EventLoop:
                     self.stop(0)
                 elif signum == signal.SIGHUP:
                     hup = True
+        if hup and self._on_hup is not None:
+            self._on_hup()
+            return False
         if hup:
             log.info("SIGHUP received: rescanning every source")
-            if self._on_hup is not None:
-                self._on_hup()
         return hup
 
     def _install_signals(self) -> Callable[[], None]:

@@ -27,6 +27,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("audit", "watchd.watchers.audit"),
     ("terok", "watchd.watchers.terok"),
     ("stdout", "watchd.plugins.stdout"),
+    ("tcp", "watchd.plugins.stream"),
     ("formats", "watchd.plugins.formats"),
     ("filters", "watchd.plugins.filters"),
 )

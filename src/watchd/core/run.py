@@ -30,6 +30,7 @@ class RunPlan:
     state_dir: str | None = None
     checkpoint_interval: float = 1.0
     state_ttl: float = 86400.0
+    durable_state: bool = True
     extra_filters: list[EventFilter] = field(default_factory=list)
 
 
@@ -41,6 +42,7 @@ def execute(
     stdout: BinaryIO,
     *,
     on_ready: Callable[[RunContext], None] | None = None,
+    on_hup: Callable[[EventLoop], None] | None = None,
 ) -> int:
     """Build the run described by *plan*, run it to the end, and return its exit status.
 
@@ -60,6 +62,7 @@ def execute(
         state_dir=plan.state_dir,
         checkpoint_interval=plan.checkpoint_interval,
         state_ttl=plan.state_ttl,
+        durable_state=plan.durable_state,
     )
     host.configure(context)
     watchers: list[Watcher] = []
@@ -69,7 +72,8 @@ def execute(
         watchers.extend(f(s, context) for f, s in zip(source_factories, plan.sources, strict=True))
         filters = [f(s, context) for f, s in zip(filter_factories, plan.filters, strict=True)]
         sinks.extend(f(s, context) for f, s in zip(sink_factories, plan.sinks, strict=True))
-        loop = EventLoop(Pipeline([*filters, *plan.extra_filters], sinks))
+        pipeline = Pipeline([*filters, *plan.extra_filters], sinks)
+        loop = EventLoop(pipeline, on_hup=(lambda: on_hup(loop)) if on_hup else None)
         context.request_stop = loop.stop
         for watcher in watchers:
             loop.add(watcher)

@@ -54,27 +54,28 @@ def _silence(stream: BinaryIO) -> None:
         pass
 
 
-def wants_color(option: str, stream: BinaryIO) -> bool:
+def wants_color(option: str, *, tty: bool) -> bool:
     """Decide on colour: ``always``, ``never``, or ``auto`` (a terminal, and no NO_COLOR)."""
     if option != "auto":
         return option == "always"
-    return not os.environ.get("NO_COLOR") and _isatty(stream)
+    return tty and not os.environ.get("NO_COLOR")
 
 
-def formatter_for(options: Options, context: RunContext, stream: BinaryIO) -> Formatter:
+def formatter_for(options: Options, context: RunContext, *, tty: bool) -> Formatter:
     """Build the formatter a text sink asked for (``format=``, ``color=``).
 
     Without ``format=``, the command line's ``--format`` applies, else ``human``
     on a terminal and ``json`` otherwise.
     """
-    color = wants_color(options.choice("color", ("auto", "always", "never"), "auto"), stream)
-    default = context.default_format or ("human" if _isatty(stream) else "json")
+    color = wants_color(options.choice("color", ("auto", "always", "never"), "auto"), tty=tty)
+    default = context.default_format or ("human" if tty else "json")
     name = options.text("format", default)
     factory = context.registry.formats.get(name, options.where)
     return factory(options, FormatContext(color=color))
 
 
-def _isatty(stream: BinaryIO) -> bool:
+def isatty(stream: BinaryIO) -> bool:
+    """Return True when *stream* is a terminal (False for closed or odd streams)."""
     try:
         return stream.isatty()
     except (ValueError, OSError):
@@ -83,7 +84,7 @@ def _isatty(stream: BinaryIO) -> bool:
 
 def make_stdout_sink(spec: Spec, context: RunContext) -> StreamSink:
     """Build ``stdout[,format=NAME][,color=auto|always|never]``."""
-    formatter = formatter_for(spec.options, context, context.stdout)
+    formatter = formatter_for(spec.options, context, tty=isatty(context.stdout))
     spec.options.finish()
     return StreamSink("stdout", context.stdout, formatter)
 

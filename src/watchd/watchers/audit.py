@@ -105,7 +105,10 @@ def shared_store(context: RunContext) -> CheckpointStore | None:
         if context.state_dir is None:
             return None
         return CheckpointStore(
-            context.state_dir, interval=context.checkpoint_interval, ttl=context.state_ttl
+            context.state_dir,
+            interval=context.checkpoint_interval,
+            ttl=context.state_ttl,
+            durable=context.durable_state,
         )
 
     return context.shared(CHECKPOINTS, make, lambda store: store.close() if store else None)
@@ -150,14 +153,15 @@ def make_audit_watcher(spec: Spec, context: RunContext) -> AuditWatcher:
     options.finish()
     hub = shared_hub(context)
     store = shared_store(context)
+    source_id = context.claim_id(f"audit:{spec.target}")
     trail = Trail(
         spec.target,
-        f"audit:{spec.target}",
+        source_id,
         start=start,
         hub=hub,
         store=store,
         options=trail_options,
-        log=structlog.get_logger("watchd").bind(source=f"audit:{spec.target}"),
+        log=structlog.get_logger("watchd").bind(source=source_id),
     )
     return AuditWatcher(trail, dialect, container, hub)
 

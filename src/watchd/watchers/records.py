@@ -15,6 +15,7 @@ class Skip(Enum):
     """Why a line yields no record."""
 
     BLANK = "blank line"
+    NUL = "NUL padding"
     MALFORMED = "malformed JSON"
     NOT_OBJECT = "JSON that is not an object"
 
@@ -22,7 +23,8 @@ class Skip(Enum):
 def decode_record(line: bytes) -> dict[str, Any] | Skip:
     """Return the JSON object on *line*, or why there is none.
 
-    Invalid UTF-8 is not fatal: the bad bytes become U+FFFD and the record is
+    NUL bytes around a record (padding left by a crash) are removed. Invalid
+    UTF-8 is not fatal: the bad bytes become U+FFFD and the record is
     flagged with ``_invalid_utf8: true``, so nothing that was written is lost.
     """
     try:
@@ -30,6 +32,11 @@ def decode_record(line: bytes) -> dict[str, Any] | Skip:
     except orjson.JSONDecodeError:
         if not line.strip():
             return Skip.BLANK
+        if b"\0" in line:
+            # A crash can leave a run of NUL bytes where a write was lost; the
+            # writer then appends after them. The record after the NULs is intact.
+            stripped = line.strip(b"\0 \t")
+            return decode_record(stripped) if stripped else Skip.NUL
         text = line.decode("utf-8", "replace")
         if text.encode() == line:
             return Skip.MALFORMED

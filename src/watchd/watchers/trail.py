@@ -167,6 +167,8 @@ class Trail:
         if self._discover:
             self._discover = False
             self._discovery(now)
+        if self._store is not None:
+            self._store.maybe_flush()
         results: list[tuple[Tail, list[tuple[bytes, int]]]] = []
         entries: list[Entry] = []
         for tail in list(self.tails.values()):
