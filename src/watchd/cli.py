@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import resource
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -232,7 +234,16 @@ def plan_from_args(ns: argparse.Namespace) -> RunPlan:
     )
 
 
+def _raise_open_files_limit() -> None:
+    """Follow as many files as the system allows: a descriptor is held per file."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def _cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
+    _raise_open_files_limit()
     plan = plan_from_args(ns)
     reloader = Reloader(ns.argv, plan.state_dir)
     plan.state_dir, plan.durable_state = reloader.state_dir, reloader.durable

@@ -147,12 +147,18 @@ class CheckpointStore:
         if due is not None and due <= 0:
             self.flush()
 
-    def flush(self) -> None:
-        """Write the document now (atomically), dropping expired entries."""
+    def expire(self) -> None:
+        """Drop the entries of files not seen for longer than the TTL."""
         now = time.time()
         expired = [k for k, e in self.entries.items() if now - e.seen > self.ttl]
         for key in expired:
             del self.entries[key]
+        if expired:
+            self._dirty = True
+
+    def flush(self) -> None:
+        """Write the document now (atomically), dropping expired entries."""
+        self.expire()
         document = {
             "version": FORMAT_VERSION,
             "sources": self.sources,
@@ -179,6 +185,7 @@ class CheckpointStore:
     def close(self) -> None:
         """Write what is pending and release the directory."""
         try:
+            self.expire()
             if self._dirty:
                 self.flush()
         finally:

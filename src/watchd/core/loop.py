@@ -65,6 +65,7 @@ class EventLoop:
         restore = self._install_signals()
         try:
             self._poll_all(list(self._entries))
+            log.debug("ready", sources=len(self._entries))
             while not self._stopping:
                 if not self._entries:
                     self._finish_without_watchers()

@@ -7,8 +7,9 @@ class LineSplitter:
     """Turns chunks of a file into complete lines and the offset each one ends at.
 
     A trailing fragment waits for its newline. CRLF endings lose their CR. A line
-    longer than *max_line_bytes* is dropped whole (counted in :attr:`too_long`),
-    and the lines after it flow; memory stays bounded by *max_line_bytes*.
+    of *max_line_bytes* or more (its newline included) is dropped whole (counted
+    in :attr:`too_long`), and the lines after it flow; memory stays bounded by
+    *max_line_bytes*.
     """
 
     def __init__(self, max_line_bytes: int) -> None:
@@ -39,7 +40,7 @@ class LineSplitter:
         # Offset just past the last newline in data; walk forward from where data began.
         offset = end_offset - len(data)
         lines: list[tuple[bytes, int]] = []
-        limit = self.max_line_bytes
+        limit = self.max_line_bytes - 1  # room for the newline
         for piece in pieces:
             offset += len(piece) + 1
             if self._discarding:

@@ -19,6 +19,7 @@ has now delivered.
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import stat
@@ -236,6 +237,7 @@ class Trail:
         """Keep the entries of files still followed from expiring."""
         if self._store is None:
             return
+        self._store.expire()
         now = time.time()
         for tail in self.tails.values():
             entry = self._store.get(self.source_id, tail.dev, tail.ino)
@@ -342,7 +344,10 @@ class Trail:
         except OSError as exc:
             if path not in self._skipped_paths:
                 self._skipped_paths.add(path)
-                self._log.warning("cannot open file, will retry", path=path, reason=exc.strerror)
+                hint = "raise the open files limit (ulimit -n)" if exc.errno == errno.EMFILE else ""
+                self._log.warning(
+                    "cannot open file, will retry", path=path, reason=exc.strerror, hint=hint
+                )
             return None
         if opened is None:
             return None
