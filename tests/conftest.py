@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -224,3 +226,91 @@ def example_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     return site
+
+
+def _free_port_below_ephemeral_range() -> int:
+    """Return a free loopback port that no outgoing connection can take as its own.
+
+    A client reconnecting to a port in the ephemeral range may be given that same
+    port as its source and connect to itself while the server is down.
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in range(max(low - 2000, 1024), low):
+        with contextlib.suppress(OSError), socket.create_server(("127.0.0.1", port)):
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+class LineServer:
+    """A real TCP server on loopback collecting lines; it can go down and come back."""
+
+    def __init__(self) -> None:
+        self.port = _free_port_below_ephemeral_range()
+        self.lines: list[bytes] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._connections: list[socket.socket] = []
+        self.connections_seen = 0
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            self._connections.append(conn)
+            self.connections_seen += 1
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: socket.socket) -> None:
+        buffer = b""
+        while True:
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return  # an unfinished line of a dead connection is not a line
+            buffer += data
+            *complete, buffer = buffer.split(b"\n")
+            with self._lock:
+                self.lines.extend(complete)
+
+    def stop(self) -> None:
+        """Go down hard: stop listening and cut every connection."""
+        if self._listener is not None:
+            # shutdown() wakes the accept() blocked in the other thread; close()
+            # alone would leave the socket listening until accept() returned.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        for conn in self._connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+        self._connections.clear()
+
+    def seqs(self) -> list[int]:
+        with self._lock:
+            return [json.loads(line)["extra"]["seq"] for line in self.lines]
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while len(self.seqs()) < count:
+            assert time.monotonic() < deadline, f"collector has {len(self.seqs())} of {count}"
+            time.sleep(0.02)
+        time.sleep(0.3)
+        return self.seqs()
+
+
+@pytest.fixture
+def collector() -> Iterator[LineServer]:
+    server = LineServer()
+    server.start()
+    yield server
+    server.stop()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import append
+from conftest import append, clean_env
 
 WRITER = Path(__file__).resolve().parent / "writer.py"
 
@@ -185,14 +185,12 @@ def test_r5_inode_reuse_while_running_and_while_stopped(watchd, tmp_path):
     g.write_bytes(records(10, 40))
     exactly_once(delivered(process, 30), range(10, 40))
     assert process.stop() == 0
-    inode = g.stat().st_ino
     g.unlink()
     h = logs / "h.jsonl"
     h.write_bytes(records(40, 80))  # larger than g was, likely on g's inode
-    reused = h.stat().st_ino == inode
+    # On ext4 h usually takes g's inode; either way g's checkpoint must not apply.
     again = follow(watchd, f"{logs}/*.jsonl", state=state)
     exactly_once(delivered(again, 40), range(40, 80))
-    assert reused or True  # the result is the same either way; ext4 usually reuses
 
 
 def test_r6_identical_first_lines_empty_and_short_files(watchd, tmp_path):
@@ -323,8 +321,6 @@ def test_r14_overflow_of_the_inotify_queue_loses_no_file(watchd, tmp_path):
 
 
 def test_r14_watch_limit_falls_back_to_polling(watchd, tmp_path):
-    from conftest import clean_env
-
     for name in ("a", "b", "c"):
         (tmp_path / name).mkdir()
     env = clean_env(WATCHD_INOTIFY_MAX_WATCHES="1")

@@ -1,0 +1,73 @@
+"""Sink outages (R12, R13, and R7 with the sink down): reading pauses, nothing is lost."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from conftest import append
+from test_idle import cpu_seconds
+from test_reliability import follow, records
+
+
+def in_order_at_least_once(seqs: list[int], expected: range) -> None:
+    assert set(seqs) == set(expected)
+    firsts = list(dict.fromkeys(seqs))
+    assert firsts == list(expected)  # order kept; a re-sent frame may repeat once
+
+
+def test_r12_outage_then_recovery_delivers_everything(watchd, tmp_path, collector):
+    trail = tmp_path / "audit.jsonl"
+    trail.touch()
+    sink = f"tcp://127.0.0.1:{collector.port},backoff_max=1,queue=100"
+    process = follow(watchd, trail, "--sink", sink, state=tmp_path / "state")
+    append(trail, records(0, 100))
+    assert collector.wait_for(100) == list(range(100))
+    collector.stop()
+    process.wait_log("connection lost, retrying with backoff")
+    append(trail, records(100, 2100))  # far more than the queue holds
+    before = cpu_seconds(process.pid)
+    time.sleep(2.0)
+    assert cpu_seconds(process.pid) - before < 0.2  # paused, backing off, not spinning
+    collector.start()
+    in_order_at_least_once(collector.wait_for(2100), range(2100))
+    process.wait_log("connection restored")
+    counts = Counter(collector.seqs())
+    assert sum(c - 1 for c in counts.values()) <= 1  # at most the frame in flight again
+
+
+def test_r13_restart_during_an_outage_reads_the_undelivered_again(watchd, tmp_path, collector):
+    trail = tmp_path / "audit.jsonl"
+    trail.touch()
+    state = tmp_path / "state"
+    sink = f"tcp://127.0.0.1:{collector.port},backoff_max=1"
+    process = follow(watchd, trail, "--sink", sink, state=state)
+    append(trail, records(0, 50))
+    collector.wait_for(50)
+    collector.stop()
+    process.wait_log("connection lost, retrying with backoff")
+    append(trail, records(50, 150))
+    time.sleep(0.5)
+    assert process.stop() == 0
+    assert any(
+        r.get("event", "").startswith("events not delivered at exit") for r in process.logs()
+    ), process.stderr
+    again = follow(watchd, trail, "--sink", sink, state=state)
+    collector.start()
+    in_order_at_least_once(collector.wait_for(150), range(150))
+    assert again.proc.poll() is None
+
+
+def test_r7_file_deleted_while_the_sink_is_down_is_still_delivered(watchd, tmp_path, collector):
+    trail = tmp_path / "audit.jsonl"
+    trail.touch()
+    sink = f"tcp://127.0.0.1:{collector.port},backoff_max=1,queue=10"
+    process = follow(watchd, trail, "--sink", sink, source_options=",rotate_wait=200")
+    collector.stop()
+    time.sleep(0.2)
+    append(trail, records(0, 500))
+    trail.unlink()
+    time.sleep(1.0)
+    collector.start()
+    in_order_at_least_once(collector.wait_for(500), range(500))
+    process.wait_log("file let go", path=str(trail))
