@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from watchd.watchers.inotify import InotifyHub
 
-#: Called with (directory, name, mask); name None means "rescan the directory".
-DirCallback = Callable[[str, str | None, int], None]
+#: Called with (directory, name, mask, cookie); name None means "rescan the directory".
+DirCallback = Callable[[str, str | None, int, int], None]
 
 
 class DirWatch:
@@ -58,16 +58,16 @@ class DirWatch:
             if not os.path.isdir(os.path.join(target, relevant)):
                 return
 
-    def _on_event(self, name: str | None, mask: int) -> None:
+    def _on_event(self, name: str | None, mask: int, cookie: int) -> None:
         if name is None:
             self.needs_ensure = True
-            self._callback(self.directory, None, 0)
+            self._callback(self.directory, None, 0, 0)
         elif self._at_ancestor:
             if name == self._relevant:
                 self.needs_ensure = True
-                self._callback(self.directory, None, 0)
+                self._callback(self.directory, None, 0, 0)
         else:
-            self._callback(self.directory, name, mask)
+            self._callback(self.directory, name, mask, cookie)
 
     def close(self) -> None:
         """Drop the watch."""

@@ -20,9 +20,10 @@ from watchd.core.context import ResourceKey, RunContext
 
 log = structlog.get_logger("watchd")
 
-#: Called with the name of a changed entry and the event mask, or with None and 0
-#: when anything in the directory may have changed (overflow, directory gone).
-DirListener = Callable[[str | None, int], None]
+#: Called with the name of a changed entry, the event mask and the rename cookie
+#: (which pairs a move's two halves), or with (None, 0, 0) when anything in the
+#: directory may have changed (overflow, directory gone).
+DirListener = Callable[[str | None, int, int], None]
 
 # inotify(7) constants, stable kernel ABI.
 IN_MODIFY = 0x00000002
@@ -58,6 +59,7 @@ _SELF_GONE = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED
 class _InotifyEvent(Protocol):
     wd: int
     mask: int
+    cookie: int
     name: str
 
 
@@ -151,7 +153,7 @@ class InotifyHub:
                 log.warning("inotify queue overflowed, rescanning every file")
                 for listeners in list(self._listeners.values()):
                     for listener in list(listeners):
-                        listener(None, 0)
+                        listener(None, 0, 0)
                 continue
             targets = self._listeners.get(event.wd)
             if not targets:
@@ -164,10 +166,10 @@ class InotifyHub:
                     with contextlib.suppress(OSError):
                         self._inotify.rm_watch(event.wd)
                 for listener in targets:
-                    listener(None, 0)
+                    listener(None, 0, 0)
                 continue
             for listener in list(targets):
-                listener(event.name or None, event.mask)
+                listener(event.name or None, event.mask, event.cookie)
 
     def close(self) -> None:
         """Close the inotify descriptor."""

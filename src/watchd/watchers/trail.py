@@ -33,7 +33,7 @@ from watchd.core.checkpoints import CheckpointStore, Entry
 from watchd.core.context import StartAt
 from watchd.watchers.dirwatch import DirWatch
 from watchd.watchers.identity import HEAD_BYTES, Fingerprint, file_key, mark_at
-from watchd.watchers.inotify import NAMING, InotifyHub
+from watchd.watchers.inotify import IN_MOVED_FROM, IN_MOVED_TO, NAMING, InotifyHub
 from watchd.watchers.tail import Change, State, Tail, open_file, start_offset
 
 if TYPE_CHECKING:
@@ -100,6 +100,8 @@ class Trail:
         self._started = False
         self._waiting_said = False
         self._skipped_paths: set[str] = set()
+        self._moves_from_scope: set[int] = set()
+        self._moved_out: list[str] = []
         now = time.monotonic()
         self._next_poll = now
         self._next_rescan = now + options.rescan_interval
@@ -130,7 +132,7 @@ class Trail:
 
     # -- events ----------------------------------------------------------------
 
-    def _on_dir_event(self, directory: str, name: str | None, mask: int) -> None:
+    def _on_dir_event(self, directory: str, name: str | None, mask: int, cookie: int) -> None:
         if name is None:
             self._discover = True
             for tail in self.tails.values():
@@ -140,7 +142,15 @@ class Trail:
         key = self._by_path.get(path)
         if key is not None:
             self.tails[key].dirty = True
-        if (mask & NAMING or key is None) and self._in_scope(name):
+        in_scope = self._in_scope(name)
+        if (mask & NAMING or key is None) and in_scope:
+            self._discover = True
+        # A file can appear and be renamed out of scope between two looks; the
+        # two halves of the rename, paired by cookie, say where it went.
+        if mask & IN_MOVED_FROM and in_scope:
+            self._moves_from_scope.add(cookie)
+        elif mask & IN_MOVED_TO and not in_scope and cookie in self._moves_from_scope:
+            self._moved_out.append(path)
             self._discover = True
 
     def _in_scope(self, name: str) -> bool:
@@ -309,6 +319,7 @@ class Trail:
                 seen.add(opened.key)
                 fresh.append(opened)
         self._pending = {p: t for p, t in self._pending.items() if p in found}
+        self._adopt_moved_out(seen, now)
         for key, tail in self.tails.items():
             if tail.state is State.ACTIVE and key not in seen:
                 self._let_go_of_name(tail, now)
@@ -330,6 +341,27 @@ class Trail:
             for tail in fresh:
                 self._store.put(self._entry(tail))
             self._store.flush()
+
+    def _adopt_moved_out(self, seen: set[str], now: float) -> None:
+        """Read the files that were renamed out of scope before they were ever read."""
+        moved, self._moved_out = self._moved_out, []
+        self._moves_from_scope.clear()
+        for path in moved:
+            opened = open_file(path)
+            if opened is None:
+                continue
+            fd, info = opened
+            key = file_key(info.st_dev, info.st_ino)
+            if key in self.tails or not stat.S_ISREG(info.st_mode):
+                os.close(fd)
+                continue
+            tail = Tail(fd, path, 0, Fingerprint.of(fd, info.st_size), self.options.max_line_bytes)
+            tail.state, tail.left_at = State.ROTATED, now
+            self.tails[key] = tail
+            seen.add(key)
+            self._log.info(
+                "file rotated out of scope before it was read, reading it now", path=path
+            )
 
     def _let_go_of_name(self, tail: Tail, now: float) -> None:
         removed = os.fstat(tail.fd).st_nlink == 0
