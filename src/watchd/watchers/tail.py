@@ -53,8 +53,9 @@ class Tail:
         self.state = State.ACTIVE
         self.left_at = 0.0  # monotonic time it stopped being ACTIVE
         self.last_growth = time.monotonic()
-        self.dirty = True
         self.backlog = False
+        self.seq = 0  # order of opening, set by the trail
+        self.prefix = b""  # first bytes, as the trail indexed them
 
     @property
     def safe_offset(self) -> int:
@@ -85,7 +86,6 @@ class Tail:
 
     def read(self, budget: int) -> list[tuple[bytes, int]]:
         """Return the complete lines available, reading about *budget* bytes at most."""
-        self.dirty = False
         lines: list[tuple[bytes, int]] = []
         consumed = 0
         while consumed < budget:

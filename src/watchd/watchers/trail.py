@@ -65,6 +65,9 @@ class _Ghost:
 #: One acknowledgement: entries to write, and keys of files gone for good.
 _Marks = tuple[list[Entry], list[tuple[int, int]]]
 
+#: Bytes a file is indexed by for copy detection.
+_PREFIX = 32
+
 
 class Trail:
     """The files of one ``audit:PATH-or-GLOB`` source."""
@@ -102,6 +105,13 @@ class Trail:
         self._skipped_paths: set[str] = set()
         self._moves_from_scope: set[int] = set()
         self._moved_out: list[str] = []
+        # Per-poll work is proportional to what changed, not to the files followed.
+        self._dirty: set[str] = set()
+        self._backlogged: set[str] = set()
+        self._draining: set[str] = set()
+        self._by_prefix: dict[bytes, set[str]] = {}
+        self._full_rescan = True
+        self._opened = 0
         now = time.monotonic()
         self._next_poll = now
         self._next_rescan = now + options.rescan_interval
@@ -114,12 +124,11 @@ class Trail:
         return self._hub is None or any(not d.inotify for d in self._dirs.values())
 
     def _needs_timer(self) -> bool:
-        draining = any(t.state is not State.ACTIVE for t in self.tails.values())
-        return self.polling or draining or bool(self._pending)
+        return self.polling or bool(self._draining) or bool(self._pending)
 
     def timeout(self) -> float:
         """Return the seconds until this trail must be looked at without an event."""
-        if any(t.backlog for t in self.tails.values()):
+        if self._backlogged:
             return 0.0
         due = self._next_rescan
         if self._needs_timer():
@@ -134,14 +143,13 @@ class Trail:
 
     def _on_dir_event(self, directory: str, name: str | None, mask: int, cookie: int) -> None:
         if name is None:
-            self._discover = True
-            for tail in self.tails.values():
-                tail.dirty = True
+            self._discover = self._full_rescan = True
+            self._dirty.update(self.tails)
             return
         path = os.path.join(directory, name)
         key = self._by_path.get(path)
         if key is not None:
-            self.tails[key].dirty = True
+            self._dirty.add(key)
         in_scope = self._in_scope(name)
         if (mask & NAMING or key is None) and in_scope:
             self._discover = True
@@ -165,37 +173,63 @@ class Trail:
     def poll(self, budget: int) -> list[tuple[Tail, list[tuple[bytes, int]]]]:
         """Return the new complete lines of every file that changed, per file."""
         now = time.monotonic()
+        self._schedule(now)
+        if self._store is not None:
+            self._store.maybe_flush()
+        results, entries = self._read_changed(budget, now)
+        gone = self._retire(now)
+        if entries or gone:
+            self._unacked.append((entries, gone))
+        return results
+
+    def _schedule(self, now: float) -> None:
+        """Run the timers' work: rescans, polling, draining, pending copies."""
         if now >= self._next_rescan:
             self._next_rescan = now + self.options.rescan_interval
             self._discover = True
             self._touch_entries()
         if self._needs_timer() and now >= self._next_poll:
             self._next_poll = now + self.options.poll_interval
-            self._discover = self._discover or self.polling or bool(self._pending)
-            for tail in self.tails.values():
-                if tail.state is not State.ACTIVE or self.polling:
-                    tail.dirty = True
+            if self.polling:
+                self._discover = self._full_rescan = True
+                self._dirty.update(self.tails)
+            self._discover = self._discover or bool(self._pending)
+            self._dirty.update(self._draining)
         if self._discover:
             self._discover = False
-            self._discovery(now)
-        if self._store is not None:
-            self._store.maybe_flush()
+            self._discovery(now, full=self._full_rescan)
+            self._full_rescan = False
+
+    def _read_changed(
+        self, budget: int, now: float
+    ) -> tuple[list[tuple[Tail, list[tuple[bytes, int]]]], list[Entry]]:
+        """Read every file marked changed (oldest first) within *budget* bytes."""
         results: list[tuple[Tail, list[tuple[bytes, int]]]] = []
         entries: list[Entry] = []
-        for tail in list(self.tails.values()):
-            if budget <= 0:
-                break
-            if not (tail.dirty or tail.backlog):
+        wanted = self._dirty | self._backlogged
+        # Oldest files first: a rotated file is drained before its successor.
+        for key in sorted(wanted, key=lambda k: self.tails[k].seq if k in self.tails else -1):
+            tail = self.tails.get(key)
+            self._dirty.discard(key)
+            if tail is None:
                 continue
-            before = tail.offset
+            if budget <= 0:
+                self._dirty.add(key)
+                continue
+            before, safe_before = tail.offset, tail.safe_offset
             lines = self._read(tail, budget, now)
             budget -= max(tail.offset - before, 0)
+            if tail.backlog:
+                self._backlogged.add(key)
+            else:
+                self._backlogged.discard(key)
             results.append((tail, lines))
-            entries.append(self._entry(tail))
-        gone = self._retire(now)
-        if entries or gone:
-            self._unacked.append((entries, gone))
-        return results
+            if len(tail.prefix) < _PREFIX and tail.offset > len(tail.prefix):
+                self._unindex(tail)
+                self._index(tail)
+            if tail.safe_offset != safe_before or tail.offset != before:
+                entries.append(self._entry(tail))
+        return results, entries
 
     def _read(self, tail: Tail, budget: int, now: float) -> list[tuple[bytes, int]]:
         change = tail.check()
@@ -271,10 +305,17 @@ class Trail:
             if watch.needs_ensure:
                 watch.ensure()
 
-    def _scan(self, directories: list[str]) -> dict[str, os.stat_result]:
-        found: dict[str, os.stat_result] = {}
+    def _scan(self, directories: list[str], *, full: bool) -> dict[str, tuple[str, int]]:
+        """Return the files in scope as path -> (key, size); size -1 when not looked at.
+
+        A file already followed is known by its inode alone (no stat): under
+        inotify its changes arrive as events. A *full* scan (polling, or after
+        lost events) also stats it, to find bytes that no event announced.
+        """
+        found: dict[str, tuple[str, int]] = {}
         for directory in directories:
             try:
+                device = os.stat(directory).st_dev
                 entries = list(os.scandir(directory))
             except (FileNotFoundError, NotADirectoryError):
                 continue
@@ -285,37 +326,36 @@ class Trail:
                 if not self._in_scope(entry.name):
                     continue
                 try:
+                    key = file_key(device, entry.inode())
+                    if key in self.tails and not full:
+                        found[entry.path] = (key, -1)
+                        continue
                     info = entry.stat()
                 except OSError:
                     continue
                 if stat.S_ISREG(info.st_mode):
-                    found[entry.path] = info
+                    found[entry.path] = (file_key(info.st_dev, info.st_ino), info.st_size)
                 elif entry.path not in self._skipped_paths:
                     self._skipped_paths.add(entry.path)
                     self._log.warning("not a regular file, ignored", path=entry.path)
         return found
 
-    def _discovery(self, now: float) -> None:
+    def _discovery(self, now: float, *, full: bool) -> None:
         directories = self._scan_dirs()
         self._sync_watches(directories)
-        found = self._scan(directories)
+        found = self._scan(directories, full=full)
         seen: set[str] = set()
         orphans = self._orphans() if not self._started else []
         fresh: list[Tail] = []
-        for path, info in sorted(found.items(), key=lambda item: item[1].st_mtime):
-            key = file_key(info.st_dev, info.st_ino)
+        for path, (key, size) in sorted(found.items(), key=_oldest_first):
             tail = self.tails.get(key)
             if tail is not None:
-                if tail.path != path or tail.state is not State.ACTIVE:
-                    self._log.info(
-                        "file renamed within scope, still followed", path=path, previous=tail.path
-                    )
-                tail.path, tail.state, tail.dirty = path, State.ACTIVE, True
+                self._refresh(tail, path, size)
                 seen.add(key)
                 continue
             opened = self._open_new(path, now, orphans)
             if opened is not None:
-                self.tails[opened.key] = opened
+                self._add(opened)
                 seen.add(opened.key)
                 fresh.append(opened)
         self._pending = {p: t for p, t in self._pending.items() if p in found}
@@ -331,16 +371,26 @@ class Trail:
             if self._store is not None:
                 self._store.started(self.source_id)
         if not found and not self._waiting_said:
-            self._waiting_said = True
             self._log.info("Waiting for audit events...", path=self.pattern)
-        elif found:
-            self._waiting_said = False
+        self._waiting_said = not found
         if fresh and self._store is not None:
             # The start position of a new file is written at once, so a crash
             # before its first record is acknowledged cannot re-read it from 0.
             for tail in fresh:
                 self._store.put(self._entry(tail))
             self._store.flush()
+
+    def _refresh(self, tail: Tail, path: str, size: int) -> None:
+        """Take what a scan says of a file already followed (*size* -1: not looked at)."""
+        if tail.path != path or tail.state is not State.ACTIVE:
+            self._log.info(
+                "file renamed within scope, still followed", path=path, previous=tail.path
+            )
+            tail.path, tail.state = path, State.ACTIVE
+            self._draining.discard(tail.key)
+            self._dirty.add(tail.key)
+        elif size >= 0 and size != tail.offset:
+            self._dirty.add(tail.key)  # an event was missed: the rescan found bytes
 
     def _adopt_moved_out(self, seen: set[str], now: float) -> None:
         """Read the files that were renamed out of scope before they were ever read."""
@@ -356,17 +406,40 @@ class Trail:
                 os.close(fd)
                 continue
             tail = Tail(fd, path, 0, Fingerprint.of(fd, info.st_size), self.options.max_line_bytes)
-            tail.state, tail.left_at = State.ROTATED, now
-            self.tails[key] = tail
+            self._add(tail)
+            self._drain(tail, State.ROTATED, now)
             seen.add(key)
             self._log.info(
                 "file rotated out of scope before it was read, reading it now", path=path
             )
 
+    def _add(self, tail: Tail) -> None:
+        self._opened += 1
+        tail.seq = self._opened
+        self.tails[tail.key] = tail
+        self._dirty.add(tail.key)
+        self._index(tail)
+
+    def _index(self, tail: Tail) -> None:
+        """File *tail* under its first bytes, to find the file a new one may copy."""
+        tail.prefix = os.pread(tail.fd, _PREFIX, 0)
+        self._by_prefix.setdefault(tail.prefix, set()).add(tail.key)
+
+    def _unindex(self, tail: Tail) -> None:
+        keys = self._by_prefix.get(tail.prefix)
+        if keys is not None:
+            keys.discard(tail.key)
+            if not keys:
+                del self._by_prefix[tail.prefix]
+
+    def _drain(self, tail: Tail, state: State, now: float) -> None:
+        tail.state, tail.left_at = state, now
+        self._draining.add(tail.key)
+        self._dirty.add(tail.key)
+
     def _let_go_of_name(self, tail: Tail, now: float) -> None:
         removed = os.fstat(tail.fd).st_nlink == 0
-        tail.state = State.REMOVED if removed else State.ROTATED
-        tail.left_at, tail.dirty = now, True
+        self._drain(tail, State.REMOVED if removed else State.ROTATED, now)
         what = "deleted" if removed else "rotated out of scope"
         self._log.info(f"file {what}, draining it", path=tail.path, offset=tail.offset)
 
@@ -442,15 +515,33 @@ class Trail:
 
     def _may_be_a_copy(self, fd: int, size: int) -> bool:
         """Return True when the file's bytes so far are how a followed file begins."""
-        originals = [t for t in self.tails.values() if t.state is State.ACTIVE and t.offset]
-        originals_exist = bool(originals) or bool(self._ghosts)
         if size == 0:
-            return originals_exist  # an empty file tells nothing yet; it costs nothing to wait
+            # An empty file tells nothing yet, and waiting costs nothing.
+            return bool(self.tails) or bool(self._ghosts)
         head = os.pread(fd, min(size, HEAD_BYTES), 0)
-        for tail in originals:
-            if os.pread(tail.fd, len(head), 0) == head:
+        if len(head) >= _PREFIX:
+            keys = set(self._by_prefix.get(head[:_PREFIX], ()))
+        else:
+            keys = {k for p, ks in self._by_prefix.items() if p.startswith(head) for k in ks}
+        keys |= self._by_prefix.get(b"", set()) | self._short_prefixes()
+        for key in keys:
+            tail = self.tails.get(key)
+            if (
+                tail is not None
+                and tail.state is State.ACTIVE
+                and tail.offset
+                and os.pread(tail.fd, len(head), 0) == head
+            ):
                 return True
         return any(_same_head(fd, size, g.fingerprint) for g in self._ghosts)
+
+    def _short_prefixes(self) -> set[str]:
+        """Return the files indexed while shorter than the prefix (they may have grown)."""
+        short: set[str] = set()
+        for prefix, keys in self._by_prefix.items():
+            if 0 < len(prefix) < _PREFIX:
+                short |= keys
+        return short
 
     # -- checkpoints from before the start ---------------------------------------
 
@@ -468,8 +559,8 @@ class Trail:
                 if self._store is not None:
                     self._store.drop(self.source_id, entry.dev, entry.ino)
                 continue
-            tail.state, tail.left_at = State.ROTATED, now
-            self.tails[tail.key] = tail
+            self._add(tail)
+            self._drain(tail, State.ROTATED, now)
             self._log.info(
                 "finishing a file rotated while watchd was stopped", path=path, offset=entry.offset
             )
@@ -492,9 +583,8 @@ class Trail:
 
     def _retire(self, now: float) -> list[tuple[int, int]]:
         gone: list[tuple[int, int]] = []
-        for key, tail in list(self.tails.items()):
-            if tail.state is State.ACTIVE:
-                continue
+        for key in list(self._draining):
+            tail = self.tails[key]
             drained = not tail.backlog and tail.offset >= tail.size()
             quiet = now - tail.last_growth >= self.options.rotate_wait
             held_too_long = (
@@ -516,6 +606,10 @@ class Trail:
                     bytes=pending,
                 )
             del self.tails[key]
+            self._draining.discard(key)
+            self._dirty.discard(key)
+            self._backlogged.discard(key)
+            self._unindex(tail)
             self._log.debug("file let go", path=tail.path, state=tail.state.value)
             if tail.state is State.REMOVED:
                 gone.append((tail.dev, tail.ino))
@@ -529,6 +623,17 @@ class Trail:
         for watch in self._dirs.values():
             watch.close()
         self._dirs.clear()
+
+
+def _oldest_first(item: tuple[str, tuple[str, int]]) -> float:
+    """Sort key for found files: followed ones first, then new ones by modification time."""
+    path, (_, size) = item
+    if size < 0:
+        return -1.0
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def _same_head(fd: int, size: int, fingerprint: Fingerprint) -> bool:
