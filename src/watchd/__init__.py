@@ -12,6 +12,8 @@ from watchd.core.context import ResourceKey, RunContext, StartAt
 from watchd.core.errors import UsageError
 from watchd.core.event import LEVELS, Cursor, WatchEvent
 from watchd.core.protocols import (
+    Acknowledging,
+    AsyncSink,
     Dialect,
     EventFilter,
     FilterFactory,
@@ -32,6 +34,8 @@ hookimpl = pluggy.HookimplMarker("watchd")
 
 __all__ = [
     "LEVELS",
+    "Acknowledging",
+    "AsyncSink",
     "Cursor",
     "Dialect",
     "EventFilter",
