@@ -123,16 +123,23 @@ def test_r1_rename_rotation_while_writing(watchd, tmp_path):
     assert seqs == sorted(seqs)  # order kept per file (and files in turn here)
 
 
-def test_r2_copytruncate_with_the_copy_in_scope(watchd, tmp_path):
+@pytest.mark.parametrize("seen", ["copy-first", "both-at-once"])
+def test_r2_copytruncate_with_the_copy_in_scope(watchd, tmp_path, seen):
     trail = tmp_path / "audit.jsonl"
     trail.write_bytes(b"")
     process = follow(watchd, f"{trail}*")
     append(trail, records(0, 50))
     exactly_once(delivered(process, 50), range(50))
+    if seen == "both-at-once":
+        os.kill(process.pid, signal.SIGSTOP)
     run("cp", trail, f"{trail}.1")
+    if seen == "copy-first":
+        time.sleep(0.5)  # watchd finds the copy while the original is whole
     run("truncate", "-s", "0", trail)
     append(trail, record(50))
     append(Path(f"{trail}.1"), record(51))
+    if seen == "both-at-once":
+        os.kill(process.pid, signal.SIGCONT)
     exactly_once(delivered(process, 2), [50, 51])
 
 

@@ -232,6 +232,11 @@ class Trail:
         return results, entries
 
     def _read(self, tail: Tail, budget: int, now: float) -> list[tuple[bytes, int]]:
+        self._notice_change(tail, now)
+        return tail.read(budget)
+
+    def _notice_change(self, tail: Tail, now: float) -> None:
+        """Restart a truncated or rewritten file; remember what a truncated one held."""
         change = tail.check()
         if change is Change.TRUNCATED:
             self._log.warning(
@@ -249,7 +254,6 @@ class Trail:
                 offset=tail.offset,
             )
             tail.restart()
-        return tail.read(budget)
 
     def _entry(self, tail: Tail) -> Entry:
         return Entry(
@@ -497,6 +501,12 @@ class Trail:
 
     def _runtime_offset(self, path: str, fd: int, size: int, now: float) -> int | None:
         """While running: 0 for a new file, the original's offset for a copy, None to wait."""
+        originals = self._originals_like(fd, size)
+        for tail in originals:
+            # The original may have been truncated already, unnoticed yet: its
+            # ghost must exist before the copy is judged.
+            self._notice_change(tail, now)
+            self._dirty.add(tail.key)
         for ghost in self._ghosts:
             if _continues_from(ghost, fd, size):
                 self._ghosts.remove(ghost)
@@ -507,32 +517,33 @@ class Trail:
                 )
                 return ghost.offset
         first_seen = self._pending.setdefault(path, now)
-        if not self._may_be_a_copy(fd, size):
+        if not self._may_be_a_copy(fd, size, originals):
             return 0
         if now - first_seen < self.options.copy_wait:
             return None  # wait: the original may be truncated next (copytruncate)
         return 0
 
-    def _may_be_a_copy(self, fd: int, size: int) -> bool:
+    def _originals_like(self, fd: int, size: int) -> list[Tail]:
+        """Return the followed files whose first bytes the new file starts with."""
+        if size == 0:
+            return []
+        head = os.pread(fd, min(size, _PREFIX), 0)
+        if len(head) >= _PREFIX:
+            keys = set(self._by_prefix.get(head, ()))
+        else:
+            keys = {k for p, ks in self._by_prefix.items() if p.startswith(head) for k in ks}
+        keys |= self._by_prefix.get(b"", set()) | self._short_prefixes()
+        tails = (self.tails.get(key) for key in keys)
+        return [t for t in tails if t is not None and t.state is State.ACTIVE and t.offset]
+
+    def _may_be_a_copy(self, fd: int, size: int, originals: list[Tail]) -> bool:
         """Return True when the file's bytes so far are how a followed file begins."""
         if size == 0:
             # An empty file tells nothing yet, and waiting costs nothing.
             return bool(self.tails) or bool(self._ghosts)
         head = os.pread(fd, min(size, HEAD_BYTES), 0)
-        if len(head) >= _PREFIX:
-            keys = set(self._by_prefix.get(head[:_PREFIX], ()))
-        else:
-            keys = {k for p, ks in self._by_prefix.items() if p.startswith(head) for k in ks}
-        keys |= self._by_prefix.get(b"", set()) | self._short_prefixes()
-        for key in keys:
-            tail = self.tails.get(key)
-            if (
-                tail is not None
-                and tail.state is State.ACTIVE
-                and tail.offset
-                and os.pread(tail.fd, len(head), 0) == head
-            ):
-                return True
+        if any(os.pread(tail.fd, len(head), 0) == head for tail in originals):
+            return True
         return any(_same_head(fd, size, g.fingerprint) for g in self._ghosts)
 
     def _short_prefixes(self) -> set[str]:
