@@ -130,13 +130,6 @@ def test_bad_lines_are_skipped_and_reported(watchd, tmp_path):
     assert process.read_json(1, timeout=1.0)[0]["detail"] == "n=4"
 
 
-def test_crlf_endings_and_a_bom_are_handled(watchd, tmp_path):
-    trail = tmp_path / "audit.jsonl"
-    process = follow(watchd, trail)
-    append(trail, b"\xef\xbb\xbf" + line(1).replace(b"\n", b"\r\n") + line(2))
-    assert [e["detail"] for e in process.read_json(2, timeout=2.0)] == ["n=1", "n=2"]
-
-
 def test_from_beginning_and_last(watchd, tmp_path):
     trail = tmp_path / "audit.jsonl"
     trail.write_bytes(b"".join(line(n) for n in range(5)) + b"\n")
