@@ -87,9 +87,8 @@ def test_level_and_apply(watchd, trail):
         (
             ["--source", "audit:/x,colour=red"],
             "--source 'audit:/x,colour=red': unknown option colour (accepted: container, "
-            "copy_wait, from, hold_removed, last, max_line_bytes, poll_interval, rescan, "
-            "rotate_wait, schema)",
-        ),
+         "copy_wait, from, hold_removed, integrity, last, max_line_bytes, poll_interval, "
+         "rescan, rotate_wait, schema)"),
         (
             ["--source", "audit:/x", "--from-beginning", "--last", "3"],
             "argument --last: not allowed with argument --from-beginning",
@@ -104,7 +103,10 @@ def test_level_and_apply(watchd, trail):
             ["--source", "audit:/x", "--format", "xml"],
             "unknown format 'xml' (available: human, json)",
         ),
-        (["--source", "audit:/x,schema=klingon"], "unknown dialect 'klingon' (available: terok)"),
+        (
+            ["--source", "audit:/x,schema=klingon"],
+            "unknown dialect 'klingon' (available: auto, generic, ito, loki, lokt, terok)",
+        ),
         (["--source", "audit:/x,last=0"], "last='0' is below 1"),
         (["--source", "audit:/x", "--poll-interval", "0"], "'0' must be at least 1"),
         (["--source", "audit:/x", "--bogus"], "unrecognized arguments: --bogus"),

@@ -109,3 +109,15 @@ def test_p_with_an_unknown_name_is_a_usage_error():
     result = run_watchd("plugins", "-p", "no_such_plugin_anywhere")
     assert result.returncode == 2
     assert result.stderr.startswith("watchd: error: -p no_such_plugin_anywhere: no plugin")
+
+
+def test_auto_tries_a_plugins_dialect_before_the_builtins(plugin_env, watchd, tmp_path):
+    trail = tmp_path / "trail.jsonl"
+    # "what"/"when" fit the plugin's dialect; "name" and "event" would fit nothing built in
+    # but generic, which must come last.
+    trail.write_text('{"when":"2026-05-01T10:00:00Z","what":"deploy","who":"ana","where":"api"}\n')
+    process = watchd(
+        "run", "--source", f"audit:{trail}", "--from-beginning", "--json", env=plugin_env
+    )
+    event = json.loads(process.read_line())
+    assert (event["action"], event["container"], event["actor"]) == ("deploy", "api", "ana")

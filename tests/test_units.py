@@ -14,10 +14,10 @@ from watchd.core.fields import field_reader
 from watchd.core.spec import parse_spec
 from watchd.core.timestamps import parse_timestamp
 from watchd.plugins.formats import HumanFormat
+from watchd.watchers.dialects.terok import TerokDialect
 from watchd.watchers.lines import LineSplitter
 from watchd.watchers.records import Skip, decode_record
 from watchd.watchers.tail import start_offset
-from watchd.watchers.terok import TerokDialect
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 

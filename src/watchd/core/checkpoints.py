@@ -14,6 +14,7 @@ import fcntl
 import os
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import orjson
 import structlog
@@ -65,7 +66,7 @@ class CheckpointStore:
         self.interval = interval
         self.ttl = ttl
         self.entries: dict[str, Entry] = {}
-        self.sources: dict[str, float] = {}  # source -> wall time it last ran
+        self.sources: dict[str, dict[str, Any]] = {}  # source -> {"seen": time, state...}
         self._dirty = False
         self._last_write = 0.0
         self._lock_fd = self._lock()
@@ -121,8 +122,19 @@ class CheckpointStore:
     def put(self, entry: Entry) -> None:
         """Record *entry* (replacing the file's previous one)."""
         self.entries[entry.key] = entry
-        self.sources[entry.source] = time.time()
+        self.sources.setdefault(entry.source, {})["seen"] = time.time()
         self._dirty = True
+
+    def source_state(self, source: str) -> dict[str, Any]:
+        """Return what *source* keeps beside its files' offsets (say, a hash chain's head)."""
+        return self.sources.get(source, {})
+
+    def set_source_state(self, source: str, key: str, value: object) -> None:
+        """Keep *value* for *source* under *key*, written with the next checkpoint."""
+        state = self.sources.setdefault(source, {})
+        if state.get(key) != value:
+            state[key] = value
+            self._dirty = True
 
     def drop(self, source: str, dev: int, ino: int) -> None:
         """Forget a file (it was replaced by another with the same inode)."""
@@ -132,7 +144,7 @@ class CheckpointStore:
     def started(self, source: str) -> None:
         """Note that *source* runs now, so files new to it later are read from 0."""
         if source not in self.sources:
-            self.sources[source] = time.time()
+            self.sources[source] = {"seen": time.time()}
             self._dirty = True
 
     def due(self) -> float | None:

@@ -25,7 +25,7 @@ AUTOLOAD_ENV = "WATCHD_DISABLE_PLUGIN_AUTOLOAD"
 #: Built-in plugins, in load order. They use exactly the hooks a third party uses.
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("audit", "watchd.watchers.audit"),
-    ("terok", "watchd.watchers.terok"),
+    ("dialects", "watchd.watchers.dialects"),
     ("stdout", "watchd.plugins.stdout"),
     ("tcp", "watchd.plugins.stream"),
     ("formats", "watchd.plugins.formats"),

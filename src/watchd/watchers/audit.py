@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections import deque
+
 import structlog
 
 from watchd import hookimpl
@@ -12,9 +15,12 @@ from watchd.core.event import Cursor, WatchEvent
 from watchd.core.protocols import Dialect, RecordSource, SourceFactory
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options, Spec
+from watchd.core.timestamps import parse_timestamp, utc_now_iso
 from watchd.watchers.inotify import InotifyHub, shared_hub
+from watchd.watchers.integrity import BROKEN, HASH_KEY, Chain, is_chained
 from watchd.watchers.records import Skip, decode_record
 from watchd.watchers.skips import SkipCounter
+from watchd.watchers.tail import Tail
 from watchd.watchers.trail import Trail, TrailOptions
 
 #: How much one poll reads at most, so one busy file cannot starve the others.
@@ -29,10 +35,22 @@ class AuditWatcher:
     """
 
     def __init__(
-        self, trail: Trail, dialect: Dialect, container: str, hub: InotifyHub | None
+        self,
+        trail: Trail,
+        dialect: Dialect,
+        container: str,
+        hub: InotifyHub | None,
+        *,
+        integrity: bool = True,
     ) -> None:
         self.name = f"audit:{trail.pattern}"
         self._trail = trail
+        self._chain: Chain | None = None
+        if integrity:
+            head = trail.store.source_state(trail.source_id).get("chain") if trail.store else None
+            self._chain = Chain(head if isinstance(head, str) else None)
+        self._in_break = False
+        self._heads: deque[str | None] = deque()  # the chain's head after each poll
         self._dialect = dialect
         self._container = container
         self._hub = hub
@@ -55,28 +73,37 @@ class AuditWatcher:
         events: list[WatchEvent] = []
         for tail, lines in self._trail.poll(READ_BUDGET):
             if lines:
-                self._decode(tail.path, tail.key, lines, events)
+                self._decode(tail, lines, events)
             too_long = tail.splitter.too_long
             if too_long != self._too_long.get(tail.key, 0):
                 self._skips.note_many(
                     "over-long line", tail.path, too_long - self._too_long.get(tail.key, 0)
                 )
                 self._too_long[tail.key] = too_long
+        self._heads.append(self._chain.head if self._chain is not None else None)
         return events
 
-    def _decode(
-        self, path: str, key: str, lines: list[tuple[bytes, int]], events: list[WatchEvent]
-    ) -> None:
+    def _decode(self, tail: Tail, lines: list[tuple[bytes, int]], events: list[WatchEvent]) -> None:
         append = events.append
         to_event = self._dialect.to_event
+        path, key, chain = tail.path, tail.key, self._chain
         where = RecordSource(source="audit", origin=path, container=self._container)
         for line, end in lines:
             record = decode_record(line)
             if isinstance(record, Skip):
                 self._skips.note(record.value, path, end - len(line) - 1)
                 continue
+            broken: WatchEvent | None = None
+            if chain is not None and is_chained(record):
+                status, expected = chain.check(record)
+                record["integrity"] = status
+                if status == BROKEN and not self._in_break:
+                    broken = self._broken_event(tail, record, end - len(line) - 1, expected)
+                self._in_break = status == BROKEN
             try:
                 append(to_event(record, where, Cursor(key, end)))
+                if broken is not None:
+                    append(broken)
             except Exception:  # noqa: BLE001 - one odd record must not stop the trail
                 self._log.exception(
                     "dialect failed on a record, skipped",
@@ -85,9 +112,36 @@ class AuditWatcher:
                     offset=end - len(line) - 1,
                 )
 
+    def _broken_event(
+        self, tail: Tail, record: dict[str, object], offset: int, expected: str
+    ) -> WatchEvent:
+        """Return the alert for the first broken link of the chain (of a run of them)."""
+        line = line_number(tail.fd, offset)
+        self._log.error("integrity chain broken", path=tail.path, line=line)
+        ts = record.get("timestamp")
+        return WatchEvent(
+            ts=ts if isinstance(ts, str) and ts else utc_now_iso(),
+            source="audit",
+            action="integrity.broken",
+            container=tail.path,
+            detail=f"{tail.path}:{line}: the record does not match its integrity hash",
+            level="critical",
+            origin=tail.path,
+            extra={
+                "file": tail.path,
+                "line": line,
+                "stated": record.get(HASH_KEY),
+                "expected": expected,
+            },
+            time=parse_timestamp(ts),
+        )
+
     def acknowledge(self) -> None:
         """Every sink has the events of the oldest unacknowledged poll: checkpoint them."""
         self._trail.acknowledge()
+        head = self._heads.popleft() if self._heads else None
+        if head is not None and self._trail.store is not None:
+            self._trail.store.set_source_state(self._trail.source_id, "chain", head)
 
     def close(self) -> None:
         """Close every file and report what was skipped."""
@@ -112,6 +166,18 @@ def shared_store(context: RunContext) -> CheckpointStore | None:
         )
 
     return context.shared(CHECKPOINTS, make, lambda store: store.close() if store else None)
+
+
+def line_number(fd: int, offset: int) -> int:
+    """Return the number of the line that starts at *offset* (counting newlines before it)."""
+    count, position = 0, 0
+    while position < offset:
+        chunk = os.pread(fd, min(1 << 20, offset - position), position)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        position += len(chunk)
+    return count + 1
 
 
 def _start_for(options: Options, context: RunContext) -> StartAt:
@@ -141,21 +207,35 @@ def _trail_options(options: Options, context: RunContext) -> TrailOptions:
     )
 
 
+def _scope(target: str) -> str:
+    """Return the path or glob a target names: a directory means its ``*.jsonl`` files.
+
+    loki-mode writes ``audit-YYYY-MM-DD.jsonl`` per UTC day and renames it to
+    ``audit-YYYY-MM-DD.HHMMSS.jsonl`` at 10 MB: both match, and identity keeps a
+    renamed file from being read twice.
+    """
+    expanded = os.path.expanduser(target)
+    if target.endswith("/") or os.path.isdir(expanded):
+        return os.path.join(expanded, "*.jsonl")
+    return expanded
+
+
 def make_audit_watcher(spec: Spec, context: RunContext) -> AuditWatcher:
     """Build ``audit:PATH-or-GLOB[,from=end|beginning][,last=N][,schema=NAME]...``."""
     if not spec.target:
         raise UsageError(f"{spec.options.where}: audit needs a path, as in audit:/var/log/x.jsonl")
     options = spec.options
     start = _start_for(options, context)
-    dialect = context.registry.dialects.get(options.text("schema", "terok"), options.where)
+    dialect = context.registry.dialects.get(options.text("schema", "auto"), options.where)
     container = options.text("container", "")
+    integrity = options.choice("integrity", ("auto", "off"), "auto") == "auto"
     trail_options = _trail_options(options, context)
     options.finish()
     hub = shared_hub(context)
     store = shared_store(context)
     source_id = context.claim_id(f"audit:{spec.target}")
     trail = Trail(
-        spec.target,
+        _scope(spec.target),
         source_id,
         start=start,
         hub=hub,
@@ -163,7 +243,7 @@ def make_audit_watcher(spec: Spec, context: RunContext) -> AuditWatcher:
         options=trail_options,
         log=structlog.get_logger("watchd").bind(source=source_id),
     )
-    return AuditWatcher(trail, dialect, container, hub)
+    return AuditWatcher(trail, dialect, container, hub, integrity=integrity)
 
 
 @hookimpl

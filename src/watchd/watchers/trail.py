@@ -90,7 +90,7 @@ class Trail:
         self._base_magic = glob.has_magic(self._base_pattern)
         self._start = start
         self._hub = hub
-        self._store = store
+        self.store = store
         self.options = options
         self._log = log
         self.tails: dict[str, Tail] = {}
@@ -133,8 +133,8 @@ class Trail:
         due = self._next_rescan
         if self._needs_timer():
             due = min(due, self._next_poll)
-        if self._store is not None:
-            store_due = self._store.due()
+        if self.store is not None:
+            store_due = self.store.due()
             if store_due is not None:
                 due = min(due, time.monotonic() + store_due)
         return max(due - time.monotonic(), 0.0)
@@ -174,12 +174,13 @@ class Trail:
         """Return the new complete lines of every file that changed, per file."""
         now = time.monotonic()
         self._schedule(now)
-        if self._store is not None:
-            self._store.maybe_flush()
+        if self.store is not None:
+            self.store.maybe_flush()
         results, entries = self._read_changed(budget, now)
         gone = self._retire(now)
-        if entries or gone:
-            self._unacked.append((entries, gone))
+        # One entry per poll, even an empty one: acknowledgements come one per
+        # poll, in order, and must not consume a later poll's progress.
+        self._unacked.append((entries, gone))
         return results
 
     def _schedule(self, now: float) -> None:
@@ -273,22 +274,22 @@ class Trail:
         if not self._unacked:
             return
         entries, gone = self._unacked.popleft()
-        if self._store is None:
+        if self.store is None:
             return
         for entry in entries:
-            self._store.put(entry)
+            self.store.put(entry)
         for dev, ino in gone:
-            self._store.drop(self.source_id, dev, ino)
-        self._store.maybe_flush()
+            self.store.drop(self.source_id, dev, ino)
+        self.store.maybe_flush()
 
     def _touch_entries(self) -> None:
         """Keep the entries of files still followed from expiring."""
-        if self._store is None:
+        if self.store is None:
             return
-        self._store.expire()
+        self.store.expire()
         now = time.time()
         for tail in self.tails.values():
-            entry = self._store.get(self.source_id, tail.dev, tail.ino)
+            entry = self.store.get(self.source_id, tail.dev, tail.ino)
             if entry is not None:
                 entry.seen = now
 
@@ -372,17 +373,17 @@ class Trail:
         if not self._started:
             self._started = True
             self._adopt_rotated(orphans, now)
-            if self._store is not None:
-                self._store.started(self.source_id)
+            if self.store is not None:
+                self.store.started(self.source_id)
         if not found and not self._waiting_said:
             self._log.info("Waiting for audit events...", path=self.pattern)
         self._waiting_said = not found
-        if fresh and self._store is not None:
+        if fresh and self.store is not None:
             # The start position of a new file is written at once, so a crash
             # before its first record is acknowledged cannot re-read it from 0.
             for tail in fresh:
-                self._store.put(self._entry(tail))
-            self._store.flush()
+                self.store.put(self._entry(tail))
+            self.store.flush()
 
     def _refresh(self, tail: Tail, path: str, size: int) -> None:
         """Take what a scan says of a file already followed (*size* -1: not looked at)."""
@@ -482,7 +483,7 @@ class Trail:
 
     def _startup_offset(self, fd: int, info: os.stat_result, orphans: list[Entry]) -> int:
         """At start-up: resume from the checkpoint, or apply the start position."""
-        store = self._store
+        store = self.store
         if store is not None:
             entry = store.get(self.source_id, info.st_dev, info.st_ino)
             if entry is not None:
@@ -557,7 +558,7 @@ class Trail:
     # -- checkpoints from before the start ---------------------------------------
 
     def _orphans(self) -> list[Entry]:
-        return [] if self._store is None else self._store.of_source(self.source_id)
+        return [] if self.store is None else self.store.of_source(self.source_id)
 
     def _adopt_rotated(self, orphans: list[Entry], now: float) -> None:
         """Finish files rotated out of scope while watchd was stopped, then forget the rest."""
@@ -567,8 +568,8 @@ class Trail:
             path = _find_inode(os.path.dirname(entry.path), entry.dev, entry.ino)
             tail = self._adopt(path, entry) if path else None
             if tail is None:
-                if self._store is not None:
-                    self._store.drop(self.source_id, entry.dev, entry.ino)
+                if self.store is not None:
+                    self.store.drop(self.source_id, entry.dev, entry.ino)
                 continue
             self._add(tail)
             self._drain(tail, State.ROTATED, now)

@@ -1,0 +1,24 @@
+"""Built-in record dialects: terok, lokt, loki, ito, generic, and auto."""
+
+from __future__ import annotations
+
+from watchd import hookimpl
+from watchd.core.protocols import Dialect
+from watchd.core.registry import TypeTable
+from watchd.watchers.dialects.auto import AutoDialect
+from watchd.watchers.dialects.generic import GenericDialect
+from watchd.watchers.dialects.ito import ItoDialect
+from watchd.watchers.dialects.loki import LokiDialect
+from watchd.watchers.dialects.lokt import LoktDialect
+from watchd.watchers.dialects.terok import TerokDialect
+
+
+@hookimpl
+def watchd_register_dialects(dialects: TypeTable[Dialect]) -> None:
+    """Register the built-in dialects."""
+    dialects.add("terok", TerokDialect(), "terok-shield audit.jsonl")
+    dialects.add("lokt", LoktDialect(), "lokt audit.log (locks)")
+    dialects.add("loki", LokiDialect(), "loki-mode dashboard and agent audit trails")
+    dialects.add("ito", ItoDialect(), "ito events.jsonl (per worktree)")
+    dialects.add("generic", GenericDialect(), "any JSON object, by common key names")
+    dialects.add("auto", AutoDialect(dialects), "recognise each record by its keys (default)")

@@ -1,0 +1,44 @@
+"""``auto``: each record is recognised by its keys and mapped by the dialect it fits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from watchd.core.event import Cursor, WatchEvent
+from watchd.core.protocols import Dialect, RecordSource
+from watchd.core.registry import TypeTable
+
+#: Built-in dialects, most specific first; ``generic`` takes what none of them fit.
+BUILTIN_ORDER = ("ito", "loki", "lokt", "terok", "generic")
+
+
+class AutoDialect:
+    """Tries installed plugins' dialects first, then the built-ins, ``generic`` last."""
+
+    name = "auto"
+
+    def __init__(self, table: TypeTable[Dialect]) -> None:
+        self._table = table
+        self._order: list[Dialect] | None = None
+
+    def _dialects(self) -> list[Dialect]:
+        # Resolved on first use: plugins loaded after this one have registered by then.
+        if self._order is None:
+            by_name = {entry.name: entry.item for entry in self._table if entry.item is not self}
+            plugins = [d for n, d in by_name.items() if n not in BUILTIN_ORDER]
+            self._order = plugins + [by_name[n] for n in BUILTIN_ORDER if n in by_name]
+        return self._order
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        """Return True when some dialect fits *record*."""
+        return any(d.matches(record) for d in self._dialects())
+
+    def to_event(
+        self, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
+    ) -> WatchEvent:
+        """Map *record* with the first dialect that fits it."""
+        for dialect in self._dialects():
+            if dialect.matches(record):
+                return dialect.to_event(record, where, cursor)
+        raise ValueError("no dialect fits this record")  # generic fits all; a plugin blocked it

@@ -1,0 +1,79 @@
+"""``loki``: loki-mode's dashboard audit trail, and its agent action trail."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from watchd.core.event import Cursor, WatchEvent
+from watchd.core.protocols import RecordSource
+from watchd.watchers.dialects.base import build_event, record_level, text
+
+#: Actions loki-mode itself logs at WARNING (its syslog and CEF converters agree).
+SECURITY_ACTIONS = frozenset(
+    ("delete", "kill", "stop", "login", "logout", "create_token", "revoke_token")
+)
+_DASHBOARD = frozenset(
+    (
+        "timestamp",
+        "action",
+        "resource_type",
+        "resource_id",
+        "user_id",
+        "ip_address",
+        "error",
+        "level",
+    )
+)
+_AGENT = frozenset(("timestamp", "action", "agent"))
+
+
+def loki_level(record: Mapping[str, Any]) -> str:
+    """Return the level loki-mode gives a dashboard record."""
+    default = "info"
+    if record.get("success") is False or record.get("action") in SECURITY_ACTIONS:
+        default = "warning"
+    return record_level(dict(record), default)
+
+
+class LokiDialect:
+    """loki-mode: dashboard records (``resource_type``...) and agent records (``agent``)."""
+
+    name = "loki"
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        """Return True for either of loki-mode's shapes."""
+        if "timestamp" not in record or "action" not in record:
+            return False
+        return "resource_type" in record or "agent" in record
+
+    def to_event(
+        self, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
+    ) -> WatchEvent:
+        """Map a dashboard record, or an agent record."""
+        if "resource_type" not in record:
+            agent = text(record, "agent")
+            return build_event(
+                record,
+                where,
+                cursor,
+                ts=record.get("timestamp"),
+                mapped=_AGENT,
+                action=text(record, "action"),
+                container=agent or where.container,
+                actor=agent,
+            )
+        kind, resource = text(record, "resource_type"), text(record, "resource_id")
+        return build_event(
+            record,
+            where,
+            cursor,
+            ts=record.get("timestamp"),
+            mapped=_DASHBOARD,
+            action=text(record, "action"),
+            container=f"{kind}/{resource}" if resource else kind or where.container,
+            dest=text(record, "ip_address"),
+            detail=text(record, "error"),
+            level=loki_level(record),
+            actor=text(record, "user_id"),
+        )

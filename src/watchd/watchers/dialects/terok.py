@@ -1,0 +1,44 @@
+"""``terok``: terok-shield's ``audit.jsonl`` records.
+
+Mapped exactly as terok-shield's own ``AuditLogWatcher`` does (``ts``,
+``action``, ``container``, ``dest``, ``detail``), so the JSON form is the one
+terok-shield prints; every other key (``port``, ``proto``, ``domain``,
+``dossier`` on ``blocked`` records) is kept in ``extra`` instead of dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from watchd.core.event import Cursor, WatchEvent
+from watchd.core.protocols import RecordSource
+from watchd.watchers.dialects.base import build_event, text
+
+_MAPPED = frozenset(("ts", "action", "container", "dest", "detail"))
+
+
+class TerokDialect:
+    """terok-shield: ``ts, container, action, dest?, detail?`` and extras."""
+
+    name = "terok"
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        """Return True for records with terok-shield's keys."""
+        return "action" in record and "container" in record
+
+    def to_event(
+        self, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
+    ) -> WatchEvent:
+        """Map *record*; ``null`` counts as absent, a missing container falls back."""
+        return build_event(
+            record,
+            where,
+            cursor,
+            ts=record.get("ts"),
+            mapped=_MAPPED,
+            action=text(record, "action"),
+            container=text(record, "container") or where.container,
+            dest=text(record, "dest"),
+            detail=text(record, "detail"),
+        )
