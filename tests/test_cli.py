@@ -33,7 +33,7 @@ def test_plugins_lists_the_builtins_with_what_they_provide():
     assert result.returncode == 0
     assert f"audit {__version__} (built-in)\n    sources: audit\n" in result.stdout
     assert "formats: human, json" in result.stdout
-    assert "filters: action, field, level, name" in result.stdout
+    assert "filters: action, change, field, level, name" in result.stdout
 
 
 def test_demo_shows_every_record_it_writes_and_exits_0():

@@ -229,3 +229,50 @@ def test_the_loki_agent_trail(watchd, tmp_path):
         "origin": str(path),
         "extra": {"details": {"message": "Add auth module", "files_changed": 3}},
     }
+
+
+def test_change_keeps_only_the_ito_events_of_one_change(watchd, tmp_path):
+    path = tmp_path / "events.jsonl"
+    ito = [
+        {
+            "v": 1,
+            "ts": "2026-02-08T14:30:00.000Z",
+            "entity": "task",
+            "entity_id": "1.1",
+            "scope": "add-x",
+            "op": "status_change",
+            "to": "done",
+            "actor": "cli",
+            "by": "@j",
+        },
+        {
+            "v": 1,
+            "ts": "2026-02-08T14:31:00.000Z",
+            "entity": "task",
+            "entity_id": "1.1",
+            "scope": "add-y",
+            "op": "status_change",
+            "to": "done",
+            "actor": "cli",
+            "by": "@j",
+        },
+        {
+            "v": 1,
+            "ts": "2026-02-08T14:32:00.000Z",
+            "entity": "change",
+            "entity_id": "add-x",
+            "op": "archive",
+            "actor": "cli",
+            "by": "@j",
+        },
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in ito))
+    process = watchd(
+        "run", "--source", f"audit:{path}", "--from-beginning", "--json", "--change", "add-x"
+    )
+    got = [json.loads(process.read_line(timeout=10)) for _ in range(2)]
+    assert process.quiet_for(0.5)
+    assert [(e["action"], e["container"]) for e in got] == [
+        ("task.status_change", "add-x/1.1"),
+        ("change.archive", "add-x"),
+    ]

@@ -87,8 +87,9 @@ def test_level_and_apply(watchd, trail):
         (
             ["--source", "audit:/x,colour=red"],
             "--source 'audit:/x,colour=red': unknown option colour (accepted: container, "
-         "copy_wait, from, hold_removed, integrity, last, max_line_bytes, poll_interval, "
-         "rescan, rotate_wait, schema)"),
+            "copy_wait, from, hold_removed, integrity, last, max_line_bytes, poll_interval, "
+            "rescan, rotate_wait, schema)",
+        ),
         (
             ["--source", "audit:/x", "--from-beginning", "--last", "3"],
             "argument --last: not allowed with argument --from-beginning",

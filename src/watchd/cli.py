@@ -142,6 +142,7 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
         metavar="FIELD=GLOB",
         help="only events whose FIELD (or extra.KEY) matches GLOB (repeatable)",
     )
+    run.add_argument("--change", metavar="ID", help="only ito events of this change (its scope)")
     run.add_argument(
         "--poll-interval",
         type=_positive_int,
@@ -215,6 +216,8 @@ def plan_from_args(ns: argparse.Namespace) -> RunPlan:
     if ns.level is not None:
         filters.append(_shortcut("level", ns.level, "--level"))
     filters.extend(_shortcut("field", text, "--filter") for text in ns.filter)
+    if ns.change is not None:
+        filters.append(_shortcut("change", ns.change, "--change"))
     if ns.from_beginning:
         start = StartAt("beginning")
     elif ns.last is not None:

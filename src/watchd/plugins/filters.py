@@ -73,6 +73,13 @@ def field_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG00
     return keep(accept)
 
 
+def change_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
+    """``change:ID``: ito events of that change (its scope, or the change entity itself)."""
+    change = _target(spec, "change:005-01_add-x")
+    prefix = change + "/"
+    return keep(lambda event: event.container == change or event.container.startswith(prefix))
+
+
 @hookimpl
 def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
     """Register ``name``, ``action``, ``level`` and ``field``."""
@@ -80,3 +87,4 @@ def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
     filters.add("action", action_filter, "action:GLOB[,GLOB]: action matches a glob")
     filters.add("level", level_filter, "level:LEVEL: at least that severity")
     filters.add("field", field_filter, "field:FIELD=GLOB: a field (or extra.KEY) matches")
+    filters.add("change", change_filter, "change:ID: ito events of that change")
