@@ -79,7 +79,7 @@ def test_level_and_apply(watchd, trail):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--source", "nope:/x"], "unknown source type 'nope' (available: audit)"),
+        (["--source", "nope:/x"], "unknown source type 'nope' (available: audit, worktrees)"),
         (
             ["--source", "audit:/x", "--sink", "kafka:x"],
             "unknown sink type 'kafka' (available: stdout, tcp)",

@@ -61,6 +61,7 @@ class WatchEvent:
     actor: str = ""
     origin: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    worktree: str = ""
     time: datetime | None = field(default=None, compare=False, repr=False)
     cursor: Cursor | None = field(default=None, compare=False, repr=False)
 
@@ -83,6 +84,8 @@ class WatchEvent:
                 out[key] = value
         if self.extra:
             out["extra"] = self.extra
+        if self.worktree:
+            out["worktree"] = self.worktree
         return out
 
     def to_json(self) -> bytes:

@@ -25,6 +25,7 @@ AUTOLOAD_ENV = "WATCHD_DISABLE_PLUGIN_AUTOLOAD"
 #: Built-in plugins, in load order. They use exactly the hooks a third party uses.
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("audit", "watchd.watchers.audit"),
+    ("worktrees", "watchd.watchers.worktrees"),
     ("dialects", "watchd.watchers.dialects"),
     ("stdout", "watchd.plugins.stdout"),
     ("tcp", "watchd.plugins.stream"),

@@ -145,6 +145,7 @@ class RecordSource:
     source: str
     origin: str
     container: str = ""
+    worktree: str = ""
 
 
 @runtime_checkable

@@ -61,6 +61,8 @@ class HumanFormat:
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the line for *event*."""
         head = self._paint(self._when(event), "2")
+        if event.worktree:
+            head = f"[{printable(event.worktree)}] {head}"
         tag = _LEVEL_TAGS.get(event.level)
         if tag:
             head += " " + self._paint(tag[0], tag[1])

@@ -42,8 +42,12 @@ class AuditWatcher:
         hub: InotifyHub | None,
         *,
         integrity: bool = True,
+        worktree: str = "",
+        source: str = "audit",
     ) -> None:
-        self.name = f"audit:{trail.pattern}"
+        self.name = f"{source}:{trail.pattern}"
+        self._worktree = worktree
+        self._source = source
         self._trail = trail
         self._chain: Chain | None = None
         if integrity:
@@ -87,7 +91,12 @@ class AuditWatcher:
         append = events.append
         to_event = self._dialect.to_event
         path, key, chain = tail.path, tail.key, self._chain
-        where = RecordSource(source="audit", origin=path, container=self._container)
+        where = RecordSource(
+            source=self._source,
+            origin=self._worktree or path,
+            container=self._container,
+            worktree=self._worktree,
+        )
         for line, end in lines:
             record = decode_record(line)
             if isinstance(record, Skip):
@@ -121,7 +130,7 @@ class AuditWatcher:
         ts = record.get("timestamp")
         return WatchEvent(
             ts=ts if isinstance(ts, str) and ts else utc_now_iso(),
-            source="audit",
+            source=self._source,
             action="integrity.broken",
             container=tail.path,
             detail=f"{tail.path}:{line}: the record does not match its integrity hash",
@@ -194,7 +203,8 @@ def _start_for(options: Options, context: RunContext) -> StartAt:
     return context.start
 
 
-def _trail_options(options: Options, context: RunContext) -> TrailOptions:
+def trail_options(options: Options, context: RunContext) -> TrailOptions:
+    """Take the tailing options of a file source's spec (timings and bounds)."""
     default = TrailOptions()
     poll_ms = options.number("poll_interval", round(context.poll_interval * 1000), minimum=1)
     return TrailOptions(
@@ -229,7 +239,7 @@ def make_audit_watcher(spec: Spec, context: RunContext) -> AuditWatcher:
     dialect = context.registry.dialects.get(options.text("schema", "auto"), options.where)
     container = options.text("container", "")
     integrity = options.choice("integrity", ("auto", "off"), "auto") == "auto"
-    trail_options = _trail_options(options, context)
+    timings = trail_options(options, context)
     options.finish()
     hub = shared_hub(context)
     store = shared_store(context)
@@ -240,7 +250,7 @@ def make_audit_watcher(spec: Spec, context: RunContext) -> AuditWatcher:
         start=start,
         hub=hub,
         store=store,
-        options=trail_options,
+        options=timings,
         log=structlog.get_logger("watchd").bind(source=source_id),
     )
     return AuditWatcher(trail, dialect, container, hub, integrity=integrity)

@@ -43,6 +43,7 @@ def build_event(
         actor=actor,
         origin=where.origin if origin is None else origin,
         extra={k: v for k, v in record.items() if k not in mapped},
+        worktree=where.worktree,
         time=parse_timestamp(ts_text),
         cursor=cursor,
     )

@@ -1,0 +1,95 @@
+"""worktrees:REPO with real git worktrees: added and removed while watchd runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime
+
+from conftest import append, clean_env
+from watchd import WatchEvent
+from watchd.plugins.formats import HumanFormat
+
+GIT_ENV = clean_env(
+    GIT_AUTHOR_NAME="t",
+    GIT_AUTHOR_EMAIL="t@localhost",
+    GIT_COMMITTER_NAME="t",
+    GIT_COMMITTER_EMAIL="t@localhost",
+)
+
+
+def git(*args, cwd):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=GIT_ENV)
+
+
+def ito_line(n: int, change: str) -> bytes:
+    record = {
+        "v": 1,
+        "ts": f"2026-02-08T14:30:{n:02d}.000Z",
+        "entity": "task",
+        "entity_id": str(n),
+        "scope": change,
+        "op": "status_change",
+        "from": "pending",
+        "to": "done",
+        "actor": "cli",
+        "by": "@jack",
+        "ctx": {},
+    }
+    return json.dumps(record).encode() + b"\n"
+
+
+def trail(worktree):
+    path = worktree / ".ito" / ".state" / "audit"
+    path.mkdir(parents=True, exist_ok=True)
+    return path / "events.jsonl"
+
+
+def test_every_worktree_is_followed_new_ones_join_removed_ones_leave(watchd, tmp_path):
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "init", cwd=repo)
+    for name in ("wt-a", "wt-b"):
+        git("worktree", "add", "-q", "-b", name, str(tmp_path / name), cwd=repo)
+    trees = {
+        name: (repo if name == "project" else tmp_path / name)
+        for name in ("project", "wt-a", "wt-b")
+    }
+    process = watchd("run", "--source", f"worktrees:{repo},rediscover=1", "--json", "-v")
+    process.wait_log("ready")
+    for n, (name, tree) in enumerate(trees.items()):
+        append(trail(tree), ito_line(n, name))
+    got = [json.loads(process.read_line(timeout=10)) for _ in range(3)]
+    assert sorted((e["worktree"], e["origin"], e["container"], e["source"]) for e in got) == [
+        ("project", "project", "project/0", "worktrees"),
+        ("wt-a", "wt-a", "wt-a/1", "worktrees"),
+        ("wt-b", "wt-b", "wt-b/2", "worktrees"),
+    ]
+    git("worktree", "add", "-q", "-b", "wt-c", str(tmp_path / "wt-c"), cwd=repo)
+    append(trail(tmp_path / "wt-c"), ito_line(3, "wt-c"))  # before watchd has found it
+    process.wait_log("[wt-c] following worktree", timeout=10)
+    assert json.loads(process.read_line(timeout=10))["worktree"] == "wt-c"
+    git("worktree", "remove", "--force", str(tmp_path / "wt-b"), cwd=repo)
+    process.wait_log("[wt-b] worktree removed, no longer monitoring", timeout=10)
+    append(trail(tmp_path / "wt-a"), ito_line(4, "wt-a"))
+    assert json.loads(process.read_line(timeout=10))["container"] == "wt-a/4"
+    assert process.proc.poll() is None
+    assert process.stop() == 0
+
+
+def test_the_human_format_prefixes_the_worktree():
+    when = datetime.now().astimezone().replace(hour=14, minute=32, second=5, microsecond=0)
+    event = WatchEvent(
+        ts="x",
+        source="worktrees",
+        action="task.status_change",
+        container="test-change/1.1",
+        detail="pending -> in-progress",
+        actor="cli",
+        worktree="main",
+        time=when,
+    )
+    assert HumanFormat(color=False)(event) == (
+        b"[main] 14:32:05 task.status_change  test-change/1.1  pending -> in-progress  (cli)"
+    )
