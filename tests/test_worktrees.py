@@ -58,22 +58,28 @@ def test_every_worktree_is_followed_new_ones_join_removed_ones_leave(watchd, tmp
     }
     process = watchd("run", "--source", f"worktrees:{repo},rediscover=1", "--json", "-v")
     process.wait_log("ready")
-    for n, (name, tree) in enumerate(trees.items()):
-        append(trail(tree), ito_line(n, name))
-    got = [json.loads(process.read_line(timeout=10)) for _ in range(3)]
-    assert sorted((e["worktree"], e["origin"], e["container"], e["source"]) for e in got) == [
-        ("project", "project", "project/0", "worktrees"),
-        ("wt-a", "wt-a", "wt-a/1", "worktrees"),
-        ("wt-b", "wt-b", "wt-b/2", "worktrees"),
+    # Written at once, each worktree out of step: they interleave by time.
+    append(trail(trees["wt-b"]), ito_line(0, "wt-b") + ito_line(5, "wt-b"))
+    append(trail(trees["project"]), ito_line(1, "project") + ito_line(4, "project"))
+    append(trail(trees["wt-a"]), ito_line(2, "wt-a") + ito_line(3, "wt-a"))
+    got = [json.loads(process.read_line(timeout=10)) for _ in range(6)]
+    assert [(e["worktree"], e["origin"], e["container"]) for e in got] == [
+        ("wt-b", "wt-b", "wt-b/0"),
+        ("project", "project", "project/1"),
+        ("wt-a", "wt-a", "wt-a/2"),
+        ("wt-a", "wt-a", "wt-a/3"),
+        ("project", "project", "project/4"),
+        ("wt-b", "wt-b", "wt-b/5"),
     ]
+    assert {e["source"] for e in got} == {"worktrees"}
     git("worktree", "add", "-q", "-b", "wt-c", str(tmp_path / "wt-c"), cwd=repo)
-    append(trail(tmp_path / "wt-c"), ito_line(3, "wt-c"))  # before watchd has found it
+    append(trail(tmp_path / "wt-c"), ito_line(6, "wt-c"))  # before watchd has found it
     process.wait_log("[wt-c] following worktree", timeout=10)
     assert json.loads(process.read_line(timeout=10))["worktree"] == "wt-c"
     git("worktree", "remove", "--force", str(tmp_path / "wt-b"), cwd=repo)
     process.wait_log("[wt-b] worktree removed, no longer monitoring", timeout=10)
-    append(trail(tmp_path / "wt-a"), ito_line(4, "wt-a"))
-    assert json.loads(process.read_line(timeout=10))["container"] == "wt-a/4"
+    append(trail(tmp_path / "wt-a"), ito_line(7, "wt-a"))
+    assert json.loads(process.read_line(timeout=10))["container"] == "wt-a/7"
     assert process.proc.poll() is None
     assert process.stop() == 0
 

@@ -144,6 +144,13 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
     )
     run.add_argument("--change", metavar="ID", help="only ito events of this change (its scope)")
     run.add_argument(
+        "--reorder-window",
+        type=int,
+        default=250,
+        metavar="MS",
+        help="merge several trails in time order, holding events this long (default 250, 0 off)",
+    )
+    run.add_argument(
         "--poll-interval",
         type=_positive_int,
         default=250,
@@ -234,6 +241,7 @@ def plan_from_args(ns: argparse.Namespace) -> RunPlan:
         state_dir=ns.state_dir,
         checkpoint_interval=ns.checkpoint_interval / 1000,
         state_ttl=float(ns.state_ttl),
+        reorder_window=max(ns.reorder_window, 0) / 1000,
     )
 
 

@@ -97,6 +97,10 @@ class EventLoop:
             return
         sink_deadlines = self._sinks.sync(now)
         pending = [at for _, at in deadlines] + [at for _, at in sink_deadlines]
+        if self.pipeline.reorderer is not None:
+            held = self.pipeline.reorderer.timeout()
+            if held is not None:
+                pending.append(now + held)
         timeout = max(min(pending) - now, 0.0) if pending else None
         due: dict[int, _Entry] = {}  # ordered set, by identity
         for key, mask in self._selector.select(timeout):
@@ -109,6 +113,7 @@ class EventLoop:
                 due.update((id(e), e) for e in key.data)
         now = time.monotonic()
         self._sinks.on_timers(sink_deadlines, now)
+        self.pipeline.release()
         self.pipeline.collect()
         due.update((id(e), e) for e, at in deadlines if at <= now)
         self._poll_all(list(due.values()))
@@ -206,6 +211,7 @@ class EventLoop:
         return restore
 
     def _shutdown(self) -> None:
+        self.pipeline.release(everything=True)
         self._sinks.drain(DRAIN_SECONDS)
         self.pipeline.close()
         self._status = max(self._status, 1 if self.pipeline.failed else 0)

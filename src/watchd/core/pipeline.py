@@ -9,6 +9,7 @@ import structlog
 
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import AsyncSink, EventFilter, Sink
+from watchd.core.reorder import Reorderer
 
 log = structlog.get_logger("watchd")
 
@@ -30,9 +31,15 @@ class Pipeline:
     :attr:`alive` turns False and the run ends.
     """
 
-    def __init__(self, filters: Sequence[EventFilter], sinks: Sequence[Sink]) -> None:
+    def __init__(
+        self,
+        filters: Sequence[EventFilter],
+        sinks: Sequence[Sink],
+        reorderer: Reorderer | None = None,
+    ) -> None:
         self.filters = list(filters)
         self.sinks = list(sinks)
+        self.reorderer = reorderer
         self.failed = False
         self.lost = False
         self._waiting: deque[tuple[list[tuple[AsyncSink, int]], Delivered]] = deque()
@@ -51,11 +58,27 @@ class Pipeline:
         return all(sink.has_room() for sink in self.async_sinks())
 
     def dispatch(self, events: list[WatchEvent], on_delivered: Delivered | None = None) -> None:
-        """Filter *events*, hand what is left to every sink, and acknowledge when delivered."""
+        """Filter *events*, hand what is left to every sink, and acknowledge when delivered.
+
+        With a reorderer, the batch is held first; :meth:`release` sends it on.
+        """
         for event_filter in self.filters:
             events = event_filter(events)
             if not events:
                 break
+        if self.reorderer is not None:
+            self.reorderer.hold(events, on_delivered)
+            return
+        self._deliver(events, [on_delivered] if on_delivered is not None else [])
+
+    def release(self, *, everything: bool = False) -> None:
+        """Send on what the reorderer has held long enough (everything, at shutdown)."""
+        if self.reorderer is not None:
+            events, acks = self.reorderer.release(everything=everything)
+            if events or acks:
+                self._deliver(events, acks)
+
+    def _deliver(self, events: list[WatchEvent], acks: list[Delivered]) -> None:
         targets: list[tuple[AsyncSink, int]] = []
         if events:
             for sink in list(self.sinks):
@@ -71,8 +94,8 @@ class Pipeline:
                 else:
                     if isinstance(sink, AsyncSink):
                         targets.append((sink, sink.accepted()))
-        if on_delivered is not None and not self.lost:
-            self._waiting.append((targets, on_delivered))
+        if not self.lost:
+            self._waiting.extend((targets, ack) for ack in acks)
             self.collect()
 
     def collect(self) -> None:

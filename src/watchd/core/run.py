@@ -14,6 +14,7 @@ from watchd.core.pipeline import Pipeline
 from watchd.core.plugins import PluginHost
 from watchd.core.protocols import EventFilter, Sink, Watcher
 from watchd.core.registry import Registry
+from watchd.core.reorder import Reorderer
 from watchd.core.spec import Spec
 
 
@@ -31,6 +32,7 @@ class RunPlan:
     checkpoint_interval: float = 1.0
     state_ttl: float = 86400.0
     durable_state: bool = True
+    reorder_window: float = 0.25
     extra_filters: list[EventFilter] = field(default_factory=list)
 
 
@@ -72,7 +74,10 @@ def execute(
         watchers.extend(f(s, context) for f, s in zip(source_factories, plan.sources, strict=True))
         filters = [f(s, context) for f, s in zip(filter_factories, plan.filters, strict=True)]
         sinks.extend(f(s, context) for f, s in zip(sink_factories, plan.sinks, strict=True))
-        pipeline = Pipeline([*filters, *plan.extra_filters], sinks)
+        # Several trails are merged in time order; a single file pays no delay.
+        merging = len(watchers) > 1 or any(getattr(w, "merges", False) for w in watchers)
+        reorderer = Reorderer(plan.reorder_window) if merging and plan.reorder_window else None
+        pipeline = Pipeline([*filters, *plan.extra_filters], sinks, reorderer)
         loop = EventLoop(pipeline, on_hup=(lambda: on_hup(loop)) if on_hup else None)
         context.request_stop = loop.stop
         for watcher in watchers:

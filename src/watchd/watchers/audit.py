@@ -46,6 +46,8 @@ class AuditWatcher:
         source: str = "audit",
     ) -> None:
         self.name = f"{source}:{trail.pattern}"
+        #: Whether this source can follow several files (their events are merged).
+        self.merges = trail.is_glob
         self._worktree = worktree
         self._source = source
         self._trail = trail

@@ -88,6 +88,7 @@ class Trail:
         self._dir_pattern, self._base_pattern = os.path.split(self.pattern)
         self._dir_magic = glob.has_magic(self._dir_pattern)
         self._base_magic = glob.has_magic(self._base_pattern)
+        self.is_glob = self._dir_magic or self._base_magic
         self._start = start
         self._hub = hub
         self.store = store

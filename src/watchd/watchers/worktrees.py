@@ -56,6 +56,7 @@ class WorktreesWatcher:
 
     def __init__(self, spec: Spec, context: RunContext, repo: str, rediscover: float) -> None:
         self.name = f"worktrees:{repo}"
+        self.merges = True  # one trail per worktree, merged in time order
         self._repo = repo
         self._context = context
         self._spec = spec
