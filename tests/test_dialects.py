@@ -276,3 +276,12 @@ def test_change_keeps_only_the_ito_events_of_one_change(watchd, tmp_path):
         ("task.status_change", "add-x/1.1"),
         ("change.archive", "add-x"),
     ]
+
+
+def test_every_sample_through_a_directory_source(watchd, tmp_path):
+    for name in EXPECTED:
+        shutil.copy(SAMPLES / name, tmp_path / name)
+    (tmp_path / "notes.txt").write_text("not a trail\n")
+    got = events_of(watchd, f"audit:{tmp_path}", 12)
+    want = [e for name in EXPECTED for e in EXPECTED[name](str(tmp_path / name))]
+    assert sorted(got, key=json.dumps) == sorted(want, key=json.dumps)

@@ -122,3 +122,15 @@ def test_the_chain_head_is_kept_across_restarts(watchd, tmp_path):
         ("integrity.broken", None),
     ]
     assert events[2]["detail"].endswith(":4: the record does not match its integrity hash")
+
+
+def test_the_chain_continues_across_a_size_rotation(watchd, tmp_path):
+    day = tmp_path / "audit-2026-02-15.jsonl"
+    shutil.copy(SAMPLE, day)
+    process = follow(watchd, f"audit:{tmp_path}", "--from-beginning")
+    assert [e["extra"]["integrity"] for e in read(process, 2)] == ["ok", "ok"]
+    day.rename(tmp_path / "audit-2026-02-15.143200.jsonl")  # loki-mode at 10 MB
+    last = json.loads(SAMPLE.read_text().splitlines()[-1])["_integrity_hash"]
+    after = chained(last, loki_record("logout", "2026-02-15T14:40:00Z"))
+    append(day, dumps(after))  # today's file again, new
+    assert [(e["action"], e["extra"]["integrity"]) for e in read(process, 1)] == [("logout", "ok")]

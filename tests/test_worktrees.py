@@ -7,6 +7,7 @@ import subprocess
 from datetime import datetime
 
 from conftest import append, clean_env
+from test_dialects import EXPECTED, SAMPLES
 from watchd import WatchEvent
 from watchd.plugins.formats import HumanFormat
 
@@ -99,3 +100,23 @@ def test_the_human_format_prefixes_the_worktree():
     assert HumanFormat(color=False)(event) == (
         b"[main] 14:32:05 task.status_change  test-change/1.1  pending -> in-progress  (cli)"
     )
+
+
+def test_every_sample_through_a_worktree(watchd, tmp_path):
+    repo = tmp_path / "wt-samples"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "init", cwd=repo)
+    process = watchd(
+        "run", "--source", f"worktrees:{repo}", "--json", "-v", "--reorder-window", "0"
+    )
+    process.wait_log("ready")
+    want = []
+    for name in EXPECTED:
+        append(trail(repo), (SAMPLES / name).read_bytes())
+        want += [
+            {**e, "source": "worktrees", "worktree": "wt-samples"}
+            for e in EXPECTED[name]("wt-samples")
+        ]
+    got = [json.loads(process.read_line(timeout=10)) for _ in range(len(want))]
+    assert sorted(got, key=json.dumps) == sorted(want, key=json.dumps)

@@ -26,6 +26,7 @@ AUTOLOAD_ENV = "WATCHD_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("audit", "watchd.watchers.audit"),
     ("worktrees", "watchd.watchers.worktrees"),
+    ("ito-branch", "watchd.watchers.itobranch"),
     ("dialects", "watchd.watchers.dialects"),
     ("stdout", "watchd.plugins.stdout"),
     ("tcp", "watchd.plugins.stream"),

@@ -220,7 +220,7 @@ def trail_options(options: Options, context: RunContext) -> TrailOptions:
 
 
 def _scope(target: str) -> str:
-    """Return the path or glob a target names: a directory means its ``*.jsonl`` files.
+    """Return the path or glob a target names: a directory means its ``*.jsonl`` and ``*.log``.
 
     loki-mode writes ``audit-YYYY-MM-DD.jsonl`` per UTC day and renames it to
     ``audit-YYYY-MM-DD.HHMMSS.jsonl`` at 10 MB: both match, and identity keeps a
@@ -228,7 +228,7 @@ def _scope(target: str) -> str:
     """
     expanded = os.path.expanduser(target)
     if target.endswith("/") or os.path.isdir(expanded):
-        return os.path.join(expanded, "*.jsonl")
+        return os.path.join(expanded, "*.jsonl|*.log")
     return expanded
 
 

@@ -85,9 +85,11 @@ class Trail:
     ) -> None:
         self.pattern = os.path.abspath(os.path.expanduser(pattern))
         self.source_id = source_id
-        self._dir_pattern, self._base_pattern = os.path.split(self.pattern)
+        self._dir_pattern, base = os.path.split(self.pattern)
+        # "a|b" in the last part: names matching either (a directory's *.jsonl|*.log).
+        self._base_patterns = base.split("|")
         self._dir_magic = glob.has_magic(self._dir_pattern)
-        self._base_magic = glob.has_magic(self._base_pattern)
+        self._base_magic = glob.has_magic(base) or len(self._base_patterns) > 1
         self.is_glob = self._dir_magic or self._base_magic
         self._start = start
         self._hub = hub
@@ -164,10 +166,11 @@ class Trail:
 
     def _in_scope(self, name: str) -> bool:
         if not self._base_magic:
-            return name == self._base_pattern
-        if name.startswith(".") and not self._base_pattern.startswith("."):
-            return False
-        return fnmatchcase(name, self._base_pattern)
+            return name == self._base_patterns[0]
+        return any(
+            fnmatchcase(name, pattern) and (pattern.startswith(".") or not name.startswith("."))
+            for pattern in self._base_patterns
+        )
 
     # -- reading ---------------------------------------------------------------
 

@@ -1,0 +1,138 @@
+"""``ito-branch:REPO``: ito's trail on its internal branch ``ito/internal/audit``.
+
+ito rewrites that file whole on every write: de-duplicated and capped at the
+newest 1000 events, so neither offsets nor counts identify a record. This
+source polls the branch head, re-reads the file when the commit changed, and
+emits each record whose content it has not seen: once, across rewrites, caps
+and (with ``--state-dir``) restarts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections import deque
+
+import orjson
+import structlog
+
+from watchd import hookimpl
+from watchd.core.context import RunContext
+from watchd.core.errors import UsageError
+from watchd.core.event import WatchEvent
+from watchd.core.protocols import Dialect, RecordSource, SourceFactory
+from watchd.core.registry import TypeTable
+from watchd.core.spec import Spec
+from watchd.watchers.audit import shared_store
+from watchd.watchers.identity import digest
+from watchd.watchers.records import Skip, decode_record
+
+FILE = ".ito/.state/audit/events.jsonl"
+DEFAULT_BRANCH = "ito/internal/audit"
+
+log = structlog.get_logger("watchd")
+
+
+def _git(repo: str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", "-C", repo, *args], capture_output=True, check=False, timeout=30)
+
+
+def content_key(record: dict[str, object]) -> str:
+    """Return a record's identity: its content, whatever order the keys are written in."""
+    return digest(orjson.dumps(record, option=orjson.OPT_SORT_KEYS))
+
+
+class ItoBranchWatcher:
+    """Polls the branch; each record new by content becomes one event."""
+
+    def __init__(
+        self, context: RunContext, repo: str, branch: str, interval: float, dialect: Dialect
+    ) -> None:
+        self.name = f"ito-branch:{repo}"
+        self._repo, self._branch, self._interval = repo, branch, interval
+        self._dialect = dialect
+        self._start = context.start
+        self._store = shared_store(context)
+        self._source_id = context.claim_id(self.name)
+        saved = self._store.source_state(self._source_id).get("seen") if self._store else None
+        self._seen: set[str] | None = set(saved) if isinstance(saved, list) else None
+        self._commit = ""
+        self._next = 0.0
+        self._unacked: deque[list[str] | None] = deque()
+        self._where = RecordSource(source="ito-branch", origin=branch)
+
+    def fileno(self) -> int:
+        """Return -1: the branch is polled."""
+        return -1
+
+    def timeout(self) -> float | None:
+        """Return the time until the next look at the branch."""
+        return max(self._next - time.monotonic(), 0.0)
+
+    def poll(self) -> list[WatchEvent]:
+        """Return the records of the branch's file not seen before."""
+        if time.monotonic() < self._next:
+            self._unacked.append(None)
+            return []
+        self._next = time.monotonic() + self._interval
+        records = self._read()
+        if records is None:
+            self._unacked.append(None)
+            return []
+        keys = [content_key(r) for r in records]
+        if self._seen is None:  # the first look, without a checkpoint: the start position
+            fresh = {"beginning": len(records), "last": self._start.count}.get(self._start.mode, 0)
+            self._seen = set(keys[: max(len(keys) - fresh, 0)])
+        new = [(k, r) for k, r in zip(keys, records, strict=True) if k not in self._seen]
+        self._seen = set(keys)  # what the cap dropped cannot come back
+        self._unacked.append(sorted(self._seen))
+        return [self._dialect.to_event(r, self._where, None) for _, r in new]
+
+    def _read(self) -> list[dict[str, object]] | None:
+        head = _git(self._repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{self._branch}")
+        commit = head.stdout.decode().strip()
+        if head.returncode != 0 or commit == self._commit:
+            return None
+        shown = _git(self._repo, "show", f"{commit}:{FILE}")
+        if shown.returncode != 0:
+            log.debug("no audit file on the branch yet", branch=self._branch)
+            return None
+        self._commit = commit
+        records = []
+        for line in shown.stdout.splitlines():
+            record = decode_record(line)
+            if not isinstance(record, Skip):
+                records.append(record)
+        return records
+
+    def acknowledge(self) -> None:
+        """Checkpoint the records seen as of the oldest unacknowledged poll."""
+        seen = self._unacked.popleft() if self._unacked else None
+        if seen is not None and self._store is not None:
+            self._store.set_source_state(self._source_id, "seen", seen)
+            self._store.maybe_flush()
+
+    def close(self) -> None:
+        """Nothing to release: each look runs git and is done."""
+
+
+def make_ito_branch_watcher(spec: Spec, context: RunContext) -> ItoBranchWatcher:
+    """Build ``ito-branch:REPO[,branch=NAME][,interval=MS][,schema=NAME]``."""
+    repo = spec.target or "."
+    if _git(repo, "rev-parse", "--git-dir").returncode != 0:
+        raise UsageError(f"{spec.options.where}: {repo} is not a git repository")
+    branch = spec.options.text("branch", DEFAULT_BRANCH)
+    interval = spec.options.number("interval", 2000, minimum=10) / 1000
+    dialect = context.registry.dialects.get(spec.options.text("schema", "ito"), spec.options.where)
+    spec.options.finish()
+    return ItoBranchWatcher(context, repo, branch, interval, dialect)
+
+
+@hookimpl
+def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
+    """Register ``ito-branch``."""
+    sources.add(
+        "ito-branch",
+        make_ito_branch_watcher,
+        "ito's trail on its internal branch: ito-branch:REPO[,branch=...][,interval=MS]",
+    )
