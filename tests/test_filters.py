@@ -79,7 +79,10 @@ def test_level_and_apply(watchd, trail):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--source", "nope:/x"], "unknown source type 'nope' (available: audit, worktrees)"),
+        (
+            ["--source", "nope:/x"],
+            "unknown source type 'nope' (available: audit, ito-branch, worktrees)",
+        ),
         (
             ["--source", "audit:/x", "--sink", "kafka:x"],
             "unknown sink type 'kafka' (available: stdout, tcp)",

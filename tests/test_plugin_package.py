@@ -90,7 +90,7 @@ def test_p_no_blocks_it(plugin_env):
     assert "example" not in result.stdout
     run = run_watchd("run", "-p", "no:example", "--source", "ticker", env=plugin_env)
     assert run.returncode == 2
-    assert "unknown source type 'ticker' (available: audit, worktrees)" in run.stderr
+    assert "unknown source type 'ticker' (available: audit, ito-branch, worktrees)" in run.stderr
 
 
 def test_autoload_can_be_turned_off_and_p_loads_it_back(example_plugin):
