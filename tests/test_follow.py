@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from conftest import append, line, record
+from conftest import append, clean_env, line, record
 
 
 def follow(watchd, path: Path, *extra: str):
@@ -166,3 +168,25 @@ def test_many_records_in_one_write_arrive_complete(watchd, tmp_path):
     append(trail, b"".join(line(n % 60, seq=n) for n in range(5000)))
     events = process.read_json(5000, timeout=10.0)
     assert [e["extra"]["seq"] for e in events] == list(range(5000))
+
+
+def test_watchd_ends_when_the_reader_of_its_output_leaves(tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(line(1) + line(2) + line(3))
+    pipeline = subprocess.run(
+        [
+            "bash",
+            "-o",
+            "pipefail",
+            "-c",
+            f"{sys.executable} -m watchd run --source audit:{trail} --from-beginning --json"
+            " | head -n 1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+        env=clean_env(),
+    )
+    assert pipeline.returncode == 0  # watchd's own status too: a reader leaving is no error
+    assert [json.loads(x)["detail"] for x in pipeline.stdout.splitlines()] == ["n=1"]

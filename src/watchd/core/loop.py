@@ -14,7 +14,7 @@ from types import FrameType
 import structlog
 
 from watchd.core.pipeline import Pipeline
-from watchd.core.protocols import Acknowledging, AsyncSink, Watcher
+from watchd.core.protocols import Acknowledging, AsyncSink, Sink, Watcher
 
 log = structlog.get_logger("watchd")
 
@@ -63,6 +63,7 @@ class EventLoop:
     def run(self) -> int:
         """Run until stopped, until every watcher is done, or until no sink is left."""
         restore = self._install_signals()
+        self._watch_hangups()
         try:
             self._poll_all(list(self._entries))
             log.debug("ready", sources=len(self._entries))
@@ -102,21 +103,30 @@ class EventLoop:
             if held is not None:
                 pending.append(now + held)
         timeout = max(min(pending) - now, 0.0) if pending else None
-        due: dict[int, _Entry] = {}  # ordered set, by identity
-        for key, mask in self._selector.select(timeout):
-            if key.data is _WAKEUP:
-                if self._read_wakeups() and not paused:
-                    due.update((id(e), e) for e in self._entries)
-            elif isinstance(key.data, _SinkIO):
-                self._sinks.on_ready(key.data, mask)
-            else:
-                due.update((id(e), e) for e in key.data)
+        due = self._dispatch_ready(self._selector.select(timeout), paused=paused)
         now = time.monotonic()
         self._sinks.on_timers(sink_deadlines, now)
         self.pipeline.release()
         self.pipeline.collect()
         due.update((id(e), e) for e, at in deadlines if at <= now)
         self._poll_all(list(due.values()))
+
+    def _dispatch_ready(
+        self, ready: list[tuple[selectors.SelectorKey, int]], *, paused: bool
+    ) -> dict[int, _Entry]:
+        """Act on what select() found ready; return the watchers to poll (ordered, by id)."""
+        due: dict[int, _Entry] = {}
+        for key, mask in ready:
+            if key.data is _WAKEUP:
+                if self._read_wakeups() and not paused:
+                    due.update((id(e), e) for e in self._entries)
+            elif isinstance(key.data, _SinkIO):
+                self._sinks.on_ready(key.data, mask)
+            elif isinstance(key.data, _Hangup):
+                self._reader_left(key.data)
+            else:
+                due.update((id(e), e) for e in key.data)
+        return due
 
     def _poll_all(self, entries: list[_Entry]) -> None:
         for entry in entries:
@@ -164,6 +174,21 @@ class EventLoop:
         if failed:
             self._failed_watchers += 1
         _close_watcher(entry.watcher)
+
+    def _watch_hangups(self) -> None:
+        """Select on the pipes sinks write to: an error there means their reader left."""
+        for sink in self.pipeline.sinks:
+            hangup = getattr(sink, "hangup_fileno", None)
+            fd = hangup() if callable(hangup) else -1
+            if isinstance(fd, int) and fd >= 0:
+                with contextlib.suppress(ValueError, KeyError, OSError):
+                    self._selector.register(fd, selectors.EVENT_READ, _Hangup(sink, fd))
+
+    def _reader_left(self, hangup: _Hangup) -> None:
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.unregister(hangup.fd)
+        log.debug("output closed by its reader", sink=hangup.sink.name)
+        self.pipeline.detach(hangup.sink)
 
     def _finish_without_watchers(self) -> None:
         if self._failed_watchers:
@@ -220,6 +245,16 @@ class EventLoop:
         self._selector.close()
         self._wake_r.close()
         self._wake_w.close()
+
+
+class _Hangup:
+    """A sink's output pipe, selected only to learn that its reader left."""
+
+    __slots__ = ("fd", "sink")
+
+    def __init__(self, sink: Sink, fd: int) -> None:
+        self.sink = sink
+        self.fd = fd
 
 
 class _SinkIO:

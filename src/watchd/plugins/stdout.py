@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from typing import BinaryIO
 
@@ -35,6 +36,19 @@ class StreamSink:
         except BrokenPipeError:
             _silence(self._stream)
             raise
+
+    def hangup_fileno(self) -> int:
+        """Return the pipe or socket whose reader may leave (-1 for a file or terminal).
+
+        The loop watches it, so ``watchd run | head`` ends when ``head`` does,
+        not at the next write after it.
+        """
+        try:
+            fd = self._stream.fileno()
+            mode = os.fstat(fd).st_mode
+        except (OSError, ValueError):
+            return -1
+        return fd if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) else -1
 
     def flush(self) -> None:
         """Flush the stream."""
