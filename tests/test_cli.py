@@ -37,11 +37,19 @@ def test_plugins_lists_the_builtins_with_what_they_provide():
 
 
 def test_demo_shows_every_record_it_writes_and_exits_0():
-    result = run_watchd("demo", "--count", "5", "--interval", "10", "--json")
+    result = run_watchd("demo", "--count", "6", "--interval", "20", "--json")
     assert result.returncode == 0, result.stderr
     events = [json.loads(x) for x in result.stdout.splitlines()]
-    assert [e["action"] for e in events] == ["setup", "shield_up", "allowed", "allowed", "denied"]
-    assert "watchd demo: appending 5 terok-shield records" in result.stderr
+    assert [(e["action"], e["container"]) for e in events] == [
+        ("setup", "agent-7"),  # terok-shield
+        ("acquire", "build"),  # lokt
+        ("task.status_change", "add-auth/1.1"),  # ito
+        ("allowed", "agent-7"),
+        ("deny", "build"),
+        ("login", "session"),  # loki-mode, its hash chain verified
+    ]
+    assert events[5]["extra"]["integrity"] == "ok"
+    assert "terok-shield, lokt, loki-mode and ito append 6 records" in result.stderr
 
 
 def test_json_logs_on_stderr_when_not_a_terminal(tmp_path):

@@ -1,4 +1,4 @@
-"""``watchd demo``: a writer appends sample audit records to a temporary file, watchd follows it.
+"""``watchd demo``: four tools append to their audit trails in a temp directory; watchd follows.
 
 Everything but the writer is the real thing: the audit source, inotify, the
 dialect, the pipeline and the stdout sink, exactly as ``watchd run`` builds them.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import sys
 import tempfile
@@ -15,66 +16,163 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from watchd.core.context import RunContext, StartAt
 from watchd.core.event import WatchEvent
 from watchd.core.plugins import PluginHost
 from watchd.core.registry import Registry
 from watchd.core.run import RunPlan, execute
 from watchd.core.spec import parse_spec
+from watchd.watchers.integrity import GENESIS, link_hash
 
-# terok-shield's shapes, as a shield around an agent's container would write them.
-SAMPLES: tuple[dict[str, Any], ...] = (
-    {"container": "agent-7", "action": "setup", "detail": "ruleset applied"},
-    {"container": "agent-7", "action": "shield_up", "detail": "profile=dev"},
-    {
-        "container": "agent-7",
-        "action": "allowed",
-        "dest": "140.82.121.4",
-        "detail": "target=github.com",
-    },
-    {
-        "container": "agent-7",
-        "action": "allowed",
-        "dest": "151.101.0.223",
-        "detail": "target=pypi.org",
-    },
-    {
-        "container": "agent-7",
-        "action": "denied",
-        "dest": "203.0.113.9",
-        "detail": "target=paste.example",
-    },
-    {
-        "container": "agent-7",
-        "action": "blocked",
-        "dest": "198.51.100.20",
-        "port": 22,
-        "proto": "tcp",
-        "domain": "ssh.example.net",
-    },
-    {"container": "agent-7", "action": "note", "detail": "operator: investigating egress"},
-    {"container": "agent-7", "action": "shield_down", "detail": "allow_all=True"},
-    {
-        "container": "agent-7",
-        "action": "allowed",
-        "dest": "93.184.215.14",
-        "detail": "target=example.com",
-    },
-    {"container": "agent-7", "action": "shield_up", "detail": "profile=dev"},
-    {"container": "agent-9", "action": "setup", "detail": "ruleset applied"},
-    {"container": "agent-9", "action": "error", "detail": "nft: rule load failed"},
+# The four producers watchd reads natively, as they write their trails.
+SAMPLES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("terok", {"container": "agent-7", "action": "setup", "detail": "ruleset applied"}),
+    (
+        "lokt",
+        {
+            "event": "acquire",
+            "name": "build",
+            "owner": "claude-1",
+            "host": "ci-7",
+            "pid": 4120,
+            "ttl_sec": 300,
+        },
+    ),
+    (
+        "ito",
+        {
+            "v": 1,
+            "entity": "task",
+            "entity_id": "1.1",
+            "scope": "add-auth",
+            "op": "status_change",
+            "from": "pending",
+            "to": "in-progress",
+            "actor": "cli",
+            "by": "@ana",
+            "ctx": {"session_id": "demo"},
+        },
+    ),
+    (
+        "terok",
+        {
+            "container": "agent-7",
+            "action": "allowed",
+            "dest": "140.82.121.4",
+            "detail": "target=github.com",
+        },
+    ),
+    (
+        "lokt",
+        {
+            "event": "deny",
+            "name": "build",
+            "owner": "claude-2",
+            "host": "ci-7",
+            "pid": 4188,
+            "extra": {"holder_owner": "claude-1", "holder_host": "ci-7", "holder_pid": 4120},
+        },
+    ),
+    (
+        "loki",
+        {
+            "action": "login",
+            "resource_type": "session",
+            "resource_id": None,
+            "user_id": "ana",
+            "token_id": None,
+            "ip_address": "127.0.0.1",
+            "user_agent": None,
+            "success": True,
+            "error": None,
+            "details": {},
+        },
+    ),
+    (
+        "terok",
+        {
+            "container": "agent-7",
+            "action": "denied",
+            "dest": "203.0.113.9",
+            "detail": "target=paste.example",
+        },
+    ),
+    (
+        "ito",
+        {
+            "v": 1,
+            "entity": "task",
+            "entity_id": "1.1",
+            "scope": "add-auth",
+            "op": "status_change",
+            "from": "in-progress",
+            "to": "done",
+            "actor": "cli",
+            "by": "@ana",
+            "ctx": {"session_id": "demo"},
+        },
+    ),
+    (
+        "loki",
+        {
+            "action": "delete",
+            "resource_type": "task",
+            "resource_id": "42",
+            "user_id": "ana",
+            "token_id": None,
+            "ip_address": "127.0.0.1",
+            "user_agent": None,
+            "success": True,
+            "error": None,
+            "details": {},
+        },
+    ),
+    (
+        "lokt",
+        {"event": "release", "name": "build", "owner": "claude-1", "host": "ci-7", "pid": 4120},
+    ),
+    ("terok", {"container": "agent-7", "action": "shield_down", "detail": "allow_all=True"}),
+    (
+        "loki",
+        {
+            "action": "create_token",
+            "resource_type": "token",
+            "resource_id": "tok_1",
+            "user_id": "ana",
+            "token_id": None,
+            "ip_address": "127.0.0.1",
+            "user_agent": None,
+            "success": False,
+            "error": "quota exceeded",
+            "details": {},
+        },
+    ),
 )
+FILES = {
+    "terok": "terok-audit.jsonl",
+    "lokt": "audit.log",
+    "ito": "events.jsonl",
+    "loki": "audit-{day}.jsonl",
+}
 
 
-def _write_records(path: str, count: int, interval: float, stop: threading.Event) -> None:
-    with open(path, "ab", buffering=0) as trail:
-        for record in itertools.islice(itertools.cycle(SAMPLES), count):
-            if stop.wait(interval):
-                return
-            line = {"ts": datetime.now(UTC).isoformat(), **record}
-            trail.write(orjson.dumps(line) + b"\n")
+def _write_records(directory: str, count: int, interval: float, stop: threading.Event) -> None:
+    chain = GENESIS
+    for tool, body in itertools.islice(itertools.cycle(SAMPLES), count):
+        if stop.wait(interval):
+            return
+        now = datetime.now(UTC)
+        if tool == "loki":
+            record: dict[str, Any] = {"timestamp": now.isoformat(), **body}
+            chain = link_hash(chain, record)
+            record["_integrity_hash"] = chain
+            data = json.dumps(record)  # loki-mode's own separators, as it hashes them
+        else:
+            stamp = now.isoformat().replace("+00:00", "Z")
+            data = json.dumps({"ts": stamp, **body}, separators=(",", ":"))
+        name = FILES[tool].format(day=now.strftime("%Y-%m-%d"))
+        with open(os.path.join(directory, name), "a", encoding="utf-8") as trail:
+            trail.write(data + "\n")
 
 
 class _StopWhenShown:
@@ -92,18 +190,19 @@ class _StopWhenShown:
 
 
 def run_demo(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
-    """Write ``--count`` records to a temporary trail and follow it until all are shown."""
+    """Write ``--count`` records to four tools' trails and follow them until all are shown."""
     with tempfile.TemporaryDirectory(prefix="watchd-demo-") as directory:
-        path = os.path.join(directory, "audit.jsonl")
-        open(path, "wb").close()
         print(
-            f"watchd demo: appending {ns.count} terok-shield records to {path}\n"
-            f"  the same as: watchd run --source audit:{path}\n",
+            f"watchd demo: terok-shield, lokt, loki-mode and ito append {ns.count} records "
+            f"to their trails in {directory}\n"
+            f"  the same as: watchd run --source audit:{directory}\n",
             file=sys.stderr,
         )
         stop = threading.Event()
         writer = threading.Thread(
-            target=_write_records, daemon=True, args=(path, ns.count, ns.interval / 1000, stop)
+            target=_write_records,
+            daemon=True,
+            args=(directory, ns.count, ns.interval / 1000, stop),
         )
         until_shown = _StopWhenShown(ns.count)
 
@@ -112,7 +211,7 @@ def run_demo(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> in
             writer.start()
 
         plan = RunPlan(
-            sources=[parse_spec(f"audit:{path}", "demo")],
+            sources=[parse_spec(f"audit:{directory}", "demo")],
             sinks=[parse_spec("stdout", "demo")],
             filters=[],
             start=StartAt("beginning"),
