@@ -29,6 +29,12 @@ def parse_timestamp(value: object) -> datetime | None:
     return None
 
 
+def record_time(value: object) -> tuple[str, datetime | None]:
+    """Return a record's ``ts`` verbatim (the read time when it has none) and its UTC time."""
+    text = value if isinstance(value, str) and value else utc_now_iso()
+    return text, parse_timestamp(text)
+
+
 def utc_now_iso() -> str:
     """Return the current time as UTC ISO 8601, the ``ts`` of records that have none."""
     return datetime.now(UTC).isoformat()

@@ -15,7 +15,7 @@ from watchd.core.event import Cursor, WatchEvent
 from watchd.core.protocols import Dialect, RecordSource, SourceFactory
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options, Spec
-from watchd.core.timestamps import parse_timestamp, utc_now_iso
+from watchd.core.timestamps import record_time
 from watchd.watchers.inotify import InotifyHub, shared_hub
 from watchd.watchers.integrity import BROKEN, HASH_KEY, Chain, is_chained
 from watchd.watchers.records import Skip, decode_record
@@ -129,9 +129,9 @@ class AuditWatcher:
         """Return the alert for the first broken link of the chain (of a run of them)."""
         line = line_number(tail.fd, offset)
         self._log.error("integrity chain broken", path=tail.path, line=line)
-        ts = record.get("timestamp")
+        ts, parsed = record_time(record.get("timestamp"))
         return WatchEvent(
-            ts=ts if isinstance(ts, str) and ts else utc_now_iso(),
+            ts=ts,
             source=self._source,
             action="integrity.broken",
             container=tail.path,
@@ -144,7 +144,7 @@ class AuditWatcher:
                 "stated": record.get(HASH_KEY),
                 "expected": expected,
             },
-            time=parse_timestamp(ts),
+            time=parsed,
         )
 
     def acknowledge(self) -> None:

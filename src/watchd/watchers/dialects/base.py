@@ -8,7 +8,7 @@ from typing import Any
 from watchd.core.event import Cursor, WatchEvent, normalize_level
 from watchd.core.fields import as_text
 from watchd.core.protocols import RecordSource
-from watchd.core.timestamps import parse_timestamp, utc_now_iso
+from watchd.core.timestamps import record_time
 
 
 def build_event(
@@ -31,7 +31,7 @@ def build_event(
     ``ts`` is kept verbatim when it is a non-empty string (the read time stands
     in otherwise); its parsed UTC time orders events and serves time filters.
     """
-    ts_text = ts if isinstance(ts, str) and ts else utc_now_iso()
+    ts_text, parsed = record_time(ts)
     return WatchEvent(
         ts=ts_text,
         source=where.source,
@@ -44,7 +44,7 @@ def build_event(
         origin=where.origin if origin is None else origin,
         extra={k: v for k, v in record.items() if k not in mapped},
         worktree=where.worktree,
-        time=parse_timestamp(ts_text),
+        time=parsed,
         cursor=cursor,
     )
 
