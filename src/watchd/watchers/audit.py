@@ -62,7 +62,6 @@ class AuditWatcher:
         self._hub = hub
         self._log = structlog.get_logger("watchd").bind(source=self.name)
         self._skips = SkipCounter(self._log)
-        self._too_long: dict[str, int] = {}
 
     def fileno(self) -> int:
         """Return the shared inotify descriptor, or -1 where files are polled."""
@@ -80,12 +79,9 @@ class AuditWatcher:
         for tail, lines in self._trail.poll(READ_BUDGET):
             if lines:
                 self._decode(tail, lines, events)
-            too_long = tail.splitter.too_long
-            if too_long != self._too_long.get(tail.key, 0):
-                self._skips.note_many(
-                    "over-long line", tail.path, too_long - self._too_long.get(tail.key, 0)
-                )
-                self._too_long[tail.key] = too_long
+            too_long = tail.splitter.take_too_long()
+            if too_long:
+                self._skips.note_many("over-long line", tail.path, too_long)
         self._heads.append(self._chain.head if self._chain is not None else None)
         return events
 

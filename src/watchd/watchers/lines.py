@@ -15,6 +15,7 @@ class LineSplitter:
     def __init__(self, max_line_bytes: int) -> None:
         self.max_line_bytes = max_line_bytes
         self.too_long = 0
+        self._too_long_told = 0
         #: Offset just past the last newline seen: where a restart resumes.
         self.safe_offset = 0
         self._fragment = b""
@@ -24,6 +25,11 @@ class LineSplitter:
     def pending(self) -> int:
         """Return the bytes of the trailing fragment held back (or being discarded)."""
         return len(self._fragment)
+
+    def take_too_long(self) -> int:
+        """Return how many over-long lines were dropped since the last call."""
+        news, self._too_long_told = self.too_long - self._too_long_told, self.too_long
+        return news
 
     def reset(self, offset: int = 0) -> None:
         """Forget the fragment and resume at *offset* (truncation, or a new start)."""
