@@ -314,14 +314,14 @@ class Trail:
             if watch.needs_ensure:
                 watch.ensure()
 
-    def _scan(self, directories: list[str], *, full: bool) -> dict[str, tuple[str, int]]:
-        """Return the files in scope as path -> (key, size); size -1 when not looked at.
+    def _scan(self, directories: list[str], *, full: bool) -> dict[str, tuple[str, int, float]]:
+        """Return the files in scope as path -> (key, size, mtime); -1s when not looked at.
 
         A file already followed is known by its inode alone (no stat): under
         inotify its changes arrive as events. A *full* scan (polling, or after
         lost events) also stats it, to find bytes that no event announced.
         """
-        found: dict[str, tuple[str, int]] = {}
+        found: dict[str, tuple[str, int, float]] = {}
         for directory in directories:
             try:
                 device = os.stat(directory).st_dev
@@ -337,13 +337,14 @@ class Trail:
                 try:
                     key = file_key(device, entry.inode())
                     if key in self.tails and not full:
-                        found[entry.path] = (key, -1)
+                        found[entry.path] = (key, -1, -1.0)
                         continue
                     info = entry.stat()
                 except OSError:
                     continue
                 if stat.S_ISREG(info.st_mode):
-                    found[entry.path] = (file_key(info.st_dev, info.st_ino), info.st_size)
+                    key = file_key(info.st_dev, info.st_ino)
+                    found[entry.path] = (key, info.st_size, info.st_mtime)
                 elif entry.path not in self._skipped_paths:
                     self._skipped_paths.add(entry.path)
                     self._log.warning("not a regular file, ignored", path=entry.path)
@@ -356,7 +357,8 @@ class Trail:
         seen: set[str] = set()
         orphans = self._orphans() if not self._started else []
         fresh: list[Tail] = []
-        for path, (key, size) in sorted(found.items(), key=_oldest_first):
+        # Followed files first (mtime -1), then new ones oldest first.
+        for path, (key, size, _) in sorted(found.items(), key=lambda item: item[1][2]):
             tail = self.tails.get(key)
             if tail is not None:
                 self._refresh(tail, path, size)
@@ -513,7 +515,7 @@ class Trail:
             self._notice_change(tail, now)
             self._dirty.add(tail.key)
         for ghost in self._ghosts:
-            if _continues_from(ghost, fd, size):
+            if _holds(fd, size, ghost.fingerprint, ghost.offset, ghost.mark):
                 self._ghosts.remove(ghost)
                 self._log.info(
                     "copy of a truncated file, resuming where it was read to",
@@ -641,37 +643,22 @@ class Trail:
         self._dirs.clear()
 
 
-def _oldest_first(item: tuple[str, tuple[str, int]]) -> float:
-    """Sort key for found files: followed ones first, then new ones by modification time."""
-    path, (_, size) = item
-    if size < 0:
-        return -1.0
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0.0
-
-
 def _same_head(fd: int, size: int, fingerprint: Fingerprint) -> bool:
     return size >= fingerprint.length and fingerprint.matches(fd)
 
 
-def _continues_from(ghost: _Ghost, fd: int, size: int) -> bool:
-    """Return True when the open file holds what the truncated file had been read to."""
-    return (
-        size >= ghost.offset
-        and _same_head(fd, size, ghost.fingerprint)
-        and mark_at(fd, ghost.offset) == ghost.mark
-    )
+def _holds(fd: int, size: int, fingerprint: Fingerprint, offset: int, mark: str) -> bool:
+    """Return True when the open file holds what was read to *offset* of a known file.
+
+    Its head matches the known file's fingerprint, and the bytes before *offset*
+    are the ones read there: the same file grown, or a copy of it.
+    """
+    return size >= offset and _same_head(fd, size, fingerprint) and mark_at(fd, offset) == mark
 
 
 def _continues(entry: Entry, fd: int, size: int) -> bool:
-    """Return True when the open file holds what *entry* says was read from it."""
-    return (
-        size >= entry.offset
-        and Fingerprint(entry.head_len, entry.head).matches(fd)
-        and mark_at(fd, entry.offset) == entry.mark
-    )
+    """Return True when the open file holds what a checkpoint *entry* says was read."""
+    return _holds(fd, size, Fingerprint(entry.head_len, entry.head), entry.offset, entry.mark)
 
 
 def _find_inode(directory: str, dev: int, ino: int) -> str | None:
