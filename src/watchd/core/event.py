@@ -46,9 +46,10 @@ _OPTIONAL_KEYS = ("dest", "detail", "level", "actor", "origin")
 class WatchEvent:
     """One audit record, normalized.
 
-    ``time`` (the parsed UTC time, None when ``ts`` could not be parsed) and
-    ``cursor`` are internal: they order events and acknowledge delivery, and are
-    not part of the JSON form.
+    ``time`` (the parsed UTC time, None when ``ts`` could not be parsed),
+    ``cursor`` and ``record`` are internal: they order events, acknowledge
+    delivery, and keep the record as it was read (for formats that reproduce a
+    producer's own bytes); they are not part of the JSON form.
     """
 
     ts: str
@@ -64,6 +65,7 @@ class WatchEvent:
     worktree: str = ""
     time: datetime | None = field(default=None, compare=False, repr=False)
     cursor: Cursor | None = field(default=None, compare=False, repr=False)
+    record: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form as a dict: fixed keys always, others only when not empty.

@@ -101,14 +101,17 @@ class AuditWatcher:
                 self._skips.note(record.value, path, end - len(line) - 1)
                 continue
             broken: WatchEvent | None = None
+            status = ""
             if chain is not None and is_chained(record):
                 status, expected = chain.check(record)
-                record["integrity"] = status
                 if status == BROKEN and not self._in_break:
                     broken = self._broken_event(tail, record, end - len(line) - 1, expected)
                 self._in_break = status == BROKEN
             try:
-                append(to_event(record, where, Cursor(key, end)))
+                event = to_event(record, where, Cursor(key, end))
+                if status:  # watchd's verdict goes with the event, not into the record as read
+                    event.extra["integrity"] = status
+                append(event)
                 if broken is not None:
                     append(broken)
             except Exception:  # noqa: BLE001 - one odd record must not stop the trail

@@ -1,4 +1,4 @@
-"""Built-in record dialects: terok, lokt, loki, ito, generic, and auto."""
+"""Built-in record dialects: watchd, terok, lokt, loki, ito, generic, and auto."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from watchd.watchers.dialects.ito import ItoDialect
 from watchd.watchers.dialects.loki import LokiDialect
 from watchd.watchers.dialects.lokt import LoktDialect
 from watchd.watchers.dialects.terok import TerokDialect
+from watchd.watchers.dialects.watchd import WatchdDialect
 
 
 @hookimpl
@@ -20,5 +21,8 @@ def watchd_register_dialects(dialects: TypeTable[Dialect]) -> None:
     dialects.add("lokt", LoktDialect(), "lokt audit.log (locks)")
     dialects.add("loki", LokiDialect(), "loki-mode dashboard and agent audit trails")
     dialects.add("ito", ItoDialect(), "ito events.jsonl (per worktree)")
+    dialects.add(
+        "watchd", WatchdDialect(), "watchd's own event JSON (one watchd forwarding to another)"
+    )
     dialects.add("generic", GenericDialect(), "any JSON object, by common key names")
     dialects.add("auto", AutoDialect(dialects), "recognise each record by its keys (default)")

@@ -10,7 +10,7 @@ from watchd.core.protocols import Dialect, RecordSource
 from watchd.core.registry import TypeTable
 
 #: Built-in dialects, most specific first; ``generic`` takes what none of them fit.
-BUILTIN_ORDER = ("ito", "loki", "lokt", "terok", "generic")
+BUILTIN_ORDER = ("watchd", "ito", "loki", "lokt", "terok", "generic")
 
 
 class AutoDialect:

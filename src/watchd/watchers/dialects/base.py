@@ -46,6 +46,7 @@ def build_event(
         worktree=where.worktree,
         time=parsed,
         cursor=cursor,
+        record=record,
     )
 
 
