@@ -81,11 +81,11 @@ def test_level_and_apply(watchd, trail):
     [
         (
             ["--source", "nope:/x"],
-            "unknown source type 'nope' (available: audit, ito-branch, worktrees)",
+            "unknown source type 'nope' (available: audit, ito-branch, syslog, worktrees)",
         ),
         (
             ["--source", "audit:/x", "--sink", "kafka:x"],
-            "unknown sink type 'kafka' (available: stdout, tcp)",
+            "unknown sink type 'kafka' (available: stdout, syslog, tcp)",
         ),
         (
             ["--source", "audit:/x,colour=red"],
@@ -109,7 +109,7 @@ def test_level_and_apply(watchd, trail):
         ),
         (
             ["--source", "audit:/x,schema=klingon"],
-            "unknown dialect 'klingon' (available: auto, generic, ito, loki, lokt, terok)",
+            "unknown dialect 'klingon' (available: auto, generic, ito, loki, lokt, terok, watchd)",
         ),
         (["--source", "audit:/x,last=0"], "last='0' is below 1"),
         (["--source", "audit:/x", "--poll-interval", "0"], "'0' must be at least 1"),

@@ -90,7 +90,10 @@ def test_p_no_blocks_it(plugin_env):
     assert "example" not in result.stdout
     run = run_watchd("run", "-p", "no:example", "--source", "ticker", env=plugin_env)
     assert run.returncode == 2
-    assert "unknown source type 'ticker' (available: audit, ito-branch, worktrees)" in run.stderr
+    assert (
+        "unknown source type 'ticker' (available: audit, ito-branch, syslog, worktrees)"
+        in run.stderr
+    )
 
 
 def test_autoload_can_be_turned_off_and_p_loads_it_back(example_plugin):
@@ -102,7 +105,7 @@ def test_autoload_can_be_turned_off_and_p_loads_it_back(example_plugin):
 def test_a_builtin_can_be_blocked_too():
     result = run_watchd("run", "-p", "no:stdout", "--source", "audit:/x")
     assert result.returncode == 2
-    assert "unknown sink type 'stdout' (available: tcp)" in result.stderr
+    assert "unknown sink type 'stdout' (available: syslog, tcp)" in result.stderr
 
 
 def test_p_with_an_unknown_name_is_a_usage_error():

@@ -30,6 +30,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("dialects", "watchd.watchers.dialects"),
     ("stdout", "watchd.plugins.stdout"),
     ("tcp", "watchd.plugins.stream"),
+    ("syslog", "watchd.plugins.syslog"),
     ("formats", "watchd.plugins.formats"),
     ("filters", "watchd.plugins.filters"),
 )

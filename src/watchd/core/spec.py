@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from watchd.core.errors import UsageError
 
@@ -110,3 +111,15 @@ def parse_spec(text: str, what: str) -> Spec:
             raise UsageError(f"{where}: option {key} given twice")
         values[key] = value
     return Spec(type_name, target, Options(values, where), text)
+
+
+def parse_address(target: str, where: str, default_port: int | None = None) -> tuple[str, int]:
+    """Return (host, port) of ``//HOST:PORT`` or ``HOST:PORT`` (``[v6]:PORT`` too)."""
+    parts = urlsplit(f"x:{target}" if target.startswith("//") else f"x://{target}")
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise UsageError(f"{where}: expected HOST:PORT, as in 127.0.0.1:5170")
+    return parts.hostname, port

@@ -1,11 +1,13 @@
-"""Events over a byte stream (TCP), written from the loop without ever blocking it.
+"""Events over a byte stream (TCP, or TLS over TCP), written from the loop without blocking it.
 
 The sink queues framed events, writes them when the socket takes bytes, and
 counts an event delivered once its last byte was written to the socket. When
 the peer closes or resets the connection (noticed at once: the socket is also
 selected for reading), the frame being written is sent again, whole, on the
 next connection; reconnects back off exponentially with jitter and never give
-up. A full queue pauses the sources instead of dropping anything.
+up. A full queue pauses the sources instead of dropping anything. TLS is
+negotiated on the same non-blocking socket, the handshake driven by readiness
+like everything else.
 
 What plain TCP cannot promise: bytes the kernel accepted just before the
 connection died may never reach the peer; they count as delivered.
@@ -16,20 +18,19 @@ from __future__ import annotations
 import errno
 import random
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
 
 import structlog
 
 from watchd import hookimpl
 from watchd.core.context import RunContext
-from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import Formatter, SinkFactory
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Spec
+from watchd.core.spec import Spec, parse_address
 from watchd.plugins.stdout import formatter_for
 
 #: Turns one formatted event into the bytes of one frame on the wire.
@@ -41,18 +42,6 @@ _SEND_CHUNK = 256 * 1024
 def newline_frame(payload: bytes) -> bytes:
     """Frame *payload* as one line (newlines inside were escaped by the format)."""
     return payload + b"\n"
-
-
-def parse_address(target: str, where: str, default_port: int | None = None) -> tuple[str, int]:
-    """Return (host, port) of ``//HOST:PORT`` (``[v6]:PORT`` too)."""
-    parts = urlsplit(f"x:{target}" if target.startswith("//") else f"x://{target}")
-    try:
-        port = parts.port or default_port
-    except ValueError:
-        port = None
-    if not parts.hostname or port is None:
-        raise UsageError(f"{where}: expected //HOST:PORT, as in tcp://127.0.0.1:5170")
-    return parts.hostname, port
 
 
 class Backoff:
@@ -74,6 +63,59 @@ class Backoff:
         self.failures = 0
 
 
+class Outage:
+    """A connection's down time: when to try again, and saying so once per outage."""
+
+    def __init__(
+        self, log: structlog.typing.FilteringBoundLogger, peer: str, backoff: Backoff
+    ) -> None:
+        self._log = log
+        self.peer = peer
+        self._backoff = backoff
+        self._next_attempt = 0.0
+        self._down_since: float | None = None
+
+    def failed(self, reason: str, queued: int) -> None:
+        """Schedule the next attempt; warn when this starts an outage."""
+        delay = self._backoff.next_delay()
+        self._next_attempt = time.monotonic() + delay
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            self._log.warning(
+                "connection lost, retrying with backoff",
+                address=self.peer,
+                reason=reason,
+                queued=queued,
+            )
+        else:
+            self._log.debug(
+                "reconnect failed", address=self.peer, reason=reason, retry_in=round(delay, 3)
+            )
+
+    def restored(self) -> None:
+        """Start the backoff again; say how long the outage lasted, if there was one."""
+        self._backoff.reset()
+        if self._down_since is not None:
+            self._log.info(
+                "connection restored",
+                address=self.peer,
+                down_seconds=round(time.monotonic() - self._down_since, 3),
+            )
+            self._down_since = None
+        else:
+            self._log.debug("connected", address=self.peer)
+
+    def wait(self) -> float:
+        """Return the seconds until the next attempt is due (0 when it is)."""
+        return max(self._next_attempt - time.monotonic(), 0.0)
+
+
+def peer_name(address: tuple[str, int]) -> str:
+    """Return ``host:port`` (``[v6]:port`` for IPv6)."""
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class StreamSink:
     """Framed events over TCP, queued, written as the socket takes them."""
 
@@ -86,22 +128,25 @@ class StreamSink:
         *,
         max_queue: int = 10_000,
         backoff: Backoff | None = None,
+        tls: ssl.SSLContext | None = None,
+        server_name: str | None = None,
     ) -> None:
         self.name = name
         self._address = address
+        self._tls = tls
+        self._server_name = server_name or address[0]
         self._format = formatter
         self._frame = framer
         self._max_queue = max_queue
-        self._backoff = backoff or Backoff()
         self._queue: deque[bytes] = deque()
         self._head_sent = 0  # bytes of the first queued frame already written
         self._accepted = 0
         self._delivered = 0
         self._sock: socket.socket | None = None
         self._connecting = False
-        self._next_attempt = 0.0
-        self._down_since: float | None = None
+        self._handshake_wants: int | None = None  # while TLS negotiates: 0 read, 1 write
         self._log = structlog.get_logger("watchd").bind(sink=name)
+        self._outage = Outage(self._log, peer_name(address), backoff or Backoff())
 
     # -- what the pipeline and the loop call -------------------------------------
 
@@ -110,7 +155,7 @@ class StreamSink:
         frame, fmt = self._frame, self._format
         self._queue.extend(frame(fmt(event)) for event in events)
         self._accepted += len(events)
-        if self._sock is not None and not self._connecting:
+        if self._ready():
             self._send()
 
     def accepted(self) -> int:
@@ -130,27 +175,34 @@ class StreamSink:
         return self._sock.fileno() if self._sock is not None else -1
 
     def wants_write(self) -> bool:
-        """Return True while connecting or while frames wait."""
-        return self._sock is not None and (self._connecting or bool(self._queue))
+        """Return True while connecting, while a TLS handshake must write, or frames wait."""
+        if self._sock is None:
+            return False
+        if self._connecting:
+            return True
+        if self._handshake_wants is not None:
+            return self._handshake_wants == 1
+        return bool(self._queue)
 
     def timeout(self) -> float | None:
         """Return the time until the next connection attempt, between connections."""
-        if self._sock is not None:
-            return None
-        return max(self._next_attempt - time.monotonic(), 0.0)
+        return None if self._sock is not None else self._outage.wait()
 
     def on_timeout(self) -> None:
         """Try to connect when it is time."""
-        if self._sock is None and time.monotonic() >= self._next_attempt:
+        if self._sock is None and self._outage.wait() == 0:
             self._connect()
 
     def on_readable(self) -> None:
         """Discard what the peer says; notice when it closes or resets."""
-        if self._sock is None:
+        if self._sock is None or self._connecting:
+            return
+        if self._handshake_wants is not None:
+            self._handshake()
             return
         try:
             data = self._sock.recv(4096)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         except OSError as exc:
             self._lost(exc.strerror or str(exc))
@@ -168,11 +220,14 @@ class StreamSink:
                 self._lost(errno.errorcode.get(error, str(error)))
                 return
             self._connected()
-        self._send()
+        elif self._handshake_wants is not None:
+            self._handshake()
+        if self._ready():
+            self._send()
 
     def flush(self) -> None:
         """Write what the socket takes now (the loop drains sinks before closing them)."""
-        if self._sock is not None and not self._connecting:
+        if self._ready():
             self._send()
 
     def close(self) -> None:
@@ -185,6 +240,9 @@ class StreamSink:
         self._close_socket()
 
     # -- the connection ------------------------------------------------------------
+
+    def _ready(self) -> bool:
+        return self._sock is not None and not self._connecting and self._handshake_wants is None
 
     def _connect(self) -> None:
         host, port = self._address
@@ -207,16 +265,39 @@ class StreamSink:
 
     def _connected(self) -> None:
         self._connecting = False
-        self._backoff.reset()
-        if self._down_since is not None:
-            self._log.info(
-                "connection restored",
-                address=self._peer(),
-                down_seconds=round(time.monotonic() - self._down_since, 3),
-            )
-            self._down_since = None
-        else:
-            self._log.debug("connected", address=self._peer())
+        if self._tls is not None and not isinstance(self._sock, ssl.SSLSocket):
+            assert self._sock is not None  # noqa: S101 - a connect just finished on it
+            try:
+                self._sock = self._tls.wrap_socket(
+                    self._sock, server_hostname=self._server_name, do_handshake_on_connect=False
+                )
+            except (OSError, ValueError) as exc:
+                self._lost(str(exc))
+                return
+            self._handshake_wants = 1
+            self._handshake()
+            return
+        self._outage.restored()
+
+    def _handshake(self) -> None:
+        sock = self._sock
+        assert isinstance(sock, ssl.SSLSocket)  # noqa: S101 - only while TLS negotiates
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._handshake_wants = 0
+            return
+        except ssl.SSLWantWriteError:
+            self._handshake_wants = 1
+            return
+        except ssl.SSLCertVerificationError as exc:
+            self._lost(f"TLS certificate not accepted: {exc.verify_message}")
+            return
+        except (OSError, ValueError) as exc:
+            self._lost(f"TLS handshake failed: {exc}")
+            return
+        self._handshake_wants = None
+        self._connected()
 
     def _send(self) -> None:
         sock = self._sock
@@ -232,7 +313,7 @@ class StreamSink:
                 size += len(frame)
             try:
                 written = sock.send(b"".join(batch))
-            except (BlockingIOError, InterruptedError):
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 return
             except OSError as exc:
                 self._lost(exc.strerror or str(exc))
@@ -256,29 +337,12 @@ class StreamSink:
     def _lost(self, reason: str) -> None:
         self._close_socket()
         self._head_sent = 0  # the frame in progress goes again, whole
-        delay = self._backoff.next_delay()
-        self._next_attempt = time.monotonic() + delay
-        if self._down_since is None:
-            self._down_since = time.monotonic()
-            self._log.warning(
-                "connection lost, retrying with backoff",
-                address=self._peer(),
-                reason=reason,
-                queued=len(self._queue),
-            )
-        else:
-            self._log.debug(
-                "reconnect failed", address=self._peer(), reason=reason, retry_in=round(delay, 3)
-            )
+        self._outage.failed(reason, len(self._queue))
 
     def _close_socket(self) -> None:
         if self._sock is not None:
             self._sock.close()
-        self._sock, self._connecting = None, False
-
-    def _peer(self) -> str:
-        host, port = self._address
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self._sock, self._connecting, self._handshake_wants = None, False, None
 
 
 def make_tcp_sink(spec: Spec, context: RunContext) -> StreamSink:

@@ -1,0 +1,177 @@
+"""The ``syslog`` sink and source: forwarding to collectors, and receiving from senders.
+
+Sink: ``syslog:udp://HOST[:PORT]``, ``syslog:tcp://…``, ``syslog:tls://…`` and
+``syslog:unix:///dev/log``, in RFC 5424 (default), RFC 3164 or loki-mode's own
+bytes. Source: ``syslog:udp://…`` and ``syslog:tcp://…`` listeners.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+
+from watchd import hookimpl
+from watchd.core.context import RunContext
+from watchd.core.errors import UsageError
+from watchd.core.protocols import FormatContext, Sink, SinkFactory, SourceFactory
+from watchd.core.registry import TypeTable
+from watchd.core.spec import Options, Spec, parse_address
+from watchd.plugins.datagram import DatagramSink
+from watchd.plugins.stream import Backoff, StreamSink
+from watchd.plugins.syslog_messages import (
+    DEFAULT_SD_ID,
+    FRAMINGS,
+    LokiSyslog,
+    Rfc3164,
+    Rfc5424,
+    SyslogFormat,
+)
+from watchd.watchers.syslog_parse import FACILITIES
+from watchd.watchers.syslog_source import make_syslog_source
+
+_DEFAULT_PORTS = {"udp": 514, "tcp": 514, "tls": 6514}
+#: Largest UDP payload over IPv4.
+_UDP_MAX = 65_507
+
+
+def split_transport(target: str, where: str, transports: tuple[str, ...]) -> tuple[str, str]:
+    """Return (transport, rest) of ``TRANSPORT://REST``."""
+    scheme, sep, rest = target.partition("://")
+    if not sep or scheme not in transports:
+        choices = ", ".join(f"{name}://" for name in transports)
+        raise UsageError(f"{where}: expected one of {choices}, as in udp://127.0.0.1:514")
+    return scheme, rest
+
+
+def facility_option(options: Options) -> int:
+    """Return ``facility=`` (a name such as ``local0``, or a number 0 to 23)."""
+    value = options.text("facility", "local0").lower()
+    if value.isdigit() and int(value) < 24:
+        return int(value)
+    if value not in FACILITIES:
+        raise UsageError(
+            f"{options.where}: facility={value!r} is not a syslog facility "
+            f"(kern, user, daemon, auth, ..., local0 to local7, or 0 to 23)"
+        )
+    return FACILITIES[value]
+
+
+def message_format(
+    options: Options, context: RunContext, *, local: bool = False
+) -> tuple[str, SyslogFormat]:
+    """Return the name and builder of ``format=rfc5424|rfc3164|loki`` with its options.
+
+    A local socket such as /dev/log gets what syslog(3) sends by default: RFC
+    3164 without a hostname.
+    """
+    default = "rfc3164" if local else "rfc5424"
+    name = options.choice("format", ("rfc5424", "rfc3164", "loki"), default)
+    facility = facility_option(options)
+    if name == "loki":
+        return name, LokiSyslog(facility=facility)
+    body_name = options.text("body", "json")
+    body = context.registry.formats.get(body_name, options.where)(options, FormatContext())
+    hostname, procid = options.optional("hostname"), options.optional("procid")
+    app_name = options.text("app_name", "watchd")
+    if name == "rfc3164":
+        return name, Rfc3164(
+            body,
+            facility=facility,
+            hostname=hostname,
+            app_name=app_name,
+            procid=procid,
+            local=local and hostname is None,
+        )
+    sd_id = options.text("sd_id", DEFAULT_SD_ID)
+    return name, Rfc5424(
+        body, facility=facility, hostname=hostname, app_name=app_name, procid=procid, sd_id=sd_id
+    )
+
+
+def tls_context(options: Options) -> ssl.SSLContext:
+    """Return the client TLS context of ``ca=``, ``cert=``, ``key=`` and ``verify=``."""
+    where = options.where
+    ca, cert, key = options.optional("ca"), options.optional("cert"), options.optional("key")
+    verify = options.flag("verify", default=True)
+    if key is not None and cert is None:
+        raise UsageError(f"{where}: key= needs cert=, the client certificate it belongs to")
+    for option, path in (("ca", ca), ("cert", cert), ("key", key)):
+        if path is not None and not os.path.isfile(path):
+            raise UsageError(f"{where}: {option}={path}: no such file")
+    try:
+        context = ssl.create_default_context(cafile=ca)
+        if cert is not None:
+            context.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        # The reason only: never the key's content, nor a passphrase.
+        raise UsageError(f"{where}: cannot load the TLS files: {exc.strerror or exc}") from None
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
+    """Build the sink of ``syslog:udp|tcp|tls|unix://ADDRESS[,OPTION=VALUE...]``."""
+    options = spec.options
+    where = options.where
+    transport, rest = split_transport(
+        spec.target or "udp://127.0.0.1:514", where, ("udp", "tcp", "tls", "unix")
+    )
+    # A local socket such as /dev/log speaks what syslog(3) sends: RFC 3164.
+    name, message = message_format(options, context, local=transport == "unix")
+    max_queue = options.number("queue", 10_000, minimum=1)
+    backoff = Backoff(cap=float(options.number("backoff_max", 30, minimum=1)))
+    sink_name = f"syslog:{spec.target}"
+    if transport in ("udp", "unix"):
+        default_limit = 8192 if transport == "unix" else 1024 if name == "rfc3164" else 2048
+        limit = options.number("limit", default_limit, minimum=480)
+        if transport == "udp" and limit > _UDP_MAX:
+            raise UsageError(f"{where}: limit={limit} is above UDP's {_UDP_MAX} bytes")
+        options.finish()
+        address: tuple[str, int] | str = (
+            rest if transport == "unix" else parse_address(rest, where, _DEFAULT_PORTS["udp"])
+        )
+        if transport == "unix" and not rest.startswith("/"):
+            raise UsageError(f"{where}: expected unix:///PATH, as in unix:///dev/log")
+        return DatagramSink(
+            sink_name, address, message, limit=limit, max_queue=max_queue, backoff=backoff
+        )
+    framing = options.choice("framing", tuple(FRAMINGS), "none" if name == "loki" else "octet")
+    host_port = parse_address(rest, where, _DEFAULT_PORTS[transport])
+    tls = server_name = None
+    if transport == "tls":
+        server_name = options.optional("server_name")
+        tls = tls_context(options)
+    options.finish()
+    return StreamSink(
+        sink_name,
+        host_port,
+        message,
+        FRAMINGS[framing],
+        max_queue=max_queue,
+        backoff=backoff,
+        tls=tls,
+        server_name=server_name,
+    )
+
+
+@hookimpl
+def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
+    """Register ``syslog``."""
+    sinks.add(
+        "syslog",
+        make_syslog_sink,
+        "syslog collector: syslog:udp|tcp|tls://HOST:PORT or unix:///dev/log"
+        "[,format=rfc5424|rfc3164|loki][,facility=local0][,framing=octet|lf]",
+    )
+
+
+@hookimpl
+def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
+    """Register ``syslog``."""
+    sources.add(
+        "syslog",
+        make_syslog_source,
+        "syslog listener: syslog:udp|tcp://HOST:PORT (RFC 5424 and 3164; JSON bodies via dialects)",
+    )

@@ -1,0 +1,239 @@
+"""Syslog messages: RFC 5424, RFC 3164 and loki-mode's own bytes, and their framings.
+
+Every header field is reduced to what its grammar allows (printable US-ASCII,
+bounded length), and structured-data values are escaped, so no field value can
+end a frame, start a second message or shift a collector's parse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from watchd.core.event import WatchEvent
+from watchd.core.protocols import Formatter
+from watchd.plugins.formats import printable
+from watchd.plugins.stream import Framer
+from watchd.watchers.dialects.loki import SECURITY_ACTIONS
+from watchd.watchers.syslog_parse import FACILITIES, SEVERITIES
+
+#: RFC 5612's documentation enterprise number: the SD-ID is ours, not a registered one.
+DEFAULT_SD_ID = "watchd@32473"
+
+_NOT_PRINTUSASCII = re.compile(r"[^\x21-\x7e]")
+_NOT_SD_NAME = re.compile(r'[^\x21-\x7e]|[=\]"]')
+_NOT_TAG = re.compile(r"[^A-Za-z0-9_.\-]")
+_SD_SPECIALS = str.maketrans({"\\": "\\\\", '"': '\\"', "]": "\\]"})
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def header_field(value: str, limit: int, filler: str = "_") -> str:
+    """Return *value* as a 5424 header field: printable US-ASCII, at most *limit*, else ``-``."""
+    cleaned = _NOT_PRINTUSASCII.sub(filler, value)[:limit]
+    return cleaned or "-"
+
+
+def sd_name(value: str) -> str:
+    """Return *value* as an SD-ID or PARAM-NAME: 1 to 32 printable characters, no ``= ] "``."""
+    return _NOT_SD_NAME.sub("_", value)[:32] or "_"
+
+
+def sd_value(value: str) -> str:
+    r"""Return *value* as a PARAM-VALUE: control characters shown escaped, ``\ " ]`` escaped."""
+    return printable(value).translate(_SD_SPECIALS)
+
+
+def cut_utf8(data: bytes, size: int) -> bytes:
+    """Return at most *size* bytes of *data*, never splitting a UTF-8 sequence."""
+    if len(data) <= size:
+        return data
+    size = max(size, 0)
+    while 0 < size < len(data) and data[size] & 0xC0 == 0x80:
+        size -= 1
+    return data[:size]
+
+
+def severity(level: str) -> int:
+    """Return the syslog severity of a watchd level (info for one it does not know)."""
+    return SEVERITIES.get(level, 6)
+
+
+def local_hostname() -> str:
+    """Return this host's name as syslog's HOSTNAME (no DNS lookup: it may block or fail)."""
+    return socket.gethostname() or "-"
+
+
+class SyslogFormat(Protocol):
+    """Builds one syslog message per event, without framing."""
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the whole message for *event*."""
+        ...
+
+    def cut(self, event: WatchEvent, limit: int) -> bytes:
+        """Return the message for *event* cut to *limit* bytes, marked as cut where it can be."""
+        ...
+
+
+class Rfc5424:
+    """``<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG`` (RFC 5424).
+
+    TIMESTAMP is the event's time in UTC with milliseconds; MSGID is the
+    action; the structured data repeats the event's fields under our SD-ID, so
+    a collector can filter on them without parsing MSG, the event's body.
+    """
+
+    def __init__(
+        self,
+        body: Formatter,
+        *,
+        facility: int = FACILITIES["local0"],
+        hostname: str | None = None,
+        app_name: str = "watchd",
+        procid: str | None = None,
+        sd_id: str = DEFAULT_SD_ID,
+    ) -> None:
+        self._body = body
+        self._facility = facility * 8
+        host = header_field(hostname or local_hostname(), 255)
+        app = header_field(app_name, 48)
+        proc = header_field(procid if procid is not None else str(os.getpid()), 128)
+        self._middle = f" {host} {app} {proc} "
+        self._sd_id = sd_name(sd_id)
+
+    def _head(self, event: WatchEvent, flag: str = "") -> str:
+        when = event.time or datetime.now(UTC)
+        stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        pri = self._facility + severity(event.level)
+        msgid = header_field(event.action, 32)
+        return (
+            f"<{pri}>1 {stamp}.{when.microsecond // 1000:03d}Z{self._middle}{msgid} "
+            f"{self._structured_data(event, flag)}"
+        )
+
+    def _structured_data(self, event: WatchEvent, flag: str) -> str:
+        params = [
+            f'{name}="{sd_value(value)}"'
+            for name, value in (
+                ("source", event.source),
+                ("action", event.action),
+                ("container", event.container),
+                ("level", event.level),
+                ("dest", event.dest),
+                ("actor", event.actor),
+                ("origin", event.origin),
+                ("worktree", event.worktree),
+                ("detail", event.detail),
+            )
+            if value
+        ]
+        if flag:
+            params.append(flag)
+        return f"[{self._sd_id} {' '.join(params)}]"
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the message for *event*."""
+        return self._head(event).encode() + b" " + self._body(event)
+
+    def cut(self, event: WatchEvent, limit: int) -> bytes:
+        """Return the message cut to *limit* bytes, flagged ``truncated="true"`` in the SD."""
+        head = self._head(event, 'truncated="true"').encode() + b" "
+        if len(head) > limit:  # hostile field sizes: keep the flag, drop the fields
+            pri = self._facility + severity(event.level)
+            head = f'<{pri}>1 - - - - - [{self._sd_id} truncated="true"] '.encode()
+        return cut_utf8(head + self._body(event), limit)
+
+
+class Rfc3164:
+    """``<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[PID]: MSG`` (RFC 3164, the BSD format).
+
+    The timestamp is local time without a zone, as the format defines it. On a
+    local socket (``/dev/log``) the HOSTNAME is left out, as syslog(3) does:
+    the daemon there reads the word after the timestamp as the tag.
+    """
+
+    def __init__(
+        self,
+        body: Formatter,
+        *,
+        facility: int = FACILITIES["local0"],
+        hostname: str | None = None,
+        app_name: str = "watchd",
+        procid: str | None = None,
+        local: bool = False,
+    ) -> None:
+        self._body = body
+        self._facility = facility * 8
+        host = "" if local else " " + header_field(hostname or local_hostname(), 255)
+        tag = _NOT_TAG.sub("_", app_name)[:32] or "watchd"
+        proc = header_field(procid if procid is not None else str(os.getpid()), 128)
+        self._tail = f"{host} {tag}[{proc}]: "
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the message for *event*."""
+        when = (event.time or datetime.now(UTC)).astimezone()
+        pri = self._facility + severity(event.level)
+        stamp = f"{_MONTHS[when.month - 1]} {when.day:2d} {when:%H:%M:%S}"
+        return f"<{pri}>{stamp}{self._tail}".encode() + self._body(event)
+
+    def cut(self, event: WatchEvent, limit: int) -> bytes:
+        """Return the message cut to *limit* bytes (the format has no place for a flag)."""
+        return cut_utf8(self(event), limit)
+
+
+class LokiSyslog:
+    """loki-mode's own forwarding: ``<PRI>loki-audit: {record as compact JSON}`` and a NUL.
+
+    The record is the one read from the trail (loki-mode serialises it with
+    Python's ``json.dumps``, so this does too); events that did not come from a
+    record are sent in their JSON form. WARNING for failures and loki-mode's
+    security actions, INFO otherwise, as loki-mode decides.
+    """
+
+    def __init__(self, *, facility: int = FACILITIES["local0"]) -> None:
+        self._facility = facility * 8
+
+    def _parts(self, event: WatchEvent) -> tuple[bytes, bytes]:
+        record: dict[str, Any] | None = event.record
+        if record is None:
+            body = event.to_json()
+            warn = severity(event.level) <= SEVERITIES["warning"]
+        else:
+            body = json.dumps(record, separators=(",", ":")).encode()
+            warn = record.get("success") is False or record.get("action") in SECURITY_ACTIONS
+        pri = self._facility + (SEVERITIES["warning"] if warn else SEVERITIES["info"])
+        return f"<{pri}>loki-audit: ".encode(), body
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return loki-mode's bytes for *event*, the trailing NUL included."""
+        head, body = self._parts(event)
+        return head + body + b"\x00"
+
+    def cut(self, event: WatchEvent, limit: int) -> bytes:
+        """Return the message cut to *limit* bytes, still ending in its NUL."""
+        head, body = self._parts(event)
+        return cut_utf8(head + body, limit - 1) + b"\x00"
+
+
+def octet_counted(message: bytes) -> bytes:
+    """Frame *message* as ``LENGTH SP MESSAGE`` (RFC 6587 octet counting, RFC 5425)."""
+    return b"%d %b" % (len(message), message)
+
+
+def lf_terminated(message: bytes) -> bytes:
+    """Frame *message* by a trailing LF; an LF inside (a plugin body) is escaped first."""
+    if b"\n" in message:
+        message = message.replace(b"\n", b"\\n")
+    return message + b"\n"
+
+
+def unframed(message: bytes) -> bytes:
+    """Send *message* as it is (loki-mode's TCP bytes end in their own NUL)."""
+    return message
+
+
+FRAMINGS: dict[str, Framer] = {"octet": octet_counted, "lf": lf_terminated, "none": unframed}

@@ -1,0 +1,169 @@
+"""The syslog source: loki-mode's bytes, plain messages, garbage, watchd forwarding to watchd."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collectors import free_ports
+from conftest import append, line, run_watchd
+
+# loki-mode's own forwarding, byte for byte (shared/samples/loki-compat.md).
+LOKI_BYTES = [
+    b'<132>loki-audit: {"timestamp":"2026-02-15T14:31:05.000001+00:00","action":"delete",'
+    b'"resource_type":"task","resource_id":"42","success":true}\x00',
+    b'<134>loki-audit: {"timestamp":"2026-02-15T14:30:00+00:00","action":"start",'
+    b'"resource_type":"session","success":true}\x00',
+]
+LOKI_EVENTS = [
+    {
+        "ts": "2026-02-15T14:31:05.000001+00:00",
+        "source": "syslog",
+        "action": "delete",
+        "container": "task/42",
+        "level": "warning",
+        "origin": "127.0.0.1",
+        "extra": {"success": True},
+    },
+    {
+        "ts": "2026-02-15T14:30:00+00:00",
+        "source": "syslog",
+        "action": "start",
+        "container": "session",
+        "origin": "127.0.0.1",
+        "extra": {"success": True},
+    },
+]
+
+
+def listen(watchd: Any, transport: str, *options: str) -> tuple[Any, int]:
+    port = free_ports(1)[0]
+    spec = ",".join([f"syslog:{transport}://127.0.0.1:{port}", *options])
+    proc = watchd("run", "--source", spec, "--json", "-v")
+    proc.wait_log("ready")
+    return proc, port
+
+
+def test_loki_mode_over_udp_arrives_as_loki_events(watchd: Any) -> None:
+    proc, port = listen(watchd, "udp")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for datagram in LOKI_BYTES:
+            sock.sendto(datagram, ("127.0.0.1", port))
+    assert proc.read_json(2) == LOKI_EVENTS
+
+
+def test_loki_mode_over_tcp_unframed_and_split_anywhere(watchd: Any) -> None:
+    proc, port = listen(watchd, "tcp")
+    stream = b"".join(LOKI_BYTES)
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        for start, end in ((0, 7), (7, 150), (150, len(stream))):
+            sock.sendall(stream[start:end])
+            time.sleep(0.05)
+    assert proc.read_json(2) == LOKI_EVENTS
+
+
+def test_plain_messages_and_garbage(watchd: Any) -> None:
+    proc, port = listen(watchd, "tcp")
+    counted = b'<11>1 2026-02-15T14:30:00Z db app 9 login [a@1 k="v\\"\\]"] failed for bob'
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"<38>Feb  5 09:08:07 gw sshd[81]: Accepted key for alice\n"
+            b"not syslog at all\n" + b"%d %b" % (len(counted), counted) + b"<999>too high\n"
+        )
+    first, second = proc.read_json(2)
+    assert first["source"] == "syslog"
+    assert first["action"] == "message"
+    assert (first["container"], first["origin"], first["detail"]) == (
+        "sshd",
+        "gw",
+        "Accepted key for alice",
+    )
+    assert first["extra"]["facility"] == "auth"
+    assert first["extra"]["procid"] == "81"
+    assert second == {
+        "ts": "2026-02-15T14:30:00Z",
+        "source": "syslog",
+        "action": "login",
+        "container": "app",
+        "detail": "failed for bob",
+        "level": "error",
+        "origin": "db",
+        "extra": {
+            "facility": "user",
+            "severity": 3,
+            "protocol": "rfc5424",
+            "peer": second["extra"]["peer"],
+            "hostname": "db",
+            "app_name": "app",
+            "procid": "9",
+            "msgid": "login",
+            "structured_data": {"a@1": {"k": 'v"]'}},
+        },
+    }
+    assert second["extra"]["peer"].startswith("127.0.0.1:")
+    skipped = [r for r in proc.logs() if r["event"].startswith("skipped malformed message")]
+    assert [r["event"] for r in skipped] == [
+        "skipped malformed message (no <PRI> at the start)",
+        "skipped malformed message (PRI 999 is above 191)",
+    ]
+    assert proc.stop() == 0
+
+
+def test_one_watchd_forwards_to_another_over_tcp_losing_nothing(
+    watchd: Any, tmp_path: Path
+) -> None:
+    receiver, port = listen(watchd, "tcp")
+    path = tmp_path / "audit.jsonl"
+    hostile = {"detail": 'a\nb]\x00"c\\', "container": "x|y=z"}
+    append(path, b"".join(line(n, seq=n, **(hostile if n % 7 == 0 else {})) for n in range(500)))
+    sender = watchd(
+        "run",
+        "--source", f"audit:{path}",
+        "--from-beginning",
+        "--sink", "stdout,format=json",
+        "--sink", f"syslog:tcp://127.0.0.1:{port}",
+    )  # fmt: skip
+    sent = [sender.read_line() for _ in range(500)]
+    received = [receiver.read_line() for _ in range(500)]
+    assert received == sent  # the same events, byte for byte, in order
+    assert receiver.quiet_for(0.5)
+    assert [json.loads(r)["extra"]["seq"] for r in received] == list(range(500))
+
+
+@pytest.mark.parametrize(
+    ("spec", "error"),
+    [
+        (
+            "syslog:smtp://h:1",
+            "expected one of udp://, tcp://, tls://, unix://, as in udp://127.0.0.1:514",
+        ),
+        ("syslog:udp://h:1,facility=local9", "facility='local9' is not a syslog facility"),
+        ("syslog:tls://h:1,key=/k", "key= needs cert=, the client certificate it belongs to"),
+        ("syslog:tls://h:1,ca=/nonexistent/ca.pem", "ca=/nonexistent/ca.pem: no such file"),
+        ("syslog:udp://h:1,limit=70000", "limit=70000 is above UDP's 65507 bytes"),
+        ("syslog:unix://dev/log", "expected unix:///PATH, as in unix:///dev/log"),
+        ("syslog:tcp://h:1,framing=crlf", "framing='crlf' is not one of"),
+        ("syslog:udp://h:1,body=xml", "unknown format 'xml'"),
+    ],
+)
+def test_sink_usage_errors_are_one_line(spec: str, error: str) -> None:
+    result = run_watchd("run", "--source", "audit:/nonexistent.jsonl", "--sink", spec)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"watchd: error: --sink '{spec}': ")
+    assert error in result.stderr
+
+
+def test_source_refuses_an_address_in_use(watchd: Any) -> None:
+    _, port = listen(watchd, "udp")
+    result = run_watchd("run", "--source", f"syslog:udp://127.0.0.1:{port}")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"watchd: error: syslog:udp://127.0.0.1:{port}: cannot listen on 127.0.0.1:{port}: "
+        "Address already in use\n"
+    )
