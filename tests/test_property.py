@@ -76,6 +76,8 @@ class Run:
 @given(st.lists(OPS, min_size=1, max_size=8))
 # Found by this test: a file created and renamed out of scope between two looks.
 @example([("rename", 0, False), ("append", 1, False), ("rename", 0, False), ("append", 1, False)])
+# Found by this test: the same, and watchd stopped before it had looked.
+@example([("rename", 0, False), ("append", 1, False), ("rename", 0, False), ("restart", 0, False)])
 def test_every_complete_record_is_delivered_in_order_and_nothing_invented(ops):
     with tempfile.TemporaryDirectory() as directory:
         run = Run(Path(directory))

@@ -298,18 +298,20 @@ def test_r11_rotations_while_stopped(watchd, tmp_path, in_scope):
     append(trail, records(10, 20))
     run("mv", trail, f"{trail}.1")
     append(trail, records(20, 30))
-    expected = range(10, 30)
-    if in_scope:  # two more rotations
-        run("mv", f"{trail}.1", f"{trail}.2")
-        run("mv", trail, f"{trail}.1")
-        append(trail, records(30, 40))
-        run("mv", f"{trail}.2", f"{trail}.3")
-        run("mv", f"{trail}.1", f"{trail}.2")
-        run("mv", trail, f"{trail}.1")
-        append(trail, records(40, 50))
-        expected = range(10, 50)
+    # Two more rotations, logrotate-style: the files that held the path after
+    # the checkpointed one are rotated away too before watchd is back; with a
+    # single path they are out of scope and no checkpoint knows them.
+    run("mv", f"{trail}.1", f"{trail}.2")
+    run("mv", trail, f"{trail}.1")
+    append(trail, records(30, 40))
+    run("mv", f"{trail}.2", f"{trail}.3")
+    run("mv", f"{trail}.1", f"{trail}.2")
+    run("mv", trail, f"{trail}.1")
+    append(trail, records(40, 50))
+    (tmp_path / "audit.jsonl.0.gz").write_bytes(b"\x1f\x8b not JSON Lines")  # left alone
     again = follow(watchd, scope, state=state)
-    exactly_once(delivered(again, len(expected)), expected)
+    exactly_once(delivered(again, 40), range(10, 50))
+    assert "skipped" not in again.stderr
 
 
 def test_r14_overflow_of_the_inotify_queue_loses_no_file(watchd, tmp_path):

@@ -408,21 +408,27 @@ class Trail:
         moved, self._moved_out = self._moved_out, []
         self._moves_from_scope.clear()
         for path in moved:
-            opened = open_file(path)
-            if opened is None:
-                continue
-            fd, info = opened
-            key = file_key(info.st_dev, info.st_ino)
-            if key in self.tails or not stat.S_ISREG(info.st_mode):
-                os.close(fd)
-                continue
-            tail = Tail(fd, path, 0, Fingerprint.of(fd, info.st_size), self.options.max_line_bytes)
-            self._add(tail)
-            self._drain(tail, State.ROTATED, now)
-            seen.add(key)
-            self._log.info(
-                "file rotated out of scope before it was read, reading it now", path=path
-            )
+            key = self._read_rotated(path, now)
+            if key is not None:
+                seen.add(key)
+                self._log.info(
+                    "file rotated out of scope before it was read, reading it now", path=path
+                )
+
+    def _read_rotated(self, path: str, now: float) -> str | None:
+        """Read a rotated file never read before from its start, and let it go once drained."""
+        opened = open_file(path)
+        if opened is None:
+            return None
+        fd, info = opened
+        key = file_key(info.st_dev, info.st_ino)
+        if key in self.tails or not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return None
+        tail = Tail(fd, path, 0, Fingerprint.of(fd, info.st_size), self.options.max_line_bytes)
+        self._add(tail)
+        self._drain(tail, State.ROTATED, now)
+        return key
 
     def _add(self, tail: Tail) -> None:
         self._opened += 1
@@ -573,7 +579,7 @@ class Trail:
                 continue
             path = _find_inode(os.path.dirname(entry.path), entry.dev, entry.ino)
             tail = self._adopt(path, entry) if path else None
-            if tail is None:
+            if tail is None or path is None:
                 if self.store is not None:
                     self.store.drop(self.source_id, entry.dev, entry.ino)
                 continue
@@ -582,6 +588,51 @@ class Trail:
             self._log.info(
                 "finishing a file rotated while watchd was stopped", path=path, offset=entry.offset
             )
+            for later in self._rotated_after(entry, path):
+                if self._read_rotated(later, now) is not None:
+                    self._log.info(
+                        "reading a file rotated while watchd was stopped, from its start",
+                        path=later,
+                    )
+
+    def _rotated_after(self, entry: Entry, found_at: str) -> list[str]:
+        """Return the rotations of *entry*'s name written after its file was, oldest first.
+
+        The checkpointed file was the trail's current file; one that took its
+        name later, and was rotated away too before watchd looked (while it was
+        stopped, or just before), is a sibling (``audit.jsonl.2``,
+        ``audit.jsonl-20260215``) written after it that no checkpoint knows.
+        Compressed rotations are not JSON Lines and are left alone.
+        """
+        directory, base = os.path.split(entry.path)
+        try:
+            after = os.stat(found_at).st_mtime_ns
+            items = list(os.scandir(directory))
+        except OSError:
+            return []
+        later: list[tuple[int, str]] = []
+        for item in items:
+            name = item.name
+            if (
+                len(name) <= len(base) + 1
+                or not name.startswith(base)
+                or name[len(base)] not in ".-_"
+                or name.endswith(_COMPRESSED)
+                or item.path == found_at
+            ):
+                continue
+            try:
+                info = item.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            known = file_key(info.st_dev, info.st_ino) in self.tails or (
+                self.store is not None
+                and self.store.get(self.source_id, info.st_dev, info.st_ino) is not None
+            )
+            # Not after: in one tick of the file clock, both may carry one time.
+            if stat.S_ISREG(info.st_mode) and info.st_mtime_ns >= after and not known:
+                later.append((info.st_mtime_ns, item.path))
+        return [path for _, path in sorted(later)]
 
     def _adopt(self, path: str, entry: Entry) -> Tail | None:
         opened = open_file(path)
@@ -659,6 +710,9 @@ def _holds(fd: int, size: int, fingerprint: Fingerprint, offset: int, mark: str)
 def _continues(entry: Entry, fd: int, size: int) -> bool:
     """Return True when the open file holds what a checkpoint *entry* says was read."""
     return _holds(fd, size, Fingerprint(entry.head_len, entry.head), entry.offset, entry.mark)
+
+
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".z", ".zip")
 
 
 def _find_inode(directory: str, dev: int, ino: int) -> str | None:
