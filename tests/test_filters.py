@@ -85,7 +85,7 @@ def test_level_and_apply(watchd, trail):
         ),
         (
             ["--source", "audit:/x", "--sink", "kafka:x"],
-            "unknown sink type 'kafka' (available: stdout, syslog, tcp)",
+            "unknown sink type 'kafka' (available: hec, stdout, syslog, tcp)",
         ),
         (
             ["--source", "audit:/x,colour=red"],
@@ -105,7 +105,7 @@ def test_level_and_apply(watchd, trail):
         (["--source", "audit:/x", "--apply", "redact"], "unknown filter 'redact'"),
         (
             ["--source", "audit:/x", "--format", "xml"],
-            "unknown format 'xml' (available: human, json)",
+            "unknown format 'xml' (available: cef, ecs, human, json, leef)",
         ),
         (
             ["--source", "audit:/x,schema=klingon"],

@@ -6,3 +6,10 @@ class UsageError(Exception):
 
     The message is one line: what is wrong and, where it helps, what is available.
     """
+
+
+class SinkStoppedError(Exception):
+    """A sink cannot go on (its peer refused the credentials, say); the message says why.
+
+    It is logged as one line, without a traceback, and the sink is detached.
+    """

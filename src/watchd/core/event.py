@@ -32,10 +32,11 @@ def normalize_level(value: str) -> str | None:
 
 
 class Cursor(NamedTuple):
-    """Where an event's record ends in its source: what a sink acknowledges."""
+    """Where an event's record ends in its source (what a sink acknowledges), and starts."""
 
     source: str
     offset: int
+    start: int = -1
 
 
 # The JSON form's optional keys, in terok-shield's order after the four fixed ones.

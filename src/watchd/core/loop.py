@@ -13,6 +13,7 @@ from types import FrameType
 
 import structlog
 
+from watchd.core.errors import SinkStoppedError
 from watchd.core.pipeline import Pipeline
 from watchd.core.protocols import Acknowledging, AsyncSink, Sink, Watcher
 
@@ -313,24 +314,36 @@ class _SinkDriver:
                 self._guard(io, 0)
 
     def _guard(self, io: _SinkIO, mask: int) -> None:
+        """Call the sink for *mask* (0: its timer; -1: flush); detach it when it fails."""
         try:
+            if mask == -1:
+                io.sink.flush()
+                return
             if mask & selectors.EVENT_READ:
                 io.sink.on_readable()
             if mask & selectors.EVENT_WRITE:
                 io.sink.on_writable()
             if not mask:
                 io.sink.on_timeout()
+        except SinkStoppedError as exc:
+            log.error("sink stopped", sink=io.sink.name, reason=str(exc))  # noqa: TRY400 - the reason is the message; a traceback adds nothing
+            self._detach(io)
         except Exception:
             log.exception("sink failed and was detached", sink=io.sink.name)
-            self._pipeline.failed = True
-            self._set(io, -1, 0)
-            self._io.pop(id(io.sink), None)
-            self._pipeline.detach(io.sink)
+            self._detach(io)
+
+    def _detach(self, io: _SinkIO) -> None:
+        self._pipeline.failed = True
+        self._set(io, -1, 0)
+        self._io.pop(id(io.sink), None)
+        self._pipeline.detach(io.sink)
 
     def drain(self, seconds: float) -> None:
         """Give the sinks up to *seconds* to write out what they hold (at shutdown)."""
         deadline = time.monotonic() + seconds
-        while any(s.wants_write() for s in self._pipeline.async_sinks()):
+        for io in [self._io.setdefault(id(s), _SinkIO(s)) for s in self._pipeline.async_sinks()]:
+            self._guard(io, -1)  # hand over what a sink still batches
+        while any(s.delivered() < s.accepted() for s in self._pipeline.async_sinks()):
             now = time.monotonic()
             if now >= deadline:
                 return

@@ -31,7 +31,9 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("stdout", "watchd.plugins.stdout"),
     ("tcp", "watchd.plugins.stream"),
     ("syslog", "watchd.plugins.syslog"),
+    ("hec", "watchd.plugins.hec"),
     ("formats", "watchd.plugins.formats"),
+    ("siem", "watchd.plugins.siem_formats"),
     ("filters", "watchd.plugins.filters"),
 )
 

@@ -12,6 +12,8 @@ _TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*\Z")
 # An option starts at a comma followed by KEY=, so a comma inside a target or a
 # value (``fields=dest,detail``) stays where it is unless ``word=`` follows it.
 _OPTION_START = re.compile(r",(?=[A-Za-z_][A-Za-z0-9_.-]*=)")
+# Values of these options never appear in a message: they are credentials.
+_SECRET_VALUE = re.compile(r"(,(?:token|password|secret)=)[^,]*")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -95,11 +97,16 @@ class Spec:
     text: str
 
 
+def redact(text: str) -> str:
+    """Return a spec's text with the values of credential options replaced by ``***``."""
+    return _SECRET_VALUE.sub(r"\1***", text)
+
+
 def parse_spec(text: str, what: str) -> Spec:
     """Parse ``TYPE[:TARGET][,KEY=VALUE]...``; *what* names the option for errors."""
     head, *option_texts = _OPTION_START.split(text)
     type_name, _, target = head.partition(":")
-    where = f"{what} {text!r}"
+    where = f"{what} {redact(text)!r}"
     if not _TYPE.match(type_name):
         raise UsageError(
             f"{where}: expected TYPE[:TARGET][,KEY=VALUE]... with a TYPE such as audit"

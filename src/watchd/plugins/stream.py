@@ -16,6 +16,7 @@ connection died may never reach the peer; they count as delivered.
 from __future__ import annotations
 
 import errno
+import os
 import random
 import socket
 import ssl
@@ -27,10 +28,11 @@ import structlog
 
 from watchd import hookimpl
 from watchd.core.context import RunContext
+from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import Formatter, SinkFactory
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Spec, parse_address
+from watchd.core.spec import Options, Spec, parse_address
 from watchd.plugins.stdout import formatter_for
 
 #: Turns one formatted event into the bytes of one frame on the wire.
@@ -42,6 +44,29 @@ _SEND_CHUNK = 256 * 1024
 def newline_frame(payload: bytes) -> bytes:
     """Frame *payload* as one line (newlines inside were escaped by the format)."""
     return payload + b"\n"
+
+
+def tls_context(options: Options) -> ssl.SSLContext:
+    """Return the client TLS context of ``ca=``, ``cert=``, ``key=`` and ``verify=``."""
+    where = options.where
+    ca, cert, key = options.optional("ca"), options.optional("cert"), options.optional("key")
+    verify = options.flag("verify", default=True)
+    if key is not None and cert is None:
+        raise UsageError(f"{where}: key= needs cert=, the client certificate it belongs to")
+    for option, path in (("ca", ca), ("cert", cert), ("key", key)):
+        if path is not None and not os.path.isfile(path):
+            raise UsageError(f"{where}: {option}={path}: no such file")
+    try:
+        context = ssl.create_default_context(cafile=ca)
+        if cert is not None:
+            context.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        # The reason only: never the key's content, nor a passphrase.
+        raise UsageError(f"{where}: cannot load the TLS files: {exc.strerror or exc}") from None
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 class Backoff:

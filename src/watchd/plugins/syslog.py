@@ -7,9 +7,6 @@ bytes. Source: ``syslog:udp://…`` and ``syslog:tcp://…`` listeners.
 
 from __future__ import annotations
 
-import os
-import ssl
-
 from watchd import hookimpl
 from watchd.core.context import RunContext
 from watchd.core.errors import UsageError
@@ -17,7 +14,7 @@ from watchd.core.protocols import FormatContext, Sink, SinkFactory, SourceFactor
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options, Spec, parse_address
 from watchd.plugins.datagram import DatagramSink
-from watchd.plugins.stream import Backoff, StreamSink
+from watchd.plugins.stream import Backoff, StreamSink, tls_context
 from watchd.plugins.syslog_messages import (
     DEFAULT_SD_ID,
     FRAMINGS,
@@ -86,29 +83,6 @@ def message_format(
     return name, Rfc5424(
         body, facility=facility, hostname=hostname, app_name=app_name, procid=procid, sd_id=sd_id
     )
-
-
-def tls_context(options: Options) -> ssl.SSLContext:
-    """Return the client TLS context of ``ca=``, ``cert=``, ``key=`` and ``verify=``."""
-    where = options.where
-    ca, cert, key = options.optional("ca"), options.optional("cert"), options.optional("key")
-    verify = options.flag("verify", default=True)
-    if key is not None and cert is None:
-        raise UsageError(f"{where}: key= needs cert=, the client certificate it belongs to")
-    for option, path in (("ca", ca), ("cert", cert), ("key", key)):
-        if path is not None and not os.path.isfile(path):
-            raise UsageError(f"{where}: {option}={path}: no such file")
-    try:
-        context = ssl.create_default_context(cafile=ca)
-        if cert is not None:
-            context.load_cert_chain(cert, key)
-    except (ssl.SSLError, OSError) as exc:
-        # The reason only: never the key's content, nor a passphrase.
-        raise UsageError(f"{where}: cannot load the TLS files: {exc.strerror or exc}") from None
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:

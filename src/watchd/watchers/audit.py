@@ -108,7 +108,7 @@ class AuditWatcher:
                     broken = self._broken_event(tail, record, end - len(line) - 1, expected)
                 self._in_break = status == BROKEN
             try:
-                event = to_event(record, where, Cursor(key, end))
+                event = to_event(record, where, Cursor(key, end, end - len(line) - 1))
                 if status:  # watchd's verdict goes with the event, not into the record as read
                     event.extra["integrity"] = status
                 append(event)

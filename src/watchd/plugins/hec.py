@@ -1,0 +1,480 @@
+"""The ``hec`` sink: Splunk's HTTP Event Collector, batched, retried, never blocking the loop.
+
+The loop formats events into HEC objects and hands whole batches (1 MB or 1 s,
+whichever comes first) to one worker thread through a bounded queue; the worker
+POSTs them and wakes the loop through a pipe when a batch is done. An event
+counts as delivered when HEC answered 2xx for its batch, or, with indexer
+acknowledgement, when HEC says the batch was indexed. Network errors, 5xx and
+429 are retried with jittered backoff, without end; a 400 for bad data sends
+the event HEC names (or the batch) to the dead-letter file and goes on; 401
+and 403 stop the sink with one clear line. The token is never logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import http.client
+import json
+import os
+import ssl
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import structlog
+
+from watchd import hookimpl
+from watchd.core.context import RunContext
+from watchd.core.errors import SinkStoppedError, UsageError
+from watchd.core.event import WatchEvent
+from watchd.core.protocols import SinkFactory
+from watchd.core.registry import TypeTable
+from watchd.core.spec import Spec
+from watchd.plugins.stream import Backoff, tls_context
+from watchd.plugins.syslog_messages import local_hostname
+
+TOKEN_ENV = "WATCHD_HEC_TOKEN"  # noqa: S105 - the variable's name, not a token
+_EVENT_PATH = "/services/collector/event"
+_ACK_PATH = "/services/collector/ack"
+_BAD_DATA = frozenset((400, 413, 422))
+_REFUSED = frozenset((401, 403))
+_WRONG_PLACE = frozenset((404, 405))
+
+
+@dataclass(slots=True)
+class Batch:
+    """HEC objects sent in one request, and how many events they are."""
+
+    objects: list[bytes]
+    channel_ack: int | None = None
+    sent_at: float = 0.0
+
+
+@dataclass(slots=True)
+class Result:
+    """What became of a batch: delivered (count), dead-lettered (count), or a fatal refusal."""
+
+    delivered: int = 0
+    dead: int = 0
+    fatal: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+class HecObjects:
+    """Turns events into HEC objects: ``time``, ``host``, ``source``, ``sourcetype``, ``event``."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        source: str | None,
+        sourcetype: str,
+        index: str | None,
+        loki: bool,
+    ) -> None:
+        self._host = host
+        self._source = source
+        self._sourcetype = sourcetype
+        self._index = index
+        self._loki = loki
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the HEC object of *event*."""
+        when = event.time or datetime.now(UTC)
+        if self._loki:
+            return self._loki_object(event, when)
+        obj: dict[str, Any] = {
+            "time": round(when.timestamp(), 3),
+            "host": self._host,
+            "source": self._source or event.origin or event.source,
+            "sourcetype": self._sourcetype,
+        }
+        if self._index:
+            obj["index"] = self._index
+        obj["event"] = event.to_dict()
+        return orjson.dumps(obj)
+
+    def _loki_object(self, event: WatchEvent, when: datetime) -> bytes:
+        """loki-mode's own converter: its keys, its order, the record as it is."""
+        obj: dict[str, Any] = {
+            "time": int(when.timestamp()),
+            "source": self._source or "loki-mode",
+            "sourcetype": self._sourcetype,
+            "event": event.record if event.record is not None else event.to_dict(),
+        }
+        if self._host:
+            obj["host"] = self._host
+        if self._index:
+            obj["index"] = self._index
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+
+class HecClient:
+    """One keep-alive connection to HEC, used from the worker thread only."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        tls: ssl.SSLContext | None,
+        compress: bool,
+        channel: str | None,
+        timeout: float = 30.0,
+    ) -> None:
+        parts = urlsplit(url)
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if self.https else 80)
+        self._prefix = parts.path.rstrip("/") if parts.path not in ("", "/") else ""
+        self._tls = tls
+        self._timeout = timeout
+        self._compress = compress
+        self._headers = {
+            "Authorization": f"Splunk {token}",
+            "Content-Type": "application/json",
+            "User-Agent": "watchd",
+        }
+        if channel:
+            self._headers["X-Splunk-Request-Channel"] = channel
+        self._conn: http.client.HTTPConnection | None = None
+
+    def post(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """POST *body*; return the status and the JSON answer (empty when it is not JSON)."""
+        headers = dict(self._headers)
+        if self._compress:
+            body = gzip.compress(body, compresslevel=5)
+            headers["Content-Encoding"] = "gzip"
+        conn = self._connection()
+        try:
+            conn.request("POST", self._prefix + path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        if response.getheader("Connection", "").lower() == "close":
+            self.close()
+        try:
+            answer = orjson.loads(data) if data else {}
+        except orjson.JSONDecodeError:
+            answer = {}
+        return response.status, answer if isinstance(answer, dict) else {}
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            if self.https:
+                self._conn = http.client.HTTPSConnection(
+                    self.host, self.port, timeout=self._timeout, context=self._tls
+                )
+            else:
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self._timeout)
+        return self._conn
+
+    def close(self) -> None:
+        """Drop the connection (the next request opens a new one)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class HecSink:
+    """Events to Splunk HEC; an :class:`~watchd.AsyncSink` driven by a wake-up pipe."""
+
+    def __init__(
+        self,
+        name: str,
+        client: HecClient,
+        objects: HecObjects,
+        *,
+        max_bytes: int = 1_000_000,
+        flush_seconds: float = 1.0,
+        max_queue: int = 10_000,
+        backoff: Backoff | None = None,
+        ack: bool = False,
+        ack_timeout: float = 300.0,
+        dead_letter: str | None = None,
+    ) -> None:
+        self.name = name
+        self._client = client
+        self._objects = objects
+        self._max_bytes = max_bytes
+        self._flush_seconds = flush_seconds
+        self._max_queue = max_queue
+        self._backoff = backoff or Backoff(base=0.2)
+        self._ack = ack
+        self._ack_timeout = ack_timeout
+        self._dead_letter = dead_letter
+        self._log = structlog.get_logger("watchd").bind(sink=name)
+        self._building: list[bytes] = []
+        self._building_bytes = 0
+        self._building_since = 0.0
+        self._accepted = 0
+        self._delivered = 0
+        self._dead = 0
+        # Batches for the worker, and what became of them; bounded by has_room().
+        self._outbox: deque[Batch] = deque()
+        self._results: deque[Result] = deque()
+        self._ready = threading.Condition()
+        self._stopping = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        self._worker = threading.Thread(target=self._work, name=f"watchd {name}", daemon=True)
+        self._worker.start()
+
+    # -- the loop's side ---------------------------------------------------------------
+
+    def emit_batch(self, events: Sequence[WatchEvent]) -> None:
+        """Add *events* to the batch being built; hand it over at the size limit."""
+        if not self._building:
+            self._building_since = time.monotonic()
+        objects = self._objects
+        for event in events:
+            data = objects(event)
+            if self._building and self._building_bytes + len(data) > self._max_bytes:
+                self._hand_over()
+                self._building_since = time.monotonic()
+            self._building.append(data)
+            self._building_bytes += len(data)
+        self._accepted += len(events)
+
+    def accepted(self) -> int:
+        """Return how many events were taken so far."""
+        return self._accepted
+
+    def delivered(self) -> int:
+        """Return how many events HEC took (or the dead-letter file did), in order."""
+        return self._delivered
+
+    def has_room(self) -> bool:
+        """Return False while too many events wait (the sources pause)."""
+        return self._accepted - self._delivered < self._max_queue
+
+    def fileno(self) -> int:
+        """Return the pipe the worker wakes the loop through."""
+        return self._wake_read
+
+    def wants_write(self) -> bool:
+        """Return False: the worker writes, the loop only hears from it."""
+        return False
+
+    def timeout(self) -> float | None:
+        """Return the time until the batch being built is due, if there is one."""
+        if not self._building:
+            return None
+        return max(self._building_since + self._flush_seconds - time.monotonic(), 0.0)
+
+    def on_timeout(self) -> None:
+        """Hand the batch over when it is due."""
+        if self._building and time.monotonic() >= self._building_since + self._flush_seconds:
+            self._hand_over()
+
+    def on_readable(self) -> None:
+        """Take the worker's results; a refused token stops the sink."""
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_read, 4096)
+        while self._results:
+            result = self._results.popleft()
+            if result.fatal:
+                raise SinkStoppedError(result.fatal)
+            self._delivered += result.delivered + result.dead
+            self._dead += result.dead
+
+    def on_writable(self) -> None:
+        """Nothing to do: the loop never selects this sink for writing."""
+
+    def flush(self) -> None:
+        """Hand over the batch being built (at shutdown)."""
+        if self._building:
+            self._hand_over()
+
+    def close(self) -> None:
+        """Stop the worker; say how many events were not delivered."""
+        self._stopping.set()
+        with self._ready:
+            self._ready.notify()
+        self._worker.join(timeout=5)
+        with contextlib.suppress(SinkStoppedError):
+            self.on_readable()
+        undelivered = self._accepted - self._delivered
+        if undelivered:
+            self._log.warning(
+                "events not delivered at exit; with --state-dir they are read again on restart",
+                count=undelivered,
+            )
+        if self._dead:
+            self._log.warning(
+                "events HEC refused as bad data", count=self._dead, dead_letter=self._dead_letter
+            )
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+    def _hand_over(self) -> None:
+        batch = Batch(self._building)
+        self._building, self._building_bytes = [], 0
+        with self._ready:
+            self._outbox.append(batch)
+            self._ready.notify()
+
+    # -- the worker's side ------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._outbox and not self._stopping.is_set():
+                    self._ready.wait()
+                if not self._outbox:
+                    return
+                batch = self._outbox.popleft()
+            result = self._send(batch)
+            self._results.append(result)
+            try:
+                os.write(self._wake_write, b"!")
+            except OSError:
+                return
+            if result.fatal:
+                return
+
+    def _send(self, batch: Batch) -> Result:
+        """Deliver *batch*, retrying until it is in, dead-lettered, or refused."""
+        result = Result()
+        objects = batch.objects
+        failures = 0
+        while objects:
+            try:
+                status, answer = self._client.post(_EVENT_PATH, b"".join(objects))
+            except (OSError, http.client.HTTPException) as exc:
+                status, answer = 0, {"text": str(exc) or type(exc).__name__}
+            if 200 <= status < 300:
+                if self._ack and not self._wait_for_ack(answer):
+                    continue  # not indexed in time: send it again
+                result.delivered += len(objects)
+                self._backoff.reset()
+                if failures:
+                    self._log.info("HEC accepts events again", retries=failures)
+                return result
+            if status in _REFUSED:
+                result.fatal = f"HEC refused the token (HTTP {status}: {_text(answer)})"
+                return result
+            if status in _WRONG_PLACE:
+                result.fatal = f"HEC has no event endpoint here (HTTP {status}): check the URL"
+                return result
+            if status in _BAD_DATA:
+                bad = answer.get("invalid-event-number")
+                if isinstance(bad, int) and 0 <= bad < len(objects):
+                    result.delivered += bad  # HEC indexed the events before the bad one
+                    self._bury(objects[bad : bad + 1], status, answer)
+                    result.dead += 1
+                    objects = objects[bad + 1 :]
+                    continue
+                self._bury(objects, status, answer)
+                result.dead += len(objects)
+                return result
+            failures += 1
+            delay = self._backoff.next_delay()
+            if failures == 1:
+                self._log.warning(
+                    "HEC did not take a batch, retrying with backoff",
+                    status=status or None,
+                    reason=_text(answer),
+                    events=len(objects),
+                )
+            if self._stopping.wait(delay):
+                return result
+        return result
+
+    def _wait_for_ack(self, answer: dict[str, Any]) -> bool:
+        """Poll HEC until the batch's ackId is indexed; False when it timed out."""
+        ack_id = answer.get("ackId")
+        if not isinstance(ack_id, int):
+            self._log.warning("HEC answered without an ackId; is indexer acknowledgement on?")
+            return True
+        deadline = time.monotonic() + self._ack_timeout
+        delay = 0.2
+        while time.monotonic() < deadline:
+            if self._stopping.wait(delay):
+                return False
+            try:
+                status, acks = self._client.post(_ACK_PATH, orjson.dumps({"acks": [ack_id]}))
+            except (OSError, http.client.HTTPException):
+                continue
+            if status == 200 and acks.get("acks", {}).get(str(ack_id)) is True:
+                return True
+            delay = min(delay * 2, 5.0)
+        self._log.warning("HEC did not acknowledge a batch in time, sending it again", ack=ack_id)
+        return False
+
+    def _bury(self, objects: list[bytes], status: int, answer: dict[str, Any]) -> None:
+        """Write refused objects to the dead-letter file (one per line), or just count them."""
+        self._log.error(
+            "HEC refused events as bad data",
+            status=status,
+            reason=_text(answer),
+            events=len(objects),
+            dead_letter=self._dead_letter,
+        )
+        if self._dead_letter is None:
+            return
+        with open(self._dead_letter, "ab") as out:
+            out.write(b"".join(obj + b"\n" for obj in objects))
+
+
+def _text(answer: dict[str, Any]) -> str:
+    text = answer.get("text")
+    return text if isinstance(text, str) else ""
+
+
+def make_hec_sink(spec: Spec, context: RunContext) -> HecSink:  # noqa: ARG001
+    """Build ``hec:https://HOST:8088[,token=…][,index=…][,sourcetype=…]…``."""
+    options = spec.options
+    where = options.where
+    url = spec.target
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"{where}: expected https://HOST:PORT, as in https://splunk:8088")
+    token = options.optional("token") or os.environ.get(TOKEN_ENV, "")
+    if not token:
+        raise UsageError(f"{where}: no token: give token=… or set {TOKEN_ENV}")
+    compat = options.choice("compat", ("none", "loki"), "none")
+    loki = compat == "loki"
+    objects = HecObjects(
+        host=options.text("host", "" if loki else local_hostname()),
+        source=options.optional("source"),
+        sourcetype=options.text("sourcetype", "loki:audit" if loki else "watchd:audit"),
+        index=options.optional("index"),
+        loki=loki,
+    )
+    compress = options.flag("gzip", default=False)
+    ack = options.flag("ack", default=False)
+    tls = tls_context(options) if parts.scheme == "https" else None
+    settings: dict[str, Any] = {
+        "max_bytes": options.number("batch_bytes", 1_000_000, minimum=1024),
+        "flush_seconds": options.number("flush_ms", 1000, minimum=1) / 1000,
+        "max_queue": options.number("queue", 10_000, minimum=1),
+        "backoff": Backoff(base=0.2, cap=float(options.number("backoff_max", 30, minimum=1))),
+        "ack": ack,
+        "ack_timeout": float(options.number("ack_timeout", 300, minimum=1)),
+        "dead_letter": options.optional("dead_letter"),
+    }
+    options.finish()
+    channel = str(uuid.uuid4()) if ack else None
+    client = HecClient(url, token, tls=tls, compress=compress, channel=channel)
+    return HecSink(f"hec:{url}", client, objects, **settings)
+
+
+@hookimpl
+def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
+    """Register ``hec``."""
+    sinks.add(
+        "hec",
+        make_hec_sink,
+        "Splunk HTTP Event Collector: hec:https://HOST:8088[,token=…][,index=…][,ack=yes]",
+    )

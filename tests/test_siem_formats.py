@@ -1,0 +1,145 @@
+"""CEF, LEEF and ECS: golden lines, loki-mode's own CEF, hostile values that cannot break out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from conftest import append, run_watchd
+from watchd.core.event import Cursor, WatchEvent
+from watchd.core.protocols import RecordSource
+from watchd.plugins.siem_formats import CefFormat, EcsFormat, LeefFormat, LokiCefFormat
+from watchd.watchers.dialects.loki import LokiDialect
+from watchd.watchers.dialects.terok import TerokDialect
+
+# loki-compat.md's CEF example, input and output (version 9.9.9).
+LOKI_INPUT = (
+    '{"timestamp":"2026-02-15T14:30:00.000Z","action":"revoke_token","resource_type":"token",'
+    '"resource_id":"tok_123","user_id":"alice","token_id":"tok_admin","ip_address":"10.0.0.4",'
+    '"success":false,"error":"expired credential","level":"warning","details":{"provider":'
+    '"claude","cost":4.25,"nested":{"region":"us-east"}}}'
+)
+LOKI_CEF = (
+    b"CEF:0|Autonomi|Loki Mode|9.9.9|revoke_token|revoke_token|8|rt=2026-02-15T14:30:00.000Z "
+    b"suser=alice src=10.0.0.4 cs1=token cs1Label=resourceType cs2=tok_123 cs2Label=resourceId "
+    b"cs3=tok_admin cs3Label=tokenId outcome=failure msg=expired credential loki.provider=claude "
+    b"loki.cost=4.25 loki.nested.region=us-east"
+)
+HOSTILE = {
+    "ts": "2026-02-15T14:30:00.250Z",
+    "container": "c|x=y\\z]",
+    "action": "evil|act\nCEF:0|forged",
+    "dest": "192.0.2.1",
+    "detail": "line1\r\nline2 key=value ^ | \x00\x1b",
+}
+
+
+def loki_event() -> WatchEvent:
+    return LokiDialect().to_event(json.loads(LOKI_INPUT), RecordSource("audit", "/a.jsonl"), None)
+
+
+def terok_event(record: dict[str, Any]) -> WatchEvent:
+    return TerokDialect().to_event(
+        dict(record), RecordSource("audit", "/t.jsonl"), Cursor("k", 120, 40)
+    )
+
+
+def test_loki_compat_cef_is_loki_modes_own_line() -> None:
+    assert LokiCefFormat("9.9.9")(loki_event()) == LOKI_CEF
+
+
+def test_cef_golden() -> None:
+    line = CefFormat("watchd", "watchd", "1.0")(loki_event())
+    assert line == (
+        b"CEF:0|watchd|watchd|1.0|revoke_token|revoke_token|8|rt=1771165800000 act=revoke_token "
+        b"suser=alice src=10.0.0.4 msg=expired credential outcome=failure cs1=token/tok_123 "
+        b"cs1Label=container cs2=/a.jsonl cs2Label=origin cs3=audit cs3Label=source "
+        b'cs6={"token_id":"tok_admin","success":false,"details":{"provider":"claude","cost":4.25,'
+        b'"nested":{"region":"us-east"}}} cs6Label=extra'
+    )
+
+
+def test_cef_hostile_values_stay_in_their_fields() -> None:
+    line = CefFormat("ven|dor", "prod\\uct", "1.0")(terok_event(HOSTILE))
+    assert b"\n" not in line
+    assert b"\r" not in line
+    assert line == (
+        b"CEF:0|ven\\|dor|prod\\\\uct|1.0|evil\\|act CEF:0\\|forged|evil\\|act CEF:0\\|forged|3|"
+        b"rt=1771165800250 act=evil|act\\nCEF:0|forged dst=192.0.2.1 "
+        b"msg=line1\\r\\nline2 key\\=value ^ |    cs1=c|x\\=y\\\\z] cs1Label=container "
+        b"cs2=/t.jsonl cs2Label=origin cs3=audit cs3Label=source"
+    )
+    header = line.split(b"|")
+    assert header[:2] == [b"CEF:0", b"ven\\"]  # a naive split sees the escape, not a field
+
+
+def test_leef_golden_and_sanitised() -> None:
+    line = LeefFormat("watchd", "watchd", "1.0", "^")(terok_event(HOSTILE))
+    assert line == (
+        b"LEEF:2.0|watchd|watchd|1.0|evil act CEF:0 forged|^|cat=audit"
+        b"^devTime=2026-02-15T14:30:00.250+0000^devTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSZ"
+        b"^sev=3^dst=192.0.2.1^action=evil|act CEF:0|forged^container=c|x=y\\z]"
+        b"^origin=/t.jsonl^outcome=unknown^msg=line1  line2 key=value   |   "
+    )
+    assert line.count(b"^") == 10  # one delimiter per attribute, none from a value
+    tab = LeefFormat("watchd", "watchd", "1.0", "\t")(terok_event(HOSTILE))
+    assert tab.split(b"|")[5] == b"x09"
+
+
+def test_ecs_golden() -> None:
+    doc = json.loads(EcsFormat("edge-1")(loki_event()))
+    assert doc == {
+        "@timestamp": "2026-02-15T14:30:00.000Z",
+        "ecs": {"version": "8.11.0"},
+        "message": "expired credential",
+        "log": {"level": "warning", "file": {"path": "/a.jsonl"}},
+        "event": {
+            "action": "revoke_token",
+            "kind": "event",
+            "category": ["iam"],
+            "outcome": "failure",
+            "original": orjson.dumps(json.loads(LOKI_INPUT)).decode(),
+            "module": "audit",
+        },
+        "host": {"name": "edge-1"},
+        "labels": {"container": "token/tok_123", "origin": "/a.jsonl"},
+        "user": {"name": "alice"},
+        "source": {"ip": "10.0.0.4"},
+    }
+    network = json.loads(EcsFormat("edge-1")(terok_event(HOSTILE)))
+    assert network["destination"] == {"ip": "192.0.2.1"}
+    assert network["event"]["category"] == ["network"]
+    assert network["log"]["offset"] == 40
+    assert network["message"] == HOSTILE["detail"]
+
+
+@pytest.mark.parametrize("fmt", ["cef", "leef", "ecs", "cef,compat=loki"])
+def test_every_siem_format_gives_one_line_per_event_on_any_sink(
+    fmt: str, tmp_path: Path, watchd: Any
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    append(path, (json.dumps(HOSTILE) + "\n" + LOKI_INPUT + "\n").encode())
+    proc = watchd("run", "--source", f"audit:{path}", "--from-beginning", "--sink",
+                  f"stdout,format={fmt}")  # fmt: skip
+    lines = [proc.read_line(), proc.read_line()]
+    assert proc.quiet_for(0.5)
+    assert [line.count(b"\n") for line in lines] == [1, 1]
+    assert lines[1].startswith(b"CEF:0|Autonomi|" if "loki" in fmt else lines[1][:3])
+
+
+def test_the_leef_delimiter_must_be_one_safe_character(tmp_path: Path) -> None:
+    result = run_watchd("run", "--source", f"audit:{tmp_path}/a.jsonl", "--sink",
+                        "stdout,format=leef,delimiter=ab")  # fmt: skip
+    assert result.returncode == 2
+    assert "delimiter='ab' must be one character (or xHH)" in result.stderr
+
+
+def test_event_time_falls_back_to_now_without_breaking() -> None:
+    event = WatchEvent(ts="not a time", source="audit", action="a", container="c")
+    assert event.time is None
+    for fmt in (CefFormat("v", "p", "1"), LeefFormat("v", "p", "1", "^"), EcsFormat("h")):
+        assert fmt(event)
