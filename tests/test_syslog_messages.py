@@ -17,6 +17,7 @@ from watchd.plugins.syslog_messages import (
     LokiSyslog,
     Rfc3164,
     Rfc5424,
+    Sender,
     lf_terminated,
     octet_counted,
 )
@@ -55,7 +56,9 @@ def utc() -> Iterator[None]:
 
 
 def test_rfc5424_golden() -> None:
-    message = Rfc5424(WatchEvent.to_json, hostname="edge-1", procid="42")(event(dest="192.0.2.1"))
+    message = Rfc5424(WatchEvent.to_json, Sender(hostname="edge-1", procid="42"))(
+        event(dest="192.0.2.1")
+    )
     assert message == (
         b"<134>1 2026-02-15T14:30:00.123Z edge-1 watchd 42 blocked "
         b'[watchd@32473 source="audit" action="blocked" container="web-1" level="info" '
@@ -66,9 +69,8 @@ def test_rfc5424_golden() -> None:
 
 
 def test_rfc5424_hostile_fields_golden() -> None:
-    fmt = Rfc5424(
-        WatchEvent.to_json, hostname="h o\nst", app_name="my app", procid="7", sd_id="x=y"
-    )
+    sender = Sender(hostname="h o\nst", app_name="my app", procid="7")
+    fmt = Rfc5424(WatchEvent.to_json, sender, sd_id="x=y")
     assert fmt(HOSTILE) == (
         b"<131>1 2026-02-15T14:30:00.123Z h_o_st my_app 7 a_b_c] "
         b'[x_y source="audit" action="a b\\\\nc\\]" container="x\\"\\]\\\\y" level="error" '
@@ -80,7 +82,7 @@ def test_rfc5424_hostile_fields_golden() -> None:
 @pytest.mark.parametrize("framer", [octet_counted, lf_terminated])
 @pytest.mark.parametrize("fmt", ["rfc5424", "rfc3164"])
 def test_hostile_event_is_one_frame_whose_fields_read_back(framer: object, fmt: str) -> None:
-    build = (Rfc5424 if fmt == "rfc5424" else Rfc3164)(WatchEvent.to_json, hostname="h")
+    build = (Rfc5424 if fmt == "rfc5424" else Rfc3164)(WatchEvent.to_json, Sender(hostname="h"))
     stream = framer(build(HOSTILE)) * 2  # type: ignore[operator]
     frames = FrameSplitter(65536).feed(stream)
     assert len(frames) == 2
@@ -99,13 +101,13 @@ def test_lf_framing_escapes_a_newline_a_body_format_left() -> None:
 
 
 def test_rfc3164_golden(utc: None) -> None:
-    fmt = Rfc3164(WatchEvent.to_json, hostname="edge-1", procid="42", app_name="shield")
+    fmt = Rfc3164(WatchEvent.to_json, Sender(hostname="edge-1", procid="42", app_name="shield"))
     assert fmt(event(ts="2026-02-05T09:08:07Z", level="warning")) == (
         b"<132>Feb  5 09:08:07 edge-1 shield[42]: "
         b'{"ts":"2026-02-05T09:08:07Z","source":"audit","action":"blocked",'
         b'"container":"web-1","level":"warning"}'
     )
-    local = Rfc3164(HumanFormat(color=False), procid="42", local=True, facility=4)
+    local = Rfc3164(HumanFormat(color=False), Sender(facility=4, procid="42"), local=True)
     assert local(event(ts="2026-02-05T09:08:07Z")) == (
         b"<38>Feb  5 09:08:07 watchd[42]: 2026-02-05 09:08:07 blocked  web-1"
     )
@@ -148,14 +150,14 @@ def test_loki_warns_on_failure_and_sends_non_loki_events_as_their_json() -> None
 
 def test_cut_to_a_datagram_keeps_the_frame_and_flags_it() -> None:
     big = event(detail="é" * 3000)
-    cut = Rfc5424(WatchEvent.to_json, hostname="h", procid="1").cut(big, 2048)
+    cut = Rfc5424(WatchEvent.to_json, Sender(hostname="h", procid="1")).cut(big, 2048)
     assert len(cut) <= 2048
     assert len(cut) >= 2046  # only a split UTF-8 sequence is left out
     cut.decode("utf-8")
     assert parse_message(cut).structured_data["watchd@32473"]["truncated"] == "true"
 
     huge = event(container="c" * 5000)
-    cut = Rfc5424(WatchEvent.to_json, hostname="h", procid="1").cut(huge, 480)
+    cut = Rfc5424(WatchEvent.to_json, Sender(hostname="h", procid="1")).cut(huge, 480)
     assert cut.startswith(b'<134>1 - - - - - [watchd@32473 truncated="true"] {"ts":')
     assert len(cut) == 480
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from collections import deque
 from collections.abc import Sequence
 from typing import Protocol
 
 import structlog
 
 from watchd.core.event import WatchEvent
-from watchd.plugins.stream import Backoff, Outage
+from watchd.plugins.stream import Backoff, Outage, QueuedSink, warn_undelivered
 
 _AGAIN = (BlockingIOError, InterruptedError)
 
@@ -40,7 +39,7 @@ class Cutter(Protocol):
         ...
 
 
-class DatagramSink:
+class DatagramSink(QueuedSink):
     """One datagram per event, to a UDP address or a Unix datagram socket path."""
 
     def __init__(
@@ -53,14 +52,11 @@ class DatagramSink:
         max_queue: int = 10_000,
         backoff: Backoff | None = None,
     ) -> None:
+        super().__init__(max_queue)
         self.name = name
         self._address = address
         self._message = message
         self._limit = limit
-        self._max_queue = max_queue
-        self._queue: deque[bytes] = deque()
-        self._accepted = 0
-        self._delivered = 0
         self._cut = 0
         self._sock: socket.socket | None = None
         self._log = structlog.get_logger("watchd").bind(sink=name)
@@ -82,18 +78,6 @@ class DatagramSink:
         self._accepted += len(events)
         if self._sock is not None:
             self._send()
-
-    def accepted(self) -> int:
-        """Return how many events were queued so far."""
-        return self._accepted
-
-    def delivered(self) -> int:
-        """Return how many datagrams the kernel took so far."""
-        return self._delivered
-
-    def has_room(self) -> bool:
-        """Return False while the queue is full (the sources wait)."""
-        return len(self._queue) < self._max_queue
 
     def fileno(self) -> int:
         """Return the socket, or -1 while waiting to try again."""
@@ -136,10 +120,7 @@ class DatagramSink:
     def close(self) -> None:
         """Close the socket; say how many events were not sent and how many were cut."""
         if self._queue:
-            self._log.warning(
-                "events not delivered at exit; with --state-dir they are read again on restart",
-                count=len(self._queue),
-            )
+            warn_undelivered(self._log, len(self._queue))
         if self._cut:
             self._log.info("messages cut to the datagram limit", count=self._cut, limit=self._limit)
         if self._sock is not None:

@@ -38,7 +38,7 @@ from watchd.core.event import WatchEvent
 from watchd.core.protocols import SinkFactory
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
-from watchd.plugins.stream import Backoff, tls_context
+from watchd.plugins.stream import Backoff, tls_context, warn_undelivered
 from watchd.plugins.syslog_messages import local_hostname
 
 TOKEN_ENV = "WATCHD_HEC_TOKEN"  # noqa: S105 - the variable's name, not a token
@@ -306,10 +306,7 @@ class HecSink:
             self.on_readable()
         undelivered = self._accepted - self._delivered
         if undelivered:
-            self._log.warning(
-                "events not delivered at exit; with --state-dir they are read again on restart",
-                count=undelivered,
-            )
+            warn_undelivered(self._log, undelivered)
         if self._dead:
             self._log.warning(
                 "events HEC refused as bad data", count=self._dead, dead_letter=self._dead_letter

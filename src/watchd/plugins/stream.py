@@ -141,7 +141,37 @@ def peer_name(address: tuple[str, int]) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class StreamSink:
+def warn_undelivered(log: structlog.typing.FilteringBoundLogger, count: int) -> None:
+    """Say, at exit, how many events a sink could not deliver (and what becomes of them)."""
+    log.warning(
+        "events not delivered at exit; with --state-dir they are read again on restart",
+        count=count,
+    )
+
+
+class QueuedSink:
+    """A bounded queue of frames and its counts: what the pipeline asks every socket sink."""
+
+    def __init__(self, max_queue: int) -> None:
+        self._max_queue = max_queue
+        self._queue: deque[bytes] = deque()
+        self._accepted = 0
+        self._delivered = 0
+
+    def accepted(self) -> int:
+        """Return how many events were queued so far."""
+        return self._accepted
+
+    def delivered(self) -> int:
+        """Return how many events were written out in full so far."""
+        return self._delivered
+
+    def has_room(self) -> bool:
+        """Return False while the queue is full (the sources wait)."""
+        return len(self._queue) < self._max_queue
+
+
+class StreamSink(QueuedSink):
     """Framed events over TCP, queued, written as the socket takes them."""
 
     def __init__(
@@ -156,17 +186,14 @@ class StreamSink:
         tls: ssl.SSLContext | None = None,
         server_name: str | None = None,
     ) -> None:
+        super().__init__(max_queue)
         self.name = name
         self._address = address
         self._tls = tls
         self._server_name = server_name or address[0]
         self._format = formatter
         self._frame = framer
-        self._max_queue = max_queue
-        self._queue: deque[bytes] = deque()
         self._head_sent = 0  # bytes of the first queued frame already written
-        self._accepted = 0
-        self._delivered = 0
         self._sock: socket.socket | None = None
         self._connecting = False
         self._handshake_wants: int | None = None  # while TLS negotiates: 0 read, 1 write
@@ -182,18 +209,6 @@ class StreamSink:
         self._accepted += len(events)
         if self._ready():
             self._send()
-
-    def accepted(self) -> int:
-        """Return how many events were queued so far."""
-        return self._accepted
-
-    def delivered(self) -> int:
-        """Return how many events were written out in full so far."""
-        return self._delivered
-
-    def has_room(self) -> bool:
-        """Return False while the queue is full (the sources wait)."""
-        return len(self._queue) < self._max_queue
 
     def fileno(self) -> int:
         """Return the socket, or -1 between connections."""
@@ -258,10 +273,7 @@ class StreamSink:
     def close(self) -> None:
         """Close the connection; say how many events were not written."""
         if self._queue:
-            self._log.warning(
-                "events not delivered at exit; with --state-dir they are read again on restart",
-                count=len(self._queue),
-            )
+            warn_undelivered(self._log, len(self._queue))
         self._close_socket()
 
     # -- the connection ------------------------------------------------------------

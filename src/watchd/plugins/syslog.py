@@ -21,6 +21,7 @@ from watchd.plugins.syslog_messages import (
     LokiSyslog,
     Rfc3164,
     Rfc5424,
+    Sender,
     SyslogFormat,
 )
 from watchd.watchers.syslog_parse import FACILITIES
@@ -68,21 +69,13 @@ def message_format(
         return name, LokiSyslog(facility=facility)
     body_name = options.text("body", "json")
     body = context.registry.formats.get(body_name, options.where)(options, FormatContext())
-    hostname, procid = options.optional("hostname"), options.optional("procid")
-    app_name = options.text("app_name", "watchd")
-    if name == "rfc3164":
-        return name, Rfc3164(
-            body,
-            facility=facility,
-            hostname=hostname,
-            app_name=app_name,
-            procid=procid,
-            local=local and hostname is None,
-        )
-    sd_id = options.text("sd_id", DEFAULT_SD_ID)
-    return name, Rfc5424(
-        body, facility=facility, hostname=hostname, app_name=app_name, procid=procid, sd_id=sd_id
+    hostname = options.optional("hostname")
+    sender = Sender(
+        facility, hostname, options.text("app_name", "watchd"), options.optional("procid")
     )
+    if name == "rfc3164":
+        return name, Rfc3164(body, sender, local=local and hostname is None)
+    return name, Rfc5424(body, sender, sd_id=options.text("sd_id", DEFAULT_SD_ID))
 
 
 def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:

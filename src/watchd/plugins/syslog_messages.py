@@ -11,6 +11,7 @@ import json
 import os
 import re
 import socket
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -67,6 +68,24 @@ def local_hostname() -> str:
     return socket.gethostname() or "-"
 
 
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """What every message says of who sent it: facility, host, application, process."""
+
+    facility: int = FACILITIES["local0"]
+    hostname: str | None = None  # None: this host's name
+    app_name: str = "watchd"
+    procid: str | None = None  # None: this process's PID
+
+    def host(self) -> str:
+        """Return HOSTNAME as a header field."""
+        return header_field(self.hostname or local_hostname(), 255)
+
+    def proc(self) -> str:
+        """Return PROCID as a header field."""
+        return header_field(self.procid if self.procid is not None else str(os.getpid()), 128)
+
+
 class SyslogFormat(Protocol):
     """Builds one syslog message per event, without framing."""
 
@@ -88,21 +107,11 @@ class Rfc5424:
     """
 
     def __init__(
-        self,
-        body: Formatter,
-        *,
-        facility: int = FACILITIES["local0"],
-        hostname: str | None = None,
-        app_name: str = "watchd",
-        procid: str | None = None,
-        sd_id: str = DEFAULT_SD_ID,
+        self, body: Formatter, sender: Sender = Sender(), *, sd_id: str = DEFAULT_SD_ID
     ) -> None:
         self._body = body
-        self._facility = facility * 8
-        host = header_field(hostname or local_hostname(), 255)
-        app = header_field(app_name, 48)
-        proc = header_field(procid if procid is not None else str(os.getpid()), 128)
-        self._middle = f" {host} {app} {proc} "
+        self._facility = sender.facility * 8
+        self._middle = f" {sender.host()} {header_field(sender.app_name, 48)} {sender.proc()} "
         self._sd_id = sd_name(sd_id)
 
     def _head(self, event: WatchEvent, flag: str = "") -> str:
@@ -156,22 +165,12 @@ class Rfc3164:
     the daemon there reads the word after the timestamp as the tag.
     """
 
-    def __init__(
-        self,
-        body: Formatter,
-        *,
-        facility: int = FACILITIES["local0"],
-        hostname: str | None = None,
-        app_name: str = "watchd",
-        procid: str | None = None,
-        local: bool = False,
-    ) -> None:
+    def __init__(self, body: Formatter, sender: Sender = Sender(), *, local: bool = False) -> None:
         self._body = body
-        self._facility = facility * 8
-        host = "" if local else " " + header_field(hostname or local_hostname(), 255)
-        tag = _NOT_TAG.sub("_", app_name)[:32] or "watchd"
-        proc = header_field(procid if procid is not None else str(os.getpid()), 128)
-        self._tail = f"{host} {tag}[{proc}]: "
+        self._facility = sender.facility * 8
+        host = "" if local else " " + sender.host()
+        tag = _NOT_TAG.sub("_", sender.app_name)[:32] or "watchd"
+        self._tail = f"{host} {tag}[{sender.proc()}]: "
 
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the message for *event*."""

@@ -110,9 +110,12 @@ def _peer(address: object) -> str:
 class UdpListener:
     """A bound UDP socket: one message per datagram."""
 
-    def __init__(self, name: str, address: tuple[str, int], mapper: MessageMapper) -> None:
+    def __init__(
+        self, name: str, address: tuple[str, int], mapper: MessageMapper, skips: SkipCounter
+    ) -> None:
         self.name = name
         self._mapper = mapper
+        self._skips = skips
         self._sock = _bound(socket.SOCK_DGRAM, address, name)
         self._more = False
 
@@ -140,8 +143,9 @@ class UdpListener:
         return events
 
     def close(self) -> None:
-        """Close the socket."""
+        """Close the socket; report what was skipped."""
         self._sock.close()
+        self._skips.summarize()
 
 
 class TcpListener:
@@ -242,27 +246,11 @@ class TcpListener:
         sock.close()
 
     def close(self) -> None:
-        """Close every connection, the listener and the epoll set."""
+        """Close every connection, the listener and the epoll set; report what was skipped."""
         for fd in list(self._connections):
             self._drop(fd)
         self._listener.close()
         self._epoll.close()
-
-
-class _Reporting:
-    """Closes a listener, then reports what it skipped."""
-
-    def __init__(self, listener: UdpListener | TcpListener, skips: SkipCounter) -> None:
-        self.name = listener.name
-        self.fileno = listener.fileno
-        self.timeout = listener.timeout
-        self.poll = listener.poll
-        self._listener = listener
-        self._skips = skips
-
-    def close(self) -> None:
-        """Close the listener and log the skip totals."""
-        self._listener.close()
         self._skips.summarize()
 
 
@@ -280,7 +268,7 @@ def _bound(kind: int, address: tuple[str, int], name: str) -> socket.socket:
     return sock
 
 
-def make_syslog_source(spec: Spec, context: RunContext) -> _Reporting:
+def make_syslog_source(spec: Spec, context: RunContext) -> UdpListener | TcpListener:
     """Build ``syslog:udp|tcp://HOST:PORT[,dialect=auto][,limit=N][,connections=N]``.
 
     Without a host (``syslog:udp``, ``syslog:tcp://:5514``) it listens on
@@ -304,10 +292,10 @@ def make_syslog_source(spec: Spec, context: RunContext) -> _Reporting:
     mapper = MessageMapper(dialect, skips, name)
     listener: UdpListener | TcpListener
     if transport == "udp":
-        listener = UdpListener(name, (host, port), mapper)
+        listener = UdpListener(name, (host, port), mapper, skips)
     else:
         listener = TcpListener(
             name, (host, port), mapper, skips, limit=limit, max_connections=connections
         )
     log.debug("listening", address=f"{host}:{port}")
-    return _Reporting(listener, skips)
+    return listener
