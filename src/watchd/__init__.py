@@ -2,7 +2,7 @@
 
 The public API for plugins: implement hooks with :data:`hookimpl`; sources return
 :class:`Watcher` objects, sinks :class:`Sink` objects, and everything flows as
-:class:`WatchEvent`.
+:class:`WatchEvent`. :class:`AuditWriter` writes trails the way the tools do.
 """
 
 import pluggy
@@ -32,10 +32,13 @@ from watchd.core.spec import Options, Spec
 #: Marks a function as an implementation of a ``watchd_*`` hook.
 hookimpl = pluggy.HookimplMarker("watchd")
 
+from watchd.writer import AuditWriter  # noqa: E402 - after hookimpl, which plugins import
+
 __all__ = [
     "LEVELS",
     "Acknowledging",
     "AsyncSink",
+    "AuditWriter",
     "Cursor",
     "Dialect",
     "EventFilter",

@@ -188,6 +188,43 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true", help="one JSON object per plugin")
     plugins.set_defaults(handler=_cmd_plugins)
 
+    emit = commands.add_parser(
+        "emit",
+        parents=[common],
+        help="append one audit record",
+        description="Append one record to PATH the way terok-shield, lokt or loki-mode write "
+        "it (one locked, fsynced write of a whole line).",
+    )
+    emit.add_argument("path", metavar="PATH", help="the trail to append to (created 0600)")
+    emit.add_argument("--action", required=True, help="the action (lokt: its event)")
+    emit.add_argument(
+        "--container", help="terok: the container; lokt: the lock name; loki: TYPE[/ID]"
+    )
+    emit.add_argument("--dest", help="terok: dest; loki: ip_address")
+    emit.add_argument("--detail", help="terok: detail; lokt: extra.detail; loki: error")
+    emit.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other key of the record; VALUE is JSON when it parses as JSON (repeatable)",
+    )
+    emit.add_argument("--schema", choices=("terok", "lokt", "loki"), default="terok")
+    emit.add_argument("--chain", action="store_true", help="loki: add the integrity hash")
+    emit.set_defaults(handler=_cmd_emit)
+
+    verify = commands.add_parser(
+        "verify",
+        parents=[common],
+        help="check loki-mode integrity chains",
+        description="Check loki-mode's integrity chain over a file, or a directory of daily "
+        "files in modification-time order, the chain carried across files. "
+        "Exit 0 valid, 1 broken, 2 usage.",
+    )
+    verify.add_argument("path", metavar="PATH|DIR", help="a trail file or a directory of them")
+    verify.add_argument("--json", action="store_true", help="one JSON object")
+    verify.set_defaults(handler=_cmd_verify)
+
     demo = commands.add_parser(
         "demo",
         parents=[common],
@@ -265,6 +302,34 @@ def _cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> in
         reloader.finish(EXIT_FAILURE)
         raise
     return reloader.finish(status)
+
+
+def _cmd_emit(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001
+    from watchd.writer import AuditWriter, emit_fields  # noqa: PLC0415 - only emit needs it
+
+    if ns.chain and ns.schema != "loki":
+        raise UsageError("emit: --chain is loki-mode's integrity chain: use it with --schema loki")
+    fields = emit_fields(
+        ns.schema,
+        action=ns.action,
+        container=ns.container,
+        dest=ns.dest,
+        detail=ns.detail,
+        pairs=ns.field,
+    )
+    writer = AuditWriter(ns.path, ns.schema, chain=ns.chain)
+    return EXIT_OK if writer.emit(**fields) else EXIT_FAILURE
+
+
+def _cmd_verify(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001
+    from watchd.verify import as_dict, render, verify  # noqa: PLC0415 - only verify needs it
+
+    report = verify(ns.path)
+    if ns.json:
+        sys.stdout.write(orjson.dumps(as_dict(report)).decode() + "\n")
+    else:
+        sys.stdout.write(render(report))
+    return EXIT_OK if report.valid else EXIT_FAILURE
 
 
 def _cmd_demo(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:

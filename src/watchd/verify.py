@@ -1,0 +1,158 @@
+"""``watchd verify``: check loki-mode's integrity chain over a file or a directory of daily files.
+
+Files are taken in modification-time order (name order breaks ties) and the
+chain is carried across them, as loki-mode writes it: the first record chains
+to 64 zeros, each file's first record to the previous file's last. The check
+is strict: the first record must chain to genesis, so a tampered first record
+is found too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from watchd.core.errors import UsageError
+from watchd.watchers.integrity import BROKEN, GENESIS, OK, Chain, is_chained
+from watchd.watchers.records import Skip, decode_record
+
+#: What a directory's trail files are called (loki-mode writes audit-YYYY-MM-DD.jsonl).
+TRAIL_SUFFIXES = (".jsonl", ".log")
+
+
+@dataclass(slots=True)
+class FileReport:
+    """What one file held: entries checked, and how many were ok, unverified, broken."""
+
+    path: str
+    entries: int = 0
+    ok: int = 0
+    unverified: int = 0
+    broken: int = 0
+    malformed: int = 0
+
+    @property
+    def status(self) -> str:
+        """Return ``ok``, ``broken``, ``unverified`` (no hashes) or ``empty``."""
+        if self.broken:
+            return "broken"
+        if self.entries == 0:
+            return "empty"
+        return "ok" if self.unverified == 0 else "unverified"
+
+
+@dataclass(slots=True)
+class Report:
+    """The whole chain: each file, and the first broken record as FILE:LINE."""
+
+    files: list[FileReport] = field(default_factory=list)
+    first_broken: str = ""
+    first_malformed: str = ""
+
+    @property
+    def entries(self) -> int:
+        """Return how many chained records were checked."""
+        return sum(f.entries for f in self.files)
+
+    @property
+    def valid(self) -> bool:
+        """Return True when no link is broken."""
+        return not self.first_broken
+
+
+def trail_files(target: str) -> list[Path]:
+    """Return the file, or the directory's trail files oldest first; raise UsageError."""
+    path = Path(target)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise UsageError(f"verify: {target}: no such file or directory")
+    files = [p for p in path.iterdir() if p.suffix in TRAIL_SUFFIXES and p.is_file()]
+    if not files:
+        raise UsageError(f"verify: {target}: no *.jsonl or *.log files")
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def verify(target: str) -> Report:
+    """Check the chain over *target* (a file, or a directory of daily files)."""
+    report = Report()
+    chain = Chain(GENESIS)
+    for path in trail_files(target):
+        report.files.append(_verify_file(path, chain, report))
+    return report
+
+
+def _verify_file(path: Path, chain: Chain, report: Report) -> FileReport:
+    result = FileReport(str(path))
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise UsageError(f"verify: {path}: {exc.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            record = decode_record(line)
+            if isinstance(record, Skip):
+                if record is Skip.MALFORMED or record is Skip.NOT_OBJECT:
+                    result.malformed += 1
+                    report.first_malformed = report.first_malformed or f"{path}:{number}"
+                continue
+            if not is_chained(record):
+                continue
+            result.entries += 1
+            status, _ = chain.check(record)
+            if status == OK:
+                result.ok += 1
+            elif status == BROKEN:
+                result.broken += 1
+                report.first_broken = report.first_broken or f"{path}:{number}"
+            else:
+                result.unverified += 1
+    return result
+
+
+def render(report: Report) -> str:
+    """Return the human report: a line per file, the first broken record, the verdict."""
+    lines = []
+    width = max(len(f.path) for f in report.files)
+    for f in report.files:
+        detail = f"{_count(f.entries, 'entry', 'entries')}, {f.status}"
+        if f.unverified and f.status != "unverified":
+            detail += f" ({f.unverified} without a hash)"
+        if f.malformed:
+            detail += f", {f.malformed} unreadable lines"
+        lines.append(f"{f.path.ljust(width)}  {detail}")
+    if report.first_broken:
+        lines.append(f"first broken record: {report.first_broken}")
+    verdict = "chain valid" if report.valid else "chain BROKEN"
+    if report.valid and all(f.status in ("unverified", "empty") for f in report.files):
+        verdict = "nothing verified: no integrity hashes"
+    entries = _count(report.entries, "entry", "entries")
+    lines.append(f"{entries} in {_count(len(report.files), 'file', 'files')}: {verdict}")
+    return os.linesep.join(lines) + os.linesep
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
+def as_dict(report: Report) -> dict[str, object]:
+    """Return the report for ``--json``."""
+    return {
+        "valid": report.valid,
+        "entries": report.entries,
+        "first_broken": report.first_broken or None,
+        "first_malformed": report.first_malformed or None,
+        "files": [
+            {
+                "path": f.path,
+                "status": f.status,
+                "entries": f.entries,
+                "ok": f.ok,
+                "unverified": f.unverified,
+                "broken": f.broken,
+                "malformed": f.malformed,
+            }
+            for f in report.files
+        ],
+    }
