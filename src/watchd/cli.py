@@ -77,6 +77,114 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_filter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--apply",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a filter plugin, e.g. level:warning (see 'watchd plugins')",
+    )
+    parser.add_argument("--name", metavar="NAME", help="only events whose container is NAME")
+    parser.add_argument(
+        "--action",
+        action="append",
+        default=[],
+        metavar="A",
+        help="only these actions (repeatable; globs allowed)",
+    )
+    parser.add_argument("--level", metavar="LEVEL", help="only events of at least this severity")
+    parser.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="FIELD=GLOB",
+        help="only events whose FIELD (or extra.KEY) matches GLOB (repeatable)",
+    )
+    parser.add_argument("--change", metavar="ID", help="only ito events of this change (its scope)")
+
+
+def _add_batch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help="audit:PATH|GLOB|DIR[,schema=NAME] (repeatable)",
+    )
+    parser.add_argument(
+        "--since", metavar="T", help="from this time: RFC 3339, or back from now (90s, 15m, 2h, 7d)"
+    )
+    parser.add_argument("--until", metavar="T", help="up to this time (same forms as --since)")
+    _add_filter_options(parser)
+
+
+def _add_batch_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    """Add ``query`` and ``summary``: read what is there, and exit."""
+    query = commands.add_parser(
+        "query",
+        parents=[common],
+        help="print what the trails hold, filtered, and exit",
+        description="Read what the sources hold now (no following), filter it, print it.",
+    )
+    _add_batch_options(query)
+    query.add_argument(
+        "--last", type=_positive_int, metavar="N", help="only the last N matching records"
+    )
+    _add_output_options(query)
+    query.set_defaults(handler=_cmd_query)
+
+    summary = commands.add_parser(
+        "summary",
+        parents=[common],
+        help="count events by action, level, actor and container",
+        description="Count what the sources hold by action, level, actor and container.",
+    )
+    _add_batch_options(summary)
+    summary.add_argument("--json", action="store_true", help="one JSON object")
+    summary.set_defaults(handler=_cmd_summary)
+
+
+def _add_trail_tools(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    """Add ``emit`` and ``verify``: write a record, check a chain."""
+    emit = commands.add_parser(
+        "emit",
+        parents=[common],
+        help="append one audit record",
+        description="Append one record to PATH the way terok-shield, lokt or loki-mode write "
+        "it (one locked, fsynced write of a whole line).",
+    )
+    emit.add_argument("path", metavar="PATH", help="the trail to append to (created 0600)")
+    emit.add_argument("--action", required=True, help="the action (lokt: its event)")
+    emit.add_argument(
+        "--container", help="terok: the container; lokt: the lock name; loki: TYPE[/ID]"
+    )
+    emit.add_argument("--dest", help="terok: dest; loki: ip_address")
+    emit.add_argument("--detail", help="terok: detail; lokt: extra.detail; loki: error")
+    emit.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other key of the record; VALUE is JSON when it parses as JSON (repeatable)",
+    )
+    emit.add_argument("--schema", choices=("terok", "lokt", "loki"), default="terok")
+    emit.add_argument("--chain", action="store_true", help="loki: add the integrity hash")
+    emit.set_defaults(handler=_cmd_emit)
+
+    verify = commands.add_parser(
+        "verify",
+        parents=[common],
+        help="check loki-mode integrity chains",
+        description="Check loki-mode's integrity chain over a file, or a directory of daily "
+        "files in modification-time order, the chain carried across files. "
+        "Exit 0 valid, 1 broken, 2 usage.",
+    )
+    verify.add_argument("path", metavar="PATH|DIR", help="a trail file or a directory of them")
+    verify.add_argument("--json", action="store_true", help="one JSON object")
+    verify.set_defaults(handler=_cmd_verify)
+
+
 def build_parser(host: PluginHost) -> argparse.ArgumentParser:
     """Return the parser, with the options every loaded plugin adds to ``run``."""
     common = _common()
@@ -106,13 +214,6 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
         metavar="SPEC",
         help="where events go (default: stdout), e.g. stdout,format=json",
     )
-    run.add_argument(
-        "--apply",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="a filter plugin, e.g. level:warning (see 'watchd plugins')",
-    )
     _add_output_options(run)
     start = run.add_mutually_exclusive_group()
     start.add_argument(
@@ -126,23 +227,9 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
         metavar="N",
         help="print the last N records of each source, then follow",
     )
-    run.add_argument("--name", metavar="NAME", help="only events whose container is NAME")
-    run.add_argument(
-        "--action",
-        action="append",
-        default=[],
-        metavar="A",
-        help="only these actions (repeatable; globs allowed)",
-    )
-    run.add_argument("--level", metavar="LEVEL", help="only events of at least this severity")
-    run.add_argument(
-        "--filter",
-        action="append",
-        default=[],
-        metavar="FIELD=GLOB",
-        help="only events whose FIELD (or extra.KEY) matches GLOB (repeatable)",
-    )
-    run.add_argument("--change", metavar="ID", help="only ito events of this change (its scope)")
+    _add_filter_options(run)
+    run.add_argument("--since", help=argparse.SUPPRESS)  # refused: see _cmd_run
+    run.add_argument("--until", help=argparse.SUPPRESS)
     run.add_argument(
         "--reorder-window",
         type=int,
@@ -188,42 +275,8 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true", help="one JSON object per plugin")
     plugins.set_defaults(handler=_cmd_plugins)
 
-    emit = commands.add_parser(
-        "emit",
-        parents=[common],
-        help="append one audit record",
-        description="Append one record to PATH the way terok-shield, lokt or loki-mode write "
-        "it (one locked, fsynced write of a whole line).",
-    )
-    emit.add_argument("path", metavar="PATH", help="the trail to append to (created 0600)")
-    emit.add_argument("--action", required=True, help="the action (lokt: its event)")
-    emit.add_argument(
-        "--container", help="terok: the container; lokt: the lock name; loki: TYPE[/ID]"
-    )
-    emit.add_argument("--dest", help="terok: dest; loki: ip_address")
-    emit.add_argument("--detail", help="terok: detail; lokt: extra.detail; loki: error")
-    emit.add_argument(
-        "--field",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other key of the record; VALUE is JSON when it parses as JSON (repeatable)",
-    )
-    emit.add_argument("--schema", choices=("terok", "lokt", "loki"), default="terok")
-    emit.add_argument("--chain", action="store_true", help="loki: add the integrity hash")
-    emit.set_defaults(handler=_cmd_emit)
-
-    verify = commands.add_parser(
-        "verify",
-        parents=[common],
-        help="check loki-mode integrity chains",
-        description="Check loki-mode's integrity chain over a file, or a directory of daily "
-        "files in modification-time order, the chain carried across files. "
-        "Exit 0 valid, 1 broken, 2 usage.",
-    )
-    verify.add_argument("path", metavar="PATH|DIR", help="a trail file or a directory of them")
-    verify.add_argument("--json", action="store_true", help="one JSON object")
-    verify.set_defaults(handler=_cmd_verify)
+    _add_batch_commands(commands, common)
+    _add_trail_tools(commands, common)
 
     demo = commands.add_parser(
         "demo",
@@ -250,8 +303,8 @@ def _shortcut(kind: str, target: str, flag: str) -> Spec:
     return Spec(kind, target, Options({}, f"{flag} {target!r}"), f"{kind}:{target}")
 
 
-def plan_from_args(ns: argparse.Namespace) -> RunPlan:
-    """Turn ``watchd run`` options into a plan; every spec is parsed here."""
+def filter_specs(ns: argparse.Namespace) -> list[Spec]:
+    """Return the filters of ``--apply`` and the shortcut options, in that order."""
     filters = [parse_spec(text, "--apply") for text in ns.apply]
     if ns.name is not None:
         filters.append(_shortcut("name", ns.name, "--name"))
@@ -262,6 +315,17 @@ def plan_from_args(ns: argparse.Namespace) -> RunPlan:
     filters.extend(_shortcut("field", text, "--filter") for text in ns.filter)
     if ns.change is not None:
         filters.append(_shortcut("change", ns.change, "--change"))
+    return filters
+
+
+def plan_from_args(ns: argparse.Namespace) -> RunPlan:
+    """Turn ``watchd run`` options into a plan; every spec is parsed here."""
+    if ns.since is not None or ns.until is not None:
+        raise UsageError(
+            "run: --since and --until select what is there and exit, which following does not: "
+            "use 'watchd query --since T'"
+        )
+    filters = filter_specs(ns)
     if ns.from_beginning:
         start = StartAt("beginning")
     elif ns.last is not None:
@@ -302,6 +366,18 @@ def _cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> in
         reloader.finish(EXIT_FAILURE)
         raise
     return reloader.finish(status)
+
+
+def _cmd_query(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
+    from watchd.batch import run_query  # noqa: PLC0415 - only query needs it
+
+    return run_query(host, registry, ns, filter_specs(ns), sys.stdout.buffer)
+
+
+def _cmd_summary(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
+    from watchd.batch import run_summary  # noqa: PLC0415 - only summary needs it
+
+    return run_summary(host, registry, ns, filter_specs(ns), sys.stdout.buffer)
 
 
 def _cmd_emit(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001

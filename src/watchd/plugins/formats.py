@@ -1,11 +1,13 @@
-"""The ``json`` and ``human`` output formats."""
+"""The ``json``, ``human`` and ``csv`` output formats."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 
 from watchd import hookimpl
-from watchd.core.event import WatchEvent
+from watchd.core.event import WatchEvent, dumps_compact
 from watchd.core.protocols import FormatContext, FormatFactory, Formatter
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
@@ -79,8 +81,50 @@ def human_format(options: Options, context: FormatContext) -> Formatter:  # noqa
     return HumanFormat(color=context.color)
 
 
+CSV_COLUMNS = (
+    "ts", "level", "source", "action", "container", "dest", "detail", "actor", "origin",
+    "worktree", "extra",
+)  # fmt: skip
+_FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    """Keep a spreadsheet from running a value as a formula (OWASP's CSV injection advice)."""
+    if value.startswith(_FORMULA_STARTS) or (value.startswith("-") and not _is_number(value)):
+        return "'" + value
+    return value
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+class CsvFormat:
+    """RFC 4180 rows (quoted where needed), ``extra`` as JSON; ``header`` names the columns."""
+
+    header = ",".join(CSV_COLUMNS).encode()
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the row of *event* (a value with a newline is quoted, as RFC 4180 says)."""
+        out = io.StringIO()
+        extra = dumps_compact(event.extra).decode() if event.extra else ""
+        values = [getattr(event, column) for column in CSV_COLUMNS[:-1]] + [extra]
+        csv.writer(out, lineterminator="").writerow([_cell(str(value)) for value in values])
+        return out.getvalue().encode()
+
+
+def csv_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """Build the CSV export (``watchd query`` prints the header row first)."""
+    return CsvFormat()
+
+
 @hookimpl
 def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
-    """Register ``json`` and ``human``."""
+    """Register ``json``, ``human`` and ``csv``."""
     formats.add("json", json_format, "one compact JSON object per line (terok-compatible)")
     formats.add("human", human_format, "one readable line per event, coloured on a terminal")
+    formats.add("csv", csv_format, "CSV rows (RFC 4180); watchd query adds the header")

@@ -34,7 +34,7 @@ class StreamSink:
             self._stream.write(data)
             self._stream.flush()
         except BrokenPipeError:
-            _silence(self._stream)
+            silence(self._stream)
             raise
 
     def hangup_fileno(self) -> int:
@@ -58,7 +58,7 @@ class StreamSink:
         """Leave the stream open: it belongs to the process."""
 
 
-def _silence(stream: BinaryIO) -> None:
+def silence(stream: BinaryIO) -> None:
     """Point a stream whose reader left at /dev/null, so exit does not fail flushing it."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -1,0 +1,104 @@
+"""The batch commands' plumbing: plugins configured, specs built, output written, as in run."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import orjson
+
+from watchd.core.context import RunContext
+from watchd.core.plugins import PluginHost
+from watchd.core.protocols import EventFilter, FormatContext
+from watchd.core.registry import Registry
+from watchd.core.spec import Options, Spec, parse_spec
+from watchd.plugins.stdout import isatty, silence, wants_color
+from watchd.query import Summary, Window, file_sources, parse_when, select
+
+EXIT_OK = 0
+
+
+@contextlib.contextmanager
+def _configured(
+    host: PluginHost, registry: Registry, ns: argparse.Namespace, stdout: BinaryIO
+) -> Iterator[RunContext]:
+    context = RunContext(options=ns, registry=registry, stdout=stdout)
+    host.configure(context)
+    try:
+        yield context
+    finally:
+        context.close_shared()
+        host.unconfigure(context)
+
+
+def _selection(
+    ns: argparse.Namespace, filters: list[Spec], context: RunContext
+) -> tuple[list[EventFilter], Window]:
+    window = Window(
+        parse_when(ns.since, "--since") if ns.since else None,
+        parse_when(ns.until, "--until") if ns.until else None,
+    )
+    built = [context.registry.filters.get(s.type, s.options.where)(s, context) for s in filters]
+    return built, window
+
+
+def run_query(
+    host: PluginHost,
+    registry: Registry,
+    ns: argparse.Namespace,
+    filters: list[Spec],
+    stdout: BinaryIO,
+) -> int:
+    """Print the matching events of the sources in the chosen format; return the exit status."""
+    specs = [parse_spec(text, "--source") for text in ns.source]
+    with _configured(host, registry, ns, stdout) as context:
+        tty = isatty(stdout)
+        name = ns.format or ("human" if tty else "json")
+        factory = registry.formats.get(name, "--format")
+        formatter = factory(
+            Options({}, "--format"), FormatContext(color=wants_color("auto", tty=tty))
+        )
+        event_filters, window = _selection(ns, filters, context)
+        sources = file_sources(specs, context)
+        header = getattr(formatter, "header", None)
+        try:
+            if isinstance(header, bytes):
+                stdout.write(header + b"\n")
+            buffer: list[bytes] = []
+            for event in select(sources, event_filters, window, ns.last):
+                buffer.append(formatter(event))
+                if len(buffer) >= 512:
+                    stdout.write(b"\n".join(buffer) + b"\n")
+                    buffer.clear()
+            if buffer:
+                stdout.write(b"\n".join(buffer) + b"\n")
+            stdout.flush()
+        except BrokenPipeError:
+            silence(stdout)
+    return EXIT_OK
+
+
+def run_summary(
+    host: PluginHost,
+    registry: Registry,
+    ns: argparse.Namespace,
+    filters: list[Spec],
+    stdout: BinaryIO,
+) -> int:
+    """Print the counts of the matching events; return the exit status."""
+    specs = [parse_spec(text, "--source") for text in ns.source]
+    with _configured(host, registry, ns, stdout) as context:
+        event_filters, window = _selection(ns, filters, context)
+        sources = file_sources(specs, context)
+        summary = Summary()
+        for event in select(sources, event_filters, window):
+            summary.add(event)
+    text = orjson.dumps(summary.as_dict()) + b"\n" if ns.json else summary.render().encode()
+    try:
+        stdout.write(text)
+        stdout.flush()
+    except BrokenPipeError:
+        silence(stdout)
+    return EXIT_OK

@@ -1,0 +1,291 @@
+"""``watchd query`` and ``watchd summary``: read what the trails hold now, filter it, and exit.
+
+Records stream from the files one line at a time (memory stays flat on a
+gigabyte of trail); several files are merged by event time. ``--last N`` reads
+each file backwards from its end until it has N matching records, so it costs
+the same on a large file as on a small one.
+"""
+
+from __future__ import annotations
+
+import glob
+import heapq
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from watchd.core.context import RunContext
+from watchd.core.errors import UsageError
+from watchd.core.event import WatchEvent
+from watchd.core.protocols import Dialect, EventFilter, RecordSource
+from watchd.core.spec import Spec
+from watchd.core.timestamps import parse_timestamp
+from watchd.watchers.records import Skip, decode_record
+
+_DURATION = re.compile(r"(\d+)([smhd])\Z")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_BLOCK = 1 << 16
+_BATCH = 1024
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+def parse_when(text: str, flag: str, now: datetime | None = None) -> datetime:
+    """Return the time *text* names: RFC 3339, or a duration back from now (90s, 15m, 2h, 7d)."""
+    match = _DURATION.match(text.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return (now or datetime.now(UTC)) - timedelta(seconds=amount * _UNITS[unit])
+    parsed = parse_timestamp(text)
+    if parsed is None or not isinstance(text, str):
+        raise UsageError(
+            f"{flag} {text!r}: expected an RFC 3339 time or a duration (90s, 15m, 2h, 7d)"
+        )
+    return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The time range asked for; an event without a parsed time is in it."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def holds(self, event: WatchEvent) -> bool:
+        """Return True when *event* falls in the window."""
+        when = event.time
+        if when is None:
+            return True
+        return (self.since is None or when >= self.since) and (
+            self.until is None or when <= self.until
+        )
+
+
+@dataclass(slots=True)
+class FileSource:
+    """One ``audit:`` spec of a query: its files and how their records are read."""
+
+    files: list[str]
+    dialect: Dialect
+    container: str
+
+
+def files_of(target: str, where: str) -> list[str]:
+    """Return the files a target names (path, glob with ``a|b`` names, directory), oldest first."""
+    expanded = os.path.expanduser(target)
+    if target.endswith("/") or os.path.isdir(expanded):
+        expanded = os.path.join(expanded, "*.jsonl|*.log")
+    directory, name = os.path.split(expanded)
+    found = {
+        path
+        for alternative in name.split("|")
+        for path in glob.glob(os.path.join(directory, alternative))
+        if os.path.isfile(path)
+    }
+    if not found and not glob.has_magic(expanded) and "|" not in name:
+        raise UsageError(f"{where}: {target}: no such file")
+    return sorted(found, key=lambda p: (os.stat(p).st_mtime_ns, p))
+
+
+def file_sources(specs: list[Spec], context: RunContext) -> list[FileSource]:
+    """Return what each ``audit:`` spec reads; other source types cannot be queried."""
+    sources = []
+    for spec in specs:
+        options = spec.options
+        if spec.type != "audit" or not spec.target:
+            raise UsageError(f"{options.where}: query reads audit trails: audit:PATH|GLOB|DIR")
+        dialect = context.registry.dialects.get(options.text("schema", "auto"), options.where)
+        container = options.text("container", "")
+        options.finish()
+        sources.append(FileSource(files_of(spec.target, options.where), dialect, container))
+    return sources
+
+
+def _events_of(
+    lines: Iterable[tuple[bytes, int]], path: str, source: FileSource
+) -> Iterator[WatchEvent]:
+    where = RecordSource(source="audit", origin=path, container=source.container)
+    to_event = source.dialect.to_event
+    for line, _ in lines:
+        record = decode_record(line)
+        if isinstance(record, Skip):
+            continue
+        try:
+            yield to_event(record, where, None)
+        except Exception:  # noqa: BLE001, S112 - one odd record must not stop a query
+            continue
+
+
+def _forward(path: str) -> Iterator[tuple[bytes, int]]:
+    try:
+        handle = open(path, "rb", buffering=_BLOCK)  # noqa: SIM115 - closed by the with below
+    except OSError:
+        return
+    with handle:
+        for number, line in enumerate(handle):
+            if line.endswith(b"\n"):  # an unfinished last line is not a record yet
+                yield line, number
+
+
+def _backward(path: str) -> Iterator[tuple[bytes, int]]:
+    """Yield the file's complete lines from the last to the first, reading blocks from the end."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        position = _complete_end(fd)
+        pending = b""  # bytes from position up to what was yielded; ends with a newline
+        while position > 0:
+            size = min(position, _BLOCK)
+            position -= size
+            pending = os.pread(fd, size, position) + pending
+            parts = pending.split(b"\n")[:-1]
+            head = parts.pop(0) if position > 0 else b""  # may start in an earlier block
+            for line in reversed(parts):
+                if line:
+                    yield line, -1
+            pending = head + b"\n" if position > 0 else b""
+    finally:
+        os.close(fd)
+
+
+def _complete_end(fd: int) -> int:
+    """Return the offset just past the file's last newline (0 when it has none)."""
+    scan = os.fstat(fd).st_size
+    while scan > 0:
+        size = min(scan, _BLOCK)
+        scan -= size
+        newline = os.pread(fd, size, scan).rfind(b"\n")
+        if newline >= 0:
+            return scan + newline + 1
+    return 0
+
+
+def _sort_key(event: WatchEvent) -> datetime:
+    return event.time or _EPOCH
+
+
+def select(
+    sources: list[FileSource],
+    filters: list[EventFilter],
+    window: Window,
+    last: int | None = None,
+) -> Iterator[WatchEvent]:
+    """Yield the events of *sources* that pass *window* and *filters*, merged by time."""
+    keep = _keeper(filters, window)
+    if last is not None:
+        tails: list[WatchEvent] = []
+        for source in sources:
+            for path in source.files:
+                tails.extend(_last_of(path, source, keep, last))
+        tails.sort(key=_sort_key)
+        yield from tails[-last:]
+        return
+    streams = [
+        _kept(_events_of(_forward(path), path, source), keep)
+        for source in sources
+        for path in source.files
+    ]
+    yield from heapq.merge(*streams, key=_sort_key)
+
+
+def _keeper(
+    filters: list[EventFilter], window: Window
+) -> Callable[[list[WatchEvent]], list[WatchEvent]]:
+    def keep(events: list[WatchEvent]) -> list[WatchEvent]:
+        events = [event for event in events if window.holds(event)]
+        for event_filter in filters:
+            if not events:
+                break
+            events = event_filter(events)
+        return events
+
+    return keep
+
+
+def _kept(
+    events: Iterator[WatchEvent], keep: Callable[[list[WatchEvent]], list[WatchEvent]]
+) -> Iterator[WatchEvent]:
+    batch: list[WatchEvent] = []
+    for event in events:
+        batch.append(event)
+        if len(batch) >= _BATCH:
+            yield from keep(batch)
+            batch = []
+    if batch:
+        yield from keep(batch)
+
+
+def _last_of(
+    path: str,
+    source: FileSource,
+    keep: Callable[[list[WatchEvent]], list[WatchEvent]],
+    count: int,
+) -> list[WatchEvent]:
+    found: list[WatchEvent] = []
+    for event in _events_of(_backward(path), path, source):
+        if keep([event]):
+            found.append(event)
+            if len(found) == count:
+                break
+    found.reverse()
+    return found
+
+
+@dataclass(slots=True)
+class Summary:
+    """Counts by action, level, actor and container, and the time range covered."""
+
+    events: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    counts: dict[str, Counter[str]] = field(
+        default_factory=lambda: {k: Counter() for k in ("action", "level", "actor", "container")}
+    )
+
+    def add(self, event: WatchEvent) -> None:
+        """Count *event*."""
+        self.events += 1
+        counts = self.counts
+        counts["action"][event.action] += 1
+        counts["level"][event.level] += 1
+        counts["actor"][event.actor or "-"] += 1
+        counts["container"][event.container or "-"] += 1
+        when = event.time
+        if when is not None:
+            if self.first is None or when < self.first:
+                self.first = when
+            if self.last is None or when > self.last:
+                self.last = when
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the summary for ``--json``."""
+        return {
+            "events": self.events,
+            "from": self.first.isoformat() if self.first else None,
+            "to": self.last.isoformat() if self.last else None,
+            **{f"by_{k}": dict(c.most_common()) for k, c in self.counts.items()},
+        }
+
+    def render(self, top: int = 20) -> str:
+        """Return the human tables, the most frequent first, *top* rows each."""
+        out = [f"{self.events} events"]
+        if self.first and self.last:
+            out.append(f"from {_shown(self.first)} to {_shown(self.last)}")
+        for kind, counter in self.counts.items():
+            if not counter:
+                continue
+            rows = counter.most_common(top)
+            width = max(len(kind), *(len(name) for name, _ in rows))
+            out += ["", f"{kind.ljust(width)}  count"]
+            out += [f"{name.ljust(width)}  {number:>5}" for name, number in rows]
+            if len(counter) > top:
+                out.append(f"(+{len(counter) - top} more)")
+        return "\n".join(out) + "\n"
+
+
+def _shown(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
