@@ -11,6 +11,7 @@ from typing import NoReturn
 
 import orjson
 
+from watchd import config
 from watchd._version import __version__
 from watchd.core.context import StartAt
 from watchd.core.errors import UsageError
@@ -25,7 +26,9 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with usage errors on one line."""
+    """argparse, with usage errors on one line, and its subcommands' parsers by name."""
+
+    commands: dict[str, argparse.ArgumentParser]
 
     def error(self, message: str) -> NoReturn:
         """Print one line naming the problem and exit 2."""
@@ -56,6 +59,7 @@ def _common() -> _Parser:
     )
     common.add_argument(
         "-p",
+        "--plugin",
         dest="plugins",
         action="append",
         default=[],
@@ -132,6 +136,7 @@ def _add_batch_commands(commands: argparse._SubParsersAction[_Parser], common: _
         "--last", type=_positive_int, metavar="N", help="only the last N matching records"
     )
     _add_output_options(query)
+    _add_config_option(query)
     query.set_defaults(handler=_cmd_query)
 
     summary = commands.add_parser(
@@ -142,6 +147,7 @@ def _add_batch_commands(commands: argparse._SubParsersAction[_Parser], common: _
     )
     _add_batch_options(summary)
     summary.add_argument("--json", action="store_true", help="one JSON object")
+    _add_config_option(summary)
     summary.set_defaults(handler=_cmd_summary)
 
 
@@ -215,6 +221,7 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
         help="where events go (default: stdout), e.g. stdout,format=json",
     )
     _add_output_options(run)
+    _add_config_option(run)
     start = run.add_mutually_exclusive_group()
     start.add_argument(
         "--from-beginning",
@@ -295,6 +302,7 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
     )
     _add_output_options(demo)
     demo.set_defaults(handler=_cmd_demo)
+    parser.commands = dict(commands.choices)
     return parser
 
 
@@ -441,10 +449,30 @@ def _cmd_plugins(host: PluginHost, registry: Registry, ns: argparse.Namespace) -
     return EXIT_OK
 
 
+def _with_config(parser: argparse.ArgumentParser, args: list[str]) -> list[str]:
+    """Return *args* with ``--config FILE`` expanded into the options the file sets."""
+    if not any(arg == "--config" or arg.startswith("--config=") for arg in args):
+        return args
+    command = args[0] if args else ""
+    if command not in config.CONFIGURABLE:
+        raise UsageError(f"--config is an option of {', '.join(config.CONFIGURABLE)}")
+    commands: dict[str, argparse.ArgumentParser] = getattr(parser, "commands", {})
+    return config.expand(args, commands[command])
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="options from a TOML file (keys are the long options; the command line wins)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``watchd`` command line; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
+        args = config.read_ahead_plugins(args)
         host = PluginHost(scan_plugin_args(args))
     except UsageError as exc:
         print(f"watchd: error: {exc}", file=sys.stderr)
@@ -452,7 +480,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PluginLoadError as exc:
         print(f"watchd: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    ns = build_parser(host).parse_args(args)
+    parser = build_parser(host)
+    try:
+        args = _with_config(parser, args)
+    except UsageError as exc:
+        print(f"watchd: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    ns = parser.parse_args(args)
     ns.argv = args
     configure_logging(ns.verbose - ns.quiet)
     try:

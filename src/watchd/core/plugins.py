@@ -58,7 +58,7 @@ def autoload_disabled() -> bool:
 
 
 def scan_plugin_args(argv: Iterable[str]) -> list[str]:
-    """Return the values of every ``-p VALUE`` / ``-pVALUE`` in *argv*.
+    """Return the values of every ``-p VALUE`` / ``-pVALUE`` / ``--plugin VALUE`` in *argv*.
 
     The plugins must be known before the command line can be parsed (they add
     options to it), so ``-p`` is read ahead, as pytest does.
@@ -66,8 +66,10 @@ def scan_plugin_args(argv: Iterable[str]) -> list[str]:
     values: list[str] = []
     args = list(argv)
     for index, arg in enumerate(args):
-        if arg == "-p" and index + 1 < len(args):
+        if arg in ("-p", "--plugin") and index + 1 < len(args):
             values.append(args[index + 1])
+        elif arg.startswith("--plugin="):
+            values.append(arg.partition("=")[2])
         elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
             values.append(arg[2:].lstrip("="))
     return values
