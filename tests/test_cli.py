@@ -32,7 +32,8 @@ def test_plugins_lists_the_builtins_with_what_they_provide():
     result = run_watchd("plugins")
     assert result.returncode == 0
     assert f"audit {__version__} (built-in)\n    sources: audit\n" in result.stdout
-    assert "formats: human, json" in result.stdout
+    assert "formats: csv, human, json" in result.stdout
+    assert f"siem {__version__} (built-in)\n    formats: cef, ecs, leef\n" in result.stdout
     assert "filters: action, change, field, level, name" in result.stdout
 
 

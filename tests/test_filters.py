@@ -105,7 +105,7 @@ def test_level_and_apply(watchd, trail):
         (["--source", "audit:/x", "--apply", "redact"], "unknown filter 'redact'"),
         (
             ["--source", "audit:/x", "--format", "xml"],
-            "unknown format 'xml' (available: cef, ecs, human, json, leef)",
+            "unknown format 'xml' (available: cef, csv, ecs, human, json, leef)",
         ),
         (
             ["--source", "audit:/x,schema=klingon"],
