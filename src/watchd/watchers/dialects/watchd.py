@@ -26,7 +26,8 @@ class WatchdDialect:
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Return True when every fixed key is there and no key is foreign."""
-        return all(key in record for key in _FIXED) and record.keys() <= _KEYS
+        # Tried first on every record: "source" alone rules out every producer's own shape.
+        return "source" in record and record.keys() <= _KEYS and all(k in record for k in _FIXED)
 
     def to_event(
         self, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
