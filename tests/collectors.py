@@ -168,7 +168,8 @@ class Rsyslog(Collector):
 
     name = "rsyslog"
     binary = ROOT / "usr/sbin/rsyslogd"
-    modules = ROOT / "usr/lib/x86_64-linux-gnu/rsyslog"
+    # usr/lib/<multiarch triplet>/rsyslog
+    modules = next(iter(sorted(ROOT.glob("usr/lib/*/rsyslog"))), ROOT / "usr/lib/rsyslog")
 
     def __init__(self, workdir: Path, tls_files: dict[str, Path]) -> None:
         super().__init__(workdir, tls_files)
@@ -219,7 +220,8 @@ class SyslogNg(Collector):
 
     name = "syslog-ng"
     binary = ROOT / "usr/sbin/syslog-ng"
-    modules = ROOT / "usr/lib/syslog-ng/3.38"
+    # usr/lib/syslog-ng/<major.minor>: the module folder names the config version too
+    modules = next(iter(sorted(ROOT.glob("usr/lib/syslog-ng/[0-9]*.[0-9]*"))), ROOT / "none")
 
     def command(self) -> list[str]:
         d = self.dir
@@ -247,7 +249,7 @@ class SyslogNg(Collector):
             "pri=int($PRI) host=$HOST app=$PROGRAM procid=$PID msgid=$MSGID "
             "time=$ISODATE msg=$MESSAGE --key .SDATA.*"
         )
-        return f"""@version: 3.38
+        return f"""@version: {self.modules.name}
 options {{
   stats-freq(0); keep-hostname(yes); keep-timestamp(yes); frac-digits(3); log-msg-size(65536);
 }};

@@ -39,7 +39,7 @@ def parse_when(text: str, flag: str, now: datetime | None = None) -> datetime:
         amount, unit = int(match.group(1)), match.group(2)
         return (now or datetime.now(UTC)) - timedelta(seconds=amount * _UNITS[unit])
     parsed = parse_timestamp(text)
-    if parsed is None or not isinstance(text, str):
+    if parsed is None:
         raise UsageError(
             f"{flag} {text!r}: expected an RFC 3339 time or a duration (90s, 15m, 2h, 7d)"
         )

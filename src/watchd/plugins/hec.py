@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,11 +51,9 @@ _WRONG_PLACE = frozenset((404, 405))
 
 @dataclass(slots=True)
 class Batch:
-    """HEC objects sent in one request, and how many events they are."""
+    """The HEC objects sent in one request, one per event."""
 
     objects: list[bytes]
-    channel_ack: int | None = None
-    sent_at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -65,7 +63,6 @@ class Result:
     delivered: int = 0
     dead: int = 0
     fatal: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 class HecObjects:
