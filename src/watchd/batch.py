@@ -15,7 +15,7 @@ from watchd.core.protocols import EventFilter, FormatContext
 from watchd.core.registry import Registry
 from watchd.core.spec import Options, Spec, parse_spec
 from watchd.plugins.stdout import isatty, silence, wants_color
-from watchd.query import Summary, Window, file_sources, parse_when, select
+from watchd.query import FileSource, Summary, Window, file_sources, parse_when, select
 
 EXIT_OK = 0
 
@@ -35,13 +35,15 @@ def _configured(
 
 def _selection(
     ns: argparse.Namespace, filters: list[Spec], context: RunContext
-) -> tuple[list[EventFilter], Window]:
+) -> tuple[list[FileSource], list[EventFilter], Window]:
+    """Return the sources, filters and time window the command line asks for."""
     window = Window(
         parse_when(ns.since, "--since") if ns.since else None,
         parse_when(ns.until, "--until") if ns.until else None,
     )
     built = [context.registry.filters.get(s.type, s.options.where)(s, context) for s in filters]
-    return built, window
+    specs = [parse_spec(text, "--source") for text in ns.source]
+    return file_sources(specs, context), built, window
 
 
 def run_query(
@@ -52,7 +54,6 @@ def run_query(
     stdout: BinaryIO,
 ) -> int:
     """Print the matching events of the sources in the chosen format; return the exit status."""
-    specs = [parse_spec(text, "--source") for text in ns.source]
     with _configured(host, registry, ns, stdout) as context:
         tty = isatty(stdout)
         name = ns.format or ("human" if tty else "json")
@@ -60,8 +61,7 @@ def run_query(
         formatter = factory(
             Options({}, "--format"), FormatContext(color=wants_color("auto", tty=tty))
         )
-        event_filters, window = _selection(ns, filters, context)
-        sources = file_sources(specs, context)
+        sources, event_filters, window = _selection(ns, filters, context)
         header = getattr(formatter, "header", None)
         try:
             if isinstance(header, bytes):
@@ -88,10 +88,8 @@ def run_summary(
     stdout: BinaryIO,
 ) -> int:
     """Print the counts of the matching events; return the exit status."""
-    specs = [parse_spec(text, "--source") for text in ns.source]
     with _configured(host, registry, ns, stdout) as context:
-        event_filters, window = _selection(ns, filters, context)
-        sources = file_sources(specs, context)
+        sources, event_filters, window = _selection(ns, filters, context)
         summary = Summary()
         for event in select(sources, event_filters, window):
             summary.add(event)
