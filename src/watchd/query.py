@@ -23,6 +23,7 @@ from watchd.core.event import WatchEvent
 from watchd.core.protocols import Dialect, EventFilter, RecordSource
 from watchd.core.spec import Spec
 from watchd.core.timestamps import parse_timestamp
+from watchd.watchers.audit import scope_of
 from watchd.watchers.records import Skip, decode_record
 
 _DURATION = re.compile(r"(\d+)([smhd])\Z")
@@ -74,9 +75,7 @@ class FileSource:
 
 def files_of(target: str, where: str) -> list[str]:
     """Return the files a target names (path, glob with ``a|b`` names, directory), oldest first."""
-    expanded = os.path.expanduser(target)
-    if target.endswith("/") or os.path.isdir(expanded):
-        expanded = os.path.join(expanded, "*.jsonl|*.log")
+    expanded = scope_of(target)
     directory, name = os.path.split(expanded)
     found = {
         path

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchd.core.errors import UsageError
+from watchd.query import files_of
 from watchd.watchers.integrity import BROKEN, GENESIS, OK, Chain, is_chained
 from watchd.watchers.records import Skip, decode_record
-
-#: What a directory's trail files are called (loki-mode writes audit-YYYY-MM-DD.jsonl).
-TRAIL_SUFFIXES = (".jsonl", ".log")
 
 
 @dataclass(slots=True)
@@ -63,15 +61,12 @@ class Report:
 
 def trail_files(target: str) -> list[Path]:
     """Return the file, or the directory's trail files oldest first; raise UsageError."""
-    path = Path(target)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
+    if not os.path.exists(target):
         raise UsageError(f"verify: {target}: no such file or directory")
-    files = [p for p in path.iterdir() if p.suffix in TRAIL_SUFFIXES and p.is_file()]
+    files = files_of(target, "verify")  # the files audit:TARGET follows, oldest first
     if not files:
         raise UsageError(f"verify: {target}: no *.jsonl or *.log files")
-    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+    return [Path(p) for p in files]
 
 
 def verify(target: str) -> Report:

@@ -130,3 +130,11 @@ def parse_address(target: str, where: str, default_port: int | None = None) -> t
     if not parts.hostname or port is None:
         raise UsageError(f"{where}: expected HOST:PORT, as in 127.0.0.1:5170")
     return parts.hostname, port
+
+
+def peer_name(address: object) -> str:
+    """Return a socket address as ``host:port`` (``[v6]:port``), or a Unix path as it is."""
+    if isinstance(address, tuple):
+        host, port = str(address[0]), address[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return str(address) or "unix"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from watchd.core.event import WatchEvent
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -33,6 +37,19 @@ def record_time(value: object) -> tuple[str, datetime | None]:
     """Return a record's ``ts`` verbatim (the read time when it has none) and its UTC time."""
     text = value if isinstance(value, str) and value else utc_now_iso()
     return text, parse_timestamp(text)
+
+
+def event_time(event: WatchEvent) -> datetime:
+    """Return the event's time in UTC, or now for an event whose ``ts`` could not be parsed.
+
+    Converted even though the dialects give UTC: a plugin's event may carry another zone.
+    """
+    return (event.time or datetime.now(UTC)).astimezone(UTC)
+
+
+def iso_millis(when: datetime, zone: str = "Z") -> str:
+    """Return a UTC time as ``YYYY-MM-DDTHH:MM:SS.mmm`` followed by *zone*."""
+    return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}{zone}"
 
 
 def utc_now_iso() -> str:

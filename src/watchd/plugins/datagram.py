@@ -22,6 +22,7 @@ from typing import Protocol
 import structlog
 
 from watchd.core.event import WatchEvent
+from watchd.core.spec import peer_name
 from watchd.plugins.stream import Backoff, Outage, QueuedSink, warn_undelivered
 
 _AGAIN = (BlockingIOError, InterruptedError)
@@ -60,8 +61,7 @@ class DatagramSink(QueuedSink):
         self._cut = 0
         self._sock: socket.socket | None = None
         self._log = structlog.get_logger("watchd").bind(sink=name)
-        peer = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
-        self._outage = Outage(self._log, peer, backoff or Backoff())
+        self._outage = Outage(self._log, peer_name(address), backoff or Backoff())
         self._open()
 
     # -- what the pipeline and the loop call -------------------------------------

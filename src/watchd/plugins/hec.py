@@ -24,7 +24,7 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +38,7 @@ from watchd.core.event import WatchEvent
 from watchd.core.protocols import SinkFactory
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
+from watchd.core.timestamps import event_time
 from watchd.plugins.stream import Backoff, tls_context, warn_undelivered
 from watchd.plugins.syslog_messages import local_hostname
 
@@ -85,7 +86,7 @@ class HecObjects:
 
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the HEC object of *event*."""
-        when = event.time or datetime.now(UTC)
+        when = event_time(event)
         if self._loki:
             return self._loki_object(event, when)
         obj: dict[str, Any] = {

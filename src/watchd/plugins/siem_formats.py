@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -22,6 +21,7 @@ from watchd.core.fields import as_text
 from watchd.core.protocols import FormatContext, FormatFactory, Formatter
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
+from watchd.core.timestamps import event_time, iso_millis
 from watchd.plugins.syslog_messages import local_hostname
 
 ECS_VERSION = "8.11.0"
@@ -59,8 +59,7 @@ def outcome(event: WatchEvent) -> str:
 
 def epoch_ms(event: WatchEvent) -> int:
     """Return the event's time in epoch milliseconds (the read time when it had none)."""
-    when = event.time or datetime.now(UTC)
-    return int(when.timestamp() * 1000)
+    return int(event_time(event).timestamp() * 1000)
 
 
 def is_ip(value: str) -> bool:
@@ -217,12 +216,12 @@ class LeefFormat:
 
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the LEEF line of *event*."""
-        when = (event.time or datetime.now(UTC)).astimezone(UTC)
+        when = event_time(event)
         source = client_ip(event)
         dest = event.dest if event.dest != source else ""
         pairs = [
             ("cat", event.source),
-            ("devTime", f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}+0000"),
+            ("devTime", iso_millis(when, "+0000")),
             ("devTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSZ"),
             ("sev", str(SEVERITY_0_10.get(event.level, 3))),
             ("usrName", event.actor),
@@ -256,11 +255,11 @@ class EcsFormat:
 
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the ECS document of *event*."""
-        when = (event.time or datetime.now(UTC)).astimezone(UTC)
+        when = event_time(event)
         category = _CATEGORIES.get(event.action) or ("network" if is_ip(event.dest) else "host")
         original = event.record if event.record is not None else event.to_dict()
         doc: dict[str, Any] = {
-            "@timestamp": f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}Z",
+            "@timestamp": iso_millis(when),
             "ecs": {"version": ECS_VERSION},
             "message": event.detail or event.action,
             "log": {"level": event.level},

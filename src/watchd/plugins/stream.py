@@ -32,7 +32,7 @@ from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import Formatter, SinkFactory
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Options, Spec, parse_address
+from watchd.core.spec import Options, Spec, parse_address, peer_name
 from watchd.plugins.stdout import formatter_for
 
 #: Turns one formatted event into the bytes of one frame on the wire.
@@ -133,12 +133,6 @@ class Outage:
     def wait(self) -> float:
         """Return the seconds until the next attempt is due (0 when it is)."""
         return max(self._next_attempt - time.monotonic(), 0.0)
-
-
-def peer_name(address: tuple[str, int]) -> str:
-    """Return ``host:port`` (``[v6]:port`` for IPv6)."""
-    host, port = address
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def warn_undelivered(log: structlog.typing.FilteringBoundLogger, count: int) -> None:

@@ -12,11 +12,11 @@ import os
 import re
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import Formatter
+from watchd.core.timestamps import event_time, iso_millis
 from watchd.plugins.formats import printable
 from watchd.plugins.stream import Framer
 from watchd.watchers.dialects.loki import SECURITY_ACTIONS
@@ -115,14 +115,10 @@ class Rfc5424:
         self._sd_id = sd_name(sd_id)
 
     def _head(self, event: WatchEvent, flag: str = "") -> str:
-        when = event.time or datetime.now(UTC)
-        stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        stamp = iso_millis(event_time(event))
         pri = self._facility + severity(event.level)
         msgid = header_field(event.action, 32)
-        return (
-            f"<{pri}>1 {stamp}.{when.microsecond // 1000:03d}Z{self._middle}{msgid} "
-            f"{self._structured_data(event, flag)}"
-        )
+        return f"<{pri}>1 {stamp}{self._middle}{msgid} {self._structured_data(event, flag)}"
 
     def _structured_data(self, event: WatchEvent, flag: str) -> str:
         params = [
@@ -174,7 +170,7 @@ class Rfc3164:
 
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the message for *event*."""
-        when = (event.time or datetime.now(UTC)).astimezone()
+        when = event_time(event).astimezone()
         pri = self._facility + severity(event.level)
         stamp = f"{_MONTHS[when.month - 1]} {when.day:2d} {when:%H:%M:%S}"
         return f"<{pri}>{stamp}{self._tail}".encode() + self._body(event)

@@ -218,7 +218,7 @@ def trail_options(options: Options, context: RunContext) -> TrailOptions:
     )
 
 
-def _scope(target: str) -> str:
+def scope_of(target: str) -> str:
     """Return the path or glob a target names: a directory means its ``*.jsonl`` and ``*.log``.
 
     loki-mode writes ``audit-YYYY-MM-DD.jsonl`` per UTC day and renames it to
@@ -246,7 +246,7 @@ def make_audit_watcher(spec: Spec, context: RunContext) -> AuditWatcher:
     store = shared_store(context)
     source_id = context.claim_id(f"audit:{spec.target}")
     trail = Trail(
-        _scope(spec.target),
+        scope_of(spec.target),
         source_id,
         start=start,
         hub=hub,

@@ -21,7 +21,7 @@ from watchd.core.context import RunContext
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import Dialect, RecordSource
-from watchd.core.spec import Spec, parse_address
+from watchd.core.spec import Spec, parse_address, peer_name
 from watchd.core.timestamps import record_time
 from watchd.watchers.records import decode_record
 from watchd.watchers.skips import SkipCounter
@@ -100,13 +100,6 @@ def plain_event(message: SyslogMessage, origin: str, peer: str) -> WatchEvent:
     )
 
 
-def _peer(address: object) -> str:
-    if isinstance(address, tuple):
-        host, port = str(address[0]), address[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return str(address) or "unix"
-
-
 class UdpListener:
     """A bound UDP socket: one message per datagram."""
 
@@ -138,7 +131,7 @@ class UdpListener:
                 return events
             except OSError:
                 continue  # an ICMP error queued on the socket; nothing to read
-            self._mapper.map(data, _peer(address), events)
+            self._mapper.map(data, peer_name(address), events)
         self._more = True
         return events
 
@@ -206,7 +199,7 @@ class TcpListener:
                 if exc.errno in (errno.EMFILE, errno.ENFILE):
                     self._log.warning("cannot accept a connection", reason=exc.strerror)
                 return
-            peer = _peer(address)
+            peer = peer_name(address)
             if len(self._connections) >= self._max_connections:
                 self._log.warning(
                     "connection refused: too many open", peer=peer, limit=self._max_connections
