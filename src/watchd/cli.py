@@ -15,6 +15,7 @@ from watchd import config
 from watchd._version import __version__
 from watchd.core.context import StartAt
 from watchd.core.errors import UsageError
+from watchd.core.heap import keep_heap
 from watchd.core.logging import configure_logging
 from watchd.core.plugins import PluginHost, PluginLoadError, scan_plugin_args
 from watchd.core.registry import PluginConflictError, Registry
@@ -489,6 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = parser.parse_args(args)
     ns.argv = args
     configure_logging(ns.verbose - ns.quiet)
+    keep_heap()
     try:
         registry = host.collect()
         status: int = ns.handler(host, registry, ns)

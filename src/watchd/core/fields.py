@@ -11,9 +11,9 @@ import orjson
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 
-#: The fields a user can name: the JSON form's keys, without ``extra`` itself.
+#: The fields a user can name: the JSON form's keys (the compared fields), without ``extra``.
 FIELD_NAMES: tuple[str, ...] = tuple(
-    f.name for f in fields(WatchEvent) if f.name not in ("extra", "time", "cursor")
+    f.name for f in fields(WatchEvent) if f.compare and f.name != "extra"
 )
 
 

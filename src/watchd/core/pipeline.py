@@ -39,6 +39,8 @@ class Pipeline:
     ) -> None:
         self.filters = list(filters)
         self.sinks = list(sinks)
+        # Sorted out once: isinstance() against a runtime-checkable protocol is slow.
+        self._async = [sink for sink in self.sinks if isinstance(sink, AsyncSink)]
         self.reorderer = reorderer
         self.failed = False
         self.lost = False
@@ -51,11 +53,11 @@ class Pipeline:
 
     def async_sinks(self) -> list[AsyncSink]:
         """Return the sinks the loop must drive."""
-        return [sink for sink in self.sinks if isinstance(sink, AsyncSink)]
+        return self._async
 
     def has_room(self) -> bool:
         """Return False while some sink's queue is full: sources must wait."""
-        return all(sink.has_room() for sink in self.async_sinks())
+        return all(sink.has_room() for sink in self._async)
 
     def dispatch(self, events: list[WatchEvent], on_delivered: Delivered | None = None) -> None:
         """Filter *events*, hand what is left to every sink, and acknowledge when delivered.
@@ -78,6 +80,10 @@ class Pipeline:
             if events or acks:
                 self._deliver(events, acks)
 
+    def _driven(self, sink: Sink) -> AsyncSink | None:
+        """Return *sink* as the AsyncSink it is, or None."""
+        return next((driven for driven in self._async if driven is sink), None)
+
     def _deliver(self, events: list[WatchEvent], acks: list[Delivered]) -> None:
         targets: list[tuple[AsyncSink, int]] = []
         if events:
@@ -92,8 +98,9 @@ class Pipeline:
                     self.failed = True
                     self.detach(sink)
                 else:
-                    if isinstance(sink, AsyncSink):
-                        targets.append((sink, sink.accepted()))
+                    driven = self._driven(sink)
+                    if driven is not None:
+                        targets.append((driven, driven.accepted()))
         if not self.lost:
             self._waiting.extend((targets, ack) for ack in acks)
             self.collect()
@@ -113,6 +120,9 @@ class Pipeline:
         self._waiting.clear()
         if sink in self.sinks:
             self.sinks.remove(sink)
+            driven = self._driven(sink)
+            if driven is not None:
+                self._async.remove(driven)
             _close_quietly(sink)
 
     def close(self) -> None:
@@ -127,6 +137,7 @@ class Pipeline:
                 self.failed = True
             _close_quietly(sink)
         self.sinks.clear()
+        self._async.clear()
 
 
 def _close_quietly(sink: Sink) -> None:

@@ -150,7 +150,12 @@ class RecordSource:
 
 @runtime_checkable
 class Dialect(Protocol):
-    """Maps one producer's record shape onto :class:`~watchd.WatchEvent`."""
+    """Maps one producer's record shape onto :class:`~watchd.WatchEvent`.
+
+    A dialect whose :meth:`matches` looks at nothing but the record's keys may
+    say so with a class attribute ``matches_by_keys = True``: ``auto`` then
+    remembers its choice for each set of keys instead of asking every record.
+    """
 
     name: str
 

@@ -33,10 +33,9 @@ def parse_timestamp(value: object) -> datetime | None:
     return None
 
 
-def record_time(value: object) -> tuple[str, datetime | None]:
-    """Return a record's ``ts`` verbatim (the read time when it has none) and its UTC time."""
-    text = value if isinstance(value, str) and value else utc_now_iso()
-    return text, parse_timestamp(text)
+def record_ts(value: object) -> str:
+    """Return a record's ``ts`` verbatim, or the read time when it has none."""
+    return value if isinstance(value, str) and value else utc_now_iso()
 
 
 def event_time(event: WatchEvent) -> datetime:
@@ -49,7 +48,7 @@ def event_time(event: WatchEvent) -> datetime:
 
 def iso_millis(when: datetime, zone: str = "Z") -> str:
     """Return a UTC time as ``YYYY-MM-DDTHH:MM:SS.mmm`` followed by *zone*."""
-    return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}{zone}"
+    return when.isoformat(timespec="milliseconds")[:23] + zone  # isoformat is C; strftime is not
 
 
 def utc_now_iso() -> str:

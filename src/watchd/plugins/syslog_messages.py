@@ -29,13 +29,18 @@ _NOT_PRINTUSASCII = re.compile(r"[^\x21-\x7e]")
 _NOT_SD_NAME = re.compile(r'[^\x21-\x7e]|[=\]"]')
 _NOT_TAG = re.compile(r"[^A-Za-z0-9_.\-]")
 _SD_SPECIALS = str.maketrans({"\\": "\\\\", '"': '\\"', "]": "\\]"})
+#: The structured data's PARAM-NAMEs, in the order of Rfc5424._structured_data's values.
+_SD_NAMES = (
+    "source", "action", "container", "level", "dest", "actor", "origin", "worktree", "detail"
+)  # fmt: skip
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def header_field(value: str, limit: int, filler: str = "_") -> str:
     """Return *value* as a 5424 header field: printable US-ASCII, at most *limit*, else ``-``."""
-    cleaned = _NOT_PRINTUSASCII.sub(filler, value)[:limit]
-    return cleaned or "-"
+    if value.isascii() and value.isprintable() and " " not in value:  # as most are
+        return value[:limit] or "-"
+    return _NOT_PRINTUSASCII.sub(filler, value)[:limit] or "-"
 
 
 def sd_name(value: str) -> str:
@@ -45,6 +50,9 @@ def sd_name(value: str) -> str:
 
 def sd_value(value: str) -> str:
     r"""Return *value* as a PARAM-VALUE: control characters shown escaped, ``\ " ]`` escaped."""
+    # Most values need neither: isprintable() is False for every control character.
+    if value.isprintable() and "\\" not in value and '"' not in value and "]" not in value:
+        return value
     return printable(value).translate(_SD_SPECIALS)
 
 
@@ -121,19 +129,13 @@ class Rfc5424:
         return f"<{pri}>1 {stamp}{self._middle}{msgid} {self._structured_data(event, flag)}"
 
     def _structured_data(self, event: WatchEvent, flag: str) -> str:
+        values = (
+            event.source, event.action, event.container, event.level, event.dest,
+            event.actor, event.origin, event.worktree, event.detail,
+        )  # fmt: skip
         params = [
             f'{name}="{sd_value(value)}"'
-            for name, value in (
-                ("source", event.source),
-                ("action", event.action),
-                ("container", event.container),
-                ("level", event.level),
-                ("dest", event.dest),
-                ("actor", event.actor),
-                ("origin", event.origin),
-                ("worktree", event.worktree),
-                ("detail", event.detail),
-            )
+            for name, value in zip(_SD_NAMES, values, strict=True)
             if value
         ]
         if flag:

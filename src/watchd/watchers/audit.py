@@ -15,7 +15,7 @@ from watchd.core.event import Cursor, WatchEvent
 from watchd.core.protocols import Dialect, RecordSource, SourceFactory
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options, Spec
-from watchd.core.timestamps import record_time
+from watchd.core.timestamps import record_ts
 from watchd.watchers.inotify import InotifyHub, shared_hub
 from watchd.watchers.integrity import BROKEN, HASH_KEY, Chain, is_chained
 from watchd.watchers.records import Skip, decode_record
@@ -24,7 +24,7 @@ from watchd.watchers.tail import Tail
 from watchd.watchers.trail import Trail, TrailOptions
 
 #: How much one poll reads at most, so one busy file cannot starve the others.
-READ_BUDGET = 1024 * 1024
+READ_BUDGET = 64 * 1024
 
 
 class AuditWatcher:
@@ -95,20 +95,18 @@ class AuditWatcher:
             container=self._container,
             worktree=self._worktree,
         )
+        new_cursor = tuple.__new__  # Cursor's own __new__ is Python code, run per record
         for line, end in lines:
+            start = end - len(line) - 1
             record = decode_record(line)
             if isinstance(record, Skip):
-                self._skips.note(record.value, path, end - len(line) - 1)
+                self._skips.note(record.value, path, start)
                 continue
-            broken: WatchEvent | None = None
-            status = ""
+            status, broken = "", None
             if chain is not None and is_chained(record):
-                status, expected = chain.check(record)
-                if status == BROKEN and not self._in_break:
-                    broken = self._broken_event(tail, record, end - len(line) - 1, expected)
-                self._in_break = status == BROKEN
+                status, broken = self._check_link(chain, tail, record, start)
             try:
-                event = to_event(record, where, Cursor(key, end, end - len(line) - 1))
+                event = to_event(record, where, new_cursor(Cursor, (key, end, start)))
                 if status:  # watchd's verdict goes with the event, not into the record as read
                     event.extra["integrity"] = status
                 append(event)
@@ -119,8 +117,19 @@ class AuditWatcher:
                     "dialect failed on a record, skipped",
                     path=path,
                     dialect=self._dialect.name,
-                    offset=end - len(line) - 1,
+                    offset=start,
                 )
+
+    def _check_link(
+        self, chain: Chain, tail: Tail, record: dict[str, object], start: int
+    ) -> tuple[str, WatchEvent | None]:
+        """Return a chained record's verdict, and the alert when it starts a broken run."""
+        status, expected = chain.check(record)
+        broken = None
+        if status == BROKEN and not self._in_break:
+            broken = self._broken_event(tail, record, start, expected)
+        self._in_break = status == BROKEN
+        return status, broken
 
     def _broken_event(
         self, tail: Tail, record: dict[str, object], offset: int, expected: str
@@ -128,9 +137,8 @@ class AuditWatcher:
         """Return the alert for the first broken link of the chain (of a run of them)."""
         line = line_number(tail.fd, offset)
         self._log.error("integrity chain broken", path=tail.path, line=line)
-        ts, parsed = record_time(record.get("timestamp"))
         return WatchEvent(
-            ts=ts,
+            ts=record_ts(record.get("timestamp")),
             source=self._source,
             action="integrity.broken",
             container=tail.path,
@@ -143,7 +151,6 @@ class AuditWatcher:
                 "stated": record.get(HASH_KEY),
                 "expected": expected,
             },
-            time=parsed,
         )
 
     def acknowledge(self) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
+
+_PLUS_NEWLINE = (1).__add__
+
 
 class LineSplitter:
     """Turns chunks of a file into complete lines and the offset each one ends at.
@@ -45,8 +49,29 @@ class LineSplitter:
         tail = pieces.pop()
         # Offset just past the last newline in data; walk forward from where data began.
         offset = end_offset - len(data)
-        lines: list[tuple[bytes, int]] = []
         limit = self.max_line_bytes - 1  # room for the newline
+        if pieces and not self._discarding and b"\r" not in data and max(map(len, pieces)) <= limit:
+            # The usual chunk, every line plain and short enough: the offsets are summed in C.
+            ends = accumulate(map(_PLUS_NEWLINE, map(len, pieces)), initial=offset)
+            next(ends)
+            lines = list(zip(pieces, ends, strict=True))
+            offset = lines[-1][1]
+        else:
+            lines = self._lines(pieces, offset, limit)
+            offset += sum(map(len, pieces)) + len(pieces)
+        if pieces:
+            self.safe_offset = offset
+        if len(tail) > limit:
+            if not self._discarding:
+                self.too_long += 1
+            self._discarding = True
+            tail = b""
+        self._fragment = tail
+        return lines
+
+    def _lines(self, pieces: list[bytes], offset: int, limit: int) -> list[tuple[bytes, int]]:
+        """Return the lines of *pieces* (which start at *offset*), one by one."""
+        lines: list[tuple[bytes, int]] = []
         for piece in pieces:
             offset += len(piece) + 1
             if self._discarding:
@@ -58,12 +83,4 @@ class LineSplitter:
             if piece.endswith(b"\r"):
                 piece = piece[:-1]  # noqa: PLW2901 - the CR belongs to the line ending
             lines.append((piece, offset))
-        if pieces:
-            self.safe_offset = offset
-        if len(tail) > limit:
-            if not self._discarding:
-                self.too_long += 1
-            self._discarding = True
-            tail = b""
-        self._fragment = tail
         return lines

@@ -22,7 +22,7 @@ from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import Dialect, RecordSource
 from watchd.core.spec import Spec, parse_address, peer_name
-from watchd.core.timestamps import record_time
+from watchd.core.timestamps import record_ts
 from watchd.watchers.records import decode_record
 from watchd.watchers.skips import SkipCounter
 from watchd.watchers.syslog_parse import (
@@ -74,7 +74,6 @@ class MessageMapper:
 
 def plain_event(message: SyslogMessage, origin: str, peer: str) -> WatchEvent:
     """Return the event of a message whose body is text, not a record."""
-    ts, parsed = record_time(message.timestamp)
     extra: dict[str, Any] = {
         "facility": _FACILITY_NAMES[message.facility],
         "severity": message.severity,
@@ -88,7 +87,7 @@ def plain_event(message: SyslogMessage, origin: str, peer: str) -> WatchEvent:
     if message.structured_data:
         extra["structured_data"] = message.structured_data
     return WatchEvent(
-        ts=ts,
+        ts=record_ts(message.timestamp),
         source="syslog",
         action=message.msgid or "message",
         container=message.app_name,
@@ -96,7 +95,6 @@ def plain_event(message: SyslogMessage, origin: str, peer: str) -> WatchEvent:
         level=LEVEL_OF_SEVERITY[message.severity],
         origin=origin,
         extra=extra,
-        time=parsed,
     )
 
 

@@ -9,7 +9,7 @@ from enum import Enum
 from watchd.watchers.identity import Fingerprint, file_key, mark_at
 from watchd.watchers.lines import LineSplitter
 
-_CHUNK = 256 * 1024
+_CHUNK = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 
 

@@ -11,6 +11,8 @@ from watchd.core.registry import TypeTable
 
 #: Built-in dialects, most specific first; ``generic`` takes what none of them fit.
 BUILTIN_ORDER = ("watchd", "ito", "loki", "lokt", "terok", "generic")
+#: Key sets remembered at most: a trail has a handful; hostile input must not grow memory.
+KEY_SETS = 1024
 
 
 class AutoDialect:
@@ -21,6 +23,10 @@ class AutoDialect:
     def __init__(self, table: TypeTable[Dialect]) -> None:
         self._table = table
         self._order: list[Dialect] | None = None
+        #: The dialects whose choice follows from a record's keys alone: each of
+        #: them, and every dialect tried before it, matches by keys.
+        self._keyed: set[int] = set()
+        self._by_keys: dict[tuple[str, ...], Dialect] = {}
 
     def _dialects(self) -> list[Dialect]:
         # Resolved on first use: plugins loaded after this one have registered by then.
@@ -28,6 +34,10 @@ class AutoDialect:
             by_name = {entry.name: entry.item for entry in self._table if entry.item is not self}
             plugins = [d for n, d in by_name.items() if n not in BUILTIN_ORDER]
             self._order = plugins + [by_name[n] for n in BUILTIN_ORDER if n in by_name]
+            for dialect in self._order:
+                if not getattr(dialect, "matches_by_keys", False):
+                    break
+                self._keyed.add(id(dialect))
         return self._order
 
     def matches(self, record: Mapping[str, Any]) -> bool:
@@ -38,7 +48,16 @@ class AutoDialect:
         self, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
     ) -> WatchEvent:
         """Map *record* with the first dialect that fits it."""
+        keys = tuple(record)
+        dialect = self._by_keys.get(keys)
+        if dialect is None:
+            dialect = self._first_fit(record)
+            if id(dialect) in self._keyed and len(self._by_keys) < KEY_SETS:
+                self._by_keys[keys] = dialect
+        return dialect.to_event(record, where, cursor)
+
+    def _first_fit(self, record: dict[str, Any]) -> Dialect:
         for dialect in self._dialects():
             if dialect.matches(record):
-                return dialect.to_event(record, where, cursor)
+                return dialect
         raise ValueError("no dialect fits this record")  # generic fits all; a plugin blocked it

@@ -31,6 +31,7 @@ class GenericDialect:
     """Any object: the usual key names map to fields, the rest goes to ``extra``."""
 
     name = "generic"
+    matches_by_keys = True
 
     def matches(self, record: Mapping[str, Any]) -> bool:  # noqa: ARG002 - the fallback
         """Return True: every object has this shape."""

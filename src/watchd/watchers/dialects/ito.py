@@ -16,6 +16,7 @@ class ItoDialect:
     """ito: ``v, ts, entity, entity_id, scope?, op, from?, to?, actor, by, meta?, ctx``."""
 
     name = "ito"
+    matches_by_keys = True
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Return True for ito's keys."""

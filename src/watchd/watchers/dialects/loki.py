@@ -33,13 +33,14 @@ def loki_level(record: Mapping[str, Any]) -> str:
     default = "info"
     if record.get("success") is False or record.get("action") in SECURITY_ACTIONS:
         default = "warning"
-    return record_level(dict(record), default)
+    return record_level(record, default)
 
 
 class LokiDialect:
     """loki-mode: dashboard records (``resource_type``...) and agent records (``agent``)."""
 
     name = "loki"
+    matches_by_keys = True
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Return True for either of loki-mode's shapes."""

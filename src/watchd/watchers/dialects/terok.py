@@ -22,6 +22,7 @@ class TerokDialect:
     """terok-shield: ``ts, container, action, dest?, detail?`` and extras."""
 
     name = "terok"
+    matches_by_keys = True
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Return True for records with terok-shield's keys."""

@@ -12,7 +12,7 @@ from typing import Any
 from watchd.core.event import Cursor, WatchEvent, normalize_level
 from watchd.core.fields import as_text
 from watchd.core.protocols import RecordSource
-from watchd.core.timestamps import record_time
+from watchd.core.timestamps import record_ts
 
 _FIXED = ("ts", "source", "action", "container")
 _TEXT = ("dest", "detail", "actor", "origin", "worktree")
@@ -23,6 +23,7 @@ class WatchdDialect:
     """The JSON form of :class:`~watchd.WatchEvent`: its four fixed keys and nothing unknown."""
 
     name = "watchd"
+    matches_by_keys = True
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Return True when every fixed key is there and no key is foreign."""
@@ -33,11 +34,10 @@ class WatchdDialect:
         self, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
     ) -> WatchEvent:
         """Return the event *record* is the JSON form of."""
-        ts, parsed = record_time(record.get("ts"))
         extra = record.get("extra")
         level = record.get("level")
         return WatchEvent(
-            ts=ts,
+            ts=record_ts(record.get("ts")),
             source=as_text(record.get("source")) or where.source,
             action=as_text(record.get("action")) or "unknown",
             container=as_text(record.get("container")),
@@ -48,7 +48,6 @@ class WatchdDialect:
             origin=as_text(record.get("origin")) or where.origin,
             extra=extra if isinstance(extra, dict) else {},
             worktree=as_text(record.get("worktree")) or where.worktree,
-            time=parsed,
             cursor=cursor,
             record=record,
         )

@@ -1,0 +1,208 @@
+"""The shortcuts of the per-record path give what the long way gives."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from hypothesis import given
+from hypothesis import strategies as st
+
+from watchd import RecordSource, StartAt, WatchEvent
+from watchd.core.registry import TypeTable
+from watchd.watchers.dialects.auto import AutoDialect
+from watchd.watchers.dialects.lokt import LoktDialect
+from watchd.watchers.dialects.terok import TerokDialect
+from watchd.watchers.lines import LineSplitter
+from watchd.watchers.trail import Trail, TrailOptions
+
+WHERE = RecordSource(source="audit", origin="/trail")
+
+# -- lines ------------------------------------------------------------------------
+
+
+def reference_lines(data: bytes, limit: int) -> list[tuple[bytes, int]]:
+    """The lines of *data* the slow, obvious way: every complete line shorter than *limit*."""
+    out, offset = [], 0
+    for piece in data.split(b"\n")[:-1]:
+        offset += len(piece) + 1
+        if len(piece) < limit:
+            out.append((piece.removesuffix(b"\r"), offset))
+    return out
+
+
+LINE = st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")) | st.sampled_from(
+    [b"x" * 30, b"ok\r", b"\r", b""]
+)
+
+
+@given(st.lists(LINE, max_size=12), st.lists(st.integers(1, 40), max_size=6))
+def test_any_chunking_gives_the_lines_of_one_read(lines, cuts):
+    data = b"".join(line + b"\n" for line in lines)
+    splitter = LineSplitter(20)
+    got, start = [], 0
+    for cut in [*cuts, len(data)]:
+        end = min(start + cut, len(data))
+        got += splitter.feed(data[start:end], end)
+        start = end
+    got += splitter.feed(data[start:], len(data))
+    # A line cut across chunks is dropped if it is too long in total, as the reference does.
+    assert got == reference_lines(data, 20)
+    assert splitter.safe_offset == (data.rfind(b"\n") + 1)
+
+
+# -- events -----------------------------------------------------------------------
+
+
+def test_time_is_parsed_from_ts_when_first_asked_for():
+    event = WatchEvent(ts="2026-02-01T10:33:10.5-05:00", source="s", action="a", container="c")
+    assert event.time == datetime(2026, 2, 1, 15, 33, 10, 500000, tzinfo=UTC)
+    assert WatchEvent(ts="yesterday", source="s", action="a", container="c").time is None
+
+
+def test_a_given_time_wins_and_replace_parses_the_new_ts():
+    given_time = datetime(2000, 1, 1, tzinfo=UTC)
+    event = WatchEvent(ts="2026-02-01T00:00:00Z", source="s", action="a", container="c",
+                       time=given_time)  # fmt: skip
+    assert event.time == given_time
+    moved = dataclasses.replace(event, ts="2026-03-01T00:00:00Z")
+    assert moved.time == datetime(2026, 3, 1, tzinfo=UTC)
+    assert moved.action == "a"
+
+
+def test_events_stay_frozen_and_compare_by_their_json_fields():
+    one = WatchEvent(ts="t", source="s", action="a", container="c", extra={"k": 1})
+    other = WatchEvent(ts="t", source="s", action="a", container="c", extra={"k": 1},
+                       time=None, record={"raw": True})  # fmt: skip
+    assert one == other
+    try:
+        one.action = "b"  # type: ignore[misc]
+    except dataclasses.FrozenInstanceError:
+        pass
+    else:
+        raise AssertionError("a WatchEvent took an assignment")
+    assert one.to_dict() == {"ts": "t", "source": "s", "action": "a", "container": "c",
+                             "extra": {"k": 1}}  # fmt: skip
+
+
+HEAP_CHURN = """
+import resource, sys, orjson
+from watchd.core.heap import keep_heap
+if sys.argv[1] == "tuned" and not keep_heap():
+    sys.exit(3)
+line = orjson.dumps({"ts": "2026-02-01T10:33:10Z", "event": "acquire", "name": "build",
+    "lock_id": "e46a4edb8d3cb3e793df216b4a7680ba", "owner": "claude", "host": "macbook",
+    "pid": 48201, "agent_id": "agent-3f2a", "ttl_sec": 300, "seq": 1})
+def batch():  # what one poll does: records read, copied into events, written, let go
+    records = [orjson.loads(line) for _ in range(500)]
+    events = [record.copy() for record in records]
+    out = b"\\n".join(orjson.dumps(event) for event in events)
+    del records, events, out
+batch()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(100):
+    batch()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def page_faults(mode: str) -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", HEAP_CHURN, mode], capture_output=True, text=True, check=False
+    )
+    if done.returncode == 3:
+        pytest.skip("not glibc: keep_heap() leaves the allocator alone")
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
+
+
+def test_batch_after_batch_reuses_the_heap_instead_of_faulting_it_in_again():
+    default, tuned = page_faults("default"), page_faults("tuned")
+    assert default > 10_000  # the heap given back after each batch, faulted in by the next
+    assert tuned < 100
+
+
+# -- auto -------------------------------------------------------------------------
+
+
+class ByValue:
+    """A plugin's dialect that looks at a value: auto must ask it for every record."""
+
+    name = "by-value"
+
+    def matches(self, record: dict[str, Any]) -> bool:
+        return record.get("action") == "special"
+
+    def to_event(self, record: dict[str, Any], where: RecordSource, cursor: object) -> WatchEvent:
+        return WatchEvent(ts="t", source=where.source, action="by-value", container="c")
+
+
+def table(*dialects: Any) -> TypeTable[Any]:
+    entries: TypeTable[Any] = TypeTable("dialect")
+    for dialect in dialects:
+        entries.add(dialect.name, dialect)
+    return entries
+
+
+def test_auto_asks_a_value_matching_dialect_for_every_record():
+    dialects = table(TerokDialect(), LoktDialect(), ByValue())
+    auto = AutoDialect(dialects)
+    plain = {"ts": "t", "action": "allowed", "container": "c"}
+    special = {"ts": "t", "action": "special", "container": "c"}  # the same keys
+    assert auto.to_event(plain, WHERE, None).action == "allowed"
+    assert auto.to_event(special, WHERE, None).action == "by-value"
+    assert auto.to_event(plain, WHERE, None).action == "allowed"
+
+
+def test_auto_remembers_key_sets_and_still_picks_the_first_fit():
+    auto = AutoDialect(table(TerokDialect(), LoktDialect()))
+    lokt = {"ts": "t", "event": "acquire", "name": "lock", "owner": "me"}
+    both = {"ts": "t", "event": "x", "name": "n", "owner": "o", "action": "a", "container": "c"}
+    for _ in range(2):  # the second time from what auto remembered
+        assert auto.to_event(lokt, WHERE, None).actor == "me"
+        assert auto.to_event(both, WHERE, None).action == "x"  # lokt is tried before terok
+
+
+# -- rescans ----------------------------------------------------------------------
+
+
+def make_trail(folder: Path) -> Trail:
+    return Trail(
+        str(folder / "*.jsonl"),
+        "t",
+        start=StartAt("beginning"),
+        hub=None,
+        store=None,
+        options=TrailOptions(),
+        log=structlog.get_logger("test"),
+    )
+
+
+def test_an_idle_directory_is_not_listed_again_until_it_changes(tmp_path, monkeypatch):
+    for n in range(3):
+        (tmp_path / f"f{n}.jsonl").write_bytes(b"{}\n")
+    past = time.time() - 60
+    os.utime(tmp_path, (past, past))
+    trail = make_trail(tmp_path)
+    trail.poll(1 << 20)
+    assert len(trail.tails) == 3
+    assert not trail._may_have_changed()  # listed, and unchanged since
+    (tmp_path / "new.jsonl").write_bytes(b"{}\n")
+    assert trail._may_have_changed()
+    trail.close()
+
+
+def test_a_directory_changed_in_the_tick_of_its_listing_is_listed_again(tmp_path):
+    (tmp_path / "a.jsonl").write_bytes(b"{}\n")  # its mtime is now: as recent as the listing
+    trail = make_trail(tmp_path)
+    trail.poll(1 << 20)
+    assert trail._may_have_changed()
+    trail.close()
