@@ -788,7 +788,7 @@ def main() -> int:
             new_files=new_file_delays(work, 5 if quick else 20),
             info=versions(),
         )
-    text = report(res, previous_notes())
+    text = report(res, "" if quick else previous_notes())
     sys.stdout.write(text)
     if not quick:
         (HERE / "RESULTS.md").write_text(text)

@@ -14,7 +14,9 @@ from conftest import TESTS, clean_env
 HARNESS = TESTS.parent / "bench" / "run.py"
 CONTENDERS = (
     "watchd, file to stdout JSON",
+    "watchd, mixed producers (terok, lokt, loki, ito) to stdout JSON",
     "watchd, file to a file",
+    "watchd, file to rsyslog over TCP (RFC 5424)",
     "tail -n +1 -F (the I/O floor)",
     "bare orjson loads+dumps loop",
     "rsyslog imfile to omfile",
@@ -32,9 +34,10 @@ def test_quick_mode_measures_every_contender() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    throughput = done.stdout.split("## Throughput")[1].split("\n## ")[0]
     rows = {
         line.split(" | ")[0].lstrip("| "): line
-        for line in done.stdout.splitlines()
+        for line in throughput.splitlines()
         if line.startswith("| ") and not line.startswith("| contender")
     }
     assert set(rows) == set(CONTENDERS)
@@ -42,5 +45,7 @@ def test_quick_mode_measures_every_contender() -> None:
     for name, row in rows.items():
         peer_missing = "not measured: not installed" in row and not collectors
         assert "not measured" not in row or (peer_missing and "watchd" not in name), row
-    assert "latency, watchd (inotify): p50 " in done.stdout
-    assert "idle, 1,000 files: " in done.stdout
+    assert "- watchd (inotify): p50 " in done.stdout
+    assert "| 1,000 | " in done.stdout  # idle files
+    assert "| file to stdout JSON: at least 300,000 events/s | " in done.stdout  # the targets
+    assert "a new file in a watched glob, until its record is out: p50 " in done.stdout
