@@ -254,27 +254,38 @@ def bare_loop(trail: Path, count: int) -> Sample:
     return count_from_pipe([sys.executable, "-c", code, str(trail)], count)
 
 
-def rsyslog_imfile(trail: Path, work: Path) -> Callable[[], subprocess.Popen[bytes]]:
-    """Return a starter of rsyslogd following *trail* with imfile into an omfile."""
-    conf = work / "rsyslog.conf"
-    (work / "rs").mkdir(exist_ok=True)
+def rsyslog_starter(work: Path, name: str, config: str) -> Callable[[], subprocess.Popen[bytes]]:
+    """Return a starter of ``rsyslogd -n`` with *config*, its own state folder and PID file.
+
+    *config* holds the modules, input and action; the ``raw`` template (the message
+    and a newline) is defined for it. Each start begins with an empty state folder.
+    """
+    state, conf = work / f"{name}.state", work / f"{name}.conf"
     conf.write_text(
-        f'global(workDirectory="{work / "rs"}")\n'
-        f'module(load="imfile" mode="inotify")\n'
-        f'input(type="imfile" file="{trail}" tag="bench" freshStartTail="off")\n'
-        f'template(name="raw" type="string" string="%msg%\\n")\n'
-        f'action(type="omfile" file="{work / "rsyslog.out"}" template="raw")\n'
+        f'global(workDirectory="{state}")\n'
+        'template(name="raw" type="string" string="%msg%\\n")\n' + config
     )
     modules = next(iter(sorted(COLLECTORS.glob("usr/lib/*/rsyslog"))))
+    pid = work / f"{name}.pid"
+    command = [str(RSYSLOGD), "-n", "-f", str(conf), "-i", str(pid), "-M", str(modules)]
 
     def start() -> subprocess.Popen[bytes]:
-        shutil.rmtree(work / "rs", ignore_errors=True)
-        (work / "rs").mkdir()
-        pid = work / "rsyslog.pid"
-        command = [str(RSYSLOGD), "-n", "-f", str(conf), "-i", str(pid), "-M", str(modules)]
+        shutil.rmtree(state, ignore_errors=True)
+        state.mkdir()
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     return start
+
+
+def rsyslog_imfile(trail: Path, work: Path) -> Callable[[], subprocess.Popen[bytes]]:
+    """Return a starter of rsyslogd following *trail* with imfile into an omfile."""
+    return rsyslog_starter(
+        work,
+        "rsyslog",
+        'module(load="imfile" mode="inotify")\n'
+        f'input(type="imfile" file="{trail}" tag="bench" freshStartTail="off")\n'
+        f'action(type="omfile" file="{work / "rsyslog.out"}" template="raw")\n',
+    )
 
 
 def syslog_ng_file(trail: Path, work: Path) -> Callable[[], subprocess.Popen[bytes]]:
@@ -323,21 +334,13 @@ def measure(name: str, runs: int, once: Callable[[], Sample], missing: str = "")
 
 def rsyslog_tcp(work: Path, port: int) -> subprocess.Popen[bytes]:
     """Start rsyslogd receiving syslog over TCP on loopback *port* into an omfile; wait for it."""
-    conf = work / "rsyslog-tcp.conf"
-    state = work / "rs-tcp"
-    shutil.rmtree(state, ignore_errors=True)
-    state.mkdir()
-    conf.write_text(
-        f'global(workDirectory="{state}")\n'
+    proc = rsyslog_starter(
+        work,
+        "rsyslog-tcp",
         'module(load="imtcp")\n'
         f'input(type="imtcp" address="127.0.0.1" port="{port}")\n'
-        'template(name="raw" type="string" string="%msg%\\n")\n'
-        f'action(type="omfile" file="{work / "rsyslog-tcp.out"}" template="raw")\n'
-    )
-    modules = next(iter(sorted(COLLECTORS.glob("usr/lib/*/rsyslog"))))
-    pid = work / "rsyslog-tcp.pid"
-    command = [str(RSYSLOGD), "-n", "-f", str(conf), "-i", str(pid), "-M", str(modules)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        f'action(type="omfile" file="{work / "rsyslog-tcp.out"}" template="raw")\n',
+    )()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with socket.socket() as probe:
@@ -498,26 +501,13 @@ def rsyslog_follower(trail: Path, work: Path) -> tuple[Callable[[], subprocess.P
     fifo = work / "rsyslog-latency.fifo"
     if not fifo.exists():
         os.mkfifo(fifo)
-    conf = work / "rsyslog-latency.conf"
-    state = work / "rs-latency"
-    conf.write_text(
-        f'global(workDirectory="{state}")\n'
+    start = rsyslog_starter(
+        work,
+        "rsyslog-latency",
         'module(load="imfile" mode="inotify")\n'
         f'input(type="imfile" file="{trail}" tag="bench" freshStartTail="on")\n'
-        'template(name="raw" type="string" string="%msg%\\n")\n'
-        f'action(type="ompipe" pipe="{fifo}" template="raw")\n'
+        f'action(type="ompipe" pipe="{fifo}" template="raw")\n',
     )
-    modules = next(iter(sorted(COLLECTORS.glob("usr/lib/*/rsyslog"))))
-
-    def start() -> subprocess.Popen[bytes]:
-        shutil.rmtree(state, ignore_errors=True)
-        state.mkdir()
-        command = [
-            str(RSYSLOGD), "-n", "-f", str(conf), "-i", str(work / "rsyslog-latency.pid"),
-            "-M", str(modules),
-        ]  # fmt: skip
-        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
     return start, fifo
 
 

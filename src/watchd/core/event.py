@@ -149,10 +149,7 @@ class WatchEvent:
 
     def to_json(self) -> bytes:
         """Return the compact JSON form (UTF-8 bytes, no trailing newline)."""
-        try:
-            return orjson.dumps(self.to_dict())
-        except TypeError:  # what orjson refuses: dumps_compact's fallback
-            return dumps_compact(self.to_dict())
+        return dumps_compact(self.to_dict())
 
 
 def _setter(name: str) -> Callable[[WatchEvent, Any], None]:

@@ -29,10 +29,6 @@ _NOT_PRINTUSASCII = re.compile(r"[^\x21-\x7e]")
 _NOT_SD_NAME = re.compile(r'[^\x21-\x7e]|[=\]"]')
 _NOT_TAG = re.compile(r"[^A-Za-z0-9_.\-]")
 _SD_SPECIALS = str.maketrans({"\\": "\\\\", '"': '\\"', "]": "\\]"})
-#: The structured data's PARAM-NAMEs, in the order of Rfc5424._structured_data's values.
-_SD_NAMES = (
-    "source", "action", "container", "level", "dest", "actor", "origin", "worktree", "detail"
-)  # fmt: skip
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -129,13 +125,19 @@ class Rfc5424:
         return f"<{pri}>1 {stamp}{self._middle}{msgid} {self._structured_data(event, flag)}"
 
     def _structured_data(self, event: WatchEvent, flag: str) -> str:
-        values = (
-            event.source, event.action, event.container, event.level, event.dest,
-            event.actor, event.origin, event.worktree, event.detail,
-        )  # fmt: skip
         params = [
             f'{name}="{sd_value(value)}"'
-            for name, value in zip(_SD_NAMES, values, strict=True)
+            for name, value in (
+                ("source", event.source),
+                ("action", event.action),
+                ("container", event.container),
+                ("level", event.level),
+                ("dest", event.dest),
+                ("actor", event.actor),
+                ("origin", event.origin),
+                ("worktree", event.worktree),
+                ("detail", event.detail),
+            )
             if value
         ]
         if flag:

@@ -47,20 +47,17 @@ class LineSplitter:
             data = self._fragment + data
         pieces = data.split(b"\n")
         tail = pieces.pop()
-        # Offset just past the last newline in data; walk forward from where data began.
-        offset = end_offset - len(data)
+        offset = end_offset - len(data)  # where data begins
         limit = self.max_line_bytes - 1  # room for the newline
         if pieces and not self._discarding and b"\r" not in data and max(map(len, pieces)) <= limit:
             # The usual chunk, every line plain and short enough: the offsets are summed in C.
             ends = accumulate(map(_PLUS_NEWLINE, map(len, pieces)), initial=offset)
             next(ends)
             lines = list(zip(pieces, ends, strict=True))
-            offset = lines[-1][1]
         else:
             lines = self._lines(pieces, offset, limit)
-            offset += sum(map(len, pieces)) + len(pieces)
         if pieces:
-            self.safe_offset = offset
+            self.safe_offset = end_offset - len(tail)  # just past the last newline
         if len(tail) > limit:
             if not self._discarding:
                 self.too_long += 1

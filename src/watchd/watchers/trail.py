@@ -317,8 +317,8 @@ class Trail:
             info = os.stat(self._dir_pattern)
         except OSError:
             return True
-        now = (info.st_dev, info.st_ino, info.st_mtime_ns)
-        return now != identity or info.st_mtime_ns / 1e9 >= listed_at - 1.0
+        current = (info.st_dev, info.st_ino, info.st_mtime_ns)
+        return current != identity or info.st_mtime_ns / 1e9 >= listed_at - 1.0
 
     def _scan_dirs(self) -> list[str]:
         if self._dir_magic:

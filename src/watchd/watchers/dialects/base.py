@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from watchd.core.event import LAZY_TIME as _LAZY_TIME
-from watchd.core.event import Cursor, WatchEvent, normalize_level
+from watchd.core.event import LAZY_TIME, Cursor, WatchEvent, normalize_level
 from watchd.core.fields import as_text
 from watchd.core.protocols import RecordSource
 from watchd.core.timestamps import record_ts
@@ -36,8 +35,8 @@ def build_event(
     for key in mapped:
         if key in extra:
             del extra[key]
-    # Positional: keyword matching alone would add a third to the cost of the
-    # event. The order is WatchEvent's fields', ``time`` left to parse lazily.
+    # Positional, in WatchEvent.__init__'s order: keyword matching alone would
+    # add a third to the cost of the event. ``time`` is left to parse lazily.
     return WatchEvent(
         record_ts(ts),
         where.source,
@@ -50,7 +49,7 @@ def build_event(
         where.origin if origin is None else origin,
         extra,
         where.worktree,
-        _LAZY_TIME,
+        LAZY_TIME,
         cursor,
         record,
     )
