@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watchd import RecordSource, StartAt, WatchEvent
+from watchd.core.event import LAZY_TIME, Cursor, assemble_event
 from watchd.core.registry import TypeTable
 from watchd.watchers.dialects.auto import AutoDialect
 from watchd.watchers.dialects.lokt import LoktDialect
@@ -87,6 +88,22 @@ def test_events_stay_frozen_and_compare_by_their_json_fields():
         one.action = "b"  # type: ignore[misc]
     assert one.to_dict() == {"ts": "t", "source": "s", "action": "a", "container": "c",
                              "extra": {"k": 1}}  # fmt: skip
+
+
+def test_an_assembled_event_is_the_event_the_constructor_builds():
+    cursor = Cursor("k", 10, 0)
+    fields = ("2026-02-01T00:00:00Z", "audit", "deny", "build", "10.0.0.1", "held", "warning",
+              "claude", "/t", {"pid": 1}, "wt", LAZY_TIME, cursor, {"raw": True})  # fmt: skip
+    built, assembled = WatchEvent(*fields), assemble_event(*fields)
+    assert type(assembled) is WatchEvent
+    assert assembled == built
+    assert [getattr(assembled, f.name) for f in dataclasses.fields(WatchEvent)] == [
+        getattr(built, f.name) for f in dataclasses.fields(WatchEvent)
+    ]
+    assert (assembled.cursor, assembled.record) == (cursor, {"raw": True})
+    assert assembled.time == datetime(2026, 2, 1, tzinfo=UTC)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        assembled.level = "info"  # type: ignore[misc]
 
 
 HEAP_CHURN = """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import deque
 
+import orjson
 import structlog
 
 from watchd import hookimpl
@@ -96,12 +97,18 @@ class AuditWatcher:
             worktree=self._worktree,
         )
         new_cursor = tuple.__new__  # Cursor's own __new__ is Python code, run per record
+        loads = orjson.loads
         for line, end in lines:
             start = end - len(line) - 1
-            record = decode_record(line)
-            if isinstance(record, Skip):
-                self._skips.note(record.value, path, start)
-                continue
+            try:
+                record = loads(line)
+            except orjson.JSONDecodeError:
+                record = None
+            if type(record) is not dict:  # rare: decode_record recovers it, or says why not
+                record = decode_record(line)
+                if isinstance(record, Skip):
+                    self._skips.note(record.value, path, start)
+                    continue
             status, broken = "", None
             if chain is not None and is_chained(record):
                 status, broken = self._check_link(chain, tail, record, start)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from watchd.core.event import LAZY_TIME, Cursor, WatchEvent, normalize_level
+from watchd.core.event import LAZY_TIME, Cursor, WatchEvent, assemble_event, normalize_level
 from watchd.core.fields import as_text
 from watchd.core.protocols import RecordSource
 from watchd.core.timestamps import record_ts
@@ -35,9 +35,8 @@ def build_event(
     for key in mapped:
         if key in extra:
             del extra[key]
-    # Positional, in WatchEvent.__init__'s order: keyword matching alone would
-    # add a third to the cost of the event. ``time`` is left to parse lazily.
-    return WatchEvent(
+    # ``time`` is left to parse lazily.
+    return assemble_event(
         record_ts(ts),
         where.source,
         action or "unknown",
