@@ -36,7 +36,7 @@ def reference_lines(data: bytes, limit: int) -> list[tuple[bytes, int]]:
     for piece in data.split(b"\n")[:-1]:
         offset += len(piece) + 1
         if len(piece) < limit:
-            out.append((piece.removesuffix(b"\r"), offset))
+            out.append((piece, offset))
     return out
 
 

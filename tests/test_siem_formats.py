@@ -131,6 +131,23 @@ def test_every_siem_format_gives_one_line_per_event_on_any_sink(
     assert lines[1].startswith(b"CEF:0|Autonomi|" if "loki" in fmt else lines[1][:3])
 
 
+def test_ecs_log_offset_is_where_each_record_starts_with_crlf_endings(
+    tmp_path: Path, watchd: Any
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    lines = [
+        b'{"ts":"2026-01-01T00:00:00Z","event":"acquire","name":"n","owner":"o"}\r\n',
+        b"\r\n",
+        b'{"action":"deny","container":"c"}\n',
+        b'{"event":"e","name":"n","owner":"o"}\r\n',
+    ]
+    append(path, b"".join(lines))
+    proc = watchd("run", "--source", f"audit:{path}", "--from-beginning", "--sink",
+                  "stdout,format=ecs")  # fmt: skip
+    offsets = [doc["log"]["offset"] for doc in proc.read_json(3)]
+    assert offsets == [0, len(lines[0]) + len(lines[1]), sum(map(len, lines[:3]))]
+
+
 def test_the_leef_delimiter_must_be_one_safe_character(tmp_path: Path) -> None:
     result = run_watchd("run", "--source", f"audit:{tmp_path}/a.jsonl", "--sink",
                         "stdout,format=leef,delimiter=ab")  # fmt: skip

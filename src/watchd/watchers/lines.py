@@ -10,8 +10,10 @@ _PLUS_NEWLINE = (1).__add__
 class LineSplitter:
     """Turns chunks of a file into complete lines and the offset each one ends at.
 
-    A trailing fragment waits for its newline. CRLF endings lose their CR. A line
-    of *max_line_bytes* or more (its newline included) is dropped whole (counted
+    A trailing fragment waits for its newline. A CRLF line keeps its CR: JSON
+    takes it as whitespace, and a line's start stays ``end - len(line) - 1``
+    (which ECS ``log.offset`` and the skip reports name). A line of
+    *max_line_bytes* or more (its newline included) is dropped whole (counted
     in :attr:`too_long`), and the lines after it flow; memory stays bounded by
     *max_line_bytes*.
     """
@@ -49,7 +51,7 @@ class LineSplitter:
         tail = pieces.pop()
         offset = end_offset - len(data)  # where data begins
         limit = self.max_line_bytes - 1  # room for the newline
-        if pieces and not self._discarding and b"\r" not in data and max(map(len, pieces)) <= limit:
+        if pieces and not self._discarding and max(map(len, pieces)) <= limit:
             # The usual chunk, every line plain and short enough: the offsets are summed in C.
             ends = accumulate(map(_PLUS_NEWLINE, map(len, pieces)), initial=offset)
             next(ends)
@@ -77,7 +79,5 @@ class LineSplitter:
             if len(piece) > limit:
                 self.too_long += 1
                 continue
-            if piece.endswith(b"\r"):
-                piece = piece[:-1]  # noqa: PLW2901 - the CR belongs to the line ending
             lines.append((piece, offset))
         return lines
