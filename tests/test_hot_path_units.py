@@ -219,3 +219,13 @@ def test_a_directory_changed_in_the_tick_of_its_listing_is_listed_again(tmp_path
     trail.poll(1 << 20)
     assert trail._may_have_changed()
     trail.close()
+
+
+def test_polling_keeps_to_its_grid_when_woken_late(tmp_path):
+    trail = make_trail(tmp_path)  # no inotify hub: polling
+    start, step = trail._next_poll, trail.options.poll_interval
+    trail._schedule(start + 0.004)  # the loop woke 4 ms late
+    assert trail._next_poll - start == pytest.approx(step)
+    trail._schedule(start + 10 * step + 0.001)  # after a long pause the grid restarts
+    assert trail._next_poll - start == pytest.approx(11 * step + 0.001)
+    trail.close()

@@ -196,7 +196,12 @@ class Trail:
             self._discover = self._discover or self._may_have_changed()
             self._touch_entries()
         if self._needs_timer() and now >= self._next_poll:
-            self._next_poll = now + self.options.poll_interval
+            # On a fixed grid, not from now: a wake-up a millisecond late must
+            # not push every later look back by as much (latency stays under
+            # one interval). After a pause longer than that, the grid restarts.
+            self._next_poll += self.options.poll_interval
+            if self._next_poll <= now:
+                self._next_poll = now + self.options.poll_interval
             if self.polling:
                 self._discover = self._full_rescan = True
                 self._dirty.update(self.tails)
