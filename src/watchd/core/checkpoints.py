@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -54,8 +55,92 @@ def entry_key(source: str, dev: int, ino: int) -> str:
     return f"{source}|{dev}:{ino}"
 
 
+class _Writer:
+    """Writes the store's documents on a thread of its own, the newest one winning.
+
+    An fsync and a rename can take tens of milliseconds while the disk is busy;
+    done on the loop's thread, every checkpoint held every trail back by as
+    much. The loop serializes the document (a consistent snapshot) and hands
+    the bytes over; a document not yet written when a newer one comes is
+    skipped, since the newer one says all it said.
+    """
+
+    def __init__(self, path: str, directory: str, *, durable: bool) -> None:
+        self._path = path
+        self._directory = directory
+        self._durable = durable
+        self._wake = threading.Condition()
+        self._pending: bytes | None = None
+        self._busy = False
+        self._closed = False
+        #: Set when a write failed: the store writes again at its next interval.
+        self.failed = False
+        self._thread = threading.Thread(target=self._run, name="watchd-checkpoints", daemon=True)
+        self._thread.start()
+
+    def submit(self, document: bytes) -> None:
+        """Have *document* written soon."""
+        with self._wake:
+            self._pending = document
+            self._wake.notify_all()
+
+    def wait(self) -> None:
+        """Return once every document submitted so far is written (or failed)."""
+        with self._wake:
+            self._wake.wait_for(lambda: self._pending is None and not self._busy)
+
+    def close(self) -> None:
+        """Write what is pending, then stop the thread."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._pending is not None or self._closed)
+                document, self._pending = self._pending, None
+                if document is None:
+                    return  # closed, and nothing left to write
+                self._busy = True
+            try:
+                self._write(document)
+            except OSError as exc:
+                self.failed = True
+                log.error(  # noqa: TRY400 - the reason says it all; a traceback would not help
+                    "checkpoint not written", path=self._path, reason=exc.strerror or str(exc)
+                )
+            finally:
+                with self._wake:
+                    self._busy = False
+                    self._wake.notify_all()
+
+    def _write(self, document: bytes) -> None:
+        """Replace the file atomically: temporary file, fsync, rename, fsync of the folder."""
+        temporary = f"{self._path}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, document)
+            if self._durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, self._path)
+        if self._durable:
+            directory = os.open(self._directory, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+
+
 class CheckpointStore:
-    """Acknowledged positions, written at most every *interval* seconds and at exit."""
+    """Acknowledged positions, written at most every *interval* seconds and at exit.
+
+    The writes happen on a thread of their own (:class:`_Writer`), off the
+    loop; :meth:`close` waits for the last one.
+    """
 
     def __init__(
         self, directory: str, *, interval: float = 1.0, ttl: float = 86400.0, durable: bool = True
@@ -71,6 +156,7 @@ class CheckpointStore:
         self._last_write = 0.0
         self._lock_fd = self._lock()
         self._load()
+        self._writer = _Writer(self.path, directory, durable=durable)
 
     def _lock(self) -> int:
         try:
@@ -149,6 +235,9 @@ class CheckpointStore:
 
     def due(self) -> float | None:
         """Return the seconds until a pending write is due, None when nothing is pending."""
+        if self._writer.failed:
+            self._writer.failed = False
+            self._dirty = True  # the last write failed: the document goes again
         if not self._dirty:
             return None
         return max(self._last_write + self.interval - time.monotonic(), 0.0)
@@ -169,30 +258,20 @@ class CheckpointStore:
             self._dirty = True
 
     def flush(self) -> None:
-        """Write the document now (atomically), dropping expired entries."""
+        """Hand the document (expired entries dropped) to the writer, to be written now."""
         self.expire()
         document = {
             "version": FORMAT_VERSION,
             "sources": self.sources,
             "files": [asdict(entry) for entry in self.entries.values()],
         }
-        temporary = f"{self.path}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, orjson.dumps(document))
-            if self.durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, self.path)
-        if self.durable:
-            directory = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+        self._writer.submit(orjson.dumps(document))
         self._dirty = False
         self._last_write = time.monotonic()
+
+    def wait(self) -> None:
+        """Return once what :meth:`flush` handed over is on disk (or failed, and logged)."""
+        self._writer.wait()
 
     def close(self) -> None:
         """Write what is pending and release the directory."""
@@ -201,5 +280,6 @@ class CheckpointStore:
             if self._dirty:
                 self.flush()
         finally:
+            self._writer.close()
             with contextlib.suppress(OSError):
                 os.close(self._lock_fd)

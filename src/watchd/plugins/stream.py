@@ -23,6 +23,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from itertools import islice
 
 import structlog
 
@@ -337,7 +338,9 @@ class StreamSink(QueuedSink):
             head = self._queue[0]
             batch = [head[self._head_sent :]]
             size = len(batch[0])
-            for frame in list(self._queue)[1:64]:
+            # Up to _SEND_CHUNK bytes per send; islice, not a copy of a queue
+            # that may hold tens of thousands of frames during a burst.
+            for frame in islice(self._queue, 1, None):
                 if size >= _SEND_CHUNK:
                     break
                 batch.append(frame)

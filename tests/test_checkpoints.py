@@ -1,0 +1,101 @@
+"""The checkpoint store's writes: atomic, off the loop's thread, newest first, retried."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from watchd.core.checkpoints import STATE_FILE, CheckpointStore, Entry
+from watchd.core.errors import UsageError
+
+
+@pytest.fixture
+def logs() -> Iterator[list[dict[str, Any]]]:
+    """Capture structlog's output, then leave its configuration as it found it.
+
+    ``capture_logs`` restores the processors only, which leaves structlog
+    "configured": the writer's "log to stderr unless configured" then misleads.
+    """
+    configured, config = structlog.is_configured(), structlog.get_config()
+    with capture_logs() as captured:
+        yield captured
+    if configured:
+        structlog.configure(**config)
+    else:
+        structlog.reset_defaults()
+
+
+def entry(offset: int) -> Entry:
+    return Entry("audit", "/t/a.jsonl", 1, 2, 0, "", offset, "", time.time())
+
+
+def offsets(state: Path) -> list[int]:
+    return [f["offset"] for f in orjson.loads((state / STATE_FILE).read_bytes())["files"]]
+
+
+def test_a_flush_does_not_wait_for_the_disk_and_the_newest_document_wins(tmp_path, monkeypatch):
+    store = CheckpointStore(str(tmp_path))
+    in_fsync, disk_free = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        in_fsync.set()
+        assert disk_free.wait(10)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    store.put(entry(10))
+    store.flush()
+    assert in_fsync.wait(10)  # the writer is stuck on the disk...
+    for offset in (20, 30):  # ...and the loop goes on: these return at once
+        store.put(entry(offset))
+        store.flush()
+    assert not (tmp_path / STATE_FILE).exists()
+    disk_free.set()
+    store.wait()
+    assert offsets(tmp_path) == [30]  # 20 was skipped: 30 says all it said
+    store.close()
+
+
+def test_close_writes_what_is_pending_and_frees_the_directory(tmp_path):
+    store = CheckpointStore(str(tmp_path))
+    store.put(entry(42))
+    store.close()
+    assert offsets(tmp_path) == [42]
+    assert not (tmp_path / f"{STATE_FILE}.tmp").exists()
+    CheckpointStore(str(tmp_path)).close()  # the lock went with the first store
+
+
+def test_a_second_store_on_one_directory_is_refused(tmp_path):
+    store = CheckpointStore(str(tmp_path))
+    with pytest.raises(UsageError, match="in use by another watchd"):
+        CheckpointStore(str(tmp_path))
+    store.close()
+
+
+def test_a_failed_write_is_logged_and_written_again_at_the_next_interval(tmp_path, logs):
+    store = CheckpointStore(str(tmp_path), interval=0.0)
+    blocker = tmp_path / f"{STATE_FILE}.tmp"
+    blocker.mkdir()  # the temporary file cannot be opened for writing
+    store.put(entry(7))
+    store.flush()
+    store.wait()
+    assert [(log["event"], log["path"]) for log in logs] == [
+        ("checkpoint not written", str(tmp_path / STATE_FILE))
+    ]
+    assert store.due() == 0.0  # still pending
+    blocker.rmdir()
+    store.maybe_flush()
+    store.wait()
+    assert offsets(tmp_path) == [7]
+    assert store.due() is None
+    store.close()
