@@ -48,4 +48,7 @@ def test_quick_mode_measures_every_contender() -> None:
     assert "- watchd (inotify): p50 " in done.stdout
     assert "| 1,000 | " in done.stdout  # idle files
     assert "| file to stdout JSON: at least 300,000 events/s | " in done.stdout  # the targets
-    assert "a new file in a watched glob, until its record is out: p50 " in done.stdout
+    for merging in ("merged (reorder window 250 ms)", "merging off"):
+        assert f"a new file in a watched glob, until its record is out, {merging}: p50 " in (
+            done.stdout
+        )
