@@ -48,7 +48,18 @@ def event_time(event: WatchEvent) -> datetime:
 
 def iso_millis(when: datetime, zone: str = "Z") -> str:
     """Return a UTC time as ``YYYY-MM-DDTHH:MM:SS.mmm`` followed by *zone*."""
-    return when.isoformat(timespec="milliseconds")[:23] + zone  # isoformat is C; strftime is not
+    # Printed from the fields: an aware datetime's isoformat() (and strftime)
+    # take twice as long, and a syslog or SIEM sink stamps every event.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03d%s" % (  # noqa: UP031 - the fastest spelling
+        when.year,
+        when.month,
+        when.day,
+        when.hour,
+        when.minute,
+        when.second,
+        when.microsecond // 1000,
+        zone,
+    )
 
 
 def utc_now_iso() -> str:

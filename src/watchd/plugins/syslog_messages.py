@@ -29,6 +29,18 @@ _NOT_PRINTUSASCII = re.compile(r"[^\x21-\x7e]")
 _NOT_SD_NAME = re.compile(r'[^\x21-\x7e]|[=\]"]')
 _NOT_TAG = re.compile(r"[^A-Za-z0-9_.\-]")
 _SD_SPECIALS = str.maketrans({"\\": "\\\\", '"': '\\"', "]": "\\]"})
+#: The structured data's PARAM-NAMEs, in the order of Rfc5424._structured_data's values.
+_SD_PARAMS = (
+    "source",
+    "action",
+    "container",
+    "level",
+    "dest",
+    "actor",
+    "origin",
+    "worktree",
+    "detail",
+)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -125,19 +137,24 @@ class Rfc5424:
         return f"<{pri}>1 {stamp}{self._middle}{msgid} {self._structured_data(event, flag)}"
 
     def _structured_data(self, event: WatchEvent, flag: str) -> str:
+        values = (
+            event.source,
+            event.action,
+            event.container,
+            event.level,
+            event.dest,
+            event.actor,
+            event.origin,
+            event.worktree,
+            event.detail,
+        )
+        # One look at all the values at once: almost always none needs escaping.
+        # (sd_value returns its argument itself when nothing in it does.)
+        clean = sd_value(joined := "".join(values)) is joined
         params = [
-            f'{name}="{sd_value(value)}"'
-            for name, value in (
-                ("source", event.source),
-                ("action", event.action),
-                ("container", event.container),
-                ("level", event.level),
-                ("dest", event.dest),
-                ("actor", event.actor),
-                ("origin", event.origin),
-                ("worktree", event.worktree),
-                ("detail", event.detail),
-            )
+            f'{name}="{value if clean else sd_value(value)}"'
+            # Not strict: it is slower, and both tuples are spelled out just here.
+            for name, value in zip(_SD_PARAMS, values, strict=False)
             if value
         ]
         if flag:
