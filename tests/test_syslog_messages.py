@@ -12,6 +12,7 @@ import pytest
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import RecordSource
 from watchd.core.timestamps import parse_timestamp
+from watchd.plugins import syslog_messages
 from watchd.plugins.formats import HumanFormat
 from watchd.plugins.syslog_messages import (
     LokiSyslog,
@@ -66,6 +67,21 @@ def test_rfc5424_golden() -> None:
         b'{"ts":"2026-02-15T14:30:00.123456Z","source":"audit","action":"blocked",'
         b'"container":"web-1","dest":"192.0.2.1"}'
     )
+
+
+def test_rfc5424_heads_are_remembered_by_their_fields_within_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(syslog_messages, "HEADS_KEPT", 2)
+    fmt = Rfc5424(WatchEvent.to_json, Sender(hostname="edge-1", procid="42"))
+    first, later = event(), event(ts="2026-02-15T14:30:01.5Z")
+    assert fmt(first).startswith(b"<134>1 2026-02-15T14:30:00.123Z edge-1 watchd 42 blocked [")
+    assert fmt(later).startswith(b"<134>1 2026-02-15T14:30:01.500Z edge-1 watchd 42 blocked [")
+    for n in range(5):
+        warning = event(container=f"c{n}", level="warning")
+        assert fmt(warning).startswith(b"<132>1 2026-02-15T14:30:00.123Z edge-1 watchd 42 blocked ")
+        assert f'container="c{n}" level="warning"]'.encode() in fmt(warning)
+    assert len(fmt._heads) <= 2  # the bound is the point
 
 
 def test_rfc5424_hostile_fields_golden() -> None:

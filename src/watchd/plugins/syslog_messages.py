@@ -29,7 +29,7 @@ _NOT_PRINTUSASCII = re.compile(r"[^\x21-\x7e]")
 _NOT_SD_NAME = re.compile(r'[^\x21-\x7e]|[=\]"]')
 _NOT_TAG = re.compile(r"[^A-Za-z0-9_.\-]")
 _SD_SPECIALS = str.maketrans({"\\": "\\\\", '"': '\\"', "]": "\\]"})
-#: The structured data's PARAM-NAMEs, in the order of Rfc5424._structured_data's values.
+#: The structured data's PARAM-NAMEs, in the order of the fields in Rfc5424._head.
 _SD_PARAMS = (
     "source",
     "action",
@@ -41,6 +41,8 @@ _SD_PARAMS = (
     "worktree",
     "detail",
 )
+#: Message heads an Rfc5424 format remembers before it starts afresh.
+HEADS_KEPT = 4096
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -129,15 +131,12 @@ class Rfc5424:
         self._facility = sender.facility * 8
         self._middle = f" {sender.host()} {header_field(sender.app_name, 48)} {sender.proc()} "
         self._sd_id = sd_name(sd_id)
+        #: The head around the timestamp, by the fields it is made of: a trail
+        #: repeats its actions, locks and actors, so most events find theirs.
+        self._heads: dict[tuple[str, ...], tuple[str, str]] = {}
 
     def _head(self, event: WatchEvent, flag: str = "") -> str:
-        stamp = iso_millis(event_time(event))
-        pri = self._facility + severity(event.level)
-        msgid = header_field(event.action, 32)
-        return f"<{pri}>1 {stamp}{self._middle}{msgid} {self._structured_data(event, flag)}"
-
-    def _structured_data(self, event: WatchEvent, flag: str) -> str:
-        values = (
+        fields = (
             event.source,
             event.action,
             event.container,
@@ -148,18 +147,32 @@ class Rfc5424:
             event.worktree,
             event.detail,
         )
+        if flag:
+            before, after = self._around_stamp(fields, flag)
+        else:
+            known = self._heads.get(fields)
+            if known is None:
+                if len(self._heads) >= HEADS_KEPT:  # bounded, whatever the trail holds
+                    self._heads.clear()
+                known = self._heads[fields] = self._around_stamp(fields, "")
+            before, after = known
+        return f"{before}{iso_millis(event_time(event))}{after}"
+
+    def _around_stamp(self, fields: tuple[str, ...], flag: str) -> tuple[str, str]:
+        """Return ``<PRI>1 `` and `` HOSTNAME APP-NAME PROCID MSGID [SD]`` for *fields*."""
+        pri = self._facility + severity(fields[3])
+        msgid = header_field(fields[1], 32)
         # One look at all the values at once: almost always none needs escaping.
         # (sd_value returns its argument itself when nothing in it does.)
-        clean = sd_value(joined := "".join(values)) is joined
+        clean = sd_value(joined := "".join(fields)) is joined
         params = [
             f'{name}="{value if clean else sd_value(value)}"'
-            # Not strict: it is slower, and both tuples are spelled out just here.
-            for name, value in zip(_SD_PARAMS, values, strict=False)
+            for name, value in zip(_SD_PARAMS, fields, strict=True)
             if value
         ]
         if flag:
             params.append(flag)
-        return f"[{self._sd_id} {' '.join(params)}]"
+        return f"<{pri}>1 ", f"{self._middle}{msgid} [{self._sd_id} {' '.join(params)}]"
 
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the message for *event*."""
