@@ -316,20 +316,32 @@ def syslog_ng_file(trail: Path, work: Path) -> Callable[[], subprocess.Popen[byt
     return start
 
 
-def measure(name: str, runs: int, once: Callable[[], Sample], missing: str = "") -> Row:
-    """Run *once* *runs* times (or say why not)."""
-    row = Row(name)
-    if missing:
-        row.skipped = missing
-        return row
+@dataclass
+class Contender:
+    """What one row measures: how to run it once, or why it cannot run here."""
+
+    name: str
+    once: Callable[[], Sample]
+    missing: str = ""
+
+
+def measure(contenders: list[Contender], runs: int) -> list[Row]:
+    """Run every contender *runs* times, in rounds (A B C, A B C, ...).
+
+    A shared machine has slow spells; in rounds, a spell falls on several
+    contenders instead of on every run of one, so the ratios stay fair.
+    """
+    rows = [Row(c.name, skipped=c.missing) for c in contenders]
     for _ in range(runs):
-        try:
-            row.samples.append(once())
-        except (RuntimeError, OSError, StopIteration) as exc:
-            row.skipped = str(exc)
-            row.samples.clear()
-            break
-    return row
+        for row, contender in zip(rows, contenders, strict=True):
+            if row.skipped:
+                continue
+            try:
+                row.samples.append(contender.once())
+            except (RuntimeError, OSError, StopIteration) as exc:
+                row.skipped = str(exc)
+                row.samples.clear()
+    return rows
 
 
 def rsyslog_tcp(work: Path, port: int) -> subprocess.Popen[bytes]:
@@ -391,35 +403,34 @@ def throughput(trails: dict[str, Path], count: int, runs: int, work: Path) -> li
         return count_in_file(start, work / name, count, limit)
 
     tail = ["tail", "-n", "+1", "-F", str(trail)]
-    return [
-        measure("watchd, file to stdout JSON", runs, lambda: count_from_pipe(watchd(trail), count)),
-        measure(
-            "watchd, mixed producers (terok, lokt, loki, ito) to stdout JSON",
-            runs,
-            lambda: count_from_pipe(watchd(trails["mixed"]), count),
-        ),
-        measure("watchd, file to a file", runs, lambda: in_file(watchd_to_file, out.name)),
-        measure(
-            "watchd, file to rsyslog over TCP (RFC 5424)",
-            runs,
-            lambda: watchd_to_rsyslog(trail, count, work, limit),
-            have_rsyslog,
-        ),
-        measure("tail -n +1 -F (the I/O floor)", runs, lambda: count_from_pipe(tail, count)),
-        measure("bare orjson loads+dumps loop", runs, lambda: bare_loop(trail, count)),
-        measure(
-            "rsyslog imfile to omfile",
-            runs,
-            lambda: in_file(rsyslog_imfile(trail, work), "rsyslog.out"),
-            have_rsyslog,
-        ),
-        measure(
-            "syslog-ng file to file",
-            runs,
-            lambda: in_file(syslog_ng_file(trail, work), "syslog-ng.out"),
-            have_syslog_ng,
-        ),
-    ]
+    return measure(
+        [
+            Contender("watchd, file to stdout JSON", lambda: count_from_pipe(watchd(trail), count)),
+            Contender(
+                "watchd, mixed producers (terok, lokt, loki, ito) to stdout JSON",
+                lambda: count_from_pipe(watchd(trails["mixed"]), count),
+            ),
+            Contender("watchd, file to a file", lambda: in_file(watchd_to_file, out.name)),
+            Contender(
+                "watchd, file to rsyslog over TCP (RFC 5424)",
+                lambda: watchd_to_rsyslog(trail, count, work, limit),
+                have_rsyslog,
+            ),
+            Contender("tail -n +1 -F (the I/O floor)", lambda: count_from_pipe(tail, count)),
+            Contender("bare orjson loads+dumps loop", lambda: bare_loop(trail, count)),
+            Contender(
+                "rsyslog imfile to omfile",
+                lambda: in_file(rsyslog_imfile(trail, work), "rsyslog.out"),
+                have_rsyslog,
+            ),
+            Contender(
+                "syslog-ng file to file",
+                lambda: in_file(syslog_ng_file(trail, work), "syslog-ng.out"),
+                have_syslog_ng,
+            ),
+        ],
+        runs,
+    )
 
 
 @dataclass
@@ -698,7 +709,7 @@ def report(res: Results, notes: str) -> str:
     lines += [
         "",
         f"## Throughput: {count:,} records (~200 bytes), start to last byte, median of"
-        f" {max(len(r.samples) for r in res.rows)}",
+        f" {max(len(r.samples) for r in res.rows)} (taking turns, round after round)",
         "",
         "| contender | records/s (median) | min s | median s | max s | CPU s | peak RSS MB"
         " | vs watchd (records/s) |",
