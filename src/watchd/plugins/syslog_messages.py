@@ -162,11 +162,8 @@ class Rfc5424:
         """Return ``<PRI>1 `` and `` HOSTNAME APP-NAME PROCID MSGID [SD]`` for *fields*."""
         pri = self._facility + severity(fields[3])
         msgid = header_field(fields[1], 32)
-        # One look at all the values at once: almost always none needs escaping.
-        # (sd_value returns its argument itself when nothing in it does.)
-        clean = sd_value(joined := "".join(fields)) is joined
         params = [
-            f'{name}="{value if clean else sd_value(value)}"'
+            f'{name}="{sd_value(value)}"'
             for name, value in zip(_SD_PARAMS, fields, strict=True)
             if value
         ]
