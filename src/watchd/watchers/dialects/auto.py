@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from watchd.core.event import Cursor, WatchEvent
 from watchd.core.protocols import Dialect, RecordSource
 from watchd.core.registry import TypeTable
+
+ToEvent = Callable[[dict[str, Any], RecordSource, Cursor | None], WatchEvent]
 
 #: Built-in dialects, most specific first; ``generic`` takes what none of them fit.
 BUILTIN_ORDER = ("watchd", "ito", "loki", "lokt", "terok", "generic")
@@ -26,7 +28,8 @@ class AutoDialect:
         #: The dialects whose choice follows from a record's keys alone: each of
         #: them, and every dialect tried before it, matches by keys.
         self._keyed: set[int] = set()
-        self._by_keys: dict[tuple[str, ...], Dialect] = {}
+        #: The ``to_event`` of the dialect each key set was found to fit.
+        self._by_keys: dict[tuple[str, ...], ToEvent] = {}
 
     def _dialects(self) -> list[Dialect]:
         # Resolved on first use: plugins loaded after this one have registered by then.
@@ -49,12 +52,13 @@ class AutoDialect:
     ) -> WatchEvent:
         """Map *record* with the first dialect that fits it."""
         keys = tuple(record)
-        dialect = self._by_keys.get(keys)
-        if dialect is None:
+        to_event = self._by_keys.get(keys)
+        if to_event is None:
             dialect = self._first_fit(record)
+            to_event = dialect.to_event
             if id(dialect) in self._keyed and len(self._by_keys) < KEY_SETS:
-                self._by_keys[keys] = dialect
-        return dialect.to_event(record, where, cursor)
+                self._by_keys[keys] = to_event
+        return to_event(record, where, cursor)
 
     def _first_fit(self, record: dict[str, Any]) -> Dialect:
         for dialect in self._dialects():
