@@ -14,6 +14,7 @@ from watchd.core.fields import field_reader
 from watchd.core.spec import parse_spec
 from watchd.core.timestamps import parse_timestamp
 from watchd.plugins.formats import HumanFormat
+from watchd.watchers import lines
 from watchd.watchers.dialects.terok import TerokDialect
 from watchd.watchers.lines import LineSplitter
 from watchd.watchers.records import Skip, decode_record
@@ -54,6 +55,20 @@ def test_lines_wait_for_newlines_and_report_end_offsets():
     assert splitter.pending == 4
     assert splitter.feed(b":2}\r\n", 18) == [(b'{"b":2}\r', 18)]  # JSON's whitespace
     assert splitter.pending == 0
+
+
+def test_lines_backward_reads_blocks_from_the_end(tmp_path, monkeypatch):
+    monkeypatch.setattr(lines, "BACKWARD_BLOCK", 4)  # lines across block boundaries
+    path = tmp_path / "t"
+    path.write_bytes(b"first line\n\nsecond\nthird one\nunfinished")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        whole = list(lines.lines_backward(fd, os.fstat(fd).st_size))
+        complete = list(lines.lines_backward(fd, start_offset(fd, os.fstat(fd).st_size, "end", 0)))
+    finally:
+        os.close(fd)
+    assert whole == [b"unfinished", b"third one", b"second", b"first line"]
+    assert complete == whole[1:]
 
 
 def test_an_over_long_line_is_dropped_whole_and_the_next_flows():

@@ -132,6 +132,23 @@ def test_eight_chained_writers_never_fork_the_chain(tmp_path: Path) -> None:
     assert result.stdout.endswith(f"{WRITERS * RECORDS} entries in 1 file: chain valid\n")
 
 
+def test_a_new_days_file_chains_to_the_last_chained_record_of_the_day_before(
+    tmp_path: Path,
+) -> None:
+    day1, day2 = tmp_path / "audit-2026-02-15.jsonl", tmp_path / "audit-2026-02-16.jsonl"
+    writer = AuditWriter(day1, "loki", chain=True)
+    for n in range(3):
+        assert writer.emit(action="login", user_id=f"u{n}")
+    with day1.open("ab") as handle:  # after the tip: a record without a hash, and a blank line
+        handle.write(b'{"action":"note","resource_type":"x","timestamp":"t"}\n\n')
+    os.utime(day1, (1_700_000_000, 1_700_000_000))
+    assert AuditWriter(day2, "loki", chain=True).emit(action="logout", user_id="u0")
+    result = run_watchd("verify", str(tmp_path))
+    assert result.returncode == 0, result.stdout
+    assert f"{day2}  1 entry, ok\n" in result.stdout  # it chained to u2's hash
+    assert result.stdout.endswith("5 entries in 2 files: chain valid\n")
+
+
 def test_emit_command_writes_each_schema(tmp_path: Path) -> None:
     args = ["--action", "delete", "--container", "task/42", "--dest", "10.0.0.1"]
     args += ["--detail", "gone", "--field", "port=443", "--field", "note=plain text"]

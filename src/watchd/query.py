@@ -24,7 +24,9 @@ from watchd.core.protocols import Dialect, EventFilter, RecordSource
 from watchd.core.spec import Spec
 from watchd.core.timestamps import parse_timestamp
 from watchd.watchers.audit import scope_of
+from watchd.watchers.lines import lines_backward
 from watchd.watchers.records import Skip, decode_record
+from watchd.watchers.tail import start_offset
 
 _DURATION = re.compile(r"(\d+)([smhd])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -129,38 +131,17 @@ def _forward(path: str) -> Iterator[tuple[bytes, int]]:
 
 
 def _backward(path: str) -> Iterator[tuple[bytes, int]]:
-    """Yield the file's complete lines from the last to the first, reading blocks from the end."""
+    """Yield the file's complete lines from the last to the first."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
-        position = _complete_end(fd)
-        pending = b""  # bytes from position up to what was yielded; ends with a newline
-        while position > 0:
-            size = min(position, _BLOCK)
-            position -= size
-            pending = os.pread(fd, size, position) + pending
-            parts = pending.split(b"\n")[:-1]
-            head = parts.pop(0) if position > 0 else b""  # may start in an earlier block
-            for line in reversed(parts):
-                if line:
-                    yield line, -1
-            pending = head + b"\n" if position > 0 else b""
+        end = start_offset(fd, os.fstat(fd).st_size, "end", 0)  # past the last newline
+        for line in lines_backward(fd, end):
+            yield line, -1
     finally:
         os.close(fd)
-
-
-def _complete_end(fd: int) -> int:
-    """Return the offset just past the file's last newline (0 when it has none)."""
-    scan = os.fstat(fd).st_size
-    while scan > 0:
-        size = min(scan, _BLOCK)
-        scan -= size
-        newline = os.pread(fd, size, scan).rfind(b"\n")
-        if newline >= 0:
-            return scan + newline + 1
-    return 0
 
 
 def _sort_key(event: WatchEvent) -> datetime:

@@ -27,6 +27,7 @@ import structlog
 
 from watchd.core.errors import UsageError
 from watchd.watchers.integrity import GENESIS, HASH_KEY, link_hash
+from watchd.watchers.lines import lines_backward
 
 SCHEMAS = ("terok", "lokt", "loki")
 #: The keys a record of each schema must be given.
@@ -44,7 +45,6 @@ _LOKI_KEYS = (
     "error",
     "details",
 )
-_TAIL_READ = 64 * 1024
 
 
 def _terok(fields: dict[str, Any]) -> bytes:
@@ -241,19 +241,15 @@ def _tip(path: str) -> str:
 
 def _last_hash(path: str) -> str | None:
     """Return the hash of *path*'s last chained record, None when it has none."""
-    with open(path, "rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        start = max(size - _TAIL_READ, 0)
-        while True:
-            handle.seek(start)
-            lines = handle.read(size - start).splitlines()
-            for line in reversed(lines[1:] if start else lines):
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict) and isinstance(record.get(HASH_KEY), str):
-                    return str(record[HASH_KEY])
-            if start == 0:
-                return None
-            start = max(start - _TAIL_READ, 0)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for line in lines_backward(fd, os.fstat(fd).st_size):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get(HASH_KEY), str):
+                return str(record[HASH_KEY])
+        return None
+    finally:
+        os.close(fd)

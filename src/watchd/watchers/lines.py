@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from itertools import accumulate
 
 _PLUS_NEWLINE = (1).__add__
+#: Bytes read at a time by :func:`lines_backward`.
+BACKWARD_BLOCK = 64 * 1024
 
 
 class LineSplitter:
@@ -81,3 +85,21 @@ class LineSplitter:
                 continue
             lines.append((piece, offset))
         return lines
+
+
+def lines_backward(fd: int, end: int) -> Iterator[bytes]:
+    """Yield the non-blank lines of the file's first *end* bytes, the last one first.
+
+    Blocks are read from *end* towards the start, so finding something near the
+    end of a large file costs the same as in a small one. The bytes after the
+    last newline before *end* count as a line.
+    """
+    position, head = end, b""
+    while position > 0:
+        size = min(position, BACKWARD_BLOCK)
+        position -= size
+        parts = (os.pread(fd, size, position) + head).split(b"\n")
+        head = parts.pop(0) if position > 0 else b""  # may start in an earlier block
+        for line in reversed(parts):
+            if line:
+                yield line
