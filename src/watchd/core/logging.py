@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 import orjson
 import structlog
+import structlog.tracebacks
 
 _LEVELS = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
 
@@ -37,7 +38,10 @@ def configure_logging(verbosity: int = 0, stream: TextIO | None = None) -> None:
         renderer = [structlog.dev.ConsoleRenderer(colors=color)]
     else:
         renderer = [
-            structlog.processors.dict_tracebacks,
+            # No locals: a frame's variables hold records and tokens, which never go in a log.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
             structlog.processors.JSONRenderer(serializer=_json_serializer),
         ]
     structlog.configure(

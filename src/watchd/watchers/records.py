@@ -21,31 +21,46 @@ class Skip(Enum):
 
 
 def decode_record(line: bytes) -> dict[str, Any] | Skip:
-    """Return the JSON object on *line*, or why there is none.
+    """Return the JSON object on *line*, or why there is none; never raises.
 
-    NUL bytes around a record (padding left by a crash) are removed. Invalid
-    UTF-8 is not fatal: the bad bytes become U+FFFD and the record is
-    flagged with ``_invalid_utf8: true``, so nothing that was written is lost.
+    NUL bytes around a record (padding left by a crash) are removed; a NUL
+    inside one (a torn write) makes the line malformed. Invalid UTF-8 is not
+    fatal: the bad bytes become U+FFFD and the record is flagged with
+    ``_invalid_utf8: true``, so nothing that was written is lost.
     """
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:
-        if not line.strip():
-            return Skip.BLANK
-        if b"\0" in line:
-            # A crash can leave a run of NUL bytes where a write was lost; the
-            # writer then appends after them. The record after the NULs is intact.
-            stripped = line.strip(b"\0 \t")
-            return decode_record(stripped) if stripped else Skip.NUL
-        text = line.decode("utf-8", "replace")
-        if text.encode() == line:
-            return Skip.MALFORMED
-        try:
-            record = orjson.loads(text.encode())
-        except orjson.JSONDecodeError:
-            return Skip.MALFORMED
-        if isinstance(record, dict):
-            record[INVALID_UTF8_KEY] = True
+        recovered = _recover(line)
+        if isinstance(recovered, Skip):
+            return recovered
+        record = recovered
     if not isinstance(record, dict):
         return Skip.NOT_OBJECT
+    return record
+
+
+def _recover(line: bytes) -> object:
+    """Decode a line orjson refused: NUL padding around it, then invalid UTF-8, each once."""
+    if not line.strip():
+        return Skip.BLANK
+    if b"\0" in line:
+        # A crash can leave a run of NUL bytes where a write was lost; the
+        # writer then appends after them. The record after the NULs is intact.
+        line = line.strip(b"\0 \t\r\n")
+        if not line:
+            return Skip.NUL
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    text = line.decode("utf-8", "replace")
+    if text.encode() == line:
+        return Skip.MALFORMED
+    try:
+        record = orjson.loads(text.encode())
+    except orjson.JSONDecodeError:
+        return Skip.MALFORMED
+    if isinstance(record, dict):
+        record[INVALID_UTF8_KEY] = True
     return record

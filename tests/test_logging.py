@@ -1,0 +1,27 @@
+"""watchd's own log lines: a traceback names frames, never their variables."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import structlog
+
+from watchd.core.logging import configure_logging
+
+
+def test_a_logged_traceback_carries_no_locals():
+    stream = io.StringIO()
+    configure_logging(0, stream)
+    token = "hec-token-5f1c"  # noqa: S105 - a stand-in for a secret in a frame
+
+    def fail(line: bytes) -> None:
+        raise ValueError("cannot decode")
+
+    try:
+        fail(b'{"password":"' + token.encode() + b'"}')
+    except ValueError:
+        structlog.get_logger("watchd").exception("source failed and was detached")
+    logged = json.loads(stream.getvalue())
+    assert logged["exception"][0]["frames"][-1]["name"] == "fail"
+    assert token not in stream.getvalue()
