@@ -85,7 +85,7 @@ def test_level_and_apply(watchd, trail):
         ),
         (
             ["--source", "audit:/x", "--sink", "kafka:x"],
-            "unknown sink type 'kafka' (available: hec, stdout, syslog, tcp)",
+            "unknown sink type 'kafka' (available: file, hec, stdout, syslog, tcp)",
         ),
         (
             ["--source", "audit:/x,colour=red"],

@@ -105,7 +105,7 @@ def test_autoload_can_be_turned_off_and_p_loads_it_back(example_plugin):
 def test_a_builtin_can_be_blocked_too():
     result = run_watchd("run", "-p", "no:stdout", "--source", "audit:/x")
     assert result.returncode == 2
-    assert "unknown sink type 'stdout' (available: hec, syslog, tcp)" in result.stderr
+    assert "unknown sink type 'stdout' (available: file, hec, syslog, tcp)" in result.stderr
 
 
 def test_p_with_an_unknown_name_is_a_usage_error():

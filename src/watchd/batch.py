@@ -10,6 +10,8 @@ from typing import BinaryIO
 import orjson
 
 from watchd.core.context import RunContext
+from watchd.core.deadletters import DeadLetters
+from watchd.core.event import WatchEvent
 from watchd.core.plugins import PluginHost
 from watchd.core.protocols import EventFilter, FormatContext
 from watchd.core.registry import Registry
@@ -66,18 +68,24 @@ def run_query(
         try:
             if isinstance(header, bytes):
                 stdout.write(header + b"\n")
-            buffer: list[bytes] = []
+            refused = DeadLetters(f"--format {name}")
+            batch: list[WatchEvent] = []
             for event in select(sources, event_filters, window, ns.last):
-                buffer.append(formatter(event))
-                if len(buffer) >= 512:
-                    stdout.write(b"\n".join(buffer) + b"\n")
-                    buffer.clear()
-            if buffer:
-                stdout.write(b"\n".join(buffer) + b"\n")
+                batch.append(event)
+                if len(batch) >= 512:
+                    _write(stdout, refused.encode(batch, formatter))
+                    batch.clear()
+            _write(stdout, refused.encode(batch, formatter))
             stdout.flush()
+            refused.close()
         except BrokenPipeError:
             silence(stdout)
     return EXIT_OK
+
+
+def _write(stdout: BinaryIO, frames: list[bytes]) -> None:
+    if frames:
+        stdout.write(b"\n".join(frames) + b"\n")
 
 
 def run_summary(

@@ -93,6 +93,10 @@ class Pipeline:
                 except BrokenPipeError:
                     log.debug("output closed by its reader", sink=sink.name)
                     self.detach(sink)
+                except OSError as exc:  # a full disk, an I/O error: the reason says it all
+                    log.error("sink failed and was detached", sink=sink.name, reason=str(exc))  # noqa: TRY400
+                    self.failed = True
+                    self.detach(sink)
                 except Exception:
                     log.exception("sink failed and was detached", sink=sink.name)
                     self.failed = True

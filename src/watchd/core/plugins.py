@@ -29,6 +29,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("ito-branch", "watchd.watchers.itobranch"),
     ("dialects", "watchd.watchers.dialects"),
     ("stdout", "watchd.plugins.stdout"),
+    ("file", "watchd.plugins.file"),
     ("tcp", "watchd.plugins.stream"),
     ("syslog", "watchd.plugins.syslog"),
     ("hec", "watchd.plugins.hec"),

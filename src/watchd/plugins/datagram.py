@@ -21,6 +21,7 @@ from typing import Protocol
 
 import structlog
 
+from watchd.core.deadletters import DeadLetters
 from watchd.core.event import WatchEvent
 from watchd.core.spec import peer_name
 from watchd.plugins.stream import Backoff, Outage, QueuedSink, warn_undelivered
@@ -52,8 +53,9 @@ class DatagramSink(QueuedSink):
         limit: int,
         max_queue: int = 10_000,
         backoff: Backoff | None = None,
+        letters: DeadLetters | None = None,
     ) -> None:
-        super().__init__(max_queue)
+        super().__init__(max_queue, letters or DeadLetters(name))
         self.name = name
         self._address = address
         self._message = message
@@ -68,16 +70,18 @@ class DatagramSink(QueuedSink):
 
     def emit_batch(self, events: Sequence[WatchEvent]) -> None:
         """Queue one datagram per event; send at once what the socket takes."""
-        message, limit = self._message, self._limit
-        for event in events:
-            data = message(event)
-            if len(data) > limit:
-                data = message.cut(event, limit)
-                self._note_cut(len(data))
-            self._queue.append(data)
-        self._accepted += len(events)
+        datagrams = self._letters.encode(events, self._datagram)
+        self._queue.extend(datagrams)
+        self._accepted += len(datagrams)
         if self._sock is not None:
             self._send()
+
+    def _datagram(self, event: WatchEvent) -> bytes:
+        data = self._message(event)
+        if len(data) > self._limit:
+            data = self._message.cut(event, self._limit)
+            self._note_cut(len(data))
+        return data
 
     def fileno(self) -> int:
         """Return the socket, or -1 while waiting to try again."""
@@ -126,6 +130,7 @@ class DatagramSink(QueuedSink):
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        self._letters.close()
 
     # -- the socket ------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ import structlog
 
 from watchd import hookimpl
 from watchd.core.context import RunContext
+from watchd.core.deadletters import DeadLetters, dead_letters
 from watchd.core.errors import SinkStoppedError, UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import SinkFactory
@@ -199,7 +200,7 @@ class HecSink:
         backoff: Backoff | None = None,
         ack: bool = False,
         ack_timeout: float = 300.0,
-        dead_letter: str | None = None,
+        letters: DeadLetters | None = None,
     ) -> None:
         self.name = name
         self._client = client
@@ -210,7 +211,7 @@ class HecSink:
         self._backoff = backoff or Backoff(base=0.2)
         self._ack = ack
         self._ack_timeout = ack_timeout
-        self._dead_letter = dead_letter
+        self._letters = letters or DeadLetters(name)
         self._log = structlog.get_logger("watchd").bind(sink=name)
         self._building: list[bytes] = []
         self._building_bytes = 0
@@ -234,15 +235,14 @@ class HecSink:
         """Add *events* to the batch being built; hand it over at the size limit."""
         if not self._building:
             self._building_since = time.monotonic()
-        objects = self._objects
-        for event in events:
-            data = objects(event)
+        encoded = self._letters.encode(events, self._objects)
+        for data in encoded:
             if self._building and self._building_bytes + len(data) > self._max_bytes:
                 self._hand_over()
                 self._building_since = time.monotonic()
             self._building.append(data)
             self._building_bytes += len(data)
-        self._accepted += len(events)
+        self._accepted += len(encoded)
 
     def accepted(self) -> int:
         """Return how many events were taken so far."""
@@ -307,8 +307,9 @@ class HecSink:
             warn_undelivered(self._log, undelivered)
         if self._dead:
             self._log.warning(
-                "events HEC refused as bad data", count=self._dead, dead_letter=self._dead_letter
+                "events HEC refused as bad data", count=self._dead, dead_letter=self._letters.path
             )
+        self._letters.close()
         os.close(self._wake_read)
         os.close(self._wake_write)
 
@@ -414,12 +415,9 @@ class HecSink:
             status=status,
             reason=_text(answer),
             events=len(objects),
-            dead_letter=self._dead_letter,
+            dead_letter=self._letters.path,
         )
-        if self._dead_letter is None:
-            return
-        with open(self._dead_letter, "ab") as out:
-            out.write(b"".join(obj + b"\n" for obj in objects))
+        self._letters.write(objects)
 
 
 def _text(answer: dict[str, Any]) -> str:
@@ -457,7 +455,7 @@ def make_hec_sink(spec: Spec, context: RunContext) -> HecSink:  # noqa: ARG001
         "backoff": Backoff(base=0.2, cap=float(options.number("backoff_max", 30, minimum=1))),
         "ack": ack,
         "ack_timeout": float(options.number("ack_timeout", 300, minimum=1)),
-        "dead_letter": options.optional("dead_letter"),
+        "letters": dead_letters(options, f"hec:{url}"),
     }
     options.finish()
     channel = str(uuid.uuid4()) if ack else None

@@ -9,30 +9,51 @@ from typing import BinaryIO
 
 from watchd import hookimpl
 from watchd.core.context import RunContext
+from watchd.core.deadletters import DeadLetters, dead_letters
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import FormatContext, Formatter, SinkFactory
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options, Spec
+from watchd.plugins.frames import write_frames
 
 
 class StreamSink:
-    """Writes each batch as one write of newline-terminated frames, then flushes.
+    """Writes each batch of newline-terminated frames straight to the stream's descriptor.
 
     The write blocks while the reader is slow: the file being followed is the
-    buffer, so a slow terminal slows reading down instead of losing events.
+    buffer, so a slow terminal slows reading down instead of losing events. An
+    event its format cannot write goes to the dead letters; the rest flow.
     """
 
-    def __init__(self, name: str, stream: BinaryIO, formatter: Formatter) -> None:
+    def __init__(
+        self,
+        name: str,
+        stream: BinaryIO,
+        formatter: Formatter,
+        dead: DeadLetters | None = None,
+    ) -> None:
         self.name = name
         self._stream = stream
         self._format = formatter
+        self._dead = dead or DeadLetters(name)
+        try:
+            self._fd = stream.fileno()
+        except (OSError, ValueError):
+            self._fd = -1  # an in-memory stream: its own write() is exact
 
     def emit_batch(self, events: Sequence[WatchEvent]) -> None:
-        """Write *events*."""
-        data = b"\n".join(map(self._format, events)) + b"\n"
+        """Write *events*; return once every byte of them was taken."""
+        frames = self._dead.encode(events, self._format)
+        if not frames:
+            return
+        data = b"\n".join(frames) + b"\n"
         try:
-            self._stream.write(data)
-            self._stream.flush()
+            if self._fd < 0:
+                self._stream.write(data)
+                self._stream.flush()
+            else:
+                self._stream.flush()  # whatever else was written through the stream goes first
+                write_frames(self._fd, data)
         except BrokenPipeError:
             silence(self._stream)
             raise
@@ -55,7 +76,8 @@ class StreamSink:
         self._stream.flush()
 
     def close(self) -> None:
-        """Leave the stream open: it belongs to the process."""
+        """Leave the stream open (it belongs to the process); report what was set aside."""
+        self._dead.close()
 
 
 def silence(stream: BinaryIO) -> None:
@@ -99,8 +121,9 @@ def isatty(stream: BinaryIO) -> bool:
 def make_stdout_sink(spec: Spec, context: RunContext) -> StreamSink:
     """Build ``stdout[,format=NAME][,color=auto|always|never]``."""
     formatter = formatter_for(spec.options, context, tty=isatty(context.stdout))
+    dead = dead_letters(spec.options, "stdout")
     spec.options.finish()
-    return StreamSink("stdout", context.stdout, formatter)
+    return StreamSink("stdout", context.stdout, formatter, dead)
 
 
 @hookimpl
@@ -109,5 +132,6 @@ def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     sinks.add(
         "stdout",
         make_stdout_sink,
-        "standard output: stdout[,format=human|json|...][,color=auto|always|never]",
+        "standard output: stdout[,format=human|json|...][,color=auto|always|never]"
+        "[,dead_letter=FILE]",
     )

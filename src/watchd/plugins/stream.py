@@ -29,6 +29,7 @@ import structlog
 
 from watchd import hookimpl
 from watchd.core.context import RunContext
+from watchd.core.deadletters import DeadLetters, dead_letters
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import Formatter, SinkFactory
@@ -147,8 +148,9 @@ def warn_undelivered(log: structlog.typing.FilteringBoundLogger, count: int) -> 
 class QueuedSink:
     """A bounded queue of frames and its counts: what the pipeline asks every socket sink."""
 
-    def __init__(self, max_queue: int) -> None:
+    def __init__(self, max_queue: int, letters: DeadLetters) -> None:
         self._max_queue = max_queue
+        self._letters = letters
         self._queue: deque[bytes] = deque()
         self._accepted = 0
         self._delivered = 0
@@ -180,8 +182,9 @@ class StreamSink(QueuedSink):
         backoff: Backoff | None = None,
         tls: ssl.SSLContext | None = None,
         server_name: str | None = None,
+        letters: DeadLetters | None = None,
     ) -> None:
-        super().__init__(max_queue)
+        super().__init__(max_queue, letters or DeadLetters(name))
         self.name = name
         self._address = address
         self._tls = tls
@@ -199,9 +202,9 @@ class StreamSink(QueuedSink):
 
     def emit_batch(self, events: Sequence[WatchEvent]) -> None:
         """Queue *events*; write at once what the socket takes."""
-        frame, fmt = self._frame, self._format
-        self._queue.extend(frame(fmt(event)) for event in events)
-        self._accepted += len(events)
+        frames = self._letters.encode(events, self._format)
+        self._queue.extend(map(self._frame, frames))
+        self._accepted += len(frames)
         if self._ready():
             self._send()
 
@@ -270,6 +273,7 @@ class StreamSink(QueuedSink):
         if self._queue:
             warn_undelivered(self._log, len(self._queue))
         self._close_socket()
+        self._letters.close()
 
     # -- the connection ------------------------------------------------------------
 
@@ -385,6 +389,7 @@ def make_tcp_sink(spec: Spec, context: RunContext) -> StreamSink:
     max_queue = spec.options.number("queue", 10_000, minimum=1)
     cap = spec.options.number("backoff_max", 30, minimum=1)
     formatter = formatter_for(spec.options, context, tty=False)
+    letters = dead_letters(spec.options, f"tcp:{spec.target}")
     spec.options.finish()
     return StreamSink(
         f"tcp:{spec.target}",
@@ -392,6 +397,7 @@ def make_tcp_sink(spec: Spec, context: RunContext) -> StreamSink:
         formatter,
         max_queue=max_queue,
         backoff=Backoff(cap=float(cap)),
+        letters=letters,
     )
 
 
@@ -401,5 +407,6 @@ def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     sinks.add(
         "tcp",
         make_tcp_sink,
-        "newline-delimited events over TCP: tcp://HOST:PORT[,format=json][,queue=N]",
+        "newline-delimited events over TCP: tcp://HOST:PORT[,format=json][,queue=N]"
+        "[,dead_letter=FILE]",
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from watchd import hookimpl
 from watchd.core.context import RunContext
+from watchd.core.deadletters import dead_letters
 from watchd.core.errors import UsageError
 from watchd.core.protocols import FormatContext, Sink, SinkFactory, SourceFactory
 from watchd.core.registry import TypeTable
@@ -90,6 +91,7 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
     max_queue = options.number("queue", 10_000, minimum=1)
     backoff = Backoff(cap=float(options.number("backoff_max", 30, minimum=1)))
     sink_name = f"syslog:{spec.target}"
+    letters = dead_letters(options, sink_name)
     if transport in ("udp", "unix"):
         default_limit = 8192 if transport == "unix" else 1024 if name == "rfc3164" else 2048
         limit = options.number("limit", default_limit, minimum=480)
@@ -102,7 +104,13 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
         if transport == "unix" and not rest.startswith("/"):
             raise UsageError(f"{where}: expected unix:///PATH, as in unix:///dev/log")
         return DatagramSink(
-            sink_name, address, message, limit=limit, max_queue=max_queue, backoff=backoff
+            sink_name,
+            address,
+            message,
+            limit=limit,
+            max_queue=max_queue,
+            backoff=backoff,
+            letters=letters,
         )
     framing = options.choice("framing", tuple(FRAMINGS), "none" if name == "loki" else "octet")
     host_port = parse_address(rest, where, _DEFAULT_PORTS[transport])
@@ -120,6 +128,7 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
         backoff=backoff,
         tls=tls,
         server_name=server_name,
+        letters=letters,
     )
 
 
@@ -130,7 +139,7 @@ def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
         "syslog",
         make_syslog_sink,
         "syslog collector: syslog:udp|tcp|tls://HOST:PORT or unix:///dev/log"
-        "[,format=rfc5424|rfc3164|loki][,facility=local0][,framing=octet|lf]",
+        "[,format=rfc5424|rfc3164|loki][,facility=local0][,framing=octet|lf][,dead_letter=FILE]",
     )
 
 

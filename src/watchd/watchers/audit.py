@@ -15,12 +15,12 @@ from watchd.core.errors import UsageError
 from watchd.core.event import Cursor, WatchEvent
 from watchd.core.protocols import Dialect, RecordSource, SourceFactory
 from watchd.core.registry import TypeTable
+from watchd.core.skips import SkipCounter
 from watchd.core.spec import Options, Spec
 from watchd.core.timestamps import record_ts
 from watchd.watchers.inotify import InotifyHub, shared_hub
 from watchd.watchers.integrity import BROKEN, HASH_KEY, Chain, is_chained
 from watchd.watchers.records import Skip, decode_record
-from watchd.watchers.skips import SkipCounter
 from watchd.watchers.tail import Tail
 from watchd.watchers.trail import Trail, TrailOptions
 

@@ -21,10 +21,10 @@ from watchd.core.context import RunContext
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.protocols import Dialect, RecordSource
+from watchd.core.skips import SkipCounter
 from watchd.core.spec import Spec, parse_address, peer_name
 from watchd.core.timestamps import record_ts
 from watchd.watchers.records import decode_record
-from watchd.watchers.skips import SkipCounter
 from watchd.watchers.syslog_parse import (
     FACILITIES,
     LEVEL_OF_SEVERITY,

@@ -1,0 +1,110 @@
+"""What a sink cannot send: set aside, counted and reported, so that the rest flows.
+
+One event that a format cannot write (a record nested too deep, a value a
+plugin's format chokes on) must not stop a sink, nor, with ``--state-dir``,
+every restart after it. Each sink encodes its batch through
+:meth:`DeadLetters.encode`: the usual batch costs one list comprehension; when
+it fails, the batch is encoded again event by event and each refused event goes
+to the sink's dead letters (``dead_letter=FILE``, one JSON object per line,
+mode 0600), or, without a file, is counted and reported with the file and the
+offset its record starts at. What the peer itself refuses as bad data (HEC's
+invalid-event answers) goes to the same file through :meth:`write`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+
+import orjson
+import structlog
+
+from watchd.core.errors import UsageError
+from watchd.core.event import WatchEvent
+from watchd.core.skips import SkipCounter
+from watchd.core.spec import Options
+
+Encode = Callable[[WatchEvent], bytes]
+
+
+class DeadLetters:
+    """A sink's refused events: the file they go to (an open descriptor, or -1), and counts."""
+
+    def __init__(self, sink: str, path: str | None = None, fd: int = -1) -> None:
+        self.sink = sink
+        self.path = path
+        self.refused = 0
+        self._fd = fd
+        self._lock = threading.Lock()  # HEC writes from its worker thread
+        self._log = structlog.get_logger("watchd").bind(sink=sink, dead_letter=path)
+        self._counts = SkipCounter(
+            self._log,
+            message="event not sent: {reason}",
+            summary="events not sent by the sink",
+        )
+
+    def encode(self, events: Sequence[WatchEvent], encode: Encode) -> list[bytes]:
+        """Return what *encode* makes of each event, leaving out (and setting aside) failures."""
+        try:
+            return [encode(event) for event in events]
+        except Exception:  # noqa: BLE001 - some event of the batch is refused: find which
+            encoded = []
+            for event in events:
+                try:
+                    encoded.append(encode(event))
+                except Exception as exc:  # noqa: BLE001 - one odd event must not stop a sink
+                    self.refuse(event, exc)
+            return encoded
+
+    def refuse(self, event: WatchEvent, error: BaseException) -> None:
+        """Set *event* aside: its format or sink failed on it with *error*."""
+        self.refused += 1
+        # The error's type, never its text: that may quote the record.
+        reason = f"the format failed on it ({type(error).__name__})"
+        cursor = event.cursor
+        offset = cursor.start if cursor is not None else -1
+        self._counts.note(reason, event.origin, offset)
+        if self._fd < 0:
+            return
+        where = orjson.dumps(
+            {"sink": self.sink, "reason": reason, "origin": event.origin, "offset": offset}
+        )
+        try:
+            # The event as the json format writes it, where even that can be written.
+            letter = where[:-1] + b',"event":' + event.to_json() + b"}"
+        except Exception:  # noqa: BLE001 - the location alone says where the record is
+            letter = where
+        self.write([letter])
+
+    def write(self, lines: Sequence[bytes]) -> None:
+        """Append *lines* (each one JSON object) to the dead-letter file, if there is one."""
+        if self._fd < 0 or not lines:
+            return
+        data = b"".join(line + b"\n" for line in lines)
+        with self._lock:
+            try:
+                written = os.write(self._fd, data)
+                while written < len(data):  # a regular file takes all but on a full disk
+                    written += os.write(self._fd, data[written:])
+            except OSError as exc:
+                self._log.error("dead letters not written", reason=exc.strerror)
+
+    def close(self) -> None:
+        """Report the totals and close the file."""
+        self._counts.summarize()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def dead_letters(options: Options, sink: str) -> DeadLetters:
+    """Take a sink spec's ``dead_letter=FILE`` option (opened now: a bad path is a usage error)."""
+    path = options.optional("dead_letter")
+    if path is None:
+        return DeadLetters(sink)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise UsageError(f"{options.where}: dead_letter={path}: {exc.strerror}") from None
+    return DeadLetters(sink, path, fd)

@@ -1,0 +1,96 @@
+"""The ``file:PATH`` sink: events appended to a file, one frame per line.
+
+The file is opened for appending (created 0600: events may carry what the
+records did). When the path stops naming the open file (logrotate's ``create``
+moved it away, or it was deleted), the next batch opens the path again, so a
+rotated output needs no signal. Frames are written whole with ``os.write``
+(see :mod:`watchd.plugins.frames`): a batch counts as delivered only once the
+file took every byte of it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import structlog
+
+from watchd import hookimpl
+from watchd.core.context import RunContext
+from watchd.core.deadletters import DeadLetters, dead_letters
+from watchd.core.errors import UsageError
+from watchd.core.event import WatchEvent
+from watchd.core.protocols import Formatter, SinkFactory
+from watchd.core.registry import TypeTable
+from watchd.core.spec import Spec
+from watchd.plugins.frames import write_frames
+from watchd.plugins.stdout import formatter_for
+
+_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+
+
+class FileSink:
+    """Appends each batch to a file; follows the path when the file is rotated away."""
+
+    def __init__(self, path: str, formatter: Formatter, dead: DeadLetters) -> None:
+        self.name = f"file:{path}"
+        self.path = path
+        self._format = formatter
+        self._dead = dead
+        self._log = structlog.get_logger("watchd").bind(sink=self.name)
+        self._fd = os.open(path, _FLAGS, 0o600)
+
+    def emit_batch(self, events: Sequence[WatchEvent]) -> None:
+        """Append *events*; return once the file took every byte of them."""
+        frames = self._dead.encode(events, self._format)
+        if not frames:
+            return
+        self._follow_path()
+        write_frames(self._fd, b"\n".join(frames) + b"\n")
+
+    def _follow_path(self) -> None:
+        """Open the path again when it no longer names the open file (rotated, deleted)."""
+        try:
+            named = os.stat(self.path)
+        except FileNotFoundError:
+            named = None
+        held = os.fstat(self._fd)
+        if named is not None and (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+            return
+        fd = os.open(self.path, _FLAGS, 0o600)
+        os.close(self._fd)
+        self._fd = fd
+        self._log.info("output file rotated away, writing to a new one", path=self.path)
+
+    def flush(self) -> None:
+        """Nothing is buffered: every batch was written when it was emitted."""
+
+    def close(self) -> None:
+        """Close the file; report what was set aside."""
+        os.close(self._fd)
+        self._dead.close()
+
+
+def make_file_sink(spec: Spec, context: RunContext) -> FileSink:
+    """Build ``file:PATH[,format=NAME][,dead_letter=FILE]``."""
+    options = spec.options
+    if not spec.target:
+        raise UsageError(f"{options.where}: file needs a path, as in file:/var/log/watchd.jsonl")
+    formatter = formatter_for(options, context, tty=False)
+    dead = dead_letters(options, f"file:{spec.target}")
+    options.finish()
+    try:
+        return FileSink(os.path.abspath(spec.target), formatter, dead)
+    except OSError as exc:
+        dead.close()
+        raise UsageError(f"{options.where}: {spec.target}: {exc.strerror}") from None
+
+
+@hookimpl
+def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
+    """Register ``file``."""
+    sinks.add(
+        "file",
+        make_file_sink,
+        "append to a file: file:PATH[,format=json|...][,dead_letter=FILE]",
+    )
