@@ -10,6 +10,7 @@ so the store stays small however many short-lived files come and go.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import threading
@@ -105,7 +106,7 @@ class _Writer:
                     return  # closed, and nothing left to write
                 self._busy = True
             try:
-                self._write(document)
+                replace_file(self._path, self._directory, document, durable=self._durable)
             except OSError as exc:
                 self.failed = True
                 log.error(  # noqa: TRY400 - the reason says it all; a traceback would not help
@@ -116,23 +117,26 @@ class _Writer:
                     self._busy = False
                     self._wake.notify_all()
 
-    def _write(self, document: bytes) -> None:
-        """Replace the file atomically: temporary file, fsync, rename, fsync of the folder."""
-        temporary = f"{self._path}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+def replace_file(path: str, directory: str, document: bytes, *, durable: bool) -> None:
+    """Replace *path* atomically: temporary file, fsync, rename, fsync of the folder."""
+    temporary = f"{path}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        written = os.write(fd, document)
+        if written < len(document):  # a regular file writes all but when the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    if durable:
+        folder = os.open(directory, os.O_RDONLY)
         try:
-            os.write(fd, document)
-            if self._durable:
-                os.fsync(fd)
+            os.fsync(folder)
         finally:
-            os.close(fd)
-        os.replace(temporary, self._path)
-        if self._durable:
-            directory = os.open(self._directory, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            os.close(folder)
 
 
 class CheckpointStore:
@@ -156,6 +160,7 @@ class CheckpointStore:
         self._last_write = 0.0
         self._lock_fd = self._lock()
         self._load()
+        self._check_writable()
         self._writer = _Writer(self.path, directory, durable=durable)
 
     def _lock(self) -> int:
@@ -172,6 +177,29 @@ class CheckpointStore:
                 f"--state-dir {self.directory} is in use by another watchd; give each its own"
             ) from None
         return fd
+
+    def _check_writable(self) -> None:
+        """Write the document once, now: a state that cannot be kept must stop watchd at start.
+
+        Otherwise the first checkpoint (where each file starts) would be lost,
+        and a restart after a crash would start at the end of the files.
+        """
+        try:
+            replace_file(self.path, self.directory, self._document(), durable=self.durable)
+        except OSError as exc:
+            os.close(self._lock_fd)
+            raise UsageError(
+                f"--state-dir {self.directory}: cannot write checkpoints there: {exc.strerror}"
+            ) from None
+
+    def _document(self) -> bytes:
+        return orjson.dumps(
+            {
+                "version": FORMAT_VERSION,
+                "sources": self.sources,
+                "files": [asdict(entry) for entry in self.entries.values()],
+            }
+        )
 
     def _load(self) -> None:
         try:
@@ -260,12 +288,7 @@ class CheckpointStore:
     def flush(self) -> None:
         """Hand the document (expired entries dropped) to the writer, to be written now."""
         self.expire()
-        document = {
-            "version": FORMAT_VERSION,
-            "sources": self.sources,
-            "files": [asdict(entry) for entry in self.entries.values()],
-        }
-        self._writer.submit(orjson.dumps(document))
+        self._writer.submit(self._document())
         self._dirty = False
         self._last_write = time.monotonic()
 
