@@ -393,7 +393,7 @@ def test_r16_entries_of_files_gone_elsewhere_expire(watchd, tmp_path):
     )
     exactly_once(delivered(process, 3), range(3))
     run("mv", trail, tmp_path / "elsewhere.jsonl")  # rotated out of scope, still exists
-    process.wait_log("file let go", path=str(trail))
+    process.wait_log("file let go", path=str(tmp_path / "elsewhere.jsonl"))
     time.sleep(1.5)  # past the TTL
     assert process.stop() == 0
     files = json.loads((state / "checkpoints.json").read_bytes())["files"]

@@ -117,6 +117,7 @@ class Trail:
         #: The scope's directory as last listed, (device, inode, mtime in ns), and when.
         self._listed: tuple[tuple[int, int, int], float] | None = None
         self._opened = 0
+        self._unwritten = False  # entries put for new files, not yet handed to the writer
         now = time.monotonic()
         self._next_poll = now
         self._next_rescan = now + options.rescan_interval
@@ -219,8 +220,7 @@ class Trail:
         results: list[tuple[Tail, list[tuple[bytes, int]]]] = []
         entries: list[Entry] = []
         wanted = self._dirty | self._backlogged
-        # Oldest files first: a rotated file is drained before its successor.
-        for key in sorted(wanted, key=lambda k: self.tails[k].seq if k in self.tails else -1):
+        for key in sorted(wanted, key=self._read_order):
             tail = self.tails.get(key)
             self._dirty.discard(key)
             if tail is None:
@@ -242,6 +242,18 @@ class Trail:
             if tail.safe_offset != safe_before or tail.offset != before:
                 entries.append(self._entry(tail))
         return results, entries
+
+    def _read_order(self, key: str) -> tuple[bool, int]:
+        """Files left behind (rotated, deleted) first, then the active ones; each by age.
+
+        A rotated file holds records older than those of the file that took its
+        name, so it is drained first, as far as it is readable now; files found
+        at the same time are read in the order they were opened (oldest first).
+        """
+        tail = self.tails.get(key)
+        if tail is None:
+            return (False, -1)
+        return (tail.state is State.ACTIVE, tail.seq)
 
     def _read(self, tail: Tail, budget: int, now: float) -> list[tuple[bytes, int]]:
         self._notice_change(tail, now)
@@ -386,7 +398,6 @@ class Trail:
         found = self._scan(directories, full=full)
         seen: set[str] = set()
         orphans = self._orphans() if not self._started else []
-        fresh: list[Tail] = []
         # Followed files first (mtime -1), then new ones oldest first.
         for path, (key, size, _) in sorted(found.items(), key=lambda item: item[1][2]):
             tail = self.tails.get(key)
@@ -398,15 +409,15 @@ class Trail:
             if opened is not None:
                 self._add(opened)
                 seen.add(opened.key)
-                fresh.append(opened)
         self._pending = {p: t for p, t in self._pending.items() if p in found}
         self._adopt_moved_out(seen, now)
         for key, tail in self.tails.items():
             if tail.state is State.ACTIVE and key not in seen:
                 self._let_go_of_name(tail, now)
-        self._by_path = {t.path: k for k, t in self.tails.items() if t.state is State.ACTIVE}
+        self._by_path = {t.path: k for k, t in self.tails.items() if t.state is not State.REMOVED}
         self._ghosts = [g for g in self._ghosts if now - g.at < 60.0]
-        if not self._started:
+        starting = not self._started
+        if starting:
             self._started = True
             self._adopt_rotated(orphans, now)
             if self.store is not None:
@@ -414,12 +425,11 @@ class Trail:
         if not found and not self._waiting_said:
             self._log.info("Waiting for audit events...", path=self.pattern)
         self._waiting_said = not found
-        if fresh and self.store is not None:
-            # The start position of a new file is written at once, so a crash
-            # before its first record is acknowledged cannot re-read it from 0.
-            for tail in fresh:
-                self.store.put(self._entry(tail))
+        if self._unwritten and self.store is not None:
+            self._unwritten = False
             self.store.flush()
+            if starting:
+                self.store.wait()  # on disk before the first poll's records go anywhere
 
     def _refresh(self, tail: Tail, path: str, size: int) -> None:
         """Take what a scan says of a file already followed (*size* -1: not looked at)."""
@@ -466,6 +476,12 @@ class Trail:
         self.tails[tail.key] = tail
         self._dirty.add(tail.key)
         self._index(tail)
+        if self.store is not None and self.store.get(self.source_id, tail.dev, tail.ino) is None:
+            # Where a file starts is written before any of it is read: a crash
+            # before its first record is acknowledged must find it again (a
+            # rotated one may have no name in scope to be found by).
+            self.store.put(self._entry(tail))
+            self._unwritten = True
 
     def _index(self, tail: Tail) -> None:
         """File *tail* under its first bytes, to find the file a new one may copy."""
@@ -489,6 +505,13 @@ class Trail:
         self._drain(tail, State.REMOVED if removed else State.ROTATED, now)
         what = "deleted" if removed else "rotated out of scope"
         self._log.info(f"file {what}, draining it", path=tail.path, offset=tail.offset)
+        if not removed:
+            # Its records are reported from the file they are in, under the name
+            # it has now; and writes to it under that name wake the trail at once.
+            renamed = _find_inode(os.path.dirname(tail.path), tail.dev, tail.ino)
+            if renamed is not None and renamed != tail.path:
+                self._log.debug("rotated file found", path=renamed, previous=tail.path)
+                tail.path = renamed
 
     def _open_new(self, path: str, now: float, orphans: list[Entry]) -> Tail | None:
         try:
@@ -618,23 +641,26 @@ class Trail:
             self._log.info(
                 "finishing a file rotated while watchd was stopped", path=path, offset=entry.offset
             )
-            for later in self._rotated_after(entry, path):
+            for later in self._rotated_after(path):
                 if self._read_rotated(later, now) is not None:
                     self._log.info(
                         "reading a file rotated while watchd was stopped, from its start",
                         path=later,
                     )
 
-    def _rotated_after(self, entry: Entry, found_at: str) -> list[str]:
-        """Return the rotations of *entry*'s name written after its file was, oldest first.
+    def _rotated_after(self, found_at: str) -> list[str]:
+        """Return the rotations of the scope's names written after *found_at* was, oldest first.
 
-        The checkpointed file was the trail's current file; one that took its
-        name later, and was rotated away too before watchd looked (while it was
-        stopped, or just before), is a sibling (``audit.jsonl.2``,
-        ``audit.jsonl-20260215``) written after it that no checkpoint knows.
-        Compressed rotations are not JSON Lines and are left alone.
+        A checkpointed file found rotated away may have been followed by others
+        that took the same name and were rotated away too before watchd looked
+        (while it was stopped, or just before): siblings such as
+        ``audit.jsonl.2`` or ``audit.jsonl-20260215`` that no checkpoint knows.
+        They are told by the scope (a name in scope, then ``.``, ``-`` or ``_``
+        and more), never by the name the checkpointed file has now: after one
+        restart that is a rotated name itself. Compressed rotations are not
+        JSON Lines and are left alone.
         """
-        directory, base = os.path.split(entry.path)
+        directory = os.path.dirname(found_at)
         try:
             after = os.stat(found_at).st_mtime_ns
             items = list(os.scandir(directory))
@@ -642,13 +668,10 @@ class Trail:
             return []
         later: list[tuple[int, str]] = []
         for item in items:
-            name = item.name
             if (
-                len(name) <= len(base) + 1
-                or not name.startswith(base)
-                or name[len(base)] not in ".-_"
-                or name.endswith(_COMPRESSED)
-                or item.path == found_at
+                item.path == found_at
+                or item.name.endswith(_COMPRESSED)
+                or not self._rotation_of_scope(item.name)
             ):
                 continue
             try:
@@ -663,6 +686,12 @@ class Trail:
             if stat.S_ISREG(info.st_mode) and info.st_mtime_ns >= after and not known:
                 later.append((info.st_mtime_ns, item.path))
         return [path for _, path in sorted(later)]
+
+    def _rotation_of_scope(self, name: str) -> bool:
+        """Return True for a name out of scope made of one in scope and a rotation suffix."""
+        if self._in_scope(name):
+            return False
+        return any(name[i] in ".-_" and self._in_scope(name[:i]) for i in range(1, len(name) - 1))
 
     def _adopt(self, path: str, entry: Entry) -> Tail | None:
         opened = open_file(path)
