@@ -28,6 +28,8 @@ class DirWatch:
         self._at_ancestor = False
         self.needs_ensure = True
         self.inotify = False
+        #: (device, inode) of the directory itself while it is watched, else None.
+        self.identity: tuple[int, int] | None = None
 
     @property
     def exists(self) -> bool:
@@ -51,6 +53,13 @@ class DirWatch:
             self._wd = self._hub.watch(target, self._on_event)
             self._relevant, self._at_ancestor = relevant, target != self.directory
             self.inotify = self._wd is not None
+            self.identity = None
+            if self.inotify and not self._at_ancestor:
+                try:
+                    info = os.stat(target)
+                    self.identity = (info.st_dev, info.st_ino)
+                except OSError:
+                    pass
             # A directory created between the check and the watch sent no event:
             # if the next component exists now, go down to it.
             if not self.inotify or not self._at_ancestor:
@@ -74,3 +83,4 @@ class DirWatch:
         if self._hub is not None and self._wd is not None:
             self._hub.unwatch(self._wd, self._on_event)
             self._wd = None
+        self.identity = None

@@ -56,6 +56,7 @@ class Tail:
         self.backlog = False
         self.seq = 0  # order of opening, set by the trail
         self.prefix = b""  # first bytes, as the trail indexed them
+        self.target = ""  # where the path led, when it is a symlink
 
     @property
     def safe_offset(self) -> int:

@@ -99,6 +99,9 @@ class Trail:
         self.tails: dict[str, Tail] = {}
         self._by_path: dict[str, str] = {}
         self._dirs: dict[str, DirWatch] = {}
+        self._link_dirs: set[str] = set()  # watched for the targets of links in scope
+        self._dir_ids: dict[str, tuple[int, int]] = {}  # scope directory -> (device, inode)
+        self._new_dirs: list[str] = []  # appeared since the last look
         self._pending: dict[str, float] = {}  # possible copies: path -> first seen
         self._ghosts: list[_Ghost] = []
         self._unacked: deque[_Marks] = deque()
@@ -156,6 +159,8 @@ class Trail:
         key = self._by_path.get(path)
         if key is not None:
             self._dirty.add(key)
+        if directory in self._link_dirs:
+            return  # watched for a link's target only: its other names are not in scope
         in_scope = self._in_scope(name)
         if (mask & NAMING or key is None) and in_scope:
             self._discover = True
@@ -343,6 +348,13 @@ class Trail:
         return [self._dir_pattern]
 
     def _sync_watches(self, directories: list[str]) -> None:
+        # A file followed through a symlink changes in its target's directory.
+        self._link_dirs = {
+            os.path.dirname(t.target)
+            for t in self.tails.values()
+            if t.target and t.state is State.ACTIVE
+        } - set(directories)
+        directories = [*directories, *sorted(self._link_dirs)]
         for directory in directories:
             if directory not in self._dirs:
                 self._dirs[directory] = DirWatch(directory, self._hub, self._on_dir_event)
@@ -360,6 +372,7 @@ class Trail:
         lost events) also stats it, to find bytes that no event announced.
         """
         found: dict[str, tuple[str, int, float]] = {}
+        links: dict[str, str | None] = {}  # key -> the link it was found through, None: no link
         for directory in directories:
             try:
                 info = os.stat(directory)
@@ -373,24 +386,58 @@ class Trail:
             device = info.st_dev
             if not self._dir_magic:
                 self._listed = ((device, info.st_ino, info.st_mtime_ns), listed_at)
+            self._note_identity(directory, (device, info.st_ino))
             for entry in entries:
-                if not self._in_scope(entry.name):
-                    continue
-                try:
-                    key = file_key(device, entry.inode())
-                    if key in self.tails and not full:
-                        found[entry.path] = (key, -1, -1.0)
-                        continue
-                    info = entry.stat()
-                except OSError:
-                    continue
-                if stat.S_ISREG(info.st_mode):
-                    key = file_key(info.st_dev, info.st_ino)
-                    found[entry.path] = (key, info.st_size, info.st_mtime)
-                elif entry.path not in self._skipped_paths:
-                    self._skipped_paths.add(entry.path)
-                    self._log.warning("not a regular file, ignored", path=entry.path)
+                if self._in_scope(entry.name):
+                    self._scan_entry(entry, device, found, links, full=full)
         return found
+
+    def _scan_entry(
+        self,
+        entry: os.DirEntry[str],
+        device: int,
+        found: dict[str, tuple[str, int, float]],
+        links: dict[str, str | None],
+        *,
+        full: bool,
+    ) -> None:
+        try:
+            # A symlink is known by what it names, as open() sees it.
+            link = entry.is_symlink()
+            key = "" if link else file_key(device, entry.inode())
+            if key in self.tails and not full:
+                found[entry.path] = (key, -1, -1.0)
+                links[key] = None
+                return
+            info = entry.stat()
+        except OSError:
+            return
+        if not stat.S_ISREG(info.st_mode):
+            if entry.path not in self._skipped_paths:
+                self._skipped_paths.add(entry.path)
+                self._log.warning("not a regular file, ignored", path=entry.path)
+            return
+        key = file_key(info.st_dev, info.st_ino)
+        if key in links:
+            # A link to a file the scope also names is that file, under its own name.
+            through = links[key]
+            if link or through is None:
+                return
+            del found[through]
+        links[key] = entry.path if link else None
+        found[entry.path] = (key, info.st_size, info.st_mtime)
+
+    def _note_identity(self, directory: str, identity: tuple[int, int]) -> None:
+        """Notice a scope directory that appeared, or was replaced, since the last look.
+
+        It stays new until it is watched: what appears in it before the watch
+        is in place sends no event, so its rotated files are looked for again then.
+        """
+        if self._started and self._dir_ids.get(directory) != identity:
+            self._new_dirs.append(directory)
+        watch = self._dirs.get(directory)
+        if watch is None or not watch.inotify or watch.identity == identity:
+            self._dir_ids[directory] = identity
 
     def _discovery(self, now: float, *, full: bool) -> None:
         directories = self._scan_dirs()
@@ -411,10 +458,14 @@ class Trail:
                 seen.add(opened.key)
         self._pending = {p: t for p, t in self._pending.items() if p in found}
         self._adopt_moved_out(seen, now)
+        self._adopt_new_directories(seen, now)
         for key, tail in self.tails.items():
             if tail.state is State.ACTIVE and key not in seen:
                 self._let_go_of_name(tail, now)
         self._by_path = {t.path: k for k, t in self.tails.items() if t.state is not State.REMOVED}
+        self._by_path.update(
+            (t.target, k) for k, t in self.tails.items() if t.target and t.state is State.ACTIVE
+        )
         self._ghosts = [g for g in self._ghosts if now - g.at < 60.0]
         starting = not self._started
         if starting:
@@ -454,6 +505,30 @@ class Trail:
                 self._log.info(
                     "file rotated out of scope before it was read, reading it now", path=path
                 )
+
+    def _adopt_new_directories(self, seen: set[str], now: float) -> None:
+        """Read the rotated files of a directory that appeared (or was recreated) since start.
+
+        Everything in it is new, but a file that was created and rotated away
+        before the directory was watched sent no event to pair its rename by:
+        its rotated name is all that is left of it.
+        """
+        directories, self._new_dirs = self._new_dirs, []
+        for directory in directories:
+            self._log.info("directory appeared, reading what it holds", directory=directory)
+            try:
+                names = sorted(os.scandir(directory), key=_mtime)
+            except OSError:
+                continue
+            for item in names:
+                if item.name.endswith(_COMPRESSED) or not self._rotation_of_scope(item.name):
+                    continue
+                key = self._read_rotated(item.path, now)
+                if key is not None:
+                    seen.add(key)
+                    self._log.info(
+                        "file rotated before it was read, reading it now", path=item.path
+                    )
 
     def _read_rotated(self, path: str, now: float) -> str | None:
         """Read a rotated file never read before from its start, and let it go once drained."""
@@ -541,6 +616,8 @@ class Trail:
         self._pending.pop(path, None)
         self._skipped_paths.discard(path)
         tail = Tail(fd, path, offset, Fingerprint.of(fd, info.st_size), self.options.max_line_bytes)
+        if os.path.islink(path):
+            tail.target = os.path.realpath(path)
         self._log.debug("following file", path=path, offset=offset)
         return tail
 
@@ -772,6 +849,13 @@ def _continues(entry: Entry, fd: int, size: int) -> bool:
 
 
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".z", ".zip")
+
+
+def _mtime(entry: os.DirEntry[str]) -> int:
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _find_inode(directory: str, dev: int, ino: int) -> str | None:
