@@ -39,6 +39,8 @@ class Request:
 class HecServer:
     ack: bool = False
     acks_after: int = 0
+    #: Answer ack polls with a list, as no HEC does (a wrong shape to survive).
+    acks_as_list: bool = False
     script: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     tls: dict[str, Path] | None = None
@@ -90,6 +92,8 @@ class HecServer:
                 for ack_id in json.loads(request.body)["acks"]:
                     self._polls[ack_id] = self._polls.get(ack_id, 0) + 1
                     acks[str(ack_id)] = self._polls[ack_id] > self.acks_after
+                if self.acks_as_list:
+                    return 200, {"acks": list(acks.values())}
                 return 200, {"acks": acks}
             self.requests.append(request)
             if self.script:

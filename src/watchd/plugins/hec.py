@@ -185,6 +185,57 @@ class HecClient:
             self._conn = None
 
 
+class WakePipe:
+    """The pipe a worker thread wakes the loop through, closed only once neither uses it.
+
+    The loop's side may give up waiting for a worker still inside a request; if
+    the worker's end were closed then, its descriptor number could be reused
+    (by the checkpoint thread's file, say) before the worker writes its byte.
+    """
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def fileno(self) -> int:
+        """Return the end the loop selects on."""
+        return self._read
+
+    def drain(self) -> None:
+        """Take the wake-up bytes (the loop's side)."""
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._read, 4096)
+
+    def poke(self) -> bool:
+        """Wake the loop (the worker's side); False once the loop's side is closed."""
+        with self._lock:
+            if self._closed:
+                return False
+            try:
+                os.write(self._write, b"!")
+            except OSError:
+                return False
+            return True
+
+    def close(self, *, worker_alive: bool) -> None:
+        """Close the loop's end; the worker's end too, unless the worker still runs."""
+        with self._lock:
+            self._closed = True
+            os.close(self._read)
+            if not worker_alive and self._write >= 0:
+                os.close(self._write)
+                self._write = -1
+
+    def worker_exited(self) -> None:
+        """Close the worker's end if the loop's side is already closed."""
+        with self._lock:
+            if self._closed and self._write >= 0:
+                os.close(self._write)
+                self._write = -1
+
+
 class HecSink:
     """Events to Splunk HEC; an :class:`~watchd.AsyncSink` driven by a wake-up pipe."""
 
@@ -224,8 +275,7 @@ class HecSink:
         self._results: deque[Result] = deque()
         self._ready = threading.Condition()
         self._stopping = threading.Event()
-        self._wake_read, self._wake_write = os.pipe()
-        os.set_blocking(self._wake_read, False)
+        self._wake = WakePipe()
         self._worker = threading.Thread(target=self._work, name=f"watchd {name}", daemon=True)
         self._worker.start()
 
@@ -258,7 +308,7 @@ class HecSink:
 
     def fileno(self) -> int:
         """Return the pipe the worker wakes the loop through."""
-        return self._wake_read
+        return self._wake.fileno()
 
     def wants_write(self) -> bool:
         """Return False: the worker writes, the loop only hears from it."""
@@ -277,8 +327,7 @@ class HecSink:
 
     def on_readable(self) -> None:
         """Take the worker's results; a refused token stops the sink."""
-        with contextlib.suppress(BlockingIOError):
-            os.read(self._wake_read, 4096)
+        self._wake.drain()
         while self._results:
             result = self._results.popleft()
             if result.fatal:
@@ -310,8 +359,7 @@ class HecSink:
                 "events HEC refused as bad data", count=self._dead, dead_letter=self._letters.path
             )
         self._letters.close()
-        os.close(self._wake_read)
-        os.close(self._wake_write)
+        self._wake.close(worker_alive=self._worker.is_alive())
 
     def _hand_over(self) -> None:
         batch = Batch(self._building)
@@ -323,6 +371,12 @@ class HecSink:
     # -- the worker's side ------------------------------------------------------------------
 
     def _work(self) -> None:
+        try:
+            self._work_on()
+        finally:
+            self._wake.worker_exited()
+
+    def _work_on(self) -> None:
         while True:
             with self._ready:
                 while not self._outbox and not self._stopping.is_set():
@@ -330,13 +384,13 @@ class HecSink:
                 if not self._outbox:
                     return
                 batch = self._outbox.popleft()
-            result = self._send(batch)
-            self._results.append(result)
             try:
-                os.write(self._wake_write, b"!")
-            except OSError:
-                return
-            if result.fatal:
+                result = self._send(batch)
+            except Exception as exc:  # noqa: BLE001 - the loop must hear of it, not a dead thread
+                result = Result(fatal=f"HEC worker failed ({type(exc).__name__})")
+                self._log.exception("HEC worker failed")
+            self._results.append(result)
+            if not self._wake.poke() or result.fatal:
                 return
 
     def _send(self, batch: Batch) -> Result:
@@ -344,14 +398,17 @@ class HecSink:
         result = Result()
         objects = batch.objects
         failures = 0
-        while objects:
+        # Once stopping, no batch is sent again: what is not in is read again after a restart.
+        attempted = False
+        while objects and not (attempted and self._stopping.is_set()):
+            attempted = True
             try:
                 status, answer = self._client.post(_EVENT_PATH, b"".join(objects))
             except (OSError, http.client.HTTPException) as exc:
                 status, answer = 0, {"text": str(exc) or type(exc).__name__}
             if 200 <= status < 300:
                 if self._ack and not self._wait_for_ack(answer):
-                    continue  # not indexed in time: send it again
+                    continue  # not indexed in time (or stopping): send it again
                 result.delivered += len(objects)
                 self._backoff.reset()
                 if failures:
@@ -383,8 +440,7 @@ class HecSink:
                     reason=_text(answer),
                     events=len(objects),
                 )
-            if self._stopping.wait(delay):
-                return result
+            self._stopping.wait(delay)
         return result
 
     def _wait_for_ack(self, answer: dict[str, Any]) -> bool:
@@ -394,7 +450,7 @@ class HecSink:
             self._log.warning("HEC answered without an ackId; is indexer acknowledgement on?")
             return True
         deadline = time.monotonic() + self._ack_timeout
-        delay = 0.2
+        delay, odd_said = 0.2, False
         while time.monotonic() < deadline:
             if self._stopping.wait(delay):
                 return False
@@ -402,8 +458,12 @@ class HecSink:
                 status, acks = self._client.post(_ACK_PATH, orjson.dumps({"acks": [ack_id]}))
             except (OSError, http.client.HTTPException):
                 continue
-            if status == 200 and acks.get("acks", {}).get(str(ack_id)) is True:
+            indexed = acks.get("acks")
+            if status == 200 and isinstance(indexed, dict) and indexed.get(str(ack_id)) is True:
                 return True
+            if status == 200 and not isinstance(indexed, dict) and not odd_said:
+                odd_said = True
+                self._log.warning("HEC answered an ack poll in an unexpected shape", ack=ack_id)
             delay = min(delay * 2, 5.0)
         self._log.warning("HEC did not acknowledge a batch in time, sending it again", ack=ack_id)
         return False
