@@ -24,7 +24,7 @@ import structlog
 from watchd.core.deadletters import DeadLetters
 from watchd.core.event import WatchEvent
 from watchd.core.spec import peer_name
-from watchd.plugins.stream import Backoff, Outage, QueuedSink, warn_undelivered
+from watchd.plugins.stream import Backoff, Outage, QueueBounds, QueuedSink, warn_undelivered
 
 _AGAIN = (BlockingIOError, InterruptedError)
 
@@ -51,11 +51,11 @@ class DatagramSink(QueuedSink):
         message: Cutter,
         *,
         limit: int,
-        max_queue: int = 10_000,
+        bounds: QueueBounds | None = None,
         backoff: Backoff | None = None,
         letters: DeadLetters | None = None,
     ) -> None:
-        super().__init__(max_queue, letters or DeadLetters(name))
+        super().__init__(bounds or QueueBounds(), letters or DeadLetters(name))
         self.name = name
         self._address = address
         self._message = message
@@ -70,9 +70,7 @@ class DatagramSink(QueuedSink):
 
     def emit_batch(self, events: Sequence[WatchEvent]) -> None:
         """Queue one datagram per event; send at once what the socket takes."""
-        datagrams = self._letters.encode(events, self._datagram)
-        self._queue.extend(datagrams)
-        self._accepted += len(datagrams)
+        self._enqueue(self._letters.encode(events, self._datagram))
         if self._sock is not None:
             self._send()
 
@@ -171,14 +169,12 @@ class DatagramSink(QueuedSink):
                 if exc.errno == errno.EMSGSIZE:  # the socket's own bound is below limit=
                     self._log.error(
                         "datagram refused as too long, skipped; lower limit=",
-                        size=len(self._queue.popleft()),
+                        size=len(self._dequeue()),
                     )
-                    self._delivered += 1
                     continue
                 self._away(exc)
                 return
-            self._queue.popleft()
-            self._delivered += 1
+            self._dequeue()
 
     def _away(self, exc: OSError) -> None:
         """Close the socket, keep the queue, and try again after a backoff (the peer is away)."""

@@ -40,7 +40,13 @@ from watchd.core.protocols import SinkFactory
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
 from watchd.core.timestamps import event_time
-from watchd.plugins.stream import Backoff, tls_context, warn_undelivered
+from watchd.plugins.stream import (
+    Backoff,
+    QueueBounds,
+    queue_bounds,
+    tls_context,
+    warn_undelivered,
+)
 from watchd.plugins.syslog_messages import local_hostname
 
 TOKEN_ENV = "WATCHD_HEC_TOKEN"  # noqa: S105 - the variable's name, not a token
@@ -56,6 +62,7 @@ class Batch:
     """The HEC objects sent in one request, one per event."""
 
     objects: list[bytes]
+    size: int = 0  # bytes of the objects, as the queue bound counts them
 
 
 @dataclass(slots=True)
@@ -65,6 +72,7 @@ class Result:
     delivered: int = 0
     dead: int = 0
     fatal: str = ""
+    size: int = 0  # bytes of the batch, no longer held
 
 
 class HecObjects:
@@ -247,7 +255,7 @@ class HecSink:
         *,
         max_bytes: int = 1_000_000,
         flush_seconds: float = 1.0,
-        max_queue: int = 10_000,
+        bounds: QueueBounds | None = None,
         backoff: Backoff | None = None,
         ack: bool = False,
         ack_timeout: float = 300.0,
@@ -258,7 +266,8 @@ class HecSink:
         self._objects = objects
         self._max_bytes = max_bytes
         self._flush_seconds = flush_seconds
-        self._max_queue = max_queue
+        self._bounds = bounds or QueueBounds()
+        self._held_bytes = 0  # of the events taken and not yet delivered
         self._backoff = backoff or Backoff(base=0.2)
         self._ack = ack
         self._ack_timeout = ack_timeout
@@ -292,6 +301,7 @@ class HecSink:
                 self._building_since = time.monotonic()
             self._building.append(data)
             self._building_bytes += len(data)
+            self._held_bytes += len(data)
         self._accepted += len(encoded)
 
     def accepted(self) -> int:
@@ -304,7 +314,10 @@ class HecSink:
 
     def has_room(self) -> bool:
         """Return False while too many events wait (the sources pause)."""
-        return self._accepted - self._delivered < self._max_queue
+        return (
+            self._accepted - self._delivered < self._bounds.events
+            and self._held_bytes < self._bounds.bytes
+        )
 
     def fileno(self) -> int:
         """Return the pipe the worker wakes the loop through."""
@@ -333,6 +346,7 @@ class HecSink:
             if result.fatal:
                 raise SinkStoppedError(result.fatal)
             self._delivered += result.delivered + result.dead
+            self._held_bytes -= result.size
             self._dead += result.dead
 
     def on_writable(self) -> None:
@@ -362,7 +376,7 @@ class HecSink:
         self._wake.close(worker_alive=self._worker.is_alive())
 
     def _hand_over(self) -> None:
-        batch = Batch(self._building)
+        batch = Batch(self._building, self._building_bytes)
         self._building, self._building_bytes = [], 0
         with self._ready:
             self._outbox.append(batch)
@@ -389,6 +403,7 @@ class HecSink:
             except Exception as exc:  # noqa: BLE001 - the loop must hear of it, not a dead thread
                 result = Result(fatal=f"HEC worker failed ({type(exc).__name__})")
                 self._log.exception("HEC worker failed")
+            result.size = batch.size
             self._results.append(result)
             if not self._wake.poke() or result.fatal:
                 return
@@ -511,7 +526,7 @@ def make_hec_sink(spec: Spec, context: RunContext) -> HecSink:  # noqa: ARG001
     settings: dict[str, Any] = {
         "max_bytes": options.number("batch_bytes", 1_000_000, minimum=1024),
         "flush_seconds": options.number("flush_ms", 1000, minimum=1) / 1000,
-        "max_queue": options.number("queue", 10_000, minimum=1),
+        "bounds": queue_bounds(options),
         "backoff": Backoff(base=0.2, cap=float(options.number("backoff_max", 30, minimum=1))),
         "ack": ack,
         "ack_timeout": float(options.number("ack_timeout", 300, minimum=1)),

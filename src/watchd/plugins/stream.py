@@ -23,6 +23,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import islice
 
 import structlog
@@ -145,15 +146,51 @@ def warn_undelivered(log: structlog.typing.FilteringBoundLogger, count: int) -> 
     )
 
 
+@dataclass(frozen=True)
+class QueueBounds:
+    """How much a sink holds before the sources pause: events, and bytes.
+
+    Events alone do not bound memory: 10,000 records of 100 KB are a gigabyte.
+    A batch is taken whole while there is room, so one record larger than the
+    byte bound is still sent, alone.
+    """
+
+    events: int = 10_000
+    bytes: int = 16 * 1024 * 1024
+
+
+def queue_bounds(options: Options) -> QueueBounds:
+    """Take a sink spec's ``queue=`` (events) and ``queue_bytes=`` options."""
+    default = QueueBounds()
+    return QueueBounds(
+        events=options.number("queue", default.events, minimum=1),
+        bytes=options.number("queue_bytes", default.bytes, minimum=1024),
+    )
+
+
 class QueuedSink:
     """A bounded queue of frames and its counts: what the pipeline asks every socket sink."""
 
-    def __init__(self, max_queue: int, letters: DeadLetters) -> None:
-        self._max_queue = max_queue
+    def __init__(self, bounds: QueueBounds, letters: DeadLetters) -> None:
+        self._bounds = bounds
         self._letters = letters
         self._queue: deque[bytes] = deque()
+        self._queued_bytes = 0
         self._accepted = 0
         self._delivered = 0
+
+    def _enqueue(self, frames: list[bytes]) -> None:
+        """Queue *frames*, each one event."""
+        self._queue.extend(frames)
+        self._queued_bytes += sum(map(len, frames))
+        self._accepted += len(frames)
+
+    def _dequeue(self) -> bytes:
+        """Drop the first frame (written, or given up on) and count it delivered."""
+        frame = self._queue.popleft()
+        self._queued_bytes -= len(frame)
+        self._delivered += 1
+        return frame
 
     def accepted(self) -> int:
         """Return how many events were queued so far."""
@@ -164,8 +201,8 @@ class QueuedSink:
         return self._delivered
 
     def has_room(self) -> bool:
-        """Return False while the queue is full (the sources wait)."""
-        return len(self._queue) < self._max_queue
+        """Return False while the queue is full, in events or bytes (the sources wait)."""
+        return len(self._queue) < self._bounds.events and self._queued_bytes < self._bounds.bytes
 
 
 class StreamSink(QueuedSink):
@@ -178,13 +215,13 @@ class StreamSink(QueuedSink):
         formatter: Formatter,
         framer: Framer = newline_frame,
         *,
-        max_queue: int = 10_000,
+        bounds: QueueBounds | None = None,
         backoff: Backoff | None = None,
         tls: ssl.SSLContext | None = None,
         server_name: str | None = None,
         letters: DeadLetters | None = None,
     ) -> None:
-        super().__init__(max_queue, letters or DeadLetters(name))
+        super().__init__(bounds or QueueBounds(), letters or DeadLetters(name))
         self.name = name
         self._address = address
         self._tls = tls
@@ -203,8 +240,7 @@ class StreamSink(QueuedSink):
     def emit_batch(self, events: Sequence[WatchEvent]) -> None:
         """Queue *events*; write at once what the socket takes."""
         frames = self._letters.encode(events, self._format)
-        self._queue.extend(map(self._frame, frames))
-        self._accepted += len(frames)
+        self._enqueue(list(map(self._frame, frames)))
         if self._ready():
             self._send()
 
@@ -368,9 +404,8 @@ class StreamSink(QueuedSink):
                 self._head_sent += written
                 return
             written -= left
-            self._queue.popleft()
+            self._dequeue()
             self._head_sent = 0
-            self._delivered += 1
 
     def _lost(self, reason: str) -> None:
         self._close_socket()
@@ -386,7 +421,7 @@ class StreamSink(QueuedSink):
 def make_tcp_sink(spec: Spec, context: RunContext) -> StreamSink:
     """Build ``tcp://HOST:PORT[,format=NAME][,queue=N][,backoff_max=S]``."""
     address = parse_address(spec.target, spec.options.where)
-    max_queue = spec.options.number("queue", 10_000, minimum=1)
+    bounds = queue_bounds(spec.options)
     cap = spec.options.number("backoff_max", 30, minimum=1)
     formatter = formatter_for(spec.options, context, tty=False)
     letters = dead_letters(spec.options, f"tcp:{spec.target}")
@@ -395,7 +430,7 @@ def make_tcp_sink(spec: Spec, context: RunContext) -> StreamSink:
         f"tcp:{spec.target}",
         address,
         formatter,
-        max_queue=max_queue,
+        bounds=bounds,
         backoff=Backoff(cap=float(cap)),
         letters=letters,
     )
@@ -407,6 +442,6 @@ def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     sinks.add(
         "tcp",
         make_tcp_sink,
-        "newline-delimited events over TCP: tcp://HOST:PORT[,format=json][,queue=N]"
+        "newline-delimited events over TCP: tcp://HOST:PORT[,format=json][,queue=N][,queue_bytes=B]"
         "[,dead_letter=FILE]",
     )

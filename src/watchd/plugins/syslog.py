@@ -15,7 +15,7 @@ from watchd.core.protocols import FormatContext, Sink, SinkFactory, SourceFactor
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options, Spec, parse_address
 from watchd.plugins.datagram import DatagramSink
-from watchd.plugins.stream import Backoff, StreamSink, tls_context
+from watchd.plugins.stream import Backoff, StreamSink, queue_bounds, tls_context
 from watchd.plugins.syslog_messages import (
     DEFAULT_SD_ID,
     FRAMINGS,
@@ -88,7 +88,7 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
     )
     # A local socket such as /dev/log speaks what syslog(3) sends: RFC 3164.
     name, message = message_format(options, context, local=transport == "unix")
-    max_queue = options.number("queue", 10_000, minimum=1)
+    bounds = queue_bounds(options)
     backoff = Backoff(cap=float(options.number("backoff_max", 30, minimum=1)))
     sink_name = f"syslog:{spec.target}"
     letters = dead_letters(options, sink_name)
@@ -108,7 +108,7 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
             address,
             message,
             limit=limit,
-            max_queue=max_queue,
+            bounds=bounds,
             backoff=backoff,
             letters=letters,
         )
@@ -124,7 +124,7 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
         host_port,
         message,
         FRAMINGS[framing],
-        max_queue=max_queue,
+        bounds=bounds,
         backoff=backoff,
         tls=tls,
         server_name=server_name,
