@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import resource
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 import orjson
@@ -19,7 +20,7 @@ from watchd.core.heap import keep_heap
 from watchd.core.logging import configure_logging
 from watchd.core.plugins import PluginHost, PluginLoadError, scan_plugin_args
 from watchd.core.registry import PluginConflictError, Registry
-from watchd.core.reload import Reloader
+from watchd.core.reload import Reloader, fall_back, take_handover
 from watchd.core.run import RunPlan, execute
 from watchd.core.spec import Options, Spec, parse_spec
 
@@ -366,15 +367,55 @@ def _raise_open_files_limit() -> None:
 def _cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
     _raise_open_files_limit()
     plan = plan_from_args(ns)
-    reloader = Reloader(ns.argv, plan.state_dir)
+    check = _reload_check(ns.parser, registry, ns.raw_args)
+    reloader = Reloader(ns.raw_args, ns.args, plan.state_dir, check)
     plan.state_dir, plan.durable_state = reloader.state_dir, reloader.durable
     try:
         status = execute(host, registry, ns, plan, sys.stdout.buffer, on_hup=reloader.on_hup)
+    except UsageError as exc:
+        if ns.previous is not None:  # a reload whose plan does not start: back to the last one
+            fall_back(ns.previous, str(exc), reloader.ephemeral)
+        reloader.requested = False
+        reloader.finish(EXIT_FAILURE)
+        raise
     except BaseException:
         reloader.requested = False
         reloader.finish(EXIT_FAILURE)
         raise
     return reloader.finish(status)
+
+
+def _reload_check(
+    parser: argparse.ArgumentParser, registry: Registry, raw_args: list[str]
+) -> Callable[[], str | None]:
+    """Return the check a SIGHUP runs first: the command line, its file read again, must plan."""
+
+    def check() -> str | None:
+        try:
+            args = _with_config(parser, config.read_ahead_plugins(list(raw_args)))
+            plan = plan_from_args(_parse_quietly(parser, args))
+            for spec in plan.sources:
+                registry.sources.get(spec.type, spec.options.where)
+            for spec in plan.sinks:
+                registry.sinks.get(spec.type, spec.options.where)
+            for spec in plan.filters:
+                registry.filters.get(spec.type, spec.options.where)
+        except UsageError as exc:
+            return str(exc)
+        return None
+
+    return check
+
+
+def _parse_quietly(parser: argparse.ArgumentParser, args: list[str]) -> argparse.Namespace:
+    """Parse *args*; what argparse would print and exit with becomes a UsageError."""
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            return parser.parse_args(args)
+    except SystemExit:
+        lines = said.getvalue().strip().splitlines()
+        raise UsageError(lines[-1] if lines else "the command line does not parse") from None
 
 
 def _cmd_query(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
@@ -471,24 +512,23 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``watchd`` command line; return the exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    handover = take_handover()  # set when this process is a reload
+    # The command line as the user gave it, which every later reload reads again.
+    raw_args = handover.raw if handover is not None else given
+    previous = handover if handover is not None and handover.previous is not None else None
     try:
-        args = config.read_ahead_plugins(args)
+        args = config.read_ahead_plugins(given)
         host = PluginHost(scan_plugin_args(args))
-    except UsageError as exc:
-        print(f"watchd: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except PluginLoadError as exc:
-        print(f"watchd: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    parser = build_parser(host)
-    try:
+        parser = build_parser(host)
         args = _with_config(parser, args)
-    except UsageError as exc:
+        ns = _parse_quietly(parser, args) if previous is not None else parser.parse_args(args)
+    except (UsageError, PluginLoadError) as exc:
+        if previous is not None:
+            fall_back(previous, str(exc))
         print(f"watchd: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    ns = parser.parse_args(args)
-    ns.argv = args
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE
+    ns.raw_args, ns.args, ns.previous, ns.parser = raw_args, args, previous, parser
     configure_logging(ns.verbose - ns.quiet)
     keep_heap()
     try:

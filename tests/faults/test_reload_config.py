@@ -1,0 +1,77 @@
+"""R30: SIGHUP reads ``--config`` again; a file that no longer parses, or a plan that
+fails to start, is reported in one line and the running configuration goes on."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+from conftest import append
+from ledger import seq_line
+
+
+def config(path, source, action: str, sink: str = "stdout") -> None:
+    path.write_text(
+        f'source = ["audit:{source}"]\nsink = ["{sink}"]\naction = ["{action}"]\n'
+        'json = true\nverbose = 1\n'
+    )
+
+
+def deliver(process, trail, first: int, actions: list[str]) -> list[tuple[int, str]]:
+    """Append one record per action; return (seq, action) of what comes out."""
+    append(trail, b"".join(seq_line(first + n, action=a) for n, a in enumerate(actions)))
+    out = []
+    while not process.quiet_for(0.8):
+        event = json.loads(process.read_line())
+        out.append((event["extra"]["seq"], event["action"]))
+    return out
+
+
+def readies(process) -> int:
+    return sum(1 for record in process.logs() if record["event"] == "ready")
+
+
+def wait_ready(process, count: int) -> None:
+    import time  # noqa: PLC0415
+
+    for _ in range(500):
+        if readies(process) >= count:
+            return
+        time.sleep(0.02)
+    raise AssertionError(process.stderr)
+
+
+def test_r30_a_reload_applies_the_edited_file_and_survives_a_broken_one(watchd, tmp_path):
+    trail, conf, state = tmp_path / "audit.jsonl", tmp_path / "watchd.toml", tmp_path / "state"
+    trail.touch()
+    config(conf, trail, "a")
+    process = watchd("run", "--config", str(conf), "--state-dir", str(state))
+    wait_ready(process, 1)
+    pid = process.pid
+    assert deliver(process, trail, 0, ["a", "b"]) == [(0, "a")]
+
+    config(conf, trail, "b")  # edited: the filter is another one now
+    process.proc.send_signal(signal.SIGHUP)
+    wait_ready(process, 2)
+    assert deliver(process, trail, 2, ["a", "b"]) == [(3, "b")]
+
+    conf.write_text('source = ["audit:')  # broken TOML: refused, the running one goes on
+    process.proc.send_signal(signal.SIGHUP)
+    refused = process.wait_log("reload refused, the running configuration goes on")
+    assert "not valid TOML" in refused["reason"]
+    assert deliver(process, trail, 4, ["a", "b"]) == [(5, "b")]
+
+    # A plan that parses but cannot start: the new process goes back to the previous one.
+    config(conf, trail, "a", sink=f"file:{tmp_path}/no/such/dir/out.jsonl")
+    process.proc.send_signal(signal.SIGHUP)
+    failed = process.wait_log("reload failed, going on with the previous configuration")
+    assert "No such file or directory" in failed["reason"]
+    wait_ready(process, 3)
+    assert process.pid == pid  # the same process all along (a service manager's MAINPID)
+    assert deliver(process, trail, 6, ["a", "b"]) == [(7, "b")]
+
+    config(conf, trail, "a")  # mended: the file is read again at the next reload
+    process.proc.send_signal(signal.SIGHUP)
+    wait_ready(process, 4)
+    assert deliver(process, trail, 8, ["a", "b"]) == [(8, "a")]
+    assert process.stop() == 0
