@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 import signal
 
-from conftest import append
 from ledger import seq_line
+
+from conftest import append
 
 
 def config(path, source, action: str, sink: str = "stdout") -> None:
     path.write_text(
         f'source = ["audit:{source}"]\nsink = ["{sink}"]\naction = ["{action}"]\n'
-        'json = true\nverbose = 1\n'
+        "json = true\nverbose = 1\n"
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import select
 import socket
+import struct
 from typing import Any
 
 import structlog
@@ -39,6 +40,7 @@ POLL_BUDGET = 2048
 _RECV = 65_536
 _FACILITY_NAMES = {number: name for name, number in FACILITIES.items()}
 _AGAIN = (BlockingIOError, InterruptedError)
+_ANCILLARY = socket.CMSG_SPACE(4)
 
 
 class MessageMapper:
@@ -98,17 +100,58 @@ def plain_event(message: SyslogMessage, origin: str, peer: str) -> WatchEvent:
     )
 
 
+#: Linux socket options the socket module does not name (asm-generic/socket.h).
+SO_RCVBUFFORCE = 33
+SO_RXQ_OVFL = 40
+_DROPS = struct.Struct("=I")
+
+
 class UdpListener:
-    """A bound UDP socket: one message per datagram."""
+    """A bound UDP socket: one message per datagram.
+
+    UDP has no flow control: a burst larger than the socket's receive buffer is
+    dropped by the kernel. The buffer is sized for bursts (``rcvbuf=``, 8 MiB by
+    default; past ``net.core.rmem_max`` only with CAP_NET_ADMIN), and what the
+    kernel still drops is counted from ``SO_RXQ_OVFL`` and reported, so loss is
+    at least visible.
+    """
 
     def __init__(
-        self, name: str, address: tuple[str, int], mapper: MessageMapper, skips: SkipCounter
+        self,
+        name: str,
+        address: tuple[str, int],
+        mapper: MessageMapper,
+        skips: SkipCounter,
+        *,
+        rcvbuf: int = 8 * 1024 * 1024,
     ) -> None:
         self.name = name
         self._mapper = mapper
         self._skips = skips
+        self._log = structlog.get_logger("watchd").bind(source=name)
         self._sock = _bound(socket.SOCK_DGRAM, address, name)
+        self._size_buffer(rcvbuf)
+        self._drops = 0  # the kernel's count for this socket, as last seen
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+        except OSError:
+            self._log.warning("the kernel cannot count dropped datagrams here")
         self._more = False
+
+    def _size_buffer(self, wanted: int) -> None:
+        """Ask for *wanted* bytes of receive buffer, past the system's cap where permitted."""
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, wanted)
+        except OSError:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
+        got = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux doubles it
+        if got < wanted:
+            self._log.warning(
+                "receive buffer smaller than asked; bursts may be dropped",
+                rcvbuf=got,
+                wanted=wanted,
+                hint="raise net.core.rmem_max, or run with CAP_NET_ADMIN",
+            )
 
     def fileno(self) -> int:
         """Return the socket."""
@@ -124,19 +167,36 @@ class UdpListener:
         self._more = False
         for _ in range(POLL_BUDGET):
             try:
-                data, address = self._sock.recvfrom(_RECV)
+                data, ancillary, _, address = self._sock.recvmsg(_RECV, _ANCILLARY)
             except _AGAIN:
                 return events
             except OSError:
                 continue  # an ICMP error queued on the socket; nothing to read
+            if ancillary:
+                self._count_drops(ancillary)
             self._mapper.map(data, peer_name(address), events)
         self._more = True
         return events
 
+    def _count_drops(self, ancillary: list[tuple[int, int, bytes]]) -> None:
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= _DROPS.size:
+                (total,) = _DROPS.unpack_from(value)
+                if total > self._drops:
+                    dropped = total - self._drops
+                    self._drops = total
+                    self._log.warning(
+                        "datagrams dropped by the kernel: the receive buffer was full",
+                        dropped=dropped,
+                        total=total,
+                    )
+
     def close(self) -> None:
-        """Close the socket; report what was skipped."""
+        """Close the socket; report what was skipped, and what the kernel dropped."""
         self._sock.close()
         self._skips.summarize()
+        if self._drops:
+            self._log.warning("datagrams dropped by the kernel while listening", total=self._drops)
 
 
 class TcpListener:
@@ -260,7 +320,7 @@ def _bound(kind: int, address: tuple[str, int], name: str) -> socket.socket:
 
 
 def make_syslog_source(spec: Spec, context: RunContext) -> UdpListener | TcpListener:
-    """Build ``syslog:udp|tcp://HOST:PORT[,dialect=auto][,limit=N][,connections=N]``.
+    """Build ``syslog:udp|tcp://HOST:PORT[,dialect=auto][,limit=N][,connections=N][,rcvbuf=B]``.
 
     Without a host (``syslog:udp``, ``syslog:tcp://:5514``) it listens on
     loopback only; other interfaces are asked for by naming them (``0.0.0.0``).
@@ -276,6 +336,7 @@ def make_syslog_source(spec: Spec, context: RunContext) -> UdpListener | TcpList
     dialect = context.registry.dialects.get(options.text("dialect", "auto"), options.where)
     limit = options.number("limit", 65_536, minimum=480)
     connections = options.number("connections", 256, minimum=1)
+    rcvbuf = options.number("rcvbuf", 8 * 1024 * 1024, minimum=4096) if transport == "udp" else 0
     options.finish()
     name = f"syslog:{transport}://{host}:{port}"
     log = structlog.get_logger("watchd").bind(source=name)
@@ -283,7 +344,7 @@ def make_syslog_source(spec: Spec, context: RunContext) -> UdpListener | TcpList
     mapper = MessageMapper(dialect, skips, name)
     listener: UdpListener | TcpListener
     if transport == "udp":
-        listener = UdpListener(name, (host, port), mapper, skips)
+        listener = UdpListener(name, (host, port), mapper, skips, rcvbuf=rcvbuf)
     else:
         listener = TcpListener(
             name, (host, port), mapper, skips, limit=limit, max_connections=connections
