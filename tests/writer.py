@@ -6,6 +6,8 @@ Each argument is one step, done in order:
     write:A:B            records A..B-1, one write() each
     burst:A:B            records A..B-1 in one write()
     spread:A:B:SECONDS   records A..B-1 evenly over SECONDS
+    append:PATH:A:B:SECONDS  the same, opening PATH for each record (as a log rotator
+                         expects of a writer: a new file at PATH is written at once)
     partial:N            the first half of record N, no newline
     rest:N               the rest of record N
     signal:PATH          create PATH (tells the test a point was reached)
@@ -42,6 +44,17 @@ def main(steps: list[str]) -> None:  # noqa: PLR0912 - one branch per step verb
             for n in range(first, last):
                 os.write(fd, record(n))
                 time.sleep(seconds / max(last - first, 1))
+        elif verb == "append":
+            path, first, last, seconds = args[0], int(args[1]), int(args[2]), float(args[3])
+            start = time.monotonic()
+            for n in range(first, last):
+                out = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                os.write(out, record(n))
+                os.close(out)
+                # On a schedule, not a sleep per record: the rate holds however long a write takes.
+                delay = start + (n - first + 1) * seconds / max(last - first, 1) - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
         elif verb == "partial":
             data = record(int(args[0]))
             os.write(fd, data[: len(data) // 2])

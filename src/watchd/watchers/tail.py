@@ -37,11 +37,21 @@ class Tail:
     """
 
     def __init__(
-        self, fd: int, path: str, offset: int, fingerprint: Fingerprint, max_line_bytes: int
+        self,
+        fd: int,
+        path: str,
+        offset: int,
+        fingerprint: Fingerprint,
+        max_line_bytes: int,
+        *,
+        identity: tuple[int, int] | None = None,
+        compression: str = "",
     ) -> None:
         info = os.fstat(fd)
         self.fd = fd
-        self.dev, self.ino = info.st_dev, info.st_ino
+        # A compressed file is read from a decompressed copy, but known by its own inode.
+        self.dev, self.ino = identity or (info.st_dev, info.st_ino)
+        self.compression = compression
         self.key = file_key(self.dev, self.ino)
         self.path = path
         self.offset = offset

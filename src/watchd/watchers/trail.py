@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from watchd.core.checkpoints import CheckpointStore, Entry
 from watchd.core.context import StartAt
+from watchd.watchers.copies import UNREADABLE, Opened, compression_of, find_copy, open_rotated
 from watchd.watchers.dirwatch import DirWatch
 from watchd.watchers.identity import HEAD_BYTES, Fingerprint, file_key, mark_at
 from watchd.watchers.inotify import IN_MOVED_FROM, IN_MOVED_TO, NAMING, InotifyHub
@@ -102,6 +103,7 @@ class Trail:
         self._link_dirs: set[str] = set()  # watched for the targets of links in scope
         self._dir_ids: dict[str, tuple[int, int]] = {}  # scope directory -> (device, inode)
         self._new_dirs: list[str] = []  # appeared since the last look
+        self._copies_at_start: list[str] = []  # copies of files truncated while stopped
         self._pending: dict[str, float] = {}  # possible copies: path -> first seen
         self._ghosts: list[_Ghost] = []
         self._unacked: deque[_Marks] = deque()
@@ -274,7 +276,9 @@ class Trail:
                 size=tail.size(),
                 offset=tail.offset,
             )
-            self._ghosts.append(_Ghost(tail.fingerprint, tail.safe_offset, tail.safe_mark, now))
+            ghost = _Ghost(tail.fingerprint, tail.safe_offset, tail.safe_mark, now)
+            if self._finish_from_copy(os.path.dirname(tail.path), ghost, now) is None:
+                self._ghosts.append(ghost)  # a copy may yet appear in scope
             tail.restart()
         elif change is Change.REWRITTEN:
             self._log.warning(
@@ -295,6 +299,7 @@ class Trail:
             tail.safe_offset,
             tail.safe_mark,
             time.time(),
+            {"compression": tail.compression} if tail.compression else None,
         )
 
     def acknowledge(self) -> None:
@@ -521,7 +526,7 @@ class Trail:
             except OSError:
                 continue
             for item in names:
-                if item.name.endswith(_COMPRESSED) or not self._rotation_of_scope(item.name):
+                if compression_of(item.name) or not self._rotation_of_scope(item.name):
                     continue
                 key = self._read_rotated(item.path, now)
                 if key is not None:
@@ -532,18 +537,63 @@ class Trail:
 
     def _read_rotated(self, path: str, now: float) -> str | None:
         """Read a rotated file never read before from its start, and let it go once drained."""
-        opened = open_file(path)
+        opened = open_rotated(path)
         if opened is None:
             return None
-        fd, info = opened
-        key = file_key(info.st_dev, info.st_ino)
-        if key in self.tails or not stat.S_ISREG(info.st_mode):
-            os.close(fd)
+        if file_key(opened.dev, opened.ino) in self.tails:
+            opened.close()
             return None
-        tail = Tail(fd, path, 0, Fingerprint.of(fd, info.st_size), self.options.max_line_bytes)
+        return self._drain_opened(opened, 0, now).key
+
+    def _drain_opened(self, opened: Opened, offset: int, now: float) -> Tail:
+        """Follow a rotated file (or a copy) from *offset* until drained, then let it go."""
+        tail = Tail(
+            opened.fd,
+            opened.path,
+            offset,
+            Fingerprint.of(opened.fd, opened.size),
+            self.options.max_line_bytes,
+            identity=(opened.dev, opened.ino),
+            compression=opened.compression,
+        )
         self._add(tail)
         self._drain(tail, State.ROTATED, now)
-        return key
+        return tail
+
+    def _finish_from_copy(self, directory: str, read: Entry | _Ghost, now: float) -> Tail | None:
+        """Finish what was read of a file from a copy among its rotated siblings, if one holds it.
+
+        copytruncate (or a rotation while watchd was stopped or behind) can leave
+        the bytes not read yet only in ``app.jsonl.1``, ``app.jsonl-20261201``
+        or ``app.jsonl.1.gz``, out of scope: the copy continues where the
+        original was read to.
+        """
+        if isinstance(read, Entry):
+            fingerprint, offset, mark = (
+                Fingerprint(read.head_len, read.head),
+                read.offset,
+                read.mark,
+            )
+        else:
+            fingerprint, offset, mark = read.fingerprint, read.offset, read.mark
+        if fingerprint.length == 0:
+            return None  # an empty file's head says nothing: any file would match it
+        found = find_copy(
+            directory,
+            self._rotation_of_scope,
+            lambda fd, size: _holds(fd, size, fingerprint, offset, mark),
+            self._known,
+        )
+        if found is None:
+            return None
+        self._log.info("finishing a truncated file from its copy", path=found.path, offset=offset)
+        return self._drain_opened(found, offset, now)
+
+    def _known(self, dev: int, ino: int) -> bool:
+        """Return True for a file followed now, or one the checkpoints know."""
+        return file_key(dev, ino) in self.tails or (
+            self.store is not None and self.store.get(self.source_id, dev, ino) is not None
+        )
 
     def _add(self, tail: Tail) -> None:
         self._opened += 1
@@ -633,7 +683,14 @@ class Trail:
                     if entry in orphans:
                         orphans.remove(entry)
                     return entry.offset
+                # Truncated or rewritten while watchd was stopped: what was not read
+                # yet may be in a copy (copytruncate); the file itself starts anew.
                 store.drop(self.source_id, info.st_dev, info.st_ino)
+                if entry in orphans:
+                    orphans.remove(entry)
+                copy = self._finish_from_copy(os.path.dirname(entry.path), entry, time.monotonic())
+                if copy is not None:
+                    self._copies_at_start.append(copy.path)  # later copies are read after it
             for orphan in orphans:
                 if _continues(orphan, fd, info.st_size):
                     orphans.remove(orphan)  # copied while watchd was stopped
@@ -703,21 +760,35 @@ class Trail:
         return [] if self.store is None else self.store.of_source(self.source_id)
 
     def _adopt_rotated(self, orphans: list[Entry], now: float) -> None:
-        """Finish files rotated out of scope while watchd was stopped, then forget the rest."""
+        """Finish files rotated out of scope while watchd was stopped, then forget the rest.
+
+        First every checkpointed file is found again, by its inode or, where
+        that is gone (compressed, or copied and truncated), by its content among
+        the scope's rotated siblings; then the later rotations no checkpoint
+        knows are read from their start.
+        """
+        found, self._copies_at_start = self._copies_at_start, []
         for entry in orphans:
             if file_key(entry.dev, entry.ino) in self.tails:
                 continue
             path = _find_inode(os.path.dirname(entry.path), entry.dev, entry.ino)
             tail = self._adopt(path, entry) if path else None
-            if tail is None or path is None:
-                if self.store is not None:
-                    self.store.drop(self.source_id, entry.dev, entry.ino)
-                continue
-            self._add(tail)
-            self._drain(tail, State.ROTATED, now)
-            self._log.info(
-                "finishing a file rotated while watchd was stopped", path=path, offset=entry.offset
-            )
+            if self.store is not None and (tail is None or path is None):
+                self.store.drop(self.source_id, entry.dev, entry.ino)
+            if tail is not None and path is not None:
+                self._add(tail)
+                self._drain(tail, State.ROTATED, now)
+                self._log.info(
+                    "finishing a file rotated while watchd was stopped",
+                    path=path,
+                    offset=entry.offset,
+                )
+                found.append(path)
+            else:
+                copy = self._finish_from_copy(os.path.dirname(entry.path), entry, now)
+                if copy is not None:
+                    found.append(copy.path)
+        for path in found:
             for later in self._rotated_after(path):
                 if self._read_rotated(later, now) is not None:
                     self._log.info(
@@ -735,7 +806,7 @@ class Trail:
         They are told by the scope (a name in scope, then ``.``, ``-`` or ``_``
         and more), never by the name the checkpointed file has now: after one
         restart that is a rotated name itself. Compressed rotations are not
-        JSON Lines and are left alone.
+        JSON Lines as they are: they are read decompressed (gzip, bz2, xz).
         """
         directory = os.path.dirname(found_at)
         try:
@@ -747,7 +818,7 @@ class Trail:
         for item in items:
             if (
                 item.path == found_at
-                or item.name.endswith(_COMPRESSED)
+                or item.name.endswith(UNREADABLE)
                 or not self._rotation_of_scope(item.name)
             ):
                 continue
@@ -771,17 +842,22 @@ class Trail:
         return any(name[i] in ".-_" and self._in_scope(name[:i]) for i in range(1, len(name) - 1))
 
     def _adopt(self, path: str, entry: Entry) -> Tail | None:
-        opened = open_file(path)
+        opened = open_rotated(path)
         if opened is None:
             return None
-        fd, info = opened
-        if (info.st_dev, info.st_ino) != (entry.dev, entry.ino) or not _continues(
-            entry, fd, info.st_size
+        if (opened.dev, opened.ino) != (entry.dev, entry.ino) or not _continues(
+            entry, opened.fd, opened.size
         ):
-            os.close(fd)
+            opened.close()
             return None
         return Tail(
-            fd, path, entry.offset, Fingerprint.of(fd, info.st_size), self.options.max_line_bytes
+            opened.fd,
+            path,
+            entry.offset,
+            Fingerprint.of(opened.fd, opened.size),
+            self.options.max_line_bytes,
+            identity=(opened.dev, opened.ino),
+            compression=opened.compression,
         )
 
     # -- letting go ------------------------------------------------------------
@@ -846,9 +922,6 @@ def _holds(fd: int, size: int, fingerprint: Fingerprint, offset: int, mark: str)
 def _continues(entry: Entry, fd: int, size: int) -> bool:
     """Return True when the open file holds what a checkpoint *entry* says was read."""
     return _holds(fd, size, Fingerprint(entry.head_len, entry.head), entry.offset, entry.mark)
-
-
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".z", ".zip")
 
 
 def _mtime(entry: os.DirEntry[str]) -> int:
