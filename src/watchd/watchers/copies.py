@@ -131,24 +131,18 @@ def find_copy(
     directory: str,
     wanted: Callable[[str], bool],
     holds: Callable[[int, int], bool],
-    known: Callable[[int, int], bool],
+    known: Callable[[Opened], bool],
 ) -> Opened | None:
     """Return the first sibling, newest first, that *holds* what was read; None if none does.
 
     *holds(fd, size)* says whether an open file holds the bytes read so far;
-    *known(dev, ino)* leaves out files already followed.
+    *known(opened)* leaves out files already followed.
     """
     for entry in siblings(directory, wanted):
-        try:
-            info = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if known(info.st_dev, info.st_ino):
-            continue
         opened = open_rotated(entry.path)
         if opened is None:
             continue
-        if holds(opened.fd, opened.size):
+        if not known(opened) and holds(opened.fd, opened.size):
             return opened
         opened.close()
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from enum import Enum
 
 from watchd.watchers.identity import Fingerprint, file_key, mark_at
@@ -46,6 +47,7 @@ class Tail:
         *,
         identity: tuple[int, int] | None = None,
         compression: str = "",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         info = os.fstat(fd)
         self.fd = fd
@@ -62,11 +64,14 @@ class Tail:
         self.safe_mark = self.mark
         self.state = State.ACTIVE
         self.left_at = 0.0  # monotonic time it stopped being ACTIVE
-        self.last_growth = time.monotonic()
+        self._clock = clock
+        self.last_growth = clock()
         self.backlog = False
         self.seq = 0  # order of opening, set by the trail
         self.prefix = b""  # first bytes, as the trail indexed them
         self.target = ""  # where the path led, when it is a symlink
+        #: Where its first checkpoint stands when that is before *offset* (-1: at it).
+        self.checkpoint_from = -1
 
     @property
     def safe_offset(self) -> int:
@@ -111,7 +116,7 @@ class Tail:
             lines.extend(self.splitter.feed(chunk, self.offset))
         self.backlog = consumed >= budget
         if consumed:
-            self.last_growth = time.monotonic()
+            self.last_growth = self._clock()
             self.mark = mark_at(self.fd, self.offset)
             safe = self.safe_offset
             self.safe_mark = self.mark if safe == self.offset else mark_at(self.fd, safe)

@@ -25,11 +25,12 @@ import os
 import stat
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
-from watchd.core.checkpoints import CheckpointStore, Entry
+from watchd.core.checkpoints import CheckpointStore, Entry, entry_key
 from watchd.core.context import StartAt
 from watchd.watchers.copies import UNREADABLE, Opened, compression_of, find_copy, open_rotated
 from watchd.watchers.dirwatch import DirWatch
@@ -58,13 +59,15 @@ class _Ghost:
     """What a truncated file held: a copy of it in scope resumes at *offset*."""
 
     fingerprint: Fingerprint
-    offset: int
+    offset: int  # read to: a copy is read on from here
     mark: str
     at: float
+    acked: int  # acknowledged to: a copy is checkpointed from here until more is
 
 
 #: One acknowledgement: entries to write, and keys of files gone for good.
-_Marks = tuple[list[Entry], list[tuple[int, int]]]
+#: Each entry and each file gone goes with the opening number of the tail it is of.
+_Marks = tuple[list[tuple[Entry, int]], list[tuple[int, int, int]]]
 
 #: Bytes a file is indexed by for copy detection.
 _PREFIX = 32
@@ -83,6 +86,7 @@ class Trail:
         store: CheckpointStore | None,
         options: TrailOptions,
         log: FilteringBoundLogger,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pattern = os.path.abspath(os.path.expanduser(pattern))
         self.source_id = source_id
@@ -97,6 +101,7 @@ class Trail:
         self.store = store
         self.options = options
         self._log = log
+        self._clock = clock  # monotonic seconds; a test drives the timing rules with its own
         self.tails: dict[str, Tail] = {}
         self._by_path: dict[str, str] = {}
         self._dirs: dict[str, DirWatch] = {}
@@ -123,7 +128,9 @@ class Trail:
         self._listed: tuple[tuple[int, int, int], float] | None = None
         self._opened = 0
         self._unwritten = False  # entries put for new files, not yet handed to the writer
-        now = time.monotonic()
+        #: Store key -> opening number of the tail whose file has that inode now.
+        self._owner: dict[str, int] = {}
+        now = self._clock()
         self._next_poll = now
         self._next_rescan = now + options.rescan_interval
 
@@ -147,8 +154,8 @@ class Trail:
         if self.store is not None:
             store_due = self.store.due()
             if store_due is not None:
-                due = min(due, time.monotonic() + store_due)
-        return max(due - time.monotonic(), 0.0)
+                due = min(due, self._clock() + store_due)
+        return max(due - self._clock(), 0.0)
 
     # -- events ----------------------------------------------------------------
 
@@ -186,7 +193,7 @@ class Trail:
 
     def poll(self, budget: int) -> list[tuple[Tail, list[tuple[bytes, int]]]]:
         """Return the new complete lines of every file that changed, per file."""
-        now = time.monotonic()
+        now = self._clock()
         self._schedule(now)
         if self.store is not None:
             self.store.maybe_flush()
@@ -222,10 +229,10 @@ class Trail:
 
     def _read_changed(
         self, budget: int, now: float
-    ) -> tuple[list[tuple[Tail, list[tuple[bytes, int]]]], list[Entry]]:
+    ) -> tuple[list[tuple[Tail, list[tuple[bytes, int]]]], list[tuple[Entry, int]]]:
         """Read every file marked changed (oldest first) within *budget* bytes."""
         results: list[tuple[Tail, list[tuple[bytes, int]]]] = []
-        entries: list[Entry] = []
+        entries: list[tuple[Entry, int]] = []
         wanted = self._dirty | self._backlogged
         for key in sorted(wanted, key=self._read_order):
             tail = self.tails.get(key)
@@ -247,7 +254,7 @@ class Trail:
                 self._unindex(tail)
                 self._index(tail)
             if tail.safe_offset != safe_before or tail.offset != before:
-                entries.append(self._entry(tail))
+                entries.append((self._entry(tail), tail.seq))
         return results, entries
 
     def _read_order(self, key: str) -> tuple[bool, int]:
@@ -276,22 +283,46 @@ class Trail:
                 size=tail.size(),
                 offset=tail.offset,
             )
-            ghost = _Ghost(tail.fingerprint, tail.safe_offset, tail.safe_mark, now)
+            ghost = _Ghost(
+                tail.fingerprint, tail.safe_offset, tail.safe_mark, now, self._acked(tail)
+            )
             if self._finish_from_copy(os.path.dirname(tail.path), ghost, now) is None:
                 self._ghosts.append(ghost)  # a copy may yet appear in scope
-            tail.restart()
+            self._restart(tail)
         elif change is Change.REWRITTEN:
             self._log.warning(
                 "file rewritten in place, reading it again from the start",
                 path=tail.path,
                 offset=tail.offset,
             )
-            tail.restart()
+            self._restart(tail)
+
+    def _restart(self, tail: Tail) -> None:
+        """Read a truncated or rewritten file again from 0, as the new file it now is.
+
+        Its checkpoint says so at once: the one it had describes bytes that are
+        gone, and a crash must resume this file from 0, not find it "rewritten"
+        and drop it. What earlier polls said of the old bytes is not written
+        after this (the file has a new opening number).
+        """
+        tail.restart()
+        self._opened += 1
+        tail.seq = self._opened
+        self._owner[entry_key(self.source_id, tail.dev, tail.ino)] = tail.seq
+        if self.store is not None:
+            self.store.put(self._entry(tail))
+            self.store.flush()
+
+    def _acked(self, tail: Tail) -> int:
+        """Return how far every sink has acknowledged *tail* (what a crash resumes from)."""
+        entry = self.store.get(self.source_id, tail.dev, tail.ino) if self.store else None
+        return min(entry.offset, tail.safe_offset) if entry is not None else tail.safe_offset
 
     def _entry(self, tail: Tail) -> Entry:
+        # A file followed through a symlink is found again where it is, not where the link was.
         return Entry(
             self.source_id,
-            tail.path,
+            tail.target or tail.path,
             tail.dev,
             tail.ino,
             tail.fingerprint.length,
@@ -309,10 +340,16 @@ class Trail:
         entries, gone = self._unacked.popleft()
         if self.store is None:
             return
-        for entry in entries:
-            self.store.put(entry)
-        for dev, ino in gone:
-            self.store.drop(self.source_id, dev, ino)
+        # An inode is reused as soon as its file is deleted: what a poll said of
+        # the file that had it must not overwrite, nor drop, the entry of the new one.
+        for entry, seq in entries:
+            if self._owner.get(entry.key) == seq:
+                self.store.put(entry)
+        for dev, ino, seq in gone:
+            key = entry_key(self.source_id, dev, ino)
+            if self._owner.get(key) == seq:
+                del self._owner[key]
+                self.store.drop(self.source_id, dev, ino)
         self.store.maybe_flush()
 
     def _touch_entries(self) -> None:
@@ -545,7 +582,9 @@ class Trail:
             return None
         return self._drain_opened(opened, 0, now).key
 
-    def _drain_opened(self, opened: Opened, offset: int, now: float) -> Tail:
+    def _drain_opened(
+        self, opened: Opened, offset: int, now: float, *, checkpoint_from: int = -1
+    ) -> Tail:
         """Follow a rotated file (or a copy) from *offset* until drained, then let it go."""
         tail = Tail(
             opened.fd,
@@ -555,7 +594,9 @@ class Trail:
             self.options.max_line_bytes,
             identity=(opened.dev, opened.ino),
             compression=opened.compression,
+            clock=self._clock,
         )
+        tail.checkpoint_from = checkpoint_from
         self._add(tail)
         self._drain(tail, State.ROTATED, now)
         return tail
@@ -574,10 +615,9 @@ class Trail:
                 read.offset,
                 read.mark,
             )
+            acked = read.offset
         else:
-            fingerprint, offset, mark = read.fingerprint, read.offset, read.mark
-        if fingerprint.length == 0:
-            return None  # an empty file's head says nothing: any file would match it
+            fingerprint, offset, mark, acked = read.fingerprint, read.offset, read.mark, read.acked
         found = find_copy(
             directory,
             self._rotation_of_scope,
@@ -587,13 +627,19 @@ class Trail:
         if found is None:
             return None
         self._log.info("finishing a truncated file from its copy", path=found.path, offset=offset)
-        return self._drain_opened(found, offset, now)
+        return self._drain_opened(found, offset, now, checkpoint_from=acked)
 
-    def _known(self, dev: int, ino: int) -> bool:
-        """Return True for a file followed now, or one the checkpoints know."""
-        return file_key(dev, ino) in self.tails or (
-            self.store is not None and self.store.get(self.source_id, dev, ino) is not None
-        )
+    def _known(self, opened: Opened) -> bool:
+        """Return True for a file followed now, or one a checkpoint describes.
+
+        By content, not by inode alone: an entry left by a deleted file whose
+        inode the kernel gave to a new one does not describe the new one (a
+        followed file's inode is held open, so it cannot be given away).
+        """
+        if file_key(opened.dev, opened.ino) in self.tails:
+            return True
+        entry = self.store.get(self.source_id, opened.dev, opened.ino) if self.store else None
+        return entry is not None and _copy_of(entry, opened.fd, opened.size)
 
     def _add(self, tail: Tail) -> None:
         self._opened += 1
@@ -601,11 +647,22 @@ class Trail:
         self.tails[tail.key] = tail
         self._dirty.add(tail.key)
         self._index(tail)
-        if self.store is not None and self.store.get(self.source_id, tail.dev, tail.ino) is None:
+        self._owner[entry_key(self.source_id, tail.dev, tail.ino)] = tail.seq
+        known = self.store.get(self.source_id, tail.dev, tail.ino) if self.store else None
+        if self.store is not None and (
+            known is None or not _continues(known, tail.fd, tail.size())  # a reused inode
+        ):
             # Where a file starts is written before any of it is read: a crash
             # before its first record is acknowledged must find it again (a
-            # rotated one may have no name in scope to be found by).
-            self.store.put(self._entry(tail))
+            # rotated one may have no name in scope to be found by). A copy that
+            # goes on from where its original was read is checkpointed from
+            # where the original was acknowledged: the records between are
+            # still on their way to the sinks.
+            entry = self._entry(tail)
+            if 0 <= tail.checkpoint_from < entry.offset:
+                entry.offset = tail.checkpoint_from
+                entry.mark = mark_at(tail.fd, tail.checkpoint_from)
+            self.store.put(entry)
             self._unwritten = True
 
     def _index(self, tail: Tail) -> None:
@@ -655,17 +712,25 @@ class Trail:
         if not stat.S_ISREG(info.st_mode) or file_key(info.st_dev, info.st_ino) in self.tails:
             os.close(fd)
             return None
-        offset = (
-            self._startup_offset(fd, info, orphans)
-            if not self._started
-            else self._runtime_offset(path, fd, info.st_size, now)
-        )
-        if offset is None:
-            os.close(fd)
-            return None
+        if not self._started:
+            offset = checkpoint_from = self._startup_offset(fd, info, orphans)
+        else:
+            where = self._runtime_offset(path, fd, info.st_size, now)
+            if where is None:
+                os.close(fd)
+                return None
+            offset, checkpoint_from = where
         self._pending.pop(path, None)
         self._skipped_paths.discard(path)
-        tail = Tail(fd, path, offset, Fingerprint.of(fd, info.st_size), self.options.max_line_bytes)
+        tail = Tail(
+            fd,
+            path,
+            offset,
+            Fingerprint.of(fd, info.st_size),
+            self.options.max_line_bytes,
+            clock=self._clock,
+        )
+        tail.checkpoint_from = checkpoint_from
         if os.path.islink(path):
             tail.target = os.path.realpath(path)
         self._log.debug("following file", path=path, offset=offset)
@@ -688,19 +753,23 @@ class Trail:
                 store.drop(self.source_id, info.st_dev, info.st_ino)
                 if entry in orphans:
                     orphans.remove(entry)
-                copy = self._finish_from_copy(os.path.dirname(entry.path), entry, time.monotonic())
+                copy = self._finish_from_copy(os.path.dirname(entry.path), entry, self._clock())
                 if copy is not None:
                     self._copies_at_start.append(copy.path)  # later copies are read after it
             for orphan in orphans:
-                if _continues(orphan, fd, info.st_size):
+                if _copy_of(orphan, fd, info.st_size):
                     orphans.remove(orphan)  # copied while watchd was stopped
                     return orphan.offset
             if store.ran_before(self.source_id):
                 return 0  # appeared while watchd was stopped: all of it is new
         return start_offset(fd, info.st_size, self._start.mode, self._start.count)
 
-    def _runtime_offset(self, path: str, fd: int, size: int, now: float) -> int | None:
-        """While running: 0 for a new file, the original's offset for a copy, None to wait."""
+    def _runtime_offset(self, path: str, fd: int, size: int, now: float) -> tuple[int, int] | None:
+        """While running: where to read from and checkpoint from, or None to wait.
+
+        0 for a new file; for a copy of a truncated file, where the original was
+        read to, and checkpointed from where it was acknowledged.
+        """
         originals = self._originals_like(fd, size)
         for tail in originals:
             # The original may have been truncated already, unnoticed yet: its
@@ -715,13 +784,13 @@ class Trail:
                     path=path,
                     offset=ghost.offset,
                 )
-                return ghost.offset
+                return ghost.offset, ghost.acked
         first_seen = self._pending.setdefault(path, now)
         if not self._may_be_a_copy(fd, size, originals):
-            return 0
+            return 0, 0
         if now - first_seen < self.options.copy_wait:
             return None  # wait: the original may be truncated next (copytruncate)
-        return 0
+        return 0, 0
 
     def _originals_like(self, fd: int, size: int) -> list[Tail]:
         """Return the followed files whose first bytes the new file starts with."""
@@ -826,10 +895,9 @@ class Trail:
                 info = item.stat(follow_symlinks=False)
             except OSError:
                 continue
-            known = file_key(info.st_dev, info.st_ino) in self.tails or (
-                self.store is not None
-                and self.store.get(self.source_id, info.st_dev, info.st_ino) is not None
-            )
+            # Every checkpointed file found again is followed by now: an entry
+            # that is not (it did not continue) belonged to a reused inode.
+            known = file_key(info.st_dev, info.st_ino) in self.tails
             # Not after: in one tick of the file clock, both may carry one time.
             if stat.S_ISREG(info.st_mode) and info.st_mtime_ns >= after and not known:
                 later.append((info.st_mtime_ns, item.path))
@@ -858,12 +926,13 @@ class Trail:
             self.options.max_line_bytes,
             identity=(opened.dev, opened.ino),
             compression=opened.compression,
+            clock=self._clock,
         )
 
     # -- letting go ------------------------------------------------------------
 
-    def _retire(self, now: float) -> list[tuple[int, int]]:
-        gone: list[tuple[int, int]] = []
+    def _retire(self, now: float) -> list[tuple[int, int, int]]:
+        gone: list[tuple[int, int, int]] = []
         for key in list(self._draining):
             tail = self.tails[key]
             drained = not tail.backlog and tail.offset >= tail.size()
@@ -893,7 +962,7 @@ class Trail:
             self._unindex(tail)
             self._log.debug("file let go", path=tail.path, state=tail.state.value)
             if tail.state is State.REMOVED:
-                gone.append((tail.dev, tail.ino))
+                gone.append((tail.dev, tail.ino, tail.seq))
         return gone
 
     def close(self) -> None:
@@ -907,7 +976,8 @@ class Trail:
 
 
 def _same_head(fd: int, size: int, fingerprint: Fingerprint) -> bool:
-    return size >= fingerprint.length and fingerprint.matches(fd)
+    # An empty file's fingerprint says nothing: every file would begin the same.
+    return 0 < fingerprint.length <= size and fingerprint.matches(fd)
 
 
 def _holds(fd: int, size: int, fingerprint: Fingerprint, offset: int, mark: str) -> bool:
@@ -920,7 +990,18 @@ def _holds(fd: int, size: int, fingerprint: Fingerprint, offset: int, mark: str)
 
 
 def _continues(entry: Entry, fd: int, size: int) -> bool:
-    """Return True when the open file holds what a checkpoint *entry* says was read."""
+    """Return True when the open file, of the entry's inode, holds what *entry* says was read.
+
+    An entry taken while its file was empty holds nothing to compare: the file
+    of its inode starts from 0, as the entry says.
+    """
+    if entry.head_len == 0 and entry.offset == 0:
+        return True
+    return _copy_of(entry, fd, size)
+
+
+def _copy_of(entry: Entry, fd: int, size: int) -> bool:
+    """Return True when the open file, of any inode, holds what *entry* says was read."""
     return _holds(fd, size, Fingerprint(entry.head_len, entry.head), entry.offset, entry.mark)
 
 
