@@ -7,7 +7,7 @@ from collections import Counter
 
 from conftest import append
 from test_idle import cpu_seconds
-from test_reliability import follow, records
+from trails import follow, records
 
 
 def in_order_at_least_once(seqs: list[int], expected: range) -> None:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import Watchd, append
-from test_reliability import record
+from trails import record
 
 OPS = st.one_of(
     st.tuples(st.just("append"), st.integers(1, 30), st.booleans()),

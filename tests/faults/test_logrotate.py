@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from ledger import Follower, gaps, seq_lines
 
-WRITER = Path(__file__).resolve().parent.parent / "writer.py"
+from trails import WRITER
+
 LOGROTATE = shutil.which("logrotate") or "/usr/sbin/logrotate"
 
 

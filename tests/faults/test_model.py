@@ -125,7 +125,8 @@ class TrailModel(RuleBasedStateMachine):
 
     def crash(self) -> None:
         """kill -9: what the store wrote stays; everything in memory is gone."""
-        assert self.trail_obj is not None and self.store is not None
+        assert self.trail_obj is not None
+        assert self.store is not None
         self.store.wait()
         for tail in self.trail_obj.tails.values():
             os.close(tail.fd)
@@ -246,7 +247,8 @@ class TrailModel(RuleBasedStateMachine):
 
     @rule()
     def reload(self) -> None:
-        assert self.trail_obj is not None and self.store is not None
+        assert self.trail_obj is not None
+        assert self.store is not None
         if self.sink_failing:
             self.crash()  # a failed sink ends the run without acknowledging
         else:

@@ -15,7 +15,7 @@ import pytest
 from ledger import gaps, seq_lines
 
 from conftest import append
-from test_reliability import delivered, exactly_once, follow
+from trails import delivered, exactly_once, follow
 
 
 @pytest.mark.parametrize("where", ["same directory", "other directory"])

@@ -7,7 +7,7 @@ import json
 import os
 
 from conftest import append
-from test_reliability import finish, follow, record, wait_for, write
+from trails import finish, follow, record, wait_for, write
 
 
 def test_r27_the_renamed_file_is_drained_first_under_its_new_name(watchd, tmp_path):

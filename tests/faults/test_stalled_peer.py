@@ -13,7 +13,7 @@ import time
 from ledger import gaps, seq_line, seqs_of
 
 from conftest import append
-from test_reliability import follow
+from trails import follow
 
 RECORD_BYTES = 100_000
 
