@@ -11,6 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from watchd.core.checkpoints import Entry
 
 HEAD_BYTES = 1024
 MARK_BYTES = 256
@@ -54,3 +58,51 @@ def mark_at(fd: int, offset: int) -> str:
 def file_key(dev: int, ino: int) -> str:
     """Return the key a file is known by while it exists."""
     return f"{dev}:{ino}"
+
+
+def same_head(fd: int, size: int, fingerprint: Fingerprint) -> bool:
+    """Return True when the open file begins with the bytes *fingerprint* was taken of.
+
+    An empty file's fingerprint says nothing: every file would begin the same.
+    """
+    return 0 < fingerprint.length <= size and fingerprint.matches(fd)
+
+
+def holds(fd: int, size: int, fingerprint: Fingerprint, offset: int, mark: str) -> bool:
+    """Return True when the open file holds what was read to *offset* of a known file.
+
+    Its head matches the known file's fingerprint, and the bytes before *offset*
+    are the ones read there: the same file grown, or a copy of it.
+    """
+    return size >= offset and same_head(fd, size, fingerprint) and mark_at(fd, offset) == mark
+
+
+def continues(entry: Entry, fd: int, size: int) -> bool:
+    """Return True when the open file, of the entry's inode, holds what *entry* says was read.
+
+    An entry taken while its file was empty holds nothing to compare: the file
+    of its inode starts from 0, as the entry says.
+    """
+    if entry.head_len == 0 and entry.offset == 0:
+        return True
+    return copy_of(entry, fd, size)
+
+
+def copy_of(entry: Entry, fd: int, size: int) -> bool:
+    """Return True when the open file, of any inode, holds what *entry* says was read."""
+    return holds(fd, size, Fingerprint(entry.head_len, entry.head), entry.offset, entry.mark)
+
+
+def find_inode(directory: str, dev: int, ino: int) -> str | None:
+    """Return the path in *directory* of the file with this inode, if it is still there."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            if entry.inode() == ino and entry.stat(follow_symlinks=False).st_dev == dev:
+                return entry.path
+        except OSError:
+            continue
+    return None

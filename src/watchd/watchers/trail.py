@@ -32,11 +32,22 @@ from typing import TYPE_CHECKING
 
 from watchd.core.checkpoints import CheckpointStore, Entry, entry_key
 from watchd.core.context import StartAt
-from watchd.watchers.copies import UNREADABLE, Opened, compression_of, find_copy, open_rotated
+from watchd.watchers.copies import Opened, compression_of, find_copy, open_rotated
 from watchd.watchers.dirwatch import DirWatch
-from watchd.watchers.identity import HEAD_BYTES, Fingerprint, file_key, mark_at
+from watchd.watchers.identity import (
+    HEAD_BYTES,
+    Fingerprint,
+    continues,
+    copy_of,
+    file_key,
+    find_inode,
+    holds,
+    mark_at,
+    same_head,
+)
 from watchd.watchers.inotify import IN_MOVED_FROM, IN_MOVED_TO, NAMING, InotifyHub
-from watchd.watchers.tail import Change, State, Tail, open_file, start_offset
+from watchd.watchers.resume import StartupResume
+from watchd.watchers.tail import Change, State, Tail, open_file
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -55,7 +66,7 @@ class TrailOptions:
 
 
 @dataclass(frozen=True)
-class _Ghost:
+class Ghost:
     """What a truncated file held: a copy of it in scope resumes at *offset*."""
 
     fingerprint: Fingerprint
@@ -73,7 +84,7 @@ _Marks = tuple[list[tuple[Entry, int]], list[tuple[int, int, int]]]
 _PREFIX = 32
 
 
-class Trail:
+class Trail(StartupResume):
     """The files of one ``audit:PATH-or-GLOB`` source."""
 
     def __init__(
@@ -110,7 +121,7 @@ class Trail:
         self._new_dirs: list[str] = []  # appeared since the last look
         self._copies_at_start: list[str] = []  # copies of files truncated while stopped
         self._pending: dict[str, float] = {}  # possible copies: path -> first seen
-        self._ghosts: list[_Ghost] = []
+        self._ghosts: list[Ghost] = []
         self._unacked: deque[_Marks] = deque()
         self._discover = True
         self._started = False
@@ -180,6 +191,12 @@ class Trail:
         elif mask & IN_MOVED_TO and not in_scope and cookie in self._moves_from_scope:
             self._moved_out.append(path)
             self._discover = True
+
+    def _rotation_of_scope(self, name: str) -> bool:
+        """Return True for a name out of scope made of one in scope and a rotation suffix."""
+        if self._in_scope(name):
+            return False
+        return any(name[i] in ".-_" and self._in_scope(name[:i]) for i in range(1, len(name) - 1))
 
     def _in_scope(self, name: str) -> bool:
         if not self._base_magic:
@@ -283,7 +300,7 @@ class Trail:
                 size=tail.size(),
                 offset=tail.offset,
             )
-            ghost = _Ghost(
+            ghost = Ghost(
                 tail.fingerprint, tail.safe_offset, tail.safe_mark, now, self._acked(tail)
             )
             if self._finish_from_copy(os.path.dirname(tail.path), ghost, now) is None:
@@ -300,18 +317,16 @@ class Trail:
     def _restart(self, tail: Tail) -> None:
         """Read a truncated or rewritten file again from 0, as the new file it now is.
 
-        Its checkpoint says so at once: the one it had describes bytes that are
-        gone, and a crash must resume this file from 0, not find it "rewritten"
-        and drop it. What earlier polls said of the old bytes is not written
-        after this (the file has a new opening number).
+        What earlier polls said of the old bytes is not written after this (the
+        file has a new opening number). Its checkpoint keeps describing the old
+        bytes until the new ones are acknowledged: after a crash, that is what
+        finds their copy (copytruncate), and the file, no longer holding them,
+        is read from 0.
         """
         tail.restart()
         self._opened += 1
         tail.seq = self._opened
         self._owner[entry_key(self.source_id, tail.dev, tail.ino)] = tail.seq
-        if self.store is not None:
-            self.store.put(self._entry(tail))
-            self.store.flush()
 
     def _acked(self, tail: Tail) -> int:
         """Return how far every sink has acknowledged *tail* (what a crash resumes from)."""
@@ -601,7 +616,7 @@ class Trail:
         self._drain(tail, State.ROTATED, now)
         return tail
 
-    def _finish_from_copy(self, directory: str, read: Entry | _Ghost, now: float) -> Tail | None:
+    def _finish_from_copy(self, directory: str, read: Entry | Ghost, now: float) -> Tail | None:
         """Finish what was read of a file from a copy among its rotated siblings, if one holds it.
 
         copytruncate (or a rotation while watchd was stopped or behind) can leave
@@ -621,7 +636,7 @@ class Trail:
         found = find_copy(
             directory,
             self._rotation_of_scope,
-            lambda fd, size: _holds(fd, size, fingerprint, offset, mark),
+            lambda fd, size: holds(fd, size, fingerprint, offset, mark),
             self._known,
         )
         if found is None:
@@ -639,7 +654,7 @@ class Trail:
         if file_key(opened.dev, opened.ino) in self.tails:
             return True
         entry = self.store.get(self.source_id, opened.dev, opened.ino) if self.store else None
-        return entry is not None and _copy_of(entry, opened.fd, opened.size)
+        return entry is not None and copy_of(entry, opened.fd, opened.size)
 
     def _add(self, tail: Tail) -> None:
         self._opened += 1
@@ -650,7 +665,7 @@ class Trail:
         self._owner[entry_key(self.source_id, tail.dev, tail.ino)] = tail.seq
         known = self.store.get(self.source_id, tail.dev, tail.ino) if self.store else None
         if self.store is not None and (
-            known is None or not _continues(known, tail.fd, tail.size())  # a reused inode
+            known is None or not continues(known, tail.fd, tail.size())  # a reused inode
         ):
             # Where a file starts is written before any of it is read: a crash
             # before its first record is acknowledged must find it again (a
@@ -690,7 +705,7 @@ class Trail:
         if not removed:
             # Its records are reported from the file they are in, under the name
             # it has now; and writes to it under that name wake the trail at once.
-            renamed = _find_inode(os.path.dirname(tail.path), tail.dev, tail.ino)
+            renamed = find_inode(os.path.dirname(tail.path), tail.dev, tail.ino)
             if renamed is not None and renamed != tail.path:
                 self._log.debug("rotated file found", path=renamed, previous=tail.path)
                 tail.path = renamed
@@ -738,32 +753,6 @@ class Trail:
 
     # -- where a newly found file starts ---------------------------------------
 
-    def _startup_offset(self, fd: int, info: os.stat_result, orphans: list[Entry]) -> int:
-        """At start-up: resume from the checkpoint, or apply the start position."""
-        store = self.store
-        if store is not None:
-            entry = store.get(self.source_id, info.st_dev, info.st_ino)
-            if entry is not None:
-                if _continues(entry, fd, info.st_size):
-                    if entry in orphans:
-                        orphans.remove(entry)
-                    return entry.offset
-                # Truncated or rewritten while watchd was stopped: what was not read
-                # yet may be in a copy (copytruncate); the file itself starts anew.
-                store.drop(self.source_id, info.st_dev, info.st_ino)
-                if entry in orphans:
-                    orphans.remove(entry)
-                copy = self._finish_from_copy(os.path.dirname(entry.path), entry, self._clock())
-                if copy is not None:
-                    self._copies_at_start.append(copy.path)  # later copies are read after it
-            for orphan in orphans:
-                if _copy_of(orphan, fd, info.st_size):
-                    orphans.remove(orphan)  # copied while watchd was stopped
-                    return orphan.offset
-            if store.ran_before(self.source_id):
-                return 0  # appeared while watchd was stopped: all of it is new
-        return start_offset(fd, info.st_size, self._start.mode, self._start.count)
-
     def _runtime_offset(self, path: str, fd: int, size: int, now: float) -> tuple[int, int] | None:
         """While running: where to read from and checkpoint from, or None to wait.
 
@@ -777,7 +766,7 @@ class Trail:
             self._notice_change(tail, now)
             self._dirty.add(tail.key)
         for ghost in self._ghosts:
-            if _holds(fd, size, ghost.fingerprint, ghost.offset, ghost.mark):
+            if holds(fd, size, ghost.fingerprint, ghost.offset, ghost.mark):
                 self._ghosts.remove(ghost)
                 self._log.info(
                     "copy of a truncated file, resuming where it was read to",
@@ -813,7 +802,7 @@ class Trail:
         head = os.pread(fd, min(size, HEAD_BYTES), 0)
         if any(os.pread(tail.fd, len(head), 0) == head for tail in originals):
             return True
-        return any(_same_head(fd, size, g.fingerprint) for g in self._ghosts)
+        return any(same_head(fd, size, g.fingerprint) for g in self._ghosts)
 
     def _short_prefixes(self) -> set[str]:
         """Return the files indexed while shorter than the prefix (they may have grown)."""
@@ -822,112 +811,6 @@ class Trail:
             if 0 < len(prefix) < _PREFIX:
                 short |= keys
         return short
-
-    # -- checkpoints from before the start ---------------------------------------
-
-    def _orphans(self) -> list[Entry]:
-        return [] if self.store is None else self.store.of_source(self.source_id)
-
-    def _adopt_rotated(self, orphans: list[Entry], now: float) -> None:
-        """Finish files rotated out of scope while watchd was stopped, then forget the rest.
-
-        First every checkpointed file is found again, by its inode or, where
-        that is gone (compressed, or copied and truncated), by its content among
-        the scope's rotated siblings; then the later rotations no checkpoint
-        knows are read from their start.
-        """
-        found, self._copies_at_start = self._copies_at_start, []
-        for entry in orphans:
-            if file_key(entry.dev, entry.ino) in self.tails:
-                continue
-            path = _find_inode(os.path.dirname(entry.path), entry.dev, entry.ino)
-            tail = self._adopt(path, entry) if path else None
-            if self.store is not None and (tail is None or path is None):
-                self.store.drop(self.source_id, entry.dev, entry.ino)
-            if tail is not None and path is not None:
-                self._add(tail)
-                self._drain(tail, State.ROTATED, now)
-                self._log.info(
-                    "finishing a file rotated while watchd was stopped",
-                    path=path,
-                    offset=entry.offset,
-                )
-                found.append(path)
-            else:
-                copy = self._finish_from_copy(os.path.dirname(entry.path), entry, now)
-                if copy is not None:
-                    found.append(copy.path)
-        for path in found:
-            for later in self._rotated_after(path):
-                if self._read_rotated(later, now) is not None:
-                    self._log.info(
-                        "reading a file rotated while watchd was stopped, from its start",
-                        path=later,
-                    )
-
-    def _rotated_after(self, found_at: str) -> list[str]:
-        """Return the rotations of the scope's names written after *found_at* was, oldest first.
-
-        A checkpointed file found rotated away may have been followed by others
-        that took the same name and were rotated away too before watchd looked
-        (while it was stopped, or just before): siblings such as
-        ``audit.jsonl.2`` or ``audit.jsonl-20260215`` that no checkpoint knows.
-        They are told by the scope (a name in scope, then ``.``, ``-`` or ``_``
-        and more), never by the name the checkpointed file has now: after one
-        restart that is a rotated name itself. Compressed rotations are not
-        JSON Lines as they are: they are read decompressed (gzip, bz2, xz).
-        """
-        directory = os.path.dirname(found_at)
-        try:
-            after = os.stat(found_at).st_mtime_ns
-            items = list(os.scandir(directory))
-        except OSError:
-            return []
-        later: list[tuple[int, str]] = []
-        for item in items:
-            if (
-                item.path == found_at
-                or item.name.endswith(UNREADABLE)
-                or not self._rotation_of_scope(item.name)
-            ):
-                continue
-            try:
-                info = item.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            # Every checkpointed file found again is followed by now: an entry
-            # that is not (it did not continue) belonged to a reused inode.
-            known = file_key(info.st_dev, info.st_ino) in self.tails
-            # Not after: in one tick of the file clock, both may carry one time.
-            if stat.S_ISREG(info.st_mode) and info.st_mtime_ns >= after and not known:
-                later.append((info.st_mtime_ns, item.path))
-        return [path for _, path in sorted(later)]
-
-    def _rotation_of_scope(self, name: str) -> bool:
-        """Return True for a name out of scope made of one in scope and a rotation suffix."""
-        if self._in_scope(name):
-            return False
-        return any(name[i] in ".-_" and self._in_scope(name[:i]) for i in range(1, len(name) - 1))
-
-    def _adopt(self, path: str, entry: Entry) -> Tail | None:
-        opened = open_rotated(path)
-        if opened is None:
-            return None
-        if (opened.dev, opened.ino) != (entry.dev, entry.ino) or not _continues(
-            entry, opened.fd, opened.size
-        ):
-            opened.close()
-            return None
-        return Tail(
-            opened.fd,
-            path,
-            entry.offset,
-            Fingerprint.of(opened.fd, opened.size),
-            self.options.max_line_bytes,
-            identity=(opened.dev, opened.ino),
-            compression=opened.compression,
-            clock=self._clock,
-        )
 
     # -- letting go ------------------------------------------------------------
 
@@ -975,53 +858,8 @@ class Trail:
         self._dirs.clear()
 
 
-def _same_head(fd: int, size: int, fingerprint: Fingerprint) -> bool:
-    # An empty file's fingerprint says nothing: every file would begin the same.
-    return 0 < fingerprint.length <= size and fingerprint.matches(fd)
-
-
-def _holds(fd: int, size: int, fingerprint: Fingerprint, offset: int, mark: str) -> bool:
-    """Return True when the open file holds what was read to *offset* of a known file.
-
-    Its head matches the known file's fingerprint, and the bytes before *offset*
-    are the ones read there: the same file grown, or a copy of it.
-    """
-    return size >= offset and _same_head(fd, size, fingerprint) and mark_at(fd, offset) == mark
-
-
-def _continues(entry: Entry, fd: int, size: int) -> bool:
-    """Return True when the open file, of the entry's inode, holds what *entry* says was read.
-
-    An entry taken while its file was empty holds nothing to compare: the file
-    of its inode starts from 0, as the entry says.
-    """
-    if entry.head_len == 0 and entry.offset == 0:
-        return True
-    return _copy_of(entry, fd, size)
-
-
-def _copy_of(entry: Entry, fd: int, size: int) -> bool:
-    """Return True when the open file, of any inode, holds what *entry* says was read."""
-    return _holds(fd, size, Fingerprint(entry.head_len, entry.head), entry.offset, entry.mark)
-
-
 def _mtime(entry: os.DirEntry[str]) -> int:
     try:
         return entry.stat(follow_symlinks=False).st_mtime_ns
     except OSError:
         return 0
-
-
-def _find_inode(directory: str, dev: int, ino: int) -> str | None:
-    """Return the path in *directory* of the file with this inode, if it is still there."""
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return None
-    for entry in entries:
-        try:
-            if entry.inode() == ino and entry.stat(follow_symlinks=False).st_dev == dev:
-                return entry.path
-        except OSError:
-            continue
-    return None
