@@ -46,6 +46,7 @@ from watchd.watchers.identity import (
     same_head,
 )
 from watchd.watchers.inotify import IN_MOVED_FROM, IN_MOVED_TO, NAMING, InotifyHub
+from watchd.watchers.listing import ScopeListing
 from watchd.watchers.resume import StartupResume
 from watchd.watchers.tail import Change, State, Tail, open_file
 
@@ -84,7 +85,7 @@ _Marks = tuple[list[tuple[Entry, int]], list[tuple[int, int, int]]]
 _PREFIX = 32
 
 
-class Trail(StartupResume):
+class Trail(ScopeListing, StartupResume):
     """The files of one ``audit:PATH-or-GLOB`` source."""
 
     def __init__(
@@ -135,8 +136,7 @@ class Trail(StartupResume):
         self._draining: set[str] = set()
         self._by_prefix: dict[bytes, set[str]] = {}
         self._full_rescan = True
-        #: The scope's directory as last listed, (device, inode, mtime in ns), and when.
-        self._listed: tuple[tuple[int, int, int], float] | None = None
+        self._listed = None
         self._opened = 0
         self._unwritten = False  # entries put for new files, not yet handed to the writer
         #: Store key -> opening number of the tail whose file has that inode now.
@@ -379,122 +379,6 @@ class Trail(StartupResume):
                 entry.seen = now
 
     # -- finding files ---------------------------------------------------------
-
-    def _may_have_changed(self) -> bool:
-        """Return False when a rescan would list the same directory as last time.
-
-        Adding, removing or renaming an entry changes a directory's mtime, so an
-        idle scope of 10,000 files costs one stat() per rescan, not 10,000
-        entries. A change in the clock tick of the listing itself could leave the
-        mtime as it was, so an mtime that recent is not trusted (git's "racy"
-        rule for its index).
-        """
-        if self._dir_magic or self._listed is None or self._pending or self._moved_out:
-            return True
-        identity, listed_at = self._listed
-        try:
-            info = os.stat(self._dir_pattern)
-        except OSError:
-            return True
-        current = (info.st_dev, info.st_ino, info.st_mtime_ns)
-        return current != identity or info.st_mtime_ns / 1e9 >= listed_at - 1.0
-
-    def _scan_dirs(self) -> list[str]:
-        if self._dir_magic:
-            return sorted(d for d in glob.glob(self._dir_pattern) if os.path.isdir(d))
-        return [self._dir_pattern]
-
-    def _sync_watches(self, directories: list[str]) -> None:
-        # A file followed through a symlink changes in its target's directory.
-        self._link_dirs = {
-            os.path.dirname(t.target)
-            for t in self.tails.values()
-            if t.target and t.state is State.ACTIVE
-        } - set(directories)
-        directories = [*directories, *sorted(self._link_dirs)]
-        for directory in directories:
-            if directory not in self._dirs:
-                self._dirs[directory] = DirWatch(directory, self._hub, self._on_dir_event)
-        for directory in [d for d in self._dirs if d not in directories]:
-            self._dirs.pop(directory).close()
-        for watch in self._dirs.values():
-            if watch.needs_ensure:
-                watch.ensure()
-
-    def _scan(self, directories: list[str], *, full: bool) -> dict[str, tuple[str, int, float]]:
-        """Return the files in scope as path -> (key, size, mtime); -1s when not looked at.
-
-        A file already followed is known by its inode alone (no stat): under
-        inotify its changes arrive as events. A *full* scan (polling, or after
-        lost events) also stats it, to find bytes that no event announced.
-        """
-        found: dict[str, tuple[str, int, float]] = {}
-        links: dict[str, str | None] = {}  # key -> the link it was found through, None: no link
-        for directory in directories:
-            try:
-                info = os.stat(directory)
-                listed_at = time.time()
-                entries = list(os.scandir(directory))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            except PermissionError as exc:
-                self._log.warning("cannot list directory", directory=directory, reason=exc.strerror)
-                continue
-            device = info.st_dev
-            if not self._dir_magic:
-                self._listed = ((device, info.st_ino, info.st_mtime_ns), listed_at)
-            self._note_identity(directory, (device, info.st_ino))
-            for entry in entries:
-                if self._in_scope(entry.name):
-                    self._scan_entry(entry, device, found, links, full=full)
-        return found
-
-    def _scan_entry(
-        self,
-        entry: os.DirEntry[str],
-        device: int,
-        found: dict[str, tuple[str, int, float]],
-        links: dict[str, str | None],
-        *,
-        full: bool,
-    ) -> None:
-        try:
-            # A symlink is known by what it names, as open() sees it.
-            link = entry.is_symlink()
-            key = "" if link else file_key(device, entry.inode())
-            if key in self.tails and not full:
-                found[entry.path] = (key, -1, -1.0)
-                links[key] = None
-                return
-            info = entry.stat()
-        except OSError:
-            return
-        if not stat.S_ISREG(info.st_mode):
-            if entry.path not in self._skipped_paths:
-                self._skipped_paths.add(entry.path)
-                self._log.warning("not a regular file, ignored", path=entry.path)
-            return
-        key = file_key(info.st_dev, info.st_ino)
-        if key in links:
-            # A link to a file the scope also names is that file, under its own name.
-            through = links[key]
-            if link or through is None:
-                return
-            del found[through]
-        links[key] = entry.path if link else None
-        found[entry.path] = (key, info.st_size, info.st_mtime)
-
-    def _note_identity(self, directory: str, identity: tuple[int, int]) -> None:
-        """Notice a scope directory that appeared, or was replaced, since the last look.
-
-        It stays new until it is watched: what appears in it before the watch
-        is in place sends no event, so its rotated files are looked for again then.
-        """
-        if self._started and self._dir_ids.get(directory) != identity:
-            self._new_dirs.append(directory)
-        watch = self._dirs.get(directory)
-        if watch is None or not watch.inotify or watch.identity == identity:
-            self._dir_ids[directory] = identity
 
     def _discovery(self, now: float, *, full: bool) -> None:
         directories = self._scan_dirs()
