@@ -4,17 +4,19 @@ A :class:`Trail` finds the files in its scope, opens each once, and keeps it
 by identity (device, inode, content fingerprint) rather than by name:
 
 - renamed within the scope: the same tail goes on under the new name;
-- renamed out of the scope (rotation): drained, including writes that arrive
-  for a grace period after the rename, then let go; the new file at the path is
-  read from offset 0;
+- renamed out of the scope (rotation): drained first, under its new name,
+  including writes that arrive for a grace period after the rename, then let
+  go; the new file at the path is read from offset 0;
 - deleted: drained to its end, the descriptor held at most ``hold_removed``;
-- truncated (copytruncate, ``> file``): read again from 0 at once; a copy of
-  the old content that appears in scope starts where the original was read to;
+- truncated (copytruncate, ``> file``): read again from 0 at once; what was
+  not read yet is finished from a copy, in scope or among its rotated siblings;
 - rewritten in place: told apart by the content before the offset, not by size.
 
 Progress is acknowledged per poll: :meth:`acknowledge` records in the
 checkpoint store the offsets that were read by the poll whose events every sink
-has now delivered.
+has now delivered. The scope's listing is :mod:`~watchd.watchers.listing`,
+the start-up resume :mod:`~watchd.watchers.resume`, the rotated and compressed
+siblings :mod:`~watchd.watchers.copies`.
 """
 
 from __future__ import annotations
