@@ -38,6 +38,7 @@ class TrailState(Protocol):
     _clock: Callable[[], float]
     _start: StartAt
     _copies_at_start: list[str]
+    _ran_before: bool
 
     def _add(self, tail: Tail) -> None: ...
     def _drain(self, tail: Tail, state: State, now: float) -> None: ...
@@ -75,7 +76,7 @@ class StartupResume:
                 if copy_of(orphan, fd, info.st_size):
                     orphans.remove(orphan)  # copied while watchd was stopped
                     return orphan.offset
-            if store.ran_before(self.source_id):
+            if self._ran_before:
                 return 0  # appeared while watchd was stopped: all of it is new
         return start_offset(fd, info.st_size, self._start.mode, self._start.count)
 

@@ -123,6 +123,7 @@ class Trail(ScopeListing, StartupResume):
         self._dir_ids: dict[str, tuple[int, int]] = {}  # scope directory -> (device, inode)
         self._new_dirs: list[str] = []  # appeared since the last look
         self._copies_at_start: list[str] = []  # copies of files truncated while stopped
+        self._ran_before = False  # the store knew this source when it started
         self._pending: dict[str, float] = {}  # possible copies: path -> first seen
         self._ghosts: list[Ghost] = []
         self._unacked: deque[_Marks] = deque()
@@ -388,6 +389,9 @@ class Trail(ScopeListing, StartupResume):
         found = self._scan(directories, full=full)
         seen: set[str] = set()
         orphans = self._orphans() if not self._started else []
+        if not self._started:
+            # Asked before any file of this start puts its entry (which makes the source known).
+            self._ran_before = self.store is not None and self.store.ran_before(self.source_id)
         # Followed files first (mtime -1), then new ones oldest first.
         for path, (key, size, _) in sorted(found.items(), key=lambda item: item[1][2]):
             tail = self.tails.get(key)
