@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterable
 
 import pytest
+
+from conftest import clean_env
 
 
 def seq_line(n: int, pad: int = 0, **fields: object) -> bytes:
@@ -54,11 +61,6 @@ class Follower:
     """
 
     def __init__(self, args: list[str], *, bytes_per_second: int | None = None) -> None:
-        import subprocess  # noqa: PLC0415
-        import sys  # noqa: PLC0415
-        import threading  # noqa: PLC0415
-
-        from conftest import clean_env  # noqa: PLC0415
 
         self.process = subprocess.Popen(
             [sys.executable, "-m", "watchd", *args],
@@ -79,7 +81,6 @@ class Follower:
             thread.start()
 
     def _read_out(self) -> None:
-        import time  # noqa: PLC0415
 
         assert self.process.stdout is not None
         fd = self.process.stdout.fileno()
@@ -109,7 +110,6 @@ class Follower:
         return seqs_of(complete.splitlines())
 
     def wait_for(self, count: int, timeout: float = 60.0) -> list[int]:
-        import time  # noqa: PLC0415
 
         deadline = time.monotonic() + timeout
         while len(self.seqs()) < count:
@@ -122,7 +122,6 @@ class Follower:
 
     def settle(self, quiet: float = 1.5, timeout: float = 120.0) -> list[int]:
         """Return what was read once nothing more came for *quiet* seconds."""
-        import time  # noqa: PLC0415
 
         deadline = time.monotonic() + timeout
         count, since = -1, time.monotonic()
@@ -137,14 +136,12 @@ class Follower:
 
     def kill(self) -> list[int]:
         """kill -9; return what the reader got, all of it."""
-        import signal  # noqa: PLC0415
 
         self.process.send_signal(signal.SIGKILL)
         return self._finish()
 
     def stop(self) -> tuple[int, list[int]]:
         """SIGTERM; return the exit status and what the reader got."""
-        import signal  # noqa: PLC0415
 
         self.process.send_signal(signal.SIGTERM)
         seqs = self._finish()
