@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -168,7 +169,7 @@ class TrailModel(RuleBasedStateMachine):
         if self.half and self.trail.exists():
             self.append_bytes(self.half)
         elif self.half:
-            self.written -= records_in(b"")  # nothing: the half line never became a record
+            self.written.discard(self.next_seq - 1)  # the half line never became a record
         self.half = b""
 
     def destroy(self, data: bytes, elsewhere: bytes = b"") -> None:
@@ -201,20 +202,21 @@ class TrailModel(RuleBasedStateMachine):
         shutil.copyfile(self.trail, self.logs / name)
         os.truncate(self.trail, 0)
 
-    @rule()
-    def truncate(self) -> None:
+    def wipe(self, how: Callable[[Path], None]) -> None:
+        """Destroy what the trail holds by *how*, noting what was not read yet."""
         self.finish_half()
         if self.trail.exists():
             self.destroy(self.trail.read_bytes(), self.other_files(self.trail))
-            os.truncate(self.trail, 0)
+            how(self.trail)
+
+    @rule()
+    def truncate(self) -> None:
+        self.wipe(lambda path: os.truncate(path, 0))
 
     @rule()
     def delete(self) -> None:
-        self.finish_half()
-        if self.trail.exists():
-            # An open file is still read to its end; one never opened is lost.
-            self.destroy(self.trail.read_bytes(), self.other_files(self.trail))
-            self.trail.unlink()
+        # An open file is still read to its end; one never opened is lost.
+        self.wipe(Path.unlink)
 
     @rule()
     def recreate_directory(self) -> None:

@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Callable
 from typing import BinaryIO
 
+from watchd.watchers.identity import Fingerprint, digest
 from watchd.watchers.tail import open_file
 
 #: Compressions the standard library reads, by file name ending (the caller closes the file).
@@ -130,15 +131,21 @@ def siblings(directory: str, wanted: Callable[[str], bool]) -> list[os.DirEntry[
 def find_copy(
     directory: str,
     wanted: Callable[[str], bool],
+    head: Fingerprint,
     holds: Callable[[int, int], bool],
     known: Callable[[Opened], bool],
 ) -> Opened | None:
     """Return the first sibling, newest first, that *holds* what was read; None if none does.
 
-    *holds(fd, size)* says whether an open file holds the bytes read so far;
-    *known(opened)* leaves out files already followed.
+    *head* is the fingerprint of what was read: a compressed sibling that does
+    not begin with it is passed over after decompressing only that much, not
+    the whole archive. *holds(fd, size)* says whether an open file holds the
+    bytes read so far; *known(opened)* leaves out files already followed.
     """
     for entry in siblings(directory, wanted):
+        compression = compression_of(entry.name)
+        if compression and not _begins_with(entry.path, compression, head):
+            continue
         opened = open_rotated(entry.path)
         if opened is None:
             continue
@@ -146,6 +153,19 @@ def find_copy(
             return opened
         opened.close()
     return None
+
+
+def _begins_with(path: str, compression: str, head: Fingerprint) -> bool:
+    """Return True when the compressed file at *path*, decompressed, begins as *head* says."""
+    opener = _OPENERS.get(compression)
+    if opener is None or head.length == 0:
+        return False
+    try:
+        with open(path, "rb") as raw, opener(raw) as source:
+            data = source.read(head.length)
+    except (OSError, EOFError, lzma.LZMAError, ValueError):
+        return False
+    return len(data) == head.length and digest(data) == head.head
 
 
 __all__ = ["Opened", "compression_of", "find_copy", "open_rotated", "siblings"]

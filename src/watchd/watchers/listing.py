@@ -107,16 +107,14 @@ class ScopeListing:
             if watch.needs_ensure:
                 watch.ensure()
 
-    def _scan(
-        self: ListingState, directories: list[str], *, full: bool
-    ) -> dict[str, tuple[str, int, float]]:
+    def _scan(self: ListingState, directories: list[str], *, full: bool) -> Found:
         """Return the files in scope as path -> (key, size, mtime); -1s when not looked at.
 
         A file already followed is known by its inode alone (no stat): under
         inotify its changes arrive as events. A *full* scan (polling, or after
         lost events) also stats it, to find bytes that no event announced.
         """
-        found: dict[str, tuple[str, int, float]] = {}
+        found: Found = {}
         links: dict[str, str | None] = {}  # key -> the link it was found through, None: no link
         for directory in directories:
             try:
@@ -141,7 +139,7 @@ class ScopeListing:
         self: ListingState,
         entry: os.DirEntry[str],
         device: int,
-        found: dict[str, tuple[str, int, float]],
+        found: Found,
         links: dict[str, str | None],
         *,
         full: bool,

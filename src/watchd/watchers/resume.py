@@ -11,15 +11,14 @@ start. Files that appeared while watchd was stopped are read from 0.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from watchd.core.checkpoints import CheckpointStore, Entry
 from watchd.core.context import StartAt
-from watchd.watchers.copies import UNREADABLE, open_rotated
-from watchd.watchers.identity import Fingerprint, continues, copy_of, file_key, find_inode
-from watchd.watchers.tail import State, Tail, start_offset
+from watchd.watchers.copies import UNREADABLE, Opened, open_rotated, siblings
+from watchd.watchers.identity import continues, copy_of, file_key, find_inode
+from watchd.watchers.tail import Tail, start_offset
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -40,13 +39,15 @@ class TrailState(Protocol):
     _copies_at_start: list[str]
     _ran_before: bool
 
-    def _add(self, tail: Tail) -> None: ...
-    def _drain(self, tail: Tail, state: State, now: float) -> None: ...
+    def _drain_opened(
+        self, opened: Opened, offset: int, now: float, *, checkpoint_from: int = -1
+    ) -> Tail: ...
     def _finish_from_copy(self, directory: str, read: Entry | Ghost, now: float) -> Tail | None: ...
     def _read_rotated(self, path: str, now: float) -> str | None: ...
     def _rotation_of_scope(self, name: str) -> bool: ...
-    def _adopt(self, path: str, entry: Entry) -> Tail | None: ...
+    def _reopen(self, path: str, entry: Entry) -> Opened | None: ...
     def _rotated_after(self, found_at: str) -> list[str]: ...
+    def _readable_rotation(self, name: str) -> bool: ...
 
 
 class StartupResume:
@@ -97,12 +98,11 @@ class StartupResume:
             if file_key(entry.dev, entry.ino) in self.tails:
                 continue
             path = find_inode(os.path.dirname(entry.path), entry.dev, entry.ino)
-            tail = self._adopt(path, entry) if path else None
-            if self.store is not None and (tail is None or path is None):
+            opened = self._reopen(path, entry) if path else None
+            if opened is None and self.store is not None:
                 self.store.drop(self.source_id, entry.dev, entry.ino)
-            if tail is not None and path is not None:
-                self._add(tail)
-                self._drain(tail, State.ROTATED, now)
+            if opened is not None and path is not None:
+                self._drain_opened(opened, entry.offset, now)
                 self._log.info(
                     "finishing a file rotated while watchd was stopped",
                     path=path,
@@ -140,33 +140,26 @@ class StartupResume:
         restart that is a rotated name itself. Compressed rotations are not
         JSON Lines as they are: they are read decompressed (gzip, bz2, xz).
         """
-        directory = os.path.dirname(found_at)
         try:
             after = os.stat(found_at).st_mtime_ns
-            items = list(os.scandir(directory))
         except OSError:
             return []
-        later: list[tuple[int, str]] = []
-        for item in items:
-            if (
-                item.path == found_at
-                or item.name.endswith(UNREADABLE)
-                or not self._rotation_of_scope(item.name)
-            ):
-                continue
-            try:
-                info = item.stat(follow_symlinks=False)
-            except OSError:
-                continue
+        later = []
+        for item in reversed(siblings(os.path.dirname(found_at), self._readable_rotation)):
+            info = item.stat(follow_symlinks=False)  # cached by the listing
             # Every checkpointed file found again is followed by now: an entry
             # that is not (it did not continue) belonged to a reused inode.
             known = file_key(info.st_dev, info.st_ino) in self.tails
             # Not after: in one tick of the file clock, both may carry one time.
-            if stat.S_ISREG(info.st_mode) and info.st_mtime_ns >= after and not known:
-                later.append((info.st_mtime_ns, item.path))
-        return [path for _, path in sorted(later)]
+            if item.path != found_at and info.st_mtime_ns >= after and not known:
+                later.append(item.path)
+        return later
 
-    def _adopt(self: TrailState, path: str, entry: Entry) -> Tail | None:
+    def _readable_rotation(self: TrailState, name: str) -> bool:
+        return not name.endswith(UNREADABLE) and self._rotation_of_scope(name)
+
+    def _reopen(self: TrailState, path: str, entry: Entry) -> Opened | None:
+        """Open the checkpointed file at *path* again, if it still holds what *entry* says."""
         opened = open_rotated(path)
         if opened is None:
             return None
@@ -175,13 +168,4 @@ class StartupResume:
         ):
             opened.close()
             return None
-        return Tail(
-            opened.fd,
-            path,
-            entry.offset,
-            Fingerprint.of(opened.fd, opened.size),
-            self.options.max_line_bytes,
-            identity=(opened.dev, opened.ino),
-            compression=opened.compression,
-            clock=self._clock,
-        )
+        return opened

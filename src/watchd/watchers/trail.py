@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from watchd.core.checkpoints import CheckpointStore, Entry, entry_key
 from watchd.core.context import StartAt
-from watchd.watchers.copies import Opened, compression_of, find_copy, open_rotated
+from watchd.watchers.copies import Opened, compression_of, find_copy, open_rotated, siblings
 from watchd.watchers.dirwatch import DirWatch
 from watchd.watchers.identity import (
     HEAD_BYTES,
@@ -317,6 +317,12 @@ class Trail(ScopeListing, StartupResume):
             )
             self._restart(tail)
 
+    def _number(self, tail: Tail) -> None:
+        """Give *tail* the next opening number, and its inode's entries to it from now on."""
+        self._opened += 1
+        tail.seq = self._opened
+        self._owner[entry_key(self.source_id, tail.dev, tail.ino)] = tail.seq
+
     def _restart(self, tail: Tail) -> None:
         """Read a truncated or rewritten file again from 0, as the new file it now is.
 
@@ -327,9 +333,7 @@ class Trail(ScopeListing, StartupResume):
         is read from 0.
         """
         tail.restart()
-        self._opened += 1
-        tail.seq = self._opened
-        self._owner[entry_key(self.source_id, tail.dev, tail.ino)] = tail.seq
+        self._number(tail)
 
     def _acked(self, tail: Tail) -> int:
         """Return how far every sink has acknowledged *tail* (what a crash resumes from)."""
@@ -463,19 +467,17 @@ class Trail(ScopeListing, StartupResume):
         directories, self._new_dirs = self._new_dirs, []
         for directory in directories:
             self._log.info("directory appeared, reading what it holds", directory=directory)
-            try:
-                names = sorted(os.scandir(directory), key=_mtime)
-            except OSError:
-                continue
-            for item in names:
-                if compression_of(item.name) or not self._rotation_of_scope(item.name):
-                    continue
+            plain = [*reversed(siblings(directory, self._plain_rotation))]  # oldest first
+            for item in plain:
                 key = self._read_rotated(item.path, now)
                 if key is not None:
                     seen.add(key)
                     self._log.info(
                         "file rotated before it was read, reading it now", path=item.path
                     )
+
+    def _plain_rotation(self, name: str) -> bool:
+        return not compression_of(name) and self._rotation_of_scope(name)
 
     def _read_rotated(self, path: str, now: float) -> str | None:
         """Read a rotated file never read before from its start, and let it go once drained."""
@@ -526,6 +528,7 @@ class Trail(ScopeListing, StartupResume):
         found = find_copy(
             directory,
             self._rotation_of_scope,
+            fingerprint,
             lambda fd, size: holds(fd, size, fingerprint, offset, mark),
             self._known,
         )
@@ -547,12 +550,10 @@ class Trail(ScopeListing, StartupResume):
         return entry is not None and copy_of(entry, opened.fd, opened.size)
 
     def _add(self, tail: Tail) -> None:
-        self._opened += 1
-        tail.seq = self._opened
+        self._number(tail)
         self.tails[tail.key] = tail
         self._dirty.add(tail.key)
         self._index(tail)
-        self._owner[entry_key(self.source_id, tail.dev, tail.ino)] = tail.seq
         known = self.store.get(self.source_id, tail.dev, tail.ino) if self.store else None
         if self.store is not None and (
             known is None or not continues(known, tail.fd, tail.size())  # a reused inode
@@ -746,10 +747,3 @@ class Trail(ScopeListing, StartupResume):
         for watch in self._dirs.values():
             watch.close()
         self._dirs.clear()
-
-
-def _mtime(entry: os.DirEntry[str]) -> int:
-    try:
-        return entry.stat(follow_symlinks=False).st_mtime_ns
-    except OSError:
-        return 0
