@@ -12,7 +12,8 @@ import pytest
 from conftest import append, run_watchd
 from watchd.core.event import Cursor, WatchEvent
 from watchd.core.protocols import RecordSource
-from watchd.plugins.siem_formats import CefFormat, EcsFormat, LeefFormat, LokiCefFormat
+from watchd.plugins.loki_cef import LokiCefFormat
+from watchd.plugins.siem_formats import CefFormat, EcsFormat, LeefFormat
 from watchd.watchers.dialects.loki import LokiDialect
 from watchd.watchers.dialects.terok import TerokDialect
 
@@ -49,7 +50,7 @@ def terok_event(record: dict[str, Any]) -> WatchEvent:
 
 
 def test_loki_compat_cef_is_loki_modes_own_line() -> None:
-    assert LokiCefFormat("9.9.9")(loki_event()) == LOKI_CEF
+    assert LokiCefFormat("Autonomi", "Loki Mode", "9.9.9")(loki_event()) == LOKI_CEF
 
 
 def test_cef_golden() -> None:

@@ -174,13 +174,48 @@ def test_cut_to_a_datagram_keeps_the_frame_and_flags_it() -> None:
 
     huge = event(container="c" * 5000)
     cut = Rfc5424(WatchEvent.to_json, Sender(hostname="h", procid="1")).cut(huge, 480)
-    assert cut.startswith(b'<134>1 - - - - - [watchd@32473 truncated="true"] {"ts":')
-    assert len(cut) == 480
+    assert cut.startswith(
+        b'<134>1 2026-02-15T14:30:00.123Z h watchd 1 blocked [watchd@32473 source="audit" '
+        b'action="blocked" container="ccc'
+    )
+    assert 478 <= len(cut) <= 480  # both long values grow by one byte a step
 
+    hopeless = Rfc5424(WatchEvent.to_json, Sender(hostname="h" * 255, procid="1")).cut(huge, 300)
+    assert hopeless.startswith(b'<134>1 - - - - - [watchd@32473 truncated="true"] {"ts":')
+    assert len(hopeless) == 300
     loki = LokiSyslog().cut(big, 1024)
     assert len(loki) <= 1024
     assert loki.endswith(b"\x00")
     assert loki.count(b"\x00") == 1
+
+
+def test_a_cut_keeps_the_header_and_the_short_fields_and_cuts_the_longest() -> None:
+    long = event(detail="d" * 2100, actor="alice", dest="10.0.0.9")
+    cut = Rfc5424(WatchEvent.to_json, Sender(hostname="h", procid="1")).cut(long, 2048)
+    message = parse_message(cut)
+    assert len(cut) == 2048
+    assert (message.timestamp, message.hostname, message.app_name, message.procid) == (
+        "2026-02-15T14:30:00.123Z",
+        "h",
+        "watchd",
+        "1",
+    )
+    assert message.msgid == "blocked"
+    params = message.structured_data["watchd@32473"]
+    detail = params.pop("detail")
+    assert params == {
+        "source": "audit",
+        "action": "blocked",
+        "container": "web-1",
+        "level": "info",
+        "dest": "10.0.0.9",
+        "actor": "alice",
+        "truncated": "true",
+    }
+    # MSG and detail are cut to one length, the largest that fits.
+    assert detail == "d" * len(detail)
+    assert len(message.message) in (len(detail), len(detail) - 1)
+    assert long.to_json().startswith(message.message.encode())
 
 
 def test_parse_rfc5424() -> None:

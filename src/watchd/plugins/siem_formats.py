@@ -17,29 +17,17 @@ from watchd import hookimpl
 from watchd._version import __version__
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
-from watchd.core.fields import as_text
 from watchd.core.protocols import FormatContext, FormatFactory, Formatter
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
 from watchd.core.timestamps import event_time, iso_millis
+from watchd.plugins.loki_cef import LokiCefFormat
 from watchd.plugins.syslog_messages import local_hostname
 
 ECS_VERSION = "8.11.0"
 
 #: CEF and LEEF severity (0-10) of each level.
 SEVERITY_0_10 = {"debug": 1, "info": 3, "notice": 4, "warning": 6, "error": 8, "critical": 10}
-#: loki-mode's own table (critical is 9 there; alert and emergency are 10).
-_LOKI_SEVERITY = {
-    "debug": 1,
-    "info": 3,
-    "notice": 4,
-    "warning": 6,
-    "warn": 6,
-    "error": 8,
-    "critical": 9,
-    "alert": 10,
-    "emergency": 10,
-}
 _CEF_HEADER = str.maketrans({"\\": "\\\\", "|": "\\|", "\r": " ", "\n": " "})
 _CEF_VALUE = str.maketrans({"\\": "\\\\", "=": "\\=", "\r": "\\r", "\n": "\\n"})
 _OTHER_CONTROLS = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
@@ -139,58 +127,6 @@ class CefFormat:
             ("cs6Label", "extra" if event.extra else ""),
         ]
         return cef_line([*self._header, event.action, event.action], severity, extension)
-
-
-class LokiCefFormat:
-    """loki-mode's own CEF converter: vendor Autonomi, product Loki Mode, its keys and order."""
-
-    def __init__(self, version: str) -> None:
-        self._header = ["Autonomi", "Loki Mode", version]
-
-    def __call__(self, event: WatchEvent) -> bytes:
-        """Return loki-mode's CEF line for the record behind *event*."""
-        record: dict[str, Any] = event.record if event.record is not None else event.to_dict()
-        action = as_text(record.get("action")) or event.action
-        level = record.get("level")
-        if record.get("success") is False:
-            severity = 8
-        elif isinstance(level, str):
-            severity = _LOKI_SEVERITY.get(level.lower(), 3)
-        else:
-            severity = 3
-        success = record.get("success")
-        extension = [
-            ("rt", as_text(record.get("timestamp", record.get("ts")))),
-            ("suser", as_text(record.get("user_id"))),
-            ("src", as_text(record.get("ip_address"))),
-            ("cs1", as_text(record.get("resource_type"))),
-            ("cs1Label", "resourceType" if record.get("resource_type") else ""),
-            ("cs2", as_text(record.get("resource_id"))),
-            ("cs2Label", "resourceId" if record.get("resource_id") else ""),
-            ("cs3", as_text(record.get("token_id"))),
-            ("cs3Label", "tokenId" if record.get("token_id") else ""),
-            ("outcome", "" if success is None else "success" if success else "failure"),
-            ("msg", as_text(record.get("error"))),
-        ]
-        details = record.get("details")
-        if isinstance(details, dict):
-            extension += _flatten("loki", details, 1)
-        return cef_line([*self._header, action, action], severity, extension)
-
-
-def _flatten(prefix: str, value: dict[str, Any], depth: int) -> list[tuple[str, str]]:
-    """Return ``prefix.key=value`` pairs, nested keys joined with ``.``, to depth 4."""
-    pairs: list[tuple[str, str]] = []
-    for key, item in value.items():
-        name = f"{prefix}.{key}"
-        if isinstance(item, dict):
-            if depth < 4:
-                pairs += _flatten(name, item, depth + 1)
-        elif isinstance(item, list):
-            pairs.append((name, ",".join(as_text(part) for part in item)))
-        elif item is not None:
-            pairs.append((name, as_text(item)))
-    return pairs
 
 
 class LeefFormat:
@@ -303,7 +239,8 @@ def cef_format(options: Options, context: FormatContext) -> Formatter:  # noqa: 
     compat = options.choice("compat", ("none", "loki"), "none")
     version = options.text("version", __version__)
     if compat == "loki":
-        return LokiCefFormat(version)
+        vendor, product = options.text("vendor", "Autonomi"), options.text("product", "Loki Mode")
+        return LokiCefFormat(vendor, product, version)
     return CefFormat(options.text("vendor", "watchd"), options.text("product", "watchd"), version)
 
 

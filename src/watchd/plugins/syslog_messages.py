@@ -19,7 +19,7 @@ from watchd.core.protocols import Formatter
 from watchd.core.timestamps import event_time, iso_millis
 from watchd.plugins.formats import printable
 from watchd.plugins.stream import Framer
-from watchd.watchers.dialects.loki import SECURITY_ACTIONS
+from watchd.watchers.dialects.loki import loki_warns
 from watchd.watchers.syslog_parse import FACILITIES, SEVERITIES
 
 #: RFC 5612's documentation enterprise number: the SD-ID is ours, not a registered one.
@@ -43,6 +43,7 @@ _SD_PARAMS = (
 )
 #: Message heads an Rfc5424 format remembers before it starts afresh.
 HEADS_KEPT = 4096
+_TRUNCATED = 'truncated="true"'
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -135,8 +136,10 @@ class Rfc5424:
         #: repeats its actions, locks and actors, so most events find theirs.
         self._heads: dict[tuple[str, ...], tuple[str, str]] = {}
 
-    def _head(self, event: WatchEvent, flag: str = "") -> str:
-        fields = (
+    @staticmethod
+    def _fields(event: WatchEvent) -> tuple[str, ...]:
+        """Return the fields the head is made of, in the order of ``_SD_PARAMS``."""
+        return (
             event.source,
             event.action,
             event.container,
@@ -147,21 +150,21 @@ class Rfc5424:
             event.worktree,
             event.detail,
         )
-        if flag:
-            before, after = self._around_stamp(fields, flag)
-        else:
-            known = self._heads.get(fields)
-            if known is None:
-                if len(self._heads) >= HEADS_KEPT:  # bounded, whatever the trail holds
-                    self._heads.clear()
-                known = self._heads[fields] = self._around_stamp(fields, "")
-            before, after = known
+
+    def _head(self, event: WatchEvent) -> str:
+        fields = self._fields(event)
+        known = self._heads.get(fields)
+        if known is None:
+            if len(self._heads) >= HEADS_KEPT:  # bounded, whatever the trail holds
+                self._heads.clear()
+            known = self._heads[fields] = self._around_stamp(fields, fields[1], "")
+        before, after = known
         return f"{before}{iso_millis(event_time(event))}{after}"
 
-    def _around_stamp(self, fields: tuple[str, ...], flag: str) -> tuple[str, str]:
+    def _around_stamp(self, fields: tuple[str, ...], action: str, flag: str) -> tuple[str, str]:
         """Return ``<PRI>1 `` and `` HOSTNAME APP-NAME PROCID MSGID [SD]`` for *fields*."""
         pri = self._facility + severity(fields[3])
-        msgid = header_field(fields[1], 32)
+        msgid = header_field(action, 32)
         params = [
             f'{name}="{sd_value(value)}"'
             for name, value in zip(_SD_PARAMS, fields, strict=True)
@@ -176,12 +179,56 @@ class Rfc5424:
         return self._head(event).encode() + b" " + self._body(event)
 
     def cut(self, event: WatchEvent, limit: int) -> bytes:
-        """Return the message cut to *limit* bytes, flagged ``truncated="true"`` in the SD."""
-        head = self._head(event, 'truncated="true"').encode() + b" "
-        if len(head) > limit:  # hostile field sizes: keep the flag, drop the fields
-            pri = self._facility + severity(event.level)
-            head = f'<{pri}>1 - - - - - [{self._sd_id} truncated="true"] '.encode()
-        return cut_utf8(head + self._body(event), limit)
+        """Return the message cut to *limit* bytes, flagged ``truncated="true"`` in the SD.
+
+        The longest values are cut first: every value (MSG and each SD value)
+        is cut to the largest common length at which the message fits, so the
+        header and the short fields stay whole. Only when the header and the
+        flag alone do not fit are the SD values left out.
+        """
+        fields, body = self._fields(event), self._body(event)
+        stamp = iso_millis(event_time(event))
+
+        def build(cap: int) -> bytes:
+            cut_fields = tuple(
+                value if key == "level" else fit_sd_value(value, cap)
+                for key, value in zip(_SD_PARAMS, fields, strict=True)
+            )
+            before, after = self._around_stamp(cut_fields, fields[1], _TRUNCATED)
+            return f"{before}{stamp}{after} ".encode() + cut_utf8(body, cap)
+
+        if len(build(0)) > limit:  # hostile header sizes: the header and the flag, no SD values
+            only_level = tuple(
+                v if k == "level" else "" for k, v in zip(_SD_PARAMS, fields, strict=True)
+            )
+            before, after = self._around_stamp(only_level, fields[1], _TRUNCATED)
+            head = f"{before}{stamp}{after} ".encode()
+            if len(head) > limit:
+                pri = self._facility + severity(event.level)
+                head = f"<{pri}>1 - - - - - [{self._sd_id} {_TRUNCATED}] ".encode()
+            return cut_utf8(head + body, limit)
+        low, high = 0, limit  # the largest cap that fits: build(low) always does
+        while low < high:
+            middle = (low + high + 1) // 2
+            if len(build(middle)) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        return build(low)
+
+
+def fit_sd_value(value: str, size: int) -> str:
+    """Return the longest start of *value* whose PARAM-VALUE takes at most *size* bytes."""
+    if len(sd_value(value).encode()) <= size:
+        return value
+    low, high = 0, len(value)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(sd_value(value[:middle]).encode()) <= size:
+            low = middle
+        else:
+            high = middle - 1
+    return value[:low]
 
 
 class Rfc3164:
@@ -230,7 +277,7 @@ class LokiSyslog:
             warn = severity(event.level) <= SEVERITIES["warning"]
         else:
             body = json.dumps(record, separators=(",", ":")).encode()
-            warn = record.get("success") is False or record.get("action") in SECURITY_ACTIONS
+            warn = loki_warns(record)
         pri = self._facility + (SEVERITIES["warning"] if warn else SEVERITIES["info"])
         return f"<{pri}>loki-audit: ".encode(), body
 

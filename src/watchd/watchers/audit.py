@@ -18,6 +18,7 @@ from watchd.core.registry import TypeTable
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import Options, Spec
 from watchd.core.timestamps import record_ts
+from watchd.watchers.dialects.generic import fallback_event
 from watchd.watchers.inotify import InotifyHub, shared_hub
 from watchd.watchers.integrity import BROKEN, HASH_KEY, Chain, is_chained
 from watchd.watchers.records import Skip, decode_record
@@ -112,20 +113,22 @@ class AuditWatcher:
             status, broken = "", None
             if chain is not None and is_chained(record):
                 status, broken = self._check_link(chain, tail, record, start)
+            cursor = new_cursor(Cursor, (key, end, start))
             try:
-                event = to_event(record, where, new_cursor(Cursor, (key, end, start)))
-                if status:  # watchd's verdict goes with the event, not into the record as read
-                    event.extra["integrity"] = status
-                append(event)
-                if broken is not None:
-                    append(broken)
+                event = to_event(record, where, cursor)
             except Exception:  # noqa: BLE001 - one odd record must not stop the trail
                 self._log.exception(
-                    "dialect failed on a record, skipped",
+                    "dialect failed on a record, mapped by the common keys",
                     path=path,
                     dialect=self._dialect.name,
                     offset=start,
                 )
+                event = fallback_event(self._dialect.name, record, where, cursor)
+            if status:  # watchd's verdict goes with the event, not into the record as read
+                event.extra["integrity"] = status
+            append(event)
+            if broken is not None:
+                append(broken)
 
     def _check_link(
         self, chain: Chain, tail: Tail, record: dict[str, object], start: int

@@ -25,6 +25,7 @@ from watchd.core.protocols import Dialect, RecordSource
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import Spec, parse_address, peer_name
 from watchd.core.timestamps import record_ts
+from watchd.watchers.dialects.generic import fallback_event
 from watchd.watchers.records import decode_record
 from watchd.watchers.syslog_parse import (
     FACILITIES,
@@ -67,9 +68,11 @@ class MessageMapper:
             if isinstance(record, dict):
                 where = RecordSource(source="syslog", origin=origin)
                 try:
-                    out.append(self._dialect.to_event(record, where, None))
+                    event = self._dialect.to_event(record, where, None)
                 except Exception:  # noqa: BLE001 - one odd record must not stop the listener
-                    self._log.exception("dialect failed on a record, skipped", peer=peer)
+                    self._log.exception("dialect failed on a record, mapped by the common keys")
+                    event = fallback_event(self._dialect.name, record, where, None)
+                out.append(event)
                 return
         out.append(plain_event(message, origin, peer))
 

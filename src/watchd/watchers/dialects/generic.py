@@ -61,3 +61,19 @@ class GenericDialect:
             level=record_level(record, "info"),
             actor=value("actor"),
         )
+
+
+_GENERIC = GenericDialect()
+
+
+def fallback_event(
+    dialect: str, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
+) -> WatchEvent:
+    """Return *record*'s event by the common key names, when *dialect* failed on it.
+
+    A dialect (a third party's, say) that raises on one odd record must not
+    lose that record: it goes on with ``extra.dialect_failed`` naming the dialect.
+    """
+    event = _GENERIC.to_event(record, where, cursor)
+    event.extra["dialect_failed"] = dialect
+    return event

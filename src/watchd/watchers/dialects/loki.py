@@ -28,10 +28,18 @@ _DASHBOARD = frozenset(
 _AGENT = frozenset(("timestamp", "action", "agent"))
 
 
+def loki_warns(record: Mapping[str, Any]) -> bool:
+    """Return True when loki-mode logs *record* at WARNING: a failure or a security action."""
+    action = record.get("action")
+    return record.get("success") is False or (
+        isinstance(action, str) and action in SECURITY_ACTIONS
+    )
+
+
 def loki_level(record: Mapping[str, Any]) -> str:
     """Return the level loki-mode gives a dashboard record."""
     default = "info"
-    if record.get("success") is False or record.get("action") in SECURITY_ACTIONS:
+    if loki_warns(record):
         default = "warning"
     return record_level(record, default)
 
