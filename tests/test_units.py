@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -221,6 +222,24 @@ def test_human_lines_cannot_be_broken_or_hijacked_by_field_values():
     coloured = HumanFormat(color=True)(event)
     assert b"\n" not in coloured
     assert coloured.count(b"\x1b[") == 2 * 5  # only our own colour codes
+
+
+def test_human_lines_escape_separators_and_bidirectional_controls():
+    event = WatchEvent(
+        ts="2026-02-15T14:30:00Z",
+        source="audit",
+        action="allow\u2028deny",
+        container="admin\u202e\u2066txt.exe\u2069\u202c",
+        detail="para\u2029graph\ufeff\u200b\U000e0041",
+        actor="\u061croot",
+    )
+    line = HumanFormat(color=False)(event).decode()
+    assert line.splitlines() == [line]
+    assert line.endswith(
+        "allow\\u2028deny  admin\\u202e\\u2066txt.exe\\u2069\\u202c  "
+        "para\\u2029graph\\ufeff\\u200b\\U000e0041  (\\u061croot)"
+    )
+    assert all(unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp") for c in line)
 
 
 def test_human_time_is_local_and_dated_when_not_today():

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from watchd.core.context import RunContext
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
+from watchd.core.printable import printable
 from watchd.core.protocols import Dialect, EventFilter, RecordSource
 from watchd.core.spec import Spec
 from watchd.core.timestamps import parse_timestamp
@@ -258,7 +259,7 @@ class Summary:
         for kind, counter in self.counts.items():
             if not counter:
                 continue
-            rows = counter.most_common(top)
+            rows = [(printable(name), number) for name, number in counter.most_common(top)]
             width = max(len(kind), *(len(name) for name, _ in rows))
             out += ["", f"{kind.ljust(width)}  count"]
             out += [f"{name.ljust(width)}  {number:>5}" for name, number in rows]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchd.core.errors import UsageError
+from watchd.core.printable import printable
 from watchd.query import files_of
 from watchd.watchers.integrity import BROKEN, GENESIS, OK, Chain, is_chained
 from watchd.watchers.records import Skip, decode_record
@@ -109,16 +110,17 @@ def _verify_file(path: Path, chain: Chain, report: Report) -> FileReport:
 def render(report: Report) -> str:
     """Return the human report: a line per file, the first broken record, the verdict."""
     lines = []
-    width = max(len(f.path) for f in report.files)
-    for f in report.files:
+    paths = [printable(f.path) for f in report.files]
+    width = max(map(len, paths))
+    for f, path in zip(report.files, paths, strict=True):
         detail = f"{_count(f.entries, 'entry', 'entries')}, {f.status}"
         if f.unverified and f.status != "unverified":
             detail += f" ({f.unverified} without a hash)"
         if f.malformed:
             detail += f", {f.malformed} unreadable lines"
-        lines.append(f"{f.path.ljust(width)}  {detail}")
+        lines.append(f"{path.ljust(width)}  {detail}")
     if report.first_broken:
-        lines.append(f"first broken record: {report.first_broken}")
+        lines.append(f"first broken record: {printable(report.first_broken)}")
     verdict = "chain valid" if report.valid else "chain BROKEN"
     if report.valid and all(f.status in ("unverified", "empty") for f in report.files):
         verdict = "nothing verified: no integrity hashes"

@@ -11,11 +11,20 @@ import orjson
 import structlog
 import structlog.tracebacks
 
+from watchd.core.printable import printable
+
 _LEVELS = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
 
 
 def _json_serializer(obj: object, **_kwargs: object) -> str:
     return orjson.dumps(obj, default=str).decode()
+
+
+def _printable_values(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Escape what a terminal would obey in every text value: a path may hold a newline."""
+    return {
+        key: printable(value) if isinstance(value, str) else value for key, value in event.items()
+    }
 
 
 def configure_logging(verbosity: int = 0, stream: TextIO | None = None) -> None:
@@ -35,7 +44,7 @@ def configure_logging(verbosity: int = 0, stream: TextIO | None = None) -> None:
     renderer: list[Any]
     if out.isatty():
         color = not os.environ.get("NO_COLOR")
-        renderer = [structlog.dev.ConsoleRenderer(colors=color)]
+        renderer = [_printable_values, structlog.dev.ConsoleRenderer(colors=color)]
     else:
         renderer = [
             # No locals: a frame's variables hold records and tokens, which never go in a log.

@@ -8,6 +8,7 @@ from datetime import date
 
 from watchd import hookimpl
 from watchd.core.event import WatchEvent, dumps_compact
+from watchd.core.printable import printable
 from watchd.core.protocols import FormatContext, FormatFactory, Formatter
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
@@ -16,18 +17,6 @@ from watchd.core.spec import Options
 def json_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
     """Build the compact JSON format (terok-shield's ``to_json`` shape)."""
     return WatchEvent.to_json
-
-
-# Every C0 control, DEL and C1 control, shown escaped: a field value must never
-# move the cursor, start a new line or send an escape sequence to the terminal.
-_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
-_ESCAPES.update({code: f"\\u{code:04x}" for code in range(0x80, 0xA0)})
-_ESCAPES.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
-
-
-def printable(text: str) -> str:
-    """Return *text* with every control character escaped."""
-    return text.translate(_ESCAPES)
 
 
 _LEVEL_TAGS = {

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from watchd.core.event import WatchEvent
+from watchd.core.printable import printable
 from watchd.core.protocols import Formatter
 from watchd.core.timestamps import event_time, iso_millis
-from watchd.plugins.formats import printable
 from watchd.plugins.stream import Framer
 from watchd.watchers.dialects.loki import loki_warns
 from watchd.watchers.syslog_parse import FACILITIES, SEVERITIES

@@ -1,0 +1,35 @@
+r"""Text for people: every character that could move a cursor, end a line or reorder one, escaped.
+
+A terminal obeys escape sequences; a reader's ``splitlines()`` ends a line at
+U+2028 and U+2029; the bidirectional controls (U+202A-U+202E, U+2066-U+2069)
+show a line in another order than it is stored (the "Trojan Source" trick).
+So a value from a record, a file name or a peer is shown with every control
+(Unicode category Cc), format (Cf), line separator (Zl) and paragraph
+separator (Zp) character written as an escape: ``\n``, ``\x1b``, ``\u202e``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_UNSAFE = frozenset(("Cc", "Cf", "Zl", "Zp"))
+_ESCAPES = {chr(code): f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+_ESCAPES.update({chr(code): f"\\u{code:04x}" for code in range(0x80, 0xA0)})
+_ESCAPES.update({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _escaped(char: str) -> str:
+    known = _ESCAPES.get(char)
+    if known is not None:
+        return known
+    if unicodedata.category(char) not in _UNSAFE:
+        return char  # a space separator or an unassigned character: shown as it is
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def printable(text: str) -> str:
+    """Return *text* with every Cc, Cf, Zl and Zp character escaped."""
+    if text.isprintable():  # as almost all are: isprintable() is False for each of them
+        return text
+    return "".join(map(_escaped, text))
