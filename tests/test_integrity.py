@@ -93,13 +93,34 @@ def test_the_chain_continues_into_the_next_days_file(watchd, tmp_path):
     assert read(process, 1)[0]["extra"]["integrity"] == "ok"
 
 
-def test_a_record_without_hash_is_unverified_and_the_chain_goes_on(watchd, tmp_path):
+def test_a_record_without_hash_in_a_begun_chain_breaks_it_and_the_chain_goes_on(watchd, tmp_path):
     first = chained(GENESIS, loki_record("start", "2026-02-15T10:00:00Z"))
-    bare = loki_record("note", "2026-02-15T10:00:01Z")  # integrity turned off for one write
-    second = chained(first["_integrity_hash"], loki_record("stop", "2026-02-15T10:00:02Z"))
-    (tmp_path / "audit-2026-02-15.jsonl").write_bytes(dumps(first) + dumps(bare) + dumps(second))
-    events = read(follow(watchd, f"audit:{tmp_path}", "--from-beginning"), 3)
-    assert [e["extra"]["integrity"] for e in events] == ["ok", "unverified", "ok"]
+    bare = loki_record("note", "2026-02-15T10:00:01Z")  # appended without a hash
+    injected = {"timestamp": "2026-02-15T10:00:04Z", "action": "login", "user_id": "root"}
+    second = chained(first["_integrity_hash"], loki_record("stop", "2026-02-15T10:00:03Z"))
+    day = tmp_path / "audit-2026-02-15.jsonl"
+    day.write_bytes(dumps(first) + dumps(bare) + dumps(second) + b"{torn\n" + dumps(injected))
+    events = read(follow(watchd, f"audit:{tmp_path}", "--from-beginning"), 6)
+    assert [(e["action"], e["extra"].get("integrity")) for e in events] == [
+        ("start", "ok"),
+        ("note", "broken"),
+        ("integrity.broken", None),
+        ("stop", "ok"),
+        ("integrity.broken", None),  # line 4 does not parse
+        ("login", "broken"),  # the same run of broken links: one alert
+    ]
+    assert events[2]["detail"] == f"{day}:2: the record has no integrity hash"
+    assert events[4]["detail"] == f"{day}:4: the line is not a record"
+
+
+def test_records_before_any_hash_are_unverified(watchd, tmp_path):
+    bare = [
+        loki_record("start", "2026-02-15T10:00:00Z"),
+        loki_record("stop", "2026-02-15T10:00:01Z"),
+    ]
+    (tmp_path / "audit-2026-02-15.jsonl").write_bytes(b"".join(map(dumps, bare)))
+    events = read(follow(watchd, f"audit:{tmp_path}", "--from-beginning"), 2)
+    assert [e["extra"]["integrity"] for e in events] == ["unverified", "unverified"]
 
 
 def test_the_chain_head_is_kept_across_restarts(watchd, tmp_path):

@@ -100,3 +100,51 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
         2,
         f"watchd: error: verify: {tmp_path}: no *.jsonl or *.log files\n",
     )
+
+
+def test_a_record_injected_into_a_chain_breaks_it_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    chained(path, 3)
+    with path.open("a") as out:
+        out.write('{"timestamp": "2026-02-15T14:31:00Z", "action": "login", "user_id": "root"}\n')
+    result = run_watchd("verify", str(path))
+    assert (result.returncode, result.stdout) == (
+        1,
+        f"{path}  4 entries, broken\nfirst broken record: {path}:4\n"
+        "4 entries in 1 file: chain BROKEN\n",
+    )
+    report = json.loads(run_watchd("verify", str(path), "--json").stdout)
+    assert (report["valid"], report["first_broken"]) == (False, f"{path}:4")
+
+
+def test_a_line_that_does_not_parse_breaks_a_begun_chain(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    chained(path, 2)
+    with path.open("a") as out:
+        out.write("{not json\n")
+    chained(path, 1, first=2)
+    result = run_watchd("verify", str(path), "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert (report["valid"], report["first_broken"], report["first_malformed"]) == (
+        False,
+        f"{path}:3",
+        f"{path}:3",
+    )
+
+
+def test_unhashed_records_before_a_chain_are_unverified_and_an_empty_file_is_empty(
+    tmp_path: Path,
+) -> None:
+    agent = tmp_path / "agent.jsonl"
+    agent.write_text('{"timestamp": "t", "action": "run", "agent": "a"}\n')
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert run_watchd("verify", str(agent)).stdout == (
+        f"{agent}  1 entry, unverified\n1 entry in 1 file: nothing verified: no integrity hashes\n"
+    )
+    result = run_watchd("verify", str(empty))
+    assert (result.returncode, result.stdout) == (
+        0,
+        f"{empty}  0 entries, empty\n0 entries in 1 file: nothing verified: no integrity hashes\n",
+    )

@@ -16,7 +16,7 @@ from pathlib import Path
 from watchd.core.errors import UsageError
 from watchd.core.printable import printable
 from watchd.query import files_of
-from watchd.watchers.integrity import BROKEN, GENESIS, OK, Chain, is_chained
+from watchd.watchers.integrity import BROKEN, GENESIS, OK, Chain
 from watchd.watchers.records import Skip, decode_record
 
 
@@ -89,11 +89,15 @@ def _verify_file(path: Path, chain: Chain, report: Report) -> FileReport:
         for number, line in enumerate(handle, start=1):
             record = decode_record(line)
             if isinstance(record, Skip):
-                if record is Skip.MALFORMED or record is Skip.NOT_OBJECT:
-                    result.malformed += 1
-                    report.first_malformed = report.first_malformed or f"{path}:{number}"
-                continue
-            if not is_chained(record):
+                if record is Skip.BLANK:
+                    continue
+                result.malformed += 1
+                report.first_malformed = report.first_malformed or f"{path}:{number}"
+                if (
+                    chain.begun
+                ):  # a line that does not parse breaks a chain, as in loki-mode's check
+                    result.broken += 1
+                    report.first_broken = report.first_broken or f"{path}:{number}"
                 continue
             result.entries += 1
             status, _ = chain.check(record)

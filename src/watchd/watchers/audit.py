@@ -109,9 +109,11 @@ class AuditWatcher:
                 record = decode_record(line)
                 if isinstance(record, Skip):
                     self._skips.note(record.value, path, start)
+                    if chain is not None and chain.begun and record is not Skip.BLANK:
+                        self._unreadable_link(tail, start, events)
                     continue
             status, broken = "", None
-            if chain is not None and is_chained(record):
+            if chain is not None and (chain.begun or is_chained(record)):
                 status, broken = self._check_link(chain, tail, record, start)
             cursor = new_cursor(Cursor, (key, end, start))
             try:
@@ -141,26 +143,41 @@ class AuditWatcher:
         self._in_break = status == BROKEN
         return status, broken
 
+    def _unreadable_link(self, tail: Tail, start: int, events: list[WatchEvent]) -> None:
+        """Break the chain at a line that does not parse, once the chain has begun."""
+        if not self._in_break:
+            # In time where the line stands: with the record before it.
+            ts = events[-1].ts if events else record_ts(None)
+            events.append(self._broken_event(tail, {"timestamp": ts}, start, "", readable=False))
+        self._in_break = True
+
     def _broken_event(
-        self, tail: Tail, record: dict[str, object], offset: int, expected: str
+        self,
+        tail: Tail,
+        record: dict[str, object],
+        offset: int,
+        expected: str,
+        *,
+        readable: bool = True,
     ) -> WatchEvent:
         """Return the alert for the first broken link of the chain (of a run of them)."""
         line = line_number(tail.fd, offset)
         self._log.error("integrity chain broken", path=tail.path, line=line)
+        stated, ts = record.get(HASH_KEY), record_ts(record.get("timestamp"))
+        why = "the record does not match its integrity hash"
+        if not readable:
+            why = "the line is not a record"
+        elif stated is None:
+            why = "the record has no integrity hash"
         return WatchEvent(
-            ts=record_ts(record.get("timestamp")),
+            ts=ts,
             source=self._source,
             action="integrity.broken",
             container=tail.path,
-            detail=f"{tail.path}:{line}: the record does not match its integrity hash",
+            detail=f"{tail.path}:{line}: {why}",
             level="critical",
             origin=tail.path,
-            extra={
-                "file": tail.path,
-                "line": line,
-                "stated": record.get(HASH_KEY),
-                "expected": expected,
-            },
+            extra={"file": tail.path, "line": line, "stated": stated, "expected": expected},
         )
 
     def acknowledge(self) -> None:

@@ -44,10 +44,23 @@ class Chain:
     def __init__(self, head: str | None) -> None:
         self.head = head
 
+    @property
+    def begun(self) -> bool:
+        """Return True once a hashed record was seen: from then on every record must link."""
+        return self.head is not None and self.head != GENESIS
+
     def check(self, record: Mapping[str, Any]) -> tuple[str, str]:
-        """Return the status of *record*'s link and the hash it should have carried."""
+        """Return the status of *record*'s link and the hash it should have carried.
+
+        Once the chain has begun, a record without a hash breaks it, as
+        loki-mode's own ``verify_log_integrity`` says: it is how a record
+        appended by hand, or by an attacker, shows. The chain goes on from the
+        last hash, so the next genuine record links again.
+        """
         stated = record.get(HASH_KEY)
         if not isinstance(stated, str):
+            if self.begun:
+                return BROKEN, link_hash(self.head or GENESIS, record)
             return UNVERIFIED, ""
         expected = link_hash(self.head or GENESIS, record)
         if expected == stated:
