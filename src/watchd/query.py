@@ -12,10 +12,13 @@ import glob
 import heapq
 import os
 import re
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+import structlog
 
 from watchd.core.context import RunContext
 from watchd.core.errors import UsageError
@@ -27,8 +30,10 @@ from watchd.core.timestamps import parse_timestamp
 from watchd.watchers.audit import scope_of
 from watchd.watchers.lines import lines_backward
 from watchd.watchers.records import Skip, decode_record
+from watchd.watchers.symlinks import INSIDE, LinkRule
 from watchd.watchers.tail import start_offset
 
+_log = structlog.get_logger("watchd")
 _DURATION = re.compile(r"(\d+)([smhd])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _BLOCK = 1 << 16
@@ -80,15 +85,25 @@ def files_of(target: str, where: str) -> list[str]:
     """Return the files a target names (path, glob with ``a|b`` names, directory), oldest first."""
     expanded = scope_of(target)
     directory, name = os.path.split(expanded)
-    found = {
-        path
-        for alternative in name.split("|")
-        for path in glob.glob(os.path.join(directory, alternative))
-        if os.path.isfile(path)
-    }
-    if not found and not glob.has_magic(expanded) and "|" not in name:
+    explicit = not glob.has_magic(expanded) and "|" not in name
+    links = LinkRule(INSIDE, explicit=explicit)
+    found: dict[tuple[int, int], tuple[bool, str]] = {}  # a file once, by its own name if listed
+    for alternative in name.split("|"):
+        for path in glob.glob(os.path.join(directory, alternative)):
+            link = os.path.islink(path)
+            if link and not links.allows(path):
+                _log.warning("symbolic link out of the source's directory, not read", path=path)
+                continue
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                key = (info.st_dev, info.st_ino)
+                found[key] = min(found.get(key, (link, path)), (link, path))
+    if not found and explicit:
         raise UsageError(f"{where}: {target}: no such file")
-    return sorted(found, key=lambda p: (os.stat(p).st_mtime_ns, p))
+    return sorted((p for _, p in found.values()), key=lambda p: (os.stat(p).st_mtime_ns, p))
 
 
 def file_sources(specs: list[Spec], context: RunContext) -> list[FileSource]:

@@ -41,7 +41,12 @@ from watchd.watchers.records import decode_record
 from watchd.watchers.trail import Trail, TrailOptions
 
 OPTIONS = TrailOptions(
-    poll_interval=0.1, rescan_interval=1.0, rotate_wait=1.0, hold_removed=5.0, copy_wait=0.5
+    poll_interval=0.1,
+    rescan_interval=1.0,
+    rotate_wait=1.0,
+    hold_removed=5.0,
+    copy_wait=0.5,
+    follow_symlinks="yes",  # the swapped-in links name files beside the directory, on purpose
 )
 
 

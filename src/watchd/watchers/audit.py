@@ -22,6 +22,7 @@ from watchd.watchers.dialects.generic import fallback_event
 from watchd.watchers.inotify import InotifyHub, shared_hub
 from watchd.watchers.integrity import BROKEN, HASH_KEY, Chain, is_chained
 from watchd.watchers.records import Skip, decode_record
+from watchd.watchers.symlinks import MODES
 from watchd.watchers.tail import Tail
 from watchd.watchers.trail import Trail, TrailOptions
 
@@ -249,6 +250,7 @@ def trail_options(options: Options, context: RunContext) -> TrailOptions:
         rotate_wait=options.number("rotate_wait", int(default.rotate_wait * 1000)) / 1000,
         hold_removed=float(options.number("hold_removed", int(default.hold_removed))),
         copy_wait=options.number("copy_wait", int(default.copy_wait * 1000)) / 1000,
+        follow_symlinks=options.choice("follow_symlinks", MODES, default.follow_symlinks),
     )
 
 

@@ -70,7 +70,7 @@ def compression_of(name: str) -> str:
 def open_rotated(path: str) -> Opened | None:
     """Open a rotated regular file as it is, or decompressed; None if it is gone or unreadable."""
     try:
-        opened = open_file(path)
+        opened = open_file(path, follow=False)  # rotated copies are listed without their links
     except OSError:
         return None
     if opened is None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from watchd.watchers.dirwatch import DirWatch
 from watchd.watchers.identity import file_key
 from watchd.watchers.inotify import InotifyHub
+from watchd.watchers.symlinks import LinkRule
 from watchd.watchers.tail import State, Tail
 
 if TYPE_CHECKING:
@@ -41,6 +42,10 @@ class ListingState(Protocol):
     _pending: dict[str, float]
     _moved_out: list[str]
     _skipped_paths: set[str]
+    _links: LinkRule
+
+    def _skip_link(self, path: str) -> None: ...
+
     _dir_ids: dict[str, tuple[int, int]]
     _new_dirs: list[str]
     _started: bool
@@ -147,6 +152,9 @@ class ScopeListing:
         try:
             # A symlink is known by what it names, as open() sees it.
             link = entry.is_symlink()
+            if link and not self._links.allows(entry.path):
+                self._skip_link(entry.path)
+                return
             key = "" if link else file_key(device, entry.inode())
             if key in self.tails and not full:
                 found[entry.path] = (key, -1, -1.0)

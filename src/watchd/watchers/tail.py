@@ -130,10 +130,14 @@ class Tail:
         return pending
 
 
-def open_file(path: str) -> tuple[int, os.stat_result] | None:
-    """Open *path* for reading without following it into a FIFO; None if it is gone."""
+def open_file(path: str, *, follow: bool = True) -> tuple[int, os.stat_result] | None:
+    """Open *path* for reading without blocking on a FIFO; None if it is gone.
+
+    With *follow* False a symbolic link at *path* is refused (ELOOP).
+    """
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, flags)
     except (FileNotFoundError, NotADirectoryError):
         return None
     info = os.fstat(fd)

@@ -50,7 +50,8 @@ from watchd.watchers.identity import (
 from watchd.watchers.inotify import IN_MOVED_FROM, IN_MOVED_TO, NAMING, InotifyHub
 from watchd.watchers.listing import ScopeListing
 from watchd.watchers.resume import StartupResume
-from watchd.watchers.tail import Change, State, Tail, open_file
+from watchd.watchers.symlinks import INSIDE, LinkRule, OutsideScopeError
+from watchd.watchers.tail import Change, State, Tail
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -66,6 +67,7 @@ class TrailOptions:
     rotate_wait: float = 5.0
     hold_removed: float = 300.0
     copy_wait: float = 2.0
+    follow_symlinks: str = INSIDE
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ class Trail(ScopeListing, StartupResume):
         self._dir_magic = glob.has_magic(self._dir_pattern)
         self._base_magic = glob.has_magic(base) or len(self._base_patterns) > 1
         self.is_glob = self._dir_magic or self._base_magic
+        self._links = LinkRule(options.follow_symlinks, explicit=not self.is_glob)
         self._start = start
         self._hub = hub
         self.store = store
@@ -601,9 +604,22 @@ class Trail(ScopeListing, StartupResume):
                 self._log.debug("rotated file found", path=renamed, previous=tail.path)
                 tail.path = renamed
 
+    def _skip_link(self, path: str) -> None:
+        """Say once that the link at *path* is not followed."""
+        if path not in self._skipped_paths:
+            self._skipped_paths.add(path)
+            self._log.warning(
+                "symbolic link out of the source's directory, not followed",
+                path=path,
+                follow_symlinks=self._links.mode,
+            )
+
     def _open_new(self, path: str, now: float, orphans: list[Entry]) -> Tail | None:
         try:
-            opened = open_file(path)
+            opened = self._links.open(path)
+        except OutsideScopeError:
+            self._skip_link(path)
+            return None
         except OSError as exc:
             if path not in self._skipped_paths:
                 self._skipped_paths.add(path)
