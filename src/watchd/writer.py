@@ -26,6 +26,7 @@ from typing import Any
 import structlog
 
 from watchd.core.errors import UsageError
+from watchd.core.private import make_dirs, open_append
 from watchd.watchers.integrity import GENESIS, HASH_KEY, link_hash
 from watchd.watchers.lines import lines_backward
 
@@ -189,8 +190,8 @@ class AuditWriter:
     def _append(self, fields: dict[str, Any]) -> None:
         directory = os.path.dirname(self.path)
         if directory:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            make_dirs(directory)
+        fd = open_append(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:

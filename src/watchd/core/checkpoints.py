@@ -22,6 +22,7 @@ import orjson
 import structlog
 
 from watchd.core.errors import UsageError
+from watchd.core.private import make_dirs
 
 log = structlog.get_logger("watchd")
 
@@ -121,7 +122,9 @@ class _Writer:
 def replace_file(path: str, directory: str, document: bytes, *, durable: bool) -> None:
     """Replace *path* atomically: temporary file, fsync, rename, fsync of the folder."""
     temporary = f"{path}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(
+        temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+    )
     try:
         written = os.write(fd, document)
         if written < len(document):  # a regular file writes all but when the disk is full
@@ -165,8 +168,9 @@ class CheckpointStore:
 
     def _lock(self) -> int:
         try:
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            fd = os.open(os.path.join(self.directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
+            make_dirs(self.directory)
+            lock = os.path.join(self.directory, LOCK_FILE)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError as exc:
             raise UsageError(f"--state-dir {self.directory}: {exc.strerror}") from None
         try:

@@ -22,6 +22,7 @@ import structlog
 
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
+from watchd.core.private import open_append
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import Options
 
@@ -104,7 +105,7 @@ def dead_letters(options: Options, sink: str) -> DeadLetters:
     if path is None:
         return DeadLetters(sink)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_append(path)
     except OSError as exc:
         raise UsageError(f"{options.where}: dead_letter={path}: {exc.strerror}") from None
     return DeadLetters(sink, path, fd)

@@ -20,13 +20,12 @@ from watchd.core.context import RunContext
 from watchd.core.deadletters import DeadLetters, dead_letters
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
+from watchd.core.private import open_append
 from watchd.core.protocols import Formatter, SinkFactory
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
 from watchd.plugins.frames import write_frames
 from watchd.plugins.stdout import formatter_for
-
-_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 
 
 class FileSink:
@@ -38,7 +37,7 @@ class FileSink:
         self._format = formatter
         self._dead = dead
         self._log = structlog.get_logger("watchd").bind(sink=self.name)
-        self._fd = os.open(path, _FLAGS, 0o600)
+        self._fd = open_append(path)
 
     def emit_batch(self, events: Sequence[WatchEvent]) -> None:
         """Append *events*; return once the file took every byte of them."""
@@ -57,7 +56,7 @@ class FileSink:
         held = os.fstat(self._fd)
         if named is not None and (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
             return
-        fd = os.open(self.path, _FLAGS, 0o600)
+        fd = open_append(self.path)
         os.close(self._fd)
         self._fd = fd
         self._log.info("output file rotated away, writing to a new one", path=self.path)

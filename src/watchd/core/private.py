@@ -1,0 +1,53 @@
+"""The directories and files watchd makes: private whatever the umask, never through a link.
+
+watchd may run as root under a permissive umask (000 in some service
+managers and containers). Every directory it creates is 0700 and every file
+0600, set explicitly rather than left to the umask; and it never opens a file
+it writes through a symbolic link at its last component, since one planted
+at a trail's path would make root append to whatever the link names.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+
+
+class SymlinkRefusedError(OSError):
+    """watchd does not write through a symbolic link."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(errno.ELOOP, "a symbolic link; watchd does not write through one", path)
+
+
+def make_dirs(path: str) -> None:
+    """Create *path* and each missing parent with mode 0700 (existing ones are left as they are)."""
+    missing: list[str] = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(directory):
+                raise
+            continue
+        os.chmod(directory, 0o700)  # the umask may have taken bits away; never adds any
+
+
+def open_append(path: str) -> int:
+    """Open *path* to append, creating it 0600; SymlinkRefusedError if it is a link."""
+    try:
+        fd = os.open(path, _APPEND, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SymlinkRefusedError(path) from None
+        raise
+    return fd
