@@ -25,6 +25,8 @@ class Request:
     headers: dict[str, str]
     body: bytes
     status: int = 0
+    #: Whether the answer said success: 2xx with code 0 in a JSON object.
+    success: bool = False
 
     def objects(self) -> list[dict[str, Any]]:
         """Return the concatenated JSON objects of an event request."""
@@ -41,7 +43,8 @@ class HecServer:
     acks_after: int = 0
     #: Answer ack polls with a list, as no HEC does (a wrong shape to survive).
     acks_as_list: bool = False
-    script: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    #: Replies to give first: a JSON object, or bytes sent as they are (a body that is not JSON).
+    script: list[tuple[int, dict[str, Any] | bytes]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     tls: dict[str, Path] | None = None
     port: int = 0
@@ -65,7 +68,10 @@ class HecServer:
                 request = Request(self.path, dict(self.headers), body)
                 status, answer = server.answer(request)
                 request.status = status
-                data = json.dumps(answer).encode()
+                request.success = (
+                    200 <= status < 300 and isinstance(answer, dict) and answer.get("code") == 0
+                )
+                data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -85,7 +91,7 @@ class HecServer:
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
-    def answer(self, request: Request) -> tuple[int, dict[str, Any]]:
+    def answer(self, request: Request) -> tuple[int, dict[str, Any] | bytes]:
         with self._lock:
             if request.path == "/services/collector/ack":
                 acks = {}
@@ -106,7 +112,7 @@ class HecServer:
     def events(self) -> list[dict[str, Any]]:
         """Return the events of every request HEC answered with success, in order."""
         with self._lock:
-            done = [r for r in self.requests if 200 <= r.status < 300]
+            done = [r for r in self.requests if r.success]
         return [obj for request in done for obj in request.objects()]
 
     def wait_for_requests(self, count: int, timeout: float = 20.0) -> list[Request]:

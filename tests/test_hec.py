@@ -245,3 +245,50 @@ def test_https_verifies_the_certificate(tmp_path: Path, watchd: Any) -> None:
         assert [o["event"]["action"] for o in server.events()] == ["blocked"]
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        (200, {"text": "Invalid data format", "code": 6}),
+        (200, b"<html>proxy says hello</html>"),
+        (200, b""),
+        (200, {"acks": [True]}),
+        (201, b'["not", "an", "object"]'),
+    ],
+    ids=["code-6", "html", "empty", "acks-list", "array"],
+)
+def test_an_answer_of_the_wrong_shape_is_retried_and_nothing_is_lost(
+    tmp_path: Path, watchd: Any, odd: tuple[int, Any]
+) -> None:
+    server = HecServer(script=[odd, odd])
+    try:
+        proc = follow(
+            watchd, trail(tmp_path, numbered(20)), f"hec:{server.url},token={TOKEN},backoff_max=1"
+        )
+        assert wait_seqs(server, 20) == list(range(20))
+        assert [r.success for r in server.requests] == [False, False, True]
+        warning = proc.wait_log("HEC did not take a batch, retrying with backoff")
+        assert warning["status"] == odd[0]
+        assert proc.stop() == 0
+        assert "Traceback" not in proc.stderr
+    finally:
+        server.close()
+
+
+def test_an_answer_echoing_the_token_is_logged_without_it(tmp_path: Path) -> None:
+    echo = {"text": f"Invalid authorization: Authorization: Splunk {TOKEN}", "code": 4}
+    server = HecServer(script=[(403, echo)])
+    try:
+        result = run_watchd(
+            "run", "--source", f"audit:{trail(tmp_path, [PLAIN])}", "--from-beginning",
+            "--sink", f"hec:{server.url},token={TOKEN}", timeout=30,
+        )  # fmt: skip
+    finally:
+        server.close()
+    assert result.returncode == 1
+    assert TOKEN not in result.stderr
+    stopped = [json.loads(x) for x in result.stderr.splitlines() if '"sink stopped"' in x]
+    assert [s["reason"] for s in stopped] == [
+        "HEC refused the token (HTTP 403: Invalid authorization: Authorization: Splunk <token>)"
+    ]

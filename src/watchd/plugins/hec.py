@@ -145,8 +145,9 @@ class HecClient:
         self._tls = tls
         self._timeout = timeout
         self._compress = compress
+        self._token = token
         self._headers = {
-            "Authorization": f"Splunk {token}",
+            "Authorization": f"Splunk {token}",  # never logged: see redact()
             "Content-Type": "application/json",
             "User-Agent": "watchd",
         }
@@ -154,8 +155,8 @@ class HecClient:
             self._headers["X-Splunk-Request-Channel"] = channel
         self._conn: http.client.HTTPConnection | None = None
 
-    def post(self, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        """POST *body*; return the status and the JSON answer (empty when it is not JSON)."""
+    def post(self, path: str, body: bytes) -> tuple[int, dict[str, Any] | None]:
+        """POST *body*; return the status and the JSON answer (None when it is not an object)."""
         headers = dict(self._headers)
         if self._compress:
             body = gzip.compress(body, compresslevel=5)
@@ -171,10 +172,10 @@ class HecClient:
         if response.getheader("Connection", "").lower() == "close":
             self.close()
         try:
-            answer = orjson.loads(data) if data else {}
+            answer = orjson.loads(data)
         except orjson.JSONDecodeError:
-            answer = {}
-        return response.status, answer if isinstance(answer, dict) else {}
+            return response.status, None
+        return response.status, answer if isinstance(answer, dict) else None
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
@@ -185,6 +186,10 @@ class HecClient:
             else:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self._timeout)
         return self._conn
+
+    def redact(self, text: str) -> str:
+        """Return *text* without the token: an answer may echo the Authorization header."""
+        return text.replace(self._token, "<token>") if self._token else text
 
     def close(self) -> None:
         """Drop the connection (the next request opens a new one)."""
@@ -417,11 +422,16 @@ class HecSink:
         attempted = False
         while objects and not (attempted and self._stopping.is_set()):
             attempted = True
+            answer: dict[str, Any] | None
             try:
                 status, answer = self._client.post(_EVENT_PATH, b"".join(objects))
             except (OSError, http.client.HTTPException) as exc:
                 status, answer = 0, {"text": str(exc) or type(exc).__name__}
-            if 200 <= status < 300:
+            # HEC answers every request with a JSON object; a 2xx is a success only with code 0.
+            accepted = 200 <= status < 300 and answer is not None and _code(answer) == 0
+            if answer is None:
+                answer = {"text": "the answer is not a JSON object"}
+            if accepted:
                 if self._ack and not self._wait_for_ack(answer):
                     continue  # not indexed in time (or stopping): send it again
                 result.delivered += len(objects)
@@ -430,7 +440,7 @@ class HecSink:
                     self._log.info("HEC accepts events again", retries=failures)
                 return result
             if status in _REFUSED:
-                result.fatal = f"HEC refused the token (HTTP {status}: {_text(answer)})"
+                result.fatal = f"HEC refused the token (HTTP {status}: {self._reason(answer)})"
                 return result
             if status in _WRONG_PLACE:
                 result.fatal = f"HEC has no event endpoint here (HTTP {status}): check the URL"
@@ -452,7 +462,8 @@ class HecSink:
                 self._log.warning(
                     "HEC did not take a batch, retrying with backoff",
                     status=status or None,
-                    reason=_text(answer),
+                    reason=self._reason(answer),
+                    code=_code(answer),
                     events=len(objects),
                 )
             self._stopping.wait(delay)
@@ -473,7 +484,7 @@ class HecSink:
                 status, acks = self._client.post(_ACK_PATH, orjson.dumps({"acks": [ack_id]}))
             except (OSError, http.client.HTTPException):
                 continue
-            indexed = acks.get("acks")
+            indexed = acks.get("acks") if acks is not None else None
             if status == 200 and isinstance(indexed, dict) and indexed.get(str(ack_id)) is True:
                 return True
             if status == 200 and not isinstance(indexed, dict) and not odd_said:
@@ -483,21 +494,27 @@ class HecSink:
         self._log.warning("HEC did not acknowledge a batch in time, sending it again", ack=ack_id)
         return False
 
+    def _reason(self, answer: dict[str, Any]) -> str:
+        """Return HEC's ``text``, with the token taken out (a server may echo the request)."""
+        text = answer.get("text")
+        return self._client.redact(text) if isinstance(text, str) else ""
+
     def _bury(self, objects: list[bytes], status: int, answer: dict[str, Any]) -> None:
         """Write refused objects to the dead-letter file (one per line), or just count them."""
         self._log.error(
             "HEC refused events as bad data",
             status=status,
-            reason=_text(answer),
+            reason=self._reason(answer),
+            code=_code(answer),
             events=len(objects),
             dead_letter=self._letters.path,
         )
         self._letters.write(objects)
 
 
-def _text(answer: dict[str, Any]) -> str:
-    text = answer.get("text")
-    return text if isinstance(text, str) else ""
+def _code(answer: dict[str, Any]) -> int | None:
+    code = answer.get("code")
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
 
 
 def make_hec_sink(spec: Spec, context: RunContext) -> HecSink:  # noqa: ARG001
