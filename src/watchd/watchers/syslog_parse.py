@@ -192,15 +192,20 @@ class FrameSplitter:
 
     A frame that starts with a digit is octet-counted (``LEN SP MSG``); any
     other ends at LF or NUL (non-transparent framing; loki-mode ends its
-    messages with NUL). Frames over *limit* bytes are skipped and counted.
+    messages with NUL). Delimited frames over *limit* bytes are skipped and
+    counted; an octet count over *limit* is a malformed framing (the connection
+    is closed: skipping would let a peer claim the connection for ever).
     """
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._buffer = bytearray()
-        self._skip = 0  # bytes still to drop of an over-long counted frame
         self._discarding = False  # inside an over-long delimited frame
         self.too_long = 0
+
+    def pending(self) -> bool:
+        """Return True while part of a message is buffered or being skipped."""
+        return bool(self._buffer) or self._discarding
 
     def feed(self, data: bytes) -> list[bytes]:
         """Add *data*; return the complete messages it ends."""
@@ -216,7 +221,7 @@ class FrameSplitter:
 
     def _step(self, position: int, messages: list[bytes]) -> int | None:
         """Take one frame (or a part to skip) at *position*; None when more data is needed."""
-        if self._skip or self._discarding:
+        if self._discarding:
             return self._dropping(position)
         first = self._buffer[position]
         if first in b"\n\x00\r ":
@@ -226,12 +231,8 @@ class FrameSplitter:
         return self._delimited(position, messages)
 
     def _dropping(self, position: int) -> int:
-        """Skip what is left of an over-long frame."""
+        """Skip what is left of an over-long delimited frame."""
         buffer = self._buffer
-        if self._skip:
-            dropped = min(self._skip, len(buffer) - position)
-            self._skip -= dropped
-            return position + dropped
         end = _delimiter(buffer, position)
         self._discarding = end < 0
         return len(buffer) if end < 0 else end + 1
@@ -261,10 +262,8 @@ class FrameSplitter:
         if not digits.isdigit():
             raise MalformedError("octet count is not a number")
         size, start = int(digits), space + 1
-        if size > self._limit:
-            self.too_long += 1
-            self._skip = size
-            return start
+        if size > self._limit:  # swallowing it would let a peer hold the connection forever
+            raise MalformedError(f"octet count {size} is over limit={self._limit}")
         if len(buffer) - start < size:
             return None
         messages.append(bytes(buffer[start : start + size]))
@@ -272,7 +271,7 @@ class FrameSplitter:
 
     def rest(self) -> bytes:
         """Return an unterminated last message (the peer closed after it), and forget it."""
-        rest = b"" if self._skip or self._discarding else bytes(self._buffer).strip(b"\x00\r\n ")
+        rest = b"" if self._discarding else bytes(self._buffer).strip(b"\x00\r\n ")
         self._buffer.clear()
         return rest
 

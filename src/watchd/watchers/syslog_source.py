@@ -14,6 +14,10 @@ import errno
 import select
 import socket
 import struct
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -202,8 +206,26 @@ class UdpListener:
             self._log.warning("datagrams dropped by the kernel while listening", total=self._drops)
 
 
+@dataclass(slots=True)
+class _Connection:
+    """One sender's connection: its framing, and when it last completed a message."""
+
+    sock: socket.socket
+    splitter: FrameSplitter
+    peer: str  # address:port, as logged
+    host: str  # the address alone, what per_peer counts
+    progress_at: float
+
+
 class TcpListener:
-    """A listening TCP socket and its connections, each framed on its own."""
+    """A listening TCP socket and its connections, each framed on its own.
+
+    A connection must complete a message every *idle_timeout* seconds or be
+    closed: one that sends nothing, or trickles a frame that never ends
+    (slowloris), holds a slot no longer. When every slot is taken, the
+    connection longest without a message makes room for the new one; one
+    address holds at most *per_peer* connections.
+    """
 
     def __init__(
         self,
@@ -214,18 +236,26 @@ class TcpListener:
         *,
         limit: int,
         max_connections: int,
+        per_peer: int = 32,
+        idle_timeout: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self._mapper = mapper
         self._skips = skips
         self._limit = limit
         self._max_connections = max_connections
+        self._per_peer = per_peer
+        self._idle_timeout = idle_timeout
+        self._clock = clock
         self._log = structlog.get_logger("watchd").bind(source=name)
         self._listener = _bound(socket.SOCK_STREAM, address, name)
         self._listener.listen(128)
         self._epoll = select.epoll()
         self._epoll.register(self._listener.fileno(), select.EPOLLIN)
-        self._connections: dict[int, tuple[socket.socket, FrameSplitter, str]] = {}
+        self._connections: dict[int, _Connection] = {}
+        self._by_host: Counter[str] = Counter()
+        self._refused_hosts: set[str] = set()  # said once, until the address drops below
         self._more = False
 
     def fileno(self) -> int:
@@ -233,22 +263,43 @@ class TcpListener:
         return self._epoll.fileno()
 
     def timeout(self) -> float | None:
-        """Return 0 while messages were left for the next poll."""
-        return 0.0 if self._more else None
+        """Return 0 while messages were left for the next poll, else when a connection expires."""
+        if self._more:
+            return 0.0
+        if not self._connections:
+            return None
+        oldest = min(c.progress_at for c in self._connections.values())
+        return max(oldest + self._idle_timeout - self._clock(), 0.0)
 
     def poll(self) -> list[WatchEvent]:
-        """Accept connections and read what they sent."""
+        """Accept connections, read what they sent, close those that stalled."""
         events: list[WatchEvent] = []
         self._more = False
         for fd, _ in self._epoll.poll(0):
             if fd == self._listener.fileno():
                 self._accept()
-            else:
+            elif fd in self._connections:
                 self._read(fd, events)
             if len(events) >= POLL_BUDGET:
                 self._more = True
                 break
+        self._expire()
         return events
+
+    def _expire(self) -> None:
+        """Close every connection that completed no message for idle_timeout."""
+        cutoff = self._clock() - self._idle_timeout
+        stalled = [fd for fd, c in self._connections.items() if c.progress_at <= cutoff]
+        for fd in stalled:
+            connection = self._connections[fd]
+            partial = connection.splitter.pending()
+            self._skips.note(
+                "connection closed: no complete message for idle_timeout"
+                + (", a partial one dropped" if partial else ""),
+                connection.host,  # by address: a flood of connections is one line, counted
+                -1,
+            )
+            self._drop(fd)
 
     def _accept(self) -> None:
         for _ in range(64):
@@ -261,20 +312,38 @@ class TcpListener:
                     self._log.warning("cannot accept a connection", reason=exc.strerror)
                 return
             peer = peer_name(address)
-            if len(self._connections) >= self._max_connections:
-                self._log.warning(
-                    "connection refused: too many open", peer=peer, limit=self._max_connections
-                )
+            host = str(address[0])
+            if self._by_host[host] >= self._per_peer:
+                if host not in self._refused_hosts:
+                    self._refused_hosts.add(host)
+                    self._log.warning(
+                        "connections refused: too many from one address",
+                        peer=host,
+                        per_peer=self._per_peer,
+                    )
                 sock.close()
                 continue
+            if len(self._connections) >= self._max_connections:
+                self._make_room()
             sock.setblocking(False)
-            self._connections[sock.fileno()] = (sock, FrameSplitter(self._limit), peer)
+            now = self._clock()
+            self._connections[sock.fileno()] = _Connection(
+                sock, FrameSplitter(self._limit), peer, host, now
+            )
+            self._by_host[host] += 1
             self._epoll.register(sock.fileno(), select.EPOLLIN | select.EPOLLRDHUP)
 
+    def _make_room(self) -> None:
+        """Close the connection longest without a message, for a new one."""
+        fd, oldest = min(self._connections.items(), key=lambda item: item[1].progress_at)
+        self._skips.note("connection closed to make room: every slot was taken", oldest.host, -1)
+        self._drop(fd)
+
     def _read(self, fd: int, events: list[WatchEvent]) -> None:
-        sock, splitter, peer = self._connections[fd]
+        connection = self._connections[fd]
+        splitter, peer = connection.splitter, connection.peer
         try:
-            data = sock.recv(_RECV)
+            data = connection.sock.recv(_RECV)
         except _AGAIN:
             return
         except OSError:
@@ -285,6 +354,8 @@ class TcpListener:
             self._skips.note(f"malformed framing ({exc}), connection closed", peer, -1)
             self._drop(fd)
             return
+        if frames:
+            connection.progress_at = self._clock()
         for frame in frames:
             if frame:
                 self._mapper.map(frame, peer, events)
@@ -295,9 +366,13 @@ class TcpListener:
             self._drop(fd)
 
     def _drop(self, fd: int) -> None:
-        sock, _, _ = self._connections.pop(fd)
+        connection = self._connections.pop(fd)
+        self._by_host[connection.host] -= 1
+        if self._by_host[connection.host] <= 0:
+            del self._by_host[connection.host]
+            self._refused_hosts.discard(connection.host)
         self._epoll.unregister(fd)
-        sock.close()
+        connection.sock.close()
 
     def close(self) -> None:
         """Close every connection, the listener and the epoll set; report what was skipped."""
@@ -323,7 +398,10 @@ def _bound(kind: int, address: tuple[str, int], name: str) -> socket.socket:
 
 
 def make_syslog_source(spec: Spec, context: RunContext) -> UdpListener | TcpListener:
-    """Build ``syslog:udp|tcp://HOST:PORT[,dialect=auto][,limit=N][,connections=N][,rcvbuf=B]``.
+    """Build ``syslog:udp|tcp://HOST:PORT[,dialect=auto][,limit=N][,rcvbuf=B]``.
+
+    TCP also takes ``connections=N`` (256), ``per_peer=N`` (32) and
+    ``idle_timeout=SECONDS`` (60).
 
     Without a host (``syslog:udp``, ``syslog:tcp://:5514``) it listens on
     loopback only; other interfaces are asked for by naming them (``0.0.0.0``).
@@ -339,6 +417,8 @@ def make_syslog_source(spec: Spec, context: RunContext) -> UdpListener | TcpList
     dialect = context.registry.dialects.get(options.text("dialect", "auto"), options.where)
     limit = options.number("limit", 65_536, minimum=480)
     connections = options.number("connections", 256, minimum=1)
+    per_peer = options.number("per_peer", 32, minimum=1)
+    idle_timeout = options.number("idle_timeout", 60, minimum=1)
     rcvbuf = options.number("rcvbuf", 8 * 1024 * 1024, minimum=4096) if transport == "udp" else 0
     options.finish()
     name = f"syslog:{transport}://{host}:{port}"
@@ -350,7 +430,14 @@ def make_syslog_source(spec: Spec, context: RunContext) -> UdpListener | TcpList
         listener = UdpListener(name, (host, port), mapper, skips, rcvbuf=rcvbuf)
     else:
         listener = TcpListener(
-            name, (host, port), mapper, skips, limit=limit, max_connections=connections
+            name,
+            (host, port),
+            mapper,
+            skips,
+            limit=limit,
+            max_connections=connections,
+            per_peer=per_peer,
+            idle_timeout=float(idle_timeout),
         )
     log.debug("listening", address=f"{host}:{port}")
     return listener
