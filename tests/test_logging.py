@@ -1,13 +1,18 @@
-"""watchd's own log lines: a traceback names frames, never their variables."""
+"""watchd's own log lines: a traceback names frames, never their variables or a record's bytes."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import subprocess
+import sys
 
 import pytest
 import structlog
 
+from conftest import clean_env
 from watchd.core.logging import configure_logging
 
 
@@ -36,3 +41,91 @@ def test_a_logged_traceback_carries_no_locals(stream):
     logged = json.loads(stream.getvalue())
     assert logged["exception"][0]["frames"][-1]["name"] == "fail"
     assert token not in stream.getvalue()
+
+
+LEAKY_PLUGIN = """
+from watchd import hookimpl
+
+class LeakyDialect:
+    name = "leaky"
+    matches_by_keys = False
+
+    def matches(self, record):
+        return True
+
+    def to_event(self, record, where, cursor):
+        raise ValueError(f"cannot map {record}")
+
+
+class LeakySink:
+    name = "leaky"
+
+    def emit_batch(self, events):
+        raise RuntimeError(f"cannot send {events[0].record}")
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+@hookimpl
+def watchd_register_dialects(dialects):
+    dialects.add("leaky", LeakyDialect(), "raises, quoting the record")
+
+
+@hookimpl
+def watchd_register_sink_types(sinks):
+    sinks.add("leaky", lambda spec, context: LeakySink(), "raises, quoting the events")
+"""
+
+
+@pytest.mark.parametrize("tty", [False, True], ids=["json", "terminal"])
+def test_no_byte_of_a_failing_record_reaches_stderr(tmp_path, tty: bool) -> None:
+    secret = "hunter2-5f1c-secret"  # noqa: S105 - planted in a record, searched for in stderr
+    (tmp_path / "leaky_plugin.py").write_text(LEAKY_PLUGIN)
+    trail = tmp_path / "audit.jsonl"
+    trail.write_text(
+        json.dumps({"ts": "2026-01-01T00:00:00Z", "action": "login", "password": secret}) + "\n"
+    )
+    env = {**clean_env(), "PYTHONPATH": str(tmp_path)}
+    command = [
+        sys.executable, "-m", "watchd", "run", "-p", "leaky_plugin", "--from-beginning", "-v",
+        "--source", f"audit:{trail},schema=leaky", "--sink", "leaky",
+    ]  # fmt: skip
+    if tty:  # a terminal, where the console renderer writes the traceback
+        primary, secondary = pty.openpty()
+        proc = subprocess.run(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=secondary,
+            env=env,
+            timeout=30,
+            check=False,
+        )
+        os.close(secondary)
+        stderr = _drain(primary)
+    else:
+        proc = subprocess.run(command, capture_output=True, env=env, timeout=30, check=False)
+        stderr = proc.stderr
+    assert proc.returncode == 1  # the sink failed: the run ends
+    assert b"dialect failed on a record" in stderr
+    assert b"Traceback" in stderr or b'"exception"' in stderr
+    assert secret.encode() not in stderr
+    assert b"hunter2" not in stderr
+
+
+def _drain(fd: int) -> bytes:
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(fd)
+    return out
