@@ -282,12 +282,17 @@ def test_splitter_takes_both_framings_split_anywhere() -> None:
         assert frames == [b"<13>1 - - -", b"<13>lf one", b"<13>nul one", b"<13>x", b"<13>y"]
 
 
-def test_splitter_skips_over_long_frames_and_goes_on() -> None:
+def test_splitter_skips_over_long_delimited_frames_and_goes_on() -> None:
     splitter = FrameSplitter(10)
-    frames = splitter.feed(b"20 " + b"x" * 20 + b"<13>ok\n" + b"<13>" + b"y" * 20)
+    frames = splitter.feed(b"<13>" + b"x" * 20 + b"\n<13>ok\n" + b"<13>" + b"y" * 20)
     assert frames == [b"<13>ok"]
     assert splitter.feed(b"yy\n<13>next\n") == [b"<13>next"]
     assert splitter.too_long == 2
+
+
+def test_an_octet_count_over_the_limit_is_malformed() -> None:
+    with pytest.raises(MalformedError, match="octet count 20 is over limit=10"):
+        FrameSplitter(10).feed(b"20 " + b"x" * 20)
 
 
 def test_splitter_refuses_a_count_that_is_not_one() -> None:

@@ -102,8 +102,10 @@ class CsvFormat:
         out = io.StringIO()
         extra = dumps_compact(event.extra).decode() if event.extra else ""
         values = [getattr(event, column) for column in CSV_COLUMNS[:-1]] + [extra]
-        csv.writer(out, lineterminator="").writerow([_cell(str(value)) for value in values])
-        return out.getvalue().encode()
+        # The row's own terminator is CRLF, so the writer quotes a value holding CR or LF
+        # (with an empty one it quotes neither, and a newline in a value ends the row).
+        csv.writer(out, lineterminator="\r\n").writerow([_cell(str(value)) for value in values])
+        return out.getvalue().removesuffix("\r\n").encode()
 
 
 def csv_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001

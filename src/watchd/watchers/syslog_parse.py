@@ -242,7 +242,10 @@ class FrameSplitter:
         buffer = self._buffer
         end = _delimiter(buffer, position)
         if end >= 0:
-            messages.append(bytes(buffer[position:end]))
+            if end - position > self._limit:  # its end arrived with it: over the limit all the same
+                self.too_long += 1
+            else:
+                messages.append(bytes(buffer[position:end]))
             return end + 1
         if len(buffer) - position > self._limit:
             self.too_long += 1
