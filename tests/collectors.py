@@ -189,6 +189,7 @@ global(workDirectory="{self.dir}" maxMessageSize="64k"
 module(load="imuxsock" SysSock.Use="off")
 module(load="imudp")
 module(load="imtcp" MaxSessions="64")
+module(load="mmpstrucdata")
 input(type="imuxsock" Socket="{self.unix}" CreatePath="on")
 input(type="imudp" address="127.0.0.1" port="{self.port}")
 input(type="imtcp" address="127.0.0.1" port="{self.port}")
@@ -203,12 +204,16 @@ template(name="parsed" type="list" option.jsonf="on") {{
   property(outname="sd" name="structured-data" format="jsonf")
   property(outname="time" name="timereported" dateFormat="rfc3339" format="jsonf")
   property(outname="msg" name="msg" format="jsonf")
+  property(outname="sd_parsed" name="$!rfc5424-sd" format="jsonf")
 }}
+action(type="mmpstrucdata")
 action(type="omfile" file="{self.out}" template="parsed")
 """
 
     def normalize(self, parsed: dict[str, Any]) -> dict[str, Any]:
         parsed["pri"] = int(parsed["pri"])
+        # mmpstrucdata's reading of the structured data, unescaped, as a JSON text
+        parsed["sd_parsed"] = json.loads(parsed.get("sd_parsed") or "{}")
         for key in ("procid", "msgid", "sd"):
             if parsed.get(key) == "-":
                 parsed[key] = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -14,6 +15,8 @@ import trustme
 
 from collectors import COLLECTORS, Collector, require
 from conftest import append, line
+from hostile import DELIMITERS, FORMAT_CHARACTERS, FRAGMENTS
+from watchd.core.printable import printable
 
 pytestmark = pytest.mark.collector
 
@@ -244,3 +247,55 @@ def test_collector_outage_loses_nothing(
         time.sleep(0.1)
     assert set(range(300)) - seqs == set()
     assert proc.wait_log("connection restored")["sink"].startswith("syslog:tcp://")
+
+
+def hostile_records(count: int) -> list[dict[str, Any]]:
+    """Seeded hostile records: the fuzzers' characters and fragments in every mapped field."""
+    chooser = random.Random(15)
+    pieces = [*FRAGMENTS, *DELIMITERS, *FORMAT_CHARACTERS[:64], "é", "日本", "x", "y"]
+
+    def text() -> str:
+        return "".join(chooser.choice(pieces) for _ in range(chooser.randint(1, 8)))
+
+    return [
+        {
+            "ts": "2026-02-15T14:30:00.250Z",
+            "action": text(),
+            "container": text(),
+            "dest": text(),
+            "detail": text() * chooser.choice([1, 1, 1, 40]),
+            "n": n,
+        }
+        for n in range(count)
+    ]
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_hostile_events_read_back_field_by_field_through_the_collectors_parsers(
+    syslog_collector: Collector,
+    transport: str,
+    tls_files: dict[str, Path],
+    tmp_path: Path,
+    watchd: Any,
+) -> None:
+    count = 200 if transport == "tcp" else 30  # a burst of datagrams overflows a collector
+    records = hostile_records(count)
+    path = trail(tmp_path, *records)
+    follow(watchd, path, sink(syslog_collector, transport, tls_files, "hostname=edge-1"))
+    received = syslog_collector.wait_for(count)
+    assert len(received) == count  # one message per event: no frame broken, none forged
+    for record, message in zip(records, received, strict=True):
+        assert (message["host"], message["app"]) == ("edge-1", "watchd")
+        if syslog_collector.name == "rsyslog":
+            params = message["sd_parsed"]["watchd@32473"]  # mmpstrucdata's reading
+        else:
+            params = message["sd"]["watchd@32473"]
+        cut = params.pop("truncated", None) == "true"
+        for name in ("action", "container", "dest"):
+            assert params[name] == printable(record[name])
+        if cut:  # over UDP's 2048 bytes: the detail is cut, the header and short fields whole
+            assert transport == "udp"
+            assert printable(record["detail"]).startswith(params["detail"].rstrip("\\"))
+        else:
+            assert params["detail"] == printable(record["detail"])
+            assert json.loads(message["msg"])["extra"]["n"] == record["n"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from watchd.core.errors import UsageError
 from watchd.core.printable import printable
 from watchd.query import files_of
-from watchd.watchers.integrity import BROKEN, GENESIS, OK, Chain
+from watchd.watchers.integrity import BROKEN, GENESIS, OK, UNVERIFIED, Chain, is_chained
 from watchd.watchers.records import Skip, decode_record
 
 
@@ -85,6 +85,7 @@ def _verify_file(path: Path, chain: Chain, report: Report) -> FileReport:
         handle = path.open("rb")
     except OSError as exc:
         raise UsageError(f"verify: {path}: {exc.strerror}") from None
+    in_chain = False  # the file held a dashboard record: each line is a link from then on
     with handle:
         for number, line in enumerate(handle, start=1):
             record = decode_record(line)
@@ -93,14 +94,13 @@ def _verify_file(path: Path, chain: Chain, report: Report) -> FileReport:
                     continue
                 result.malformed += 1
                 report.first_malformed = report.first_malformed or f"{path}:{number}"
-                if (
-                    chain.begun
-                ):  # a line that does not parse breaks a chain, as in loki-mode's check
+                if in_chain and chain.begun:  # a line that does not parse breaks it, as for loki
                     result.broken += 1
                     report.first_broken = report.first_broken or f"{path}:{number}"
                 continue
             result.entries += 1
-            status, _ = chain.check(record)
+            in_chain = in_chain or is_chained(record)
+            status = chain.check(record)[0] if in_chain else UNVERIFIED
             if status == OK:
                 result.ok += 1
             elif status == BROKEN:

@@ -59,6 +59,7 @@ class AuditWatcher:
             head = trail.store.source_state(trail.source_id).get("chain") if trail.store else None
             self._chain = Chain(head if isinstance(head, str) else None)
         self._in_break = False
+        self._chained_files: set[str] = set()  # keys of files that held a dashboard record
         self._heads: deque[str | None] = deque()  # the chain's head after each poll
         self._dialect = dialect
         self._container = container
@@ -110,12 +111,16 @@ class AuditWatcher:
                 record = decode_record(line)
                 if isinstance(record, Skip):
                     self._skips.note(record.value, path, start)
-                    if chain is not None and chain.begun and record is not Skip.BLANK:
+                    if record is not Skip.BLANK and self._in_chain(chain, key):
                         self._unreadable_link(tail, start, events)
                     continue
             status, broken = "", None
-            if chain is not None and (chain.begun or is_chained(record)):
-                status, broken = self._check_link(chain, tail, record, start)
+            if chain is not None:
+                if is_chained(record):
+                    self._chained_files.add(key)
+                    status, broken = self._check_link(chain, tail, record, start)
+                elif self._in_chain(chain, key):  # not loki's shape, in a file of its chain
+                    status, broken = self._check_link(chain, tail, record, start)
             cursor = new_cursor(Cursor, (key, end, start))
             try:
                 event = to_event(record, where, cursor)
@@ -143,6 +148,14 @@ class AuditWatcher:
             broken = self._broken_event(tail, record, start, expected)
         self._in_break = status == BROKEN
         return status, broken
+
+    def _in_chain(self, chain: Chain | None, key: str) -> bool:
+        """Return True when every line of the file *key* must be a link of the chain.
+
+        That is so once the chain has begun and the file held a loki dashboard
+        record: other trails a glob names (terok's, ito's) are not links of it.
+        """
+        return chain is not None and chain.begun and key in self._chained_files
 
     def _unreadable_link(self, tail: Tail, start: int, events: list[WatchEvent]) -> None:
         """Break the chain at a line that does not parse, once the chain has begun."""
