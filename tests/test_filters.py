@@ -90,8 +90,8 @@ def test_level_and_apply(watchd, trail):
         (
             ["--source", "audit:/x,colour=red"],
             "--source 'audit:/x,colour=red': unknown option colour (accepted: container, "
-            "copy_wait, from, hold_removed, integrity, last, max_line_bytes, poll_interval, "
-            "rescan, rotate_wait, schema)",
+            "copy_wait, follow_symlinks, from, hold_removed, integrity, last, max_line_bytes, "
+            "poll_interval, rescan, rotate_wait, schema)",
         ),
         (
             ["--source", "audit:/x", "--from-beginning", "--last", "3"],

@@ -144,9 +144,9 @@ def test_a_new_days_file_chains_to_the_last_chained_record_of_the_day_before(
     os.utime(day1, (1_700_000_000, 1_700_000_000))
     assert AuditWriter(day2, "loki", chain=True).emit(action="logout", user_id="u0")
     result = run_watchd("verify", str(tmp_path))
-    assert result.returncode == 0, result.stdout
-    assert f"{day2}  1 entry, ok\n" in result.stdout  # it chained to u2's hash
-    assert result.stdout.endswith("5 entries in 2 files: chain valid\n")
+    assert result.returncode == 1, result.stdout  # the record without a hash breaks the chain
+    assert f"first broken record: {day1}:4\n" in result.stdout
+    assert f"{day2}  1 entry, ok\n" in result.stdout  # it chained to u2's hash, past the note
 
 
 def test_emit_command_writes_each_schema(tmp_path: Path) -> None:
