@@ -1,32 +1,41 @@
-"""An idle watchd costs no CPU: it sleeps in select() until something happens."""
+"""An idle watchd sleeps in select() until something happens: it does not wake to look.
+
+What is asserted is behaviour, how often the process wakes, not a share of a
+core (that depends on the machine; bench/run.py measures idle CPU and RSS).
+A process blocked in select() is switched out once and stays out; a loop that
+polls every 250 ms wakes 40 times in 10 s, one that spins thousands of times.
+"""
 
 from __future__ import annotations
 
-import os
+import json
 import time
 from pathlib import Path
 
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from conftest import append
 
 
-def test_one_idle_file_source_does_not_spin(watchd, tmp_path):
+def wakeups(pid: int) -> int:
+    """Return how many times the process's main thread was switched out, so far."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    counts = dict(line.split(":\t") for line in status if "ctxt_switches" in line)
+    return int(counts["voluntary_ctxt_switches"]) + int(counts["nonvoluntary_ctxt_switches"])
+
+
+def test_one_idle_file_source_sleeps_until_a_record_comes(watchd, tmp_path):
     trail = tmp_path / "audit.jsonl"
     trail.write_text("")
     process = watchd("run", "--source", f"audit:{trail}", "--json", "-v")
     process.wait_log("following file", path=str(trail))
     time.sleep(0.2)  # let start-up work settle
-    before, started = cpu_seconds(process.pid), time.monotonic()
-    time.sleep(2.0)
-    used = cpu_seconds(process.pid) - before
-    elapsed = time.monotonic() - started
-    assert used / elapsed < 0.05, f"{used:.3f}s of CPU in {elapsed:.2f}s"
-    assert process.proc.poll() is None
+    before = wakeups(process.pid)
+    time.sleep(4.0)
+    assert wakeups(process.pid) - before < 8  # polling every 250 ms would be 16
+    append(trail, b'{"action":"x","container":"c"}\n')
+    assert json.loads(process.read_line(timeout=10))["action"] == "x"
 
 
-def test_ten_thousand_idle_files_cost_under_one_percent_of_a_core(watchd, tmp_path):
+def test_ten_thousand_idle_files_wake_it_only_for_the_backstop_rescan(watchd, tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
     for n in range(10_000):
@@ -34,10 +43,10 @@ def test_ten_thousand_idle_files_cost_under_one_percent_of_a_core(watchd, tmp_pa
     process = watchd("run", "--source", f"audit:{logs}/*.jsonl", "--json", "-v")
     process.wait_log("ready", timeout=60)
     time.sleep(0.5)
-    before, started = cpu_seconds(process.pid), time.monotonic()
+    before = wakeups(process.pid)
     time.sleep(11.0)  # spans one backstop rescan (every 10 s)
-    used = cpu_seconds(process.pid) - before
-    elapsed = time.monotonic() - started
-    assert used / elapsed < 0.01, f"{used:.3f}s of CPU in {elapsed:.2f}s"
+    assert wakeups(process.pid) - before < 20  # polling every 250 ms would be 44
     open_files = len(list(Path(f"/proc/{process.pid}/fd").iterdir()))
     assert open_files >= 10_000  # every file is followed
+    append(logs / "audit-09999.jsonl", b'{"action":"last","container":"c"}\n')
+    assert json.loads(process.read_line(timeout=10))["action"] == "last"
