@@ -5,9 +5,13 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from conftest import PLUGIN_PKG, clean_env, run_watchd
 from watchd import __version__, hookspecs
@@ -98,3 +102,88 @@ def test_every_hook_is_typed_documented_and_shown_in_the_readme_and_example():
         assert function.__annotations__, f"{name} is not typed"
         assert f"`{name}" in readme, f"README does not document {name}"
         assert re.search(rf"def {name}\(", example), f"the example plugin does not use {name}"
+
+
+def test_bare_watchd_prints_its_commands_and_v_is_the_version():
+    bare = run_watchd()
+    assert bare.returncode == 0
+    assert bare.stdout.startswith("usage: watchd [-h] [-V] [-p NAME] COMMAND ...")
+    for command in ("run", "query", "summary", "emit", "verify", "plugins", "demo"):
+        assert f"    {command}" in bare.stdout
+    assert run_watchd("-V").stdout == f"watchd {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ["run", "--sorce", "audit:x"],
+            "watchd run: error: unrecognized arguments: --sorce; did you mean --source?",
+        ),
+        (  # no abbreviations: --fr is not --from-beginning
+            ["run", "--source", "audit:x", "--fr"],
+            "watchd run: error: unrecognized arguments: --fr",
+        ),
+        (
+            ["query", "--source", "audit:x", "--jsn"],
+            "watchd query: error: unrecognized arguments: --jsn; did you mean --json?",
+        ),
+    ],
+)
+def test_an_unknown_option_is_named_with_the_closest_and_the_commands_help(args, error):
+    result = run_watchd(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(error)
+    assert result.stderr.endswith(f"(see 'watchd {args[0]} --help')\n")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_p_may_come_before_the_command():
+    result = run_watchd("-p", "no:siem", "plugins", "--json")
+    assert result.returncode == 0
+    assert "siem" not in {row["name"] for row in map(json.loads, result.stdout.splitlines())}
+
+
+def test_a_reader_that_goes_away_ends_every_command_quietly(tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_text(
+        "".join(
+            f'{{"ts":"2026-01-01T00:00:{n % 60:02}Z","action":"a{n}","container":"c"}}\n'
+            for n in range(20_000)
+        )
+    )
+    for command in (["plugins"], ["query", "--source", f"audit:{trail}", "--json"]):
+        pipeline = _through_head(command)
+        assert pipeline == (0, b""), command
+
+
+def _through_head(command: list[str]) -> tuple[int, bytes]:
+    """Run watchd into ``head -1``; return its exit status and what it wrote on stderr."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "watchd", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+    ) as watchd:
+        assert watchd.stdout is not None
+        watchd.stdout.readline()
+        watchd.stdout.close()  # as head does after its line
+        _, stderr = watchd.communicate(timeout=60)
+        return watchd.returncode, stderr
+
+
+def test_ctrl_c_during_query_exits_130_with_one_line(tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    line = '{"ts":"2026-01-01T00:00:00Z","action":"a","container":"c"}\n'
+    trail.write_text(line * 400_000)
+    with subprocess.Popen(
+        [sys.executable, "-m", "watchd", "summary", "--source", f"audit:{trail}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+    ) as watchd:
+        time.sleep(1.0)  # in the middle of reading
+        watchd.send_signal(signal.SIGINT)
+        _, stderr = watchd.communicate(timeout=60)
+    assert watchd.returncode == 130
+    assert stderr == b"watchd: summary interrupted, its output cut short\n"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import io
 import resource
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import orjson
 
@@ -23,18 +24,68 @@ from watchd.core.registry import PluginConflictError, Registry
 from watchd.core.reload import Reloader, fall_back, take_handover
 from watchd.core.run import RunPlan, execute
 from watchd.core.spec import Options, Spec, parse_spec
+from watchd.plugins.stdout import silence
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 128 + 2  # as a shell reports a command SIGINT ended
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with usage errors on one line, and its subcommands' parsers by name."""
+    """argparse, with usage errors on one line, and its subcommands' parsers by name.
+
+    No abbreviations (``--fr`` is not ``--from-beginning``: a later option
+    could make it ambiguous); an unknown option is reported by the parser of
+    the command it was given to, with the closest known option.
+    """
 
     commands: dict[str, argparse.ArgumentParser]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - argparse's own
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         """Print one line naming the problem and exit 2."""
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def parse_command_line(parser: argparse.ArgumentParser, args: list[str]) -> argparse.Namespace:
+    """Parse *args*; arguments nobody takes are the error of the command they followed."""
+    commands: dict[str, argparse.ArgumentParser] = getattr(parser, "commands", {})
+    command = next((arg for arg in args if arg in commands), "")
+    if command:  # a misspelt option first: it may be why a required one seems missing
+        owner = commands[command]
+        known = set(_options(owner))
+        after = args[args.index(command) + 1 :]
+        after = after[: after.index("--")] if "--" in after else after
+        unknown = [
+            arg for arg in after if arg.startswith("--") and arg.split("=", 1)[0] not in known
+        ]
+        if unknown:
+            owner.error(
+                f"unrecognized arguments: {' '.join(unknown)}{_did_you_mean(owner, unknown)}"
+            )
+    ns, extra = parser.parse_known_args(args)
+    if extra:
+        owner = commands.get(getattr(ns, "command", ""), parser)
+        owner.error(f"unrecognized arguments: {' '.join(extra)}{_did_you_mean(owner, extra)}")
+    return ns
+
+
+def _options(parser: argparse.ArgumentParser) -> list[str]:
+    """Return every option string *parser* takes."""
+    return [option for action in parser._actions for option in action.option_strings]
+
+
+def _did_you_mean(parser: argparse.ArgumentParser, extra: list[str]) -> str:
+    """Return ``; did you mean --x?`` for the first unknown option close to a known one."""
+    known = [option for action in parser._actions for option in action.option_strings]
+    for word in extra:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
+            if close:
+                return f"; did you mean {close[0]}?"
+    return ""
 
 
 def _positive_int(text: str) -> int:
@@ -197,7 +248,16 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
     """Return the parser, with the options every loaded plugin adds to ``run``."""
     common = _common()
     parser = _Parser(prog="watchd", description="Follow audit trails and route every record.")
-    parser.add_argument("--version", action="version", version=f"watchd {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"watchd {__version__}")
+    parser.add_argument(  # read ahead by scan_plugin_args, as after the command
+        "-p",
+        "--plugin",
+        dest="plugins_first",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="load plugin NAME (entry point or module); -p no:NAME blocks it",
+    )
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
@@ -412,7 +472,7 @@ def _parse_quietly(parser: argparse.ArgumentParser, args: list[str]) -> argparse
     said = io.StringIO()
     try:
         with contextlib.redirect_stderr(said):
-            return parser.parse_args(args)
+            return parse_command_line(parser, args)
     except SystemExit:
         lines = said.getvalue().strip().splitlines()
         raise UsageError(lines[-1] if lines else "the command line does not parse") from None
@@ -513,6 +573,9 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``watchd`` command line; return the exit status."""
     given = list(sys.argv[1:] if argv is None else argv)
+    if not given:  # bare watchd: the overview of its commands
+        build_parser(PluginHost(scan_plugin_args([]))).print_help()
+        return EXIT_OK
     handover = take_handover()  # set when this process is a reload
     # The command line as the user gave it, which every later reload reads again.
     raw_args = handover.raw if handover is not None else given
@@ -522,7 +585,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         host = PluginHost(scan_plugin_args(args))
         parser = build_parser(host)
         args = _with_config(parser, args)
-        ns = _parse_quietly(parser, args) if previous is not None else parser.parse_args(args)
+        ns = (
+            _parse_quietly(parser, args)
+            if previous is not None
+            else parse_command_line(parser, args)
+        )
     except (UsageError, PluginLoadError) as exc:
         if previous is not None:
             fall_back(previous, str(exc))
@@ -537,4 +604,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, PluginConflictError) as exc:
         print(f"watchd: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"watchd: {ns.command} interrupted, its output cut short", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of stdout went away (| head): nothing more to say
+        silence(sys.stdout.buffer)
+        return EXIT_OK
     return status
