@@ -117,6 +117,10 @@ def test_summary_counts_the_samples() -> None:
     human = run_watchd("summary", "--source", f"audit:{SAMPLES}", "--level", "warning")
     assert human.stdout.startswith("3 events\nfrom 2026-02-01 10:41:00 UTC to ")
     assert "\nlevel    count\nwarning      3\n" in human.stdout
+    one = run_watchd("summary", "--source", f"audit:{SAMPLES}", "--level", "critical")
+    assert one.stdout.startswith("0 events\n")
+    single = run_watchd("summary", "--source", f"audit:{SAMPLES}", "--name", "x")
+    assert single.stdout.startswith("1 event\n")
 
 
 @pytest.mark.parametrize(

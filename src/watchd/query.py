@@ -268,7 +268,7 @@ class Summary:
 
     def render(self, top: int = 20) -> str:
         """Return the human tables, the most frequent first, *top* rows each."""
-        out = [f"{self.events} events"]
+        out = [f"{self.events} event" if self.events == 1 else f"{self.events} events"]
         if self.first and self.last:
             out.append(f"from {_shown(self.first)} to {_shown(self.last)}")
         for kind, counter in self.counts.items():
