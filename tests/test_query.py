@@ -192,3 +192,32 @@ def test_a_million_records_counted_in_flat_memory(big_trail: Path) -> None:
 def test_last_ten_of_a_million_reads_from_the_end(big_trail: Path) -> None:
     got = query("--source", f"audit:{big_trail}", "--last", "10", "--action", "blocked")
     assert [e["extra"]["seq"] for e in got] == list(range(BIG - 28, BIG, 3))[-10:]
+
+
+def test_query_and_summary_report_the_lines_they_skip(tmp_path: Path) -> None:
+    trail = tmp_path / "audit.jsonl"
+    good = '{"ts":"2026-01-01T00:00:00Z","action":"a","container":"c"}\n'
+    trail.write_bytes(b"\xef\xbb\xbf" + good.encode() + b"{not json\n" + good.encode())
+    for command in ("query", "summary"):
+        result = run_watchd(command, "--source", f"audit:{trail}", "--json")
+        assert result.returncode == 0
+        logged = [json.loads(line) for line in result.stderr.splitlines()]
+        skipped = [entry for entry in logged if entry["event"] == "skipped malformed JSON"]
+        assert [(s["path"], s["offset"]) for s in skipped] == [(str(trail), len(good) + 3)]
+        assert any(entry["event"] == "lines skipped while reading" for entry in logged)
+    query = run_watchd("query", "--source", f"audit:{trail}", "--json")
+    assert [json.loads(line)["action"] for line in query.stdout.splitlines()] == ["a", "a"]
+
+
+def test_a_file_that_cannot_be_read_is_named_and_the_command_exits_1(tmp_path: Path) -> None:
+    readable = tmp_path / "ok.jsonl"
+    readable.write_text('{"ts":"2026-01-01T00:00:00Z","action":"a","container":"c"}\n')
+    # /proc/self/mem opens as a regular file and fails to read (EIO), for root too.
+    for unreadable in ("/proc/self/mem",):
+        result = run_watchd(
+            "summary", "--source", f"audit:{readable}", "--source", f"audit:{unreadable}", "--json"
+        )
+        assert result.returncode == 1
+        assert json.loads(result.stdout)["events"] == 1
+        [error] = [json.loads(x) for x in result.stderr.splitlines() if "cannot read file" in x]
+        assert (error["path"], error["level"]) == (unreadable, "error")

@@ -11,15 +11,14 @@ import orjson
 
 from watchd.core.context import RunContext
 from watchd.core.deadletters import DeadLetters
+from watchd.core.errors import EXIT_FAILURE, EXIT_OK
 from watchd.core.event import WatchEvent
 from watchd.core.plugins import PluginHost
 from watchd.core.protocols import EventFilter, FormatContext
 from watchd.core.registry import Registry
 from watchd.core.spec import Options, Spec, parse_spec
 from watchd.plugins.stdout import isatty, silence, wants_color
-from watchd.query import FileSource, Summary, Window, file_sources, parse_when, select
-
-EXIT_OK = 0
+from watchd.query import FileSource, Reading, Summary, Window, file_sources, parse_when, select
 
 
 @contextlib.contextmanager
@@ -64,13 +63,14 @@ def run_query(
             Options({}, "--format"), FormatContext(color=wants_color("auto", tty=tty))
         )
         sources, event_filters, window = _selection(ns, filters, context)
+        reading = Reading()
         header = getattr(formatter, "header", None)
         try:
             if isinstance(header, bytes):
                 stdout.write(header + b"\n")
             refused = DeadLetters(f"--format {name}")
             batch: list[WatchEvent] = []
-            for event in select(sources, event_filters, window, ns.last):
+            for event in select(sources, event_filters, window, ns.last, reading):
                 batch.append(event)
                 if len(batch) >= 512:
                     _write(stdout, refused.encode(batch, formatter))
@@ -80,7 +80,7 @@ def run_query(
             refused.close()
         except BrokenPipeError:
             silence(stdout)
-    return EXIT_OK
+    return EXIT_OK if reading.finish() else EXIT_FAILURE
 
 
 def _write(stdout: BinaryIO, frames: list[bytes]) -> None:
@@ -98,8 +98,9 @@ def run_summary(
     """Print the counts of the matching events; return the exit status."""
     with _configured(host, registry, ns, stdout) as context:
         sources, event_filters, window = _selection(ns, filters, context)
+        reading = Reading()
         summary = Summary()
-        for event in select(sources, event_filters, window):
+        for event in select(sources, event_filters, window, reading=reading):
             summary.add(event)
     text = orjson.dumps(summary.as_dict()) + b"\n" if ns.json else summary.render().encode()
     try:
@@ -107,4 +108,4 @@ def run_summary(
         stdout.flush()
     except BrokenPipeError:
         silence(stdout)
-    return EXIT_OK
+    return EXIT_OK if reading.finish() else EXIT_FAILURE

@@ -16,7 +16,7 @@ import orjson
 from watchd import config
 from watchd._version import __version__
 from watchd.core.context import StartAt
-from watchd.core.errors import UsageError
+from watchd.core.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from watchd.core.heap import keep_heap
 from watchd.core.logging import configure_logging
 from watchd.core.plugins import PluginHost, PluginLoadError, scan_plugin_args
@@ -25,9 +25,6 @@ from watchd.core.reload import Reloader, fall_back, take_handover
 from watchd.core.run import RunPlan, execute
 from watchd.core.spec import Options, Spec, parse_spec
 from watchd.plugins.stdout import silence
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED = 128 + 2  # as a shell reports a command SIGINT ended
 
 
 class _Parser(argparse.ArgumentParser):

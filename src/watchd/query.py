@@ -25,9 +25,11 @@ from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.printable import printable
 from watchd.core.protocols import Dialect, EventFilter, RecordSource
+from watchd.core.skips import SkipCounter
 from watchd.core.spec import Spec
 from watchd.core.timestamps import parse_timestamp
 from watchd.watchers.audit import scope_of
+from watchd.watchers.dialects.generic import fallback_event
 from watchd.watchers.lines import lines_backward
 from watchd.watchers.records import Skip, decode_record
 from watchd.watchers.symlinks import INSIDE, LinkRule
@@ -120,42 +122,77 @@ def file_sources(specs: list[Spec], context: RunContext) -> list[FileSource]:
     return sources
 
 
+class Reading:
+    """What a batch command met while reading: files it could not open, lines it skipped.
+
+    Both are reported on stderr as ``run`` reports them (file and offset, never
+    the line; counts at the end), so a query never hides a problem behind an
+    empty result.
+    """
+
+    def __init__(self) -> None:
+        self.unreadable: list[str] = []
+        self.skips = SkipCounter(_log, summary="lines skipped while reading")
+
+    def cannot_open(self, path: str, exc: OSError) -> None:
+        """Say, once, that *path* could not be read."""
+        self.unreadable.append(path)
+        _log.error("cannot read file", path=path, reason=exc.strerror or str(exc))
+
+    def finish(self) -> bool:
+        """Report the totals; return True when every file was read."""
+        self.skips.summarize()
+        return not self.unreadable
+
+
 def _events_of(
-    lines: Iterable[tuple[bytes, int]], path: str, source: FileSource
+    lines: Iterable[tuple[bytes, int]], path: str, source: FileSource, reading: Reading
 ) -> Iterator[WatchEvent]:
     where = RecordSource(source="audit", origin=path, container=source.container)
-    to_event = source.dialect.to_event
-    for line, _ in lines:
+    dialect = source.dialect
+    for line, offset in lines:
         record = decode_record(line)
         if isinstance(record, Skip):
+            if record is not Skip.BLANK:
+                reading.skips.note(record.value, path, offset)
             continue
         try:
-            yield to_event(record, where, None)
-        except Exception:  # noqa: BLE001, S112 - one odd record must not stop a query
-            continue
+            yield dialect.to_event(record, where, None)
+        except Exception:  # noqa: BLE001 - one odd record must not stop a query, nor be lost
+            yield fallback_event(dialect.name, record, where, None)
 
 
-def _forward(path: str) -> Iterator[tuple[bytes, int]]:
+def _forward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
+    """Yield the file's complete lines and where each starts."""
     try:
         handle = open(path, "rb", buffering=_BLOCK)  # noqa: SIM115 - closed by the with below
-    except OSError:
+    except OSError as exc:
+        reading.cannot_open(path, exc)
         return
+    offset = 0
     with handle:
-        for number, line in enumerate(handle):
-            if line.endswith(b"\n"):  # an unfinished last line is not a record yet
-                yield line, number
+        try:
+            for line in handle:
+                if line.endswith(b"\n"):  # an unfinished last line is not a record yet
+                    yield line, offset
+                offset += len(line)
+        except OSError as exc:  # a directory given as a file, an I/O error
+            reading.cannot_open(path, exc)
 
 
-def _backward(path: str) -> Iterator[tuple[bytes, int]]:
-    """Yield the file's complete lines from the last to the first."""
+def _backward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
+    """Yield the file's complete lines from the last to the first (where each starts: -1)."""
     try:
         fd = os.open(path, os.O_RDONLY)
-    except OSError:
+    except OSError as exc:
+        reading.cannot_open(path, exc)
         return
     try:
         end = start_offset(fd, os.fstat(fd).st_size, "end", 0)  # past the last newline
         for line in lines_backward(fd, end):
             yield line, -1
+    except OSError as exc:
+        reading.cannot_open(path, exc)
     finally:
         os.close(fd)
 
@@ -169,19 +206,21 @@ def select(
     filters: list[EventFilter],
     window: Window,
     last: int | None = None,
+    reading: Reading | None = None,
 ) -> Iterator[WatchEvent]:
     """Yield the events of *sources* that pass *window* and *filters*, merged by time."""
+    reading = reading if reading is not None else Reading()
     keep = _keeper(filters, window)
     if last is not None:
         tails: list[WatchEvent] = []
         for source in sources:
             for path in source.files:
-                tails.extend(_last_of(path, source, keep, last))
+                tails.extend(_last_of(path, source, keep, last, reading))
         tails.sort(key=_sort_key)
         yield from tails[-last:]
         return
     streams = [
-        _kept(_events_of(_forward(path), path, source), keep)
+        _kept(_events_of(_forward(path, reading), path, source, reading), keep)
         for source in sources
         for path in source.files
     ]
@@ -220,9 +259,10 @@ def _last_of(
     source: FileSource,
     keep: Callable[[list[WatchEvent]], list[WatchEvent]],
     count: int,
+    reading: Reading,
 ) -> list[WatchEvent]:
     found: list[WatchEvent] = []
-    for event in _events_of(_backward(path), path, source):
+    for event in _events_of(_backward(path, reading), path, source, reading):
         if keep([event]):
             found.append(event)
             if len(found) == count:

@@ -1,4 +1,7 @@
-"""Errors the CLI turns into exit codes."""
+"""Errors the CLI turns into exit codes, and the codes."""
+
+#: 0 done, 1 a source, sink or file failed, 2 a usage error, 130 interrupted (Ctrl-C).
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 128 + 2
 
 
 class UsageError(Exception):

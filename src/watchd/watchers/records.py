@@ -20,6 +20,9 @@ class Skip(Enum):
     NOT_OBJECT = "JSON that is not an object"
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def decode_record(line: bytes) -> dict[str, Any] | Skip:
     """Return the JSON object on *line*, or why there is none; never raises.
 
@@ -31,6 +34,8 @@ def decode_record(line: bytes) -> dict[str, Any] | Skip:
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:
+        if line.startswith(_BOM):  # a byte order mark before a file's first record
+            return decode_record(line[len(_BOM) :])
         recovered = _recover(line)
         if isinstance(recovered, Skip):
             return recovered
