@@ -179,16 +179,21 @@ def test_field_reader_reads_fields_and_nested_extra():
 @pytest.mark.parametrize(
     ("content", "start", "expected"),
     [
-        (b"a\nb\nc\n", StartAt("end"), 6),
-        (b"a\nb\npartial", StartAt("end"), 4),  # a record being written is not skipped
+        (b"1\n2\n3\n", StartAt("end"), 6),
+        (b"1\n2\npartial", StartAt("end"), 4),  # a record being written is not skipped
         (b"partial", StartAt("end"), 0),
         (b"", StartAt("end"), 0),
-        (b"a\nb\nc\n", StartAt("beginning"), 0),
-        (b"a\nb\nc\n", StartAt("last", 2), 2),
-        (b"a\nb\n\n\nc\n\n", StartAt("last", 2), 2),  # blank lines are not records
-        (b"a\nb\nc\npartial", StartAt("last", 1), 4),
-        (b"a\nb\n", StartAt("last", 5), 0),
-        (b"x" * 300_000 + b"\n" + b"y\n" * 3, StartAt("last", 3), 300_001),
+        (b"1\n2\n3\n", StartAt("beginning"), 0),
+        (b'{"a":1}\n{"b":2}\n{"c":3}\n', StartAt("last", 2), 8),
+        (b'{"a":1}\n{"b":2}\n\n\n{"c":3}\n\n', StartAt("last", 2), 8),  # blank lines: no records
+        (
+            b'{"a":1}\n{"b":2}\n{bad\n[1]\n{"c":3}\nnot json\n',
+            StartAt("last", 2),
+            8,
+        ),  # nor bad ones
+        (b'{"a":1}\n{"b":2}\n{"c":3}\npartial', StartAt("last", 1), 16),
+        (b'{"a":1}\n{"b":2}\n', StartAt("last", 5), 0),
+        (b'{"x":"' + b"x" * 300_000 + b'"}\n' + b'{"y":1}\n' * 3, StartAt("last", 3), 300_009),
     ],
 )
 def test_start_offsets(tmp_path, content, start, expected):

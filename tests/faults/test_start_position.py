@@ -3,6 +3,8 @@ are and whatever they hold; with a state that ran before, files new since from 0
 
 from __future__ import annotations
 
+import json
+
 from ledger import seq_line, seq_lines
 
 from conftest import append
@@ -28,3 +30,16 @@ def test_with_a_state_that_ran_before_a_file_new_since_is_read_from_its_start(wa
     again = follow(watchd, f"{tmp_path}/*.jsonl", state=state)
     exactly_once(delivered(again, 2), range(1, 3))
     assert again.stop() == 0
+
+
+def test_last_n_counts_records_not_lines(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(seq_lines(0, 3) + b"{torn\n\n[1, 2]\n" + seq_lines(3, 4) + b"not json\n")
+    process = watchd("run", "--source", f"audit:{trail}", "--json", "--last", "3")
+    assert [json.loads(process.read_line(timeout=10))["extra"]["seq"] for _ in range(3)] == [
+        1,
+        2,
+        3,
+    ]
+    assert process.quiet_for(0.7)
+    assert process.stop() == 0

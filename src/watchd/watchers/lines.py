@@ -94,12 +94,33 @@ def lines_backward(fd: int, end: int) -> Iterator[bytes]:
     end of a large file costs the same as in a small one. The bytes after the
     last newline before *end* count as a line.
     """
-    position, head = end, b""
+    for _, line in lines_backward_at(fd, end, partial=True):
+        if line:
+            yield line
+
+
+def lines_backward_at(fd: int, end: int, *, partial: bool = False) -> Iterator[tuple[int, bytes]]:
+    """Yield (start, line) for each line of the file's first *end* bytes, the last one first.
+
+    A line is what ends in a newline; with *partial*, the bytes after the last
+    newline are one too.
+    """
+    position, buf = end, b""
+    stop: int | None = None  # buf[:stop] is not yet yielded and ends in a newline; None: none seen
     while position > 0:
         size = min(position, BACKWARD_BLOCK)
         position -= size
-        parts = (os.pread(fd, size, position) + head).split(b"\n")
-        head = parts.pop(0) if position > 0 else b""  # may start in an earlier block
-        for line in reversed(parts):
-            if line:
-                yield line
+        buf = os.pread(fd, size, position) + (buf if stop is None else buf[:stop])
+        if stop is None:
+            if partial:
+                buf += b"\n"  # as if the last line had its newline
+            elif (newline := buf.rfind(b"\n")) >= 0:
+                buf = buf[: newline + 1]
+            else:
+                continue  # no newline yet: nothing is a line so far
+        stop = len(buf)
+        while (previous := buf.rfind(b"\n", 0, stop - 1)) >= 0:
+            yield position + previous + 1, buf[previous + 1 : stop - 1]
+            stop = previous + 1
+    if stop is not None:
+        yield 0, buf[: stop - 1]

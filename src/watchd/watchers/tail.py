@@ -8,7 +8,8 @@ from collections.abc import Callable
 from enum import Enum
 
 from watchd.watchers.identity import Fingerprint, file_key, mark_at
-from watchd.watchers.lines import LineSplitter
+from watchd.watchers.lines import LineSplitter, lines_backward_at
+from watchd.watchers.records import Skip, decode_record
 
 _CHUNK = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
@@ -156,27 +157,22 @@ def start_offset(fd: int, size: int, mode: str, count: int) -> int:
 
 
 def _offset_of_last_lines(fd: int, size: int, count: int) -> int:
-    """Return where the last *count* non-blank complete lines begin, reading backwards."""
-    position, seen = size, 0
-    line_end: int | None = None  # the newline ending the line being scanned
-    nonblank = False
-    while position > 0:
-        step = min(_CHUNK, position)
-        position -= step
-        block = os.pread(fd, step, position)
-        end = len(block)
-        while True:
-            newline = block.rfind(b"\n", 0, end)
-            if line_end is not None and block[newline + 1 : end].strip():
-                nonblank = True
-            if newline < 0:
-                break
-            if line_end is None:
-                if count == 0:
-                    return position + newline + 1
-            elif nonblank:
-                seen += 1
-                if seen == count:
-                    return position + newline + 1
-            line_end, nonblank, end = position + newline, False, newline
+    """Return where the last *count* records begin (0: just past the last newline).
+
+    Read backwards, so the cost does not grow with the file. A record is a line
+    that decodes as one: blank, malformed and other skipped lines are not
+    counted, so ``--last 3`` shows three records whatever lies between them.
+    """
+    end = 0
+    for start, line in lines_backward_at(fd, size):
+        end = start + len(line) + 1
+        break
+    if count == 0:
+        return end
+    seen = 0
+    for start, line in lines_backward_at(fd, end):
+        if not isinstance(decode_record(line), Skip):
+            seen += 1
+            if seen == count:
+                return start
     return 0
