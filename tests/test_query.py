@@ -130,6 +130,16 @@ def test_summary_counts_the_samples() -> None:
         (["query", "--source", "audit:/x.jsonl", "--since", "yesterday"], "--since 'yesterday'"),
         (["query", "--source", "worktrees:."], "query reads audit trails: audit:PATH|GLOB|DIR"),
         (["query", "--source", "audit:/nonexistent.jsonl"], "/nonexistent.jsonl: no such file"),
+        (
+            ["summary", "--source", "audit:/nonexistent/"],
+            "/nonexistent/: no such directory /nonexistent",
+        ),
+        (["query", "--source", "audit:/nonexistent/*.jsonl"], "no such directory /nonexistent"),
+        (
+            ["query", "--source", "audit:/dev/null"],
+            "audit:/dev/null': /dev/null: not a regular file",
+        ),
+        (["verify", "/nonexistent"], "verify: /nonexistent: no such file or directory"),
         (["query", "--source", "audit:/x.jsonl", "--format", "xml"], "unknown format 'xml'"),
     ],
 )
@@ -221,3 +231,8 @@ def test_a_file_that_cannot_be_read_is_named_and_the_command_exits_1(tmp_path: P
         assert json.loads(result.stdout)["events"] == 1
         [error] = [json.loads(x) for x in result.stderr.splitlines() if "cannot read file" in x]
         assert (error["path"], error["level"]) == (unreadable, "error")
+
+
+def test_a_glob_matching_nothing_in_a_directory_that_exists_is_no_events(tmp_path: Path) -> None:
+    result = run_watchd("summary", "--source", f"audit:{tmp_path}/*.jsonl")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "0 events\n", "")

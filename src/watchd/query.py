@@ -84,10 +84,19 @@ class FileSource:
 
 
 def files_of(target: str, where: str) -> list[str]:
-    """Return the files a target names (path, glob with ``a|b`` names, directory), oldest first."""
+    """Return the files a target names (path, glob with ``a|b`` names, directory), oldest first.
+
+    One rule for what is not there: a file or directory named that does not
+    exist, and the fixed directory of a glob, are usage errors; a glob that
+    matches nothing in a directory that exists is no files.
+    """
     expanded = scope_of(target)
     directory, name = os.path.split(expanded)
     explicit = not glob.has_magic(expanded) and "|" not in name
+    fixed = _fixed_part(directory)
+    if not os.path.isdir(fixed):
+        missing = "no such file or directory" if explicit else f"no such directory {fixed}"
+        raise UsageError(f"{where}: {target}: {missing}")
     links = LinkRule(INSIDE, explicit=explicit)
     found: dict[tuple[int, int], tuple[bool, str]] = {}  # a file once, by its own name if listed
     for alternative in name.split("|"):
@@ -104,8 +113,18 @@ def files_of(target: str, where: str) -> list[str]:
                 key = (info.st_dev, info.st_ino)
                 found[key] = min(found.get(key, (link, path)), (link, path))
     if not found and explicit:
-        raise UsageError(f"{where}: {target}: no such file")
+        why = "not a regular file" if os.path.exists(expanded) else "no such file or directory"
+        raise UsageError(f"{where}: {target}: {why}")
     return sorted((p for _, p in found.values()), key=lambda p: (os.stat(p).st_mtime_ns, p))
+
+
+def _fixed_part(directory: str) -> str:
+    """Return the leading directories of *directory* that hold no glob characters."""
+    parts = directory.split(os.sep)
+    for index, part in enumerate(parts):
+        if glob.has_magic(part):
+            return os.sep.join(parts[:index]) or os.sep
+    return directory or "."
 
 
 def file_sources(specs: list[Spec], context: RunContext) -> list[FileSource]:

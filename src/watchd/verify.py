@@ -62,8 +62,6 @@ class Report:
 
 def trail_files(target: str) -> list[Path]:
     """Return the file, or the directory's trail files oldest first; raise UsageError."""
-    if not os.path.exists(target):
-        raise UsageError(f"verify: {target}: no such file or directory")
     files = files_of(target, "verify")  # the files audit:TARGET follows, oldest first
     if not files:
         raise UsageError(f"verify: {target}: no *.jsonl or *.log files")
