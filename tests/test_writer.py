@@ -201,3 +201,14 @@ def test_emit_fails_with_1_when_the_record_cannot_be_written(tmp_path: Path) -> 
     )
     assert result.returncode == 1
     assert "audit record not written" in result.stderr
+
+
+def test_emit_without_a_required_field_is_a_usage_error(tmp_path: Path) -> None:
+    trail = tmp_path / "audit.jsonl"
+    result = run_watchd("emit", str(trail), "--action", "start")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "watchd: error: emit: a terok record needs --container\n",
+    )
+    assert not trail.exists()
+    assert "terok, lokt or loki (default terok)" in run_watchd("emit", "--help").stdout

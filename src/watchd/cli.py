@@ -224,7 +224,12 @@ def _add_trail_tools(commands: argparse._SubParsersAction[_Parser], common: _Par
         metavar="KEY=VALUE",
         help="any other key of the record; VALUE is JSON when it parses as JSON (repeatable)",
     )
-    emit.add_argument("--schema", choices=("terok", "lokt", "loki"), default="terok")
+    emit.add_argument(
+        "--schema",
+        choices=("terok", "lokt", "loki"),
+        default="terok",
+        help="the record's shape: terok, lokt or loki (default terok)",
+    )
     emit.add_argument("--chain", action="store_true", help="loki: add the integrity hash")
     emit.set_defaults(handler=_cmd_emit)
 
@@ -488,7 +493,7 @@ def _cmd_summary(host: PluginHost, registry: Registry, ns: argparse.Namespace) -
 
 
 def _cmd_emit(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001
-    from watchd.writer import AuditWriter, emit_fields  # noqa: PLC0415 - only emit needs it
+    from watchd.writer import AuditWriter, emit_fields, missing_fields  # noqa: PLC0415 - only emit needs it
 
     if ns.chain and ns.schema != "loki":
         raise UsageError("emit: --chain is loki-mode's integrity chain: use it with --schema loki")
@@ -500,6 +505,11 @@ def _cmd_emit(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> i
         detail=ns.detail,
         pairs=ns.field,
     )
+    missing = missing_fields(ns.schema, fields)
+    if missing:  # what the command line left out, not a failure to write
+        options = {"event": "--action", "name": "--container"}  # lokt's names for them
+        named = ", ".join(options.get(key, f"--{key}") for key in missing)
+        raise UsageError(f"emit: a {ns.schema} record needs {named}")
     writer = AuditWriter(ns.path, ns.schema, chain=ns.chain)
     return EXIT_OK if writer.emit(**fields) else EXIT_FAILURE
 

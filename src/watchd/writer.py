@@ -183,7 +183,7 @@ class AuditWriter:
         return True
 
     def _check(self, fields: dict[str, Any]) -> None:
-        missing = [key for key in REQUIRED[self.schema] if fields.get(key) in (None, "")]
+        missing = missing_fields(self.schema, fields)
         if missing:
             raise ValueError(f"a {self.schema} record needs {', '.join(missing)}")
 
@@ -207,6 +207,11 @@ class AuditWriter:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def missing_fields(schema: str, fields: dict[str, Any]) -> list[str]:
+    """Return the fields a *schema* record needs that *fields* leaves empty."""
+    return [key for key in REQUIRED[schema] if fields.get(key) in (None, "")]
 
 
 def _write_all(fd: int, data: bytes, size: int) -> None:
