@@ -211,4 +211,5 @@ def test_emit_without_a_required_field_is_a_usage_error(tmp_path: Path) -> None:
         "watchd: error: emit: a terok record needs --container\n",
     )
     assert not trail.exists()
-    assert "terok, lokt or loki (default terok)" in " ".join(run_watchd("emit", "--help").stdout.split())
+    help_text = " ".join(run_watchd("emit", "--help").stdout.split())
+    assert "terok, lokt or loki (default terok)" in help_text
