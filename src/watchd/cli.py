@@ -59,30 +59,30 @@ def parse_command_line(parser: argparse.ArgumentParser, args: list[str]) -> argp
             arg for arg in after if arg.startswith("--") and arg.split("=", 1)[0] not in known
         ]
         if unknown:
-            owner.error(
-                f"unrecognized arguments: {' '.join(unknown)}{_did_you_mean(owner, unknown)}"
-            )
+            _unrecognized(owner, unknown)
     ns, extra = parser.parse_known_args(args)
     if extra:
-        owner = commands.get(getattr(ns, "command", ""), parser)
-        owner.error(f"unrecognized arguments: {' '.join(extra)}{_did_you_mean(owner, extra)}")
+        _unrecognized(commands.get(getattr(ns, "command", ""), parser), extra)
     return ns
+
+
+def _unrecognized(parser: argparse.ArgumentParser, words: list[str]) -> NoReturn:
+    """Refuse *words*, naming the closest option *parser* knows for the first one near one."""
+    known = _options(parser)
+    hint = ""
+    for word in words:
+        if not word.startswith("-"):
+            continue
+        close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
+        if close:
+            hint = f"; did you mean {close[0]}?"
+            break
+    parser.error(f"unrecognized arguments: {' '.join(words)}{hint}")
 
 
 def _options(parser: argparse.ArgumentParser) -> list[str]:
     """Return every option string *parser* takes."""
     return [option for action in parser._actions for option in action.option_strings]
-
-
-def _did_you_mean(parser: argparse.ArgumentParser, extra: list[str]) -> str:
-    """Return ``; did you mean --x?`` for the first unknown option close to a known one."""
-    known = [option for action in parser._actions for option in action.option_strings]
-    for word in extra:
-        if word.startswith("-"):
-            close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
-            if close:
-                return f"; did you mean {close[0]}?"
-    return ""
 
 
 def _positive_int(text: str) -> int:
