@@ -208,8 +208,8 @@ def test_query_and_summary_report_the_lines_they_skip(tmp_path: Path) -> None:
     trail = tmp_path / "audit.jsonl"
     good = '{"ts":"2026-01-01T00:00:00Z","action":"a","container":"c"}\n'
     trail.write_bytes(b"\xef\xbb\xbf" + good.encode() + b"{not json\n" + good.encode())
-    for command in ("query", "summary"):
-        result = run_watchd(command, "--source", f"audit:{trail}", "--json")
+    for command in (["query"], ["summary"], ["query", "--last", "5"]):  # --last reads backwards
+        result = run_watchd(*command, "--source", f"audit:{trail}", "--json")
         assert result.returncode == 0
         logged = [json.loads(line) for line in result.stderr.splitlines()]
         skipped = [entry for entry in logged if entry["event"] == "skipped malformed JSON"]

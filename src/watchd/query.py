@@ -30,10 +30,9 @@ from watchd.core.spec import Spec
 from watchd.core.timestamps import parse_timestamp
 from watchd.watchers.audit import scope_of
 from watchd.watchers.dialects.generic import fallback_event
-from watchd.watchers.lines import lines_backward
+from watchd.watchers.lines import lines_backward_at
 from watchd.watchers.records import Skip, decode_record
 from watchd.watchers.symlinks import INSIDE, LinkRule
-from watchd.watchers.tail import start_offset
 
 _log = structlog.get_logger("watchd")
 _DURATION = re.compile(r"(\d+)([smhd])\Z")
@@ -200,16 +199,16 @@ def _forward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
 
 
 def _backward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
-    """Yield the file's complete lines from the last to the first (where each starts: -1)."""
+    """Yield the file's complete lines from the last to the first, and where each starts."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         reading.cannot_open(path, exc)
         return
     try:
-        end = start_offset(fd, os.fstat(fd).st_size, "end", 0)  # past the last newline
-        for line in lines_backward(fd, end):
-            yield line, -1
+        # Complete lines only: an unfinished last line is not a record yet.
+        for start, line in lines_backward_at(fd, os.fstat(fd).st_size):
+            yield line, start
     except OSError as exc:
         reading.cannot_open(path, exc)
     finally:

@@ -12,7 +12,6 @@ from watchd.watchers.lines import LineSplitter, lines_backward_at
 from watchd.watchers.records import Skip, decode_record
 
 _CHUNK = 64 * 1024
-_BOM = b"\xef\xbb\xbf"
 
 
 class Change(Enum):
@@ -109,11 +108,8 @@ class Tail:
             chunk = os.pread(self.fd, _CHUNK, self.offset)
             if not chunk:
                 break
-            start = self.offset
             self.offset += len(chunk)
             consumed += len(chunk)
-            if start == 0 and chunk.startswith(_BOM):
-                chunk = chunk[len(_BOM) :]
             lines.extend(self.splitter.feed(chunk, self.offset))
         self.backlog = consumed >= budget
         if consumed:
@@ -163,14 +159,12 @@ def _offset_of_last_lines(fd: int, size: int, count: int) -> int:
     that decodes as one: blank, malformed and other skipped lines are not
     counted, so ``--last 3`` shows three records whatever lies between them.
     """
-    end = 0
-    for start, line in lines_backward_at(fd, size):
-        end = start + len(line) + 1
-        break
+    lines = lines_backward_at(fd, size)  # complete lines only, the last first
     if count == 0:
-        return end
+        last = next(lines, None)
+        return 0 if last is None else last[0] + len(last[1]) + 1
     seen = 0
-    for start, line in lines_backward_at(fd, end):
+    for start, line in lines:
         if not isinstance(decode_record(line), Skip):
             seen += 1
             if seen == count:
