@@ -11,6 +11,7 @@ import json
 import os
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -207,28 +208,26 @@ class Rfc5424:
                 pri = self._facility + severity(event.level)
                 head = f"<{pri}>1 - - - - - [{self._sd_id} {_TRUNCATED}] ".encode()
             return cut_utf8(head + body, limit)
-        low, high = 0, limit  # the largest cap that fits: build(low) always does
-        while low < high:
-            middle = (low + high + 1) // 2
-            if len(build(middle)) <= limit:
-                low = middle
-            else:
-                high = middle - 1
-        return build(low)
+        return build(largest(limit, lambda cap: len(build(cap)) <= limit))
 
 
 def fit_sd_value(value: str, size: int) -> str:
     """Return the longest start of *value* whose PARAM-VALUE takes at most *size* bytes."""
     if len(sd_value(value).encode()) <= size:
         return value
-    low, high = 0, len(value)
+    return value[: largest(len(value), lambda n: len(sd_value(value[:n]).encode()) <= size)]
+
+
+def largest(high: int, fits: Callable[[int], bool]) -> int:
+    """Return the largest n in 0..*high* with fits(n), for a *fits* true up to some n (and 0)."""
+    low = 0
     while low < high:
         middle = (low + high + 1) // 2
-        if len(sd_value(value[:middle]).encode()) <= size:
+        if fits(middle):
             low = middle
         else:
             high = middle - 1
-    return value[:low]
+    return low
 
 
 class Rfc3164:

@@ -19,7 +19,6 @@ from watchd.watchers.tail import open_file
 
 NO, INSIDE, YES = "no", "inside", "yes"
 MODES = (NO, INSIDE, YES)
-_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
 
 
 class OutsideScopeError(OSError):
@@ -72,14 +71,12 @@ class LinkRule:
             target = os.path.realpath(path)
         try:
             # The last component is never a link here: one swapped in since is refused (ELOOP).
-            fd = os.open(target, _FLAGS | os.O_NOFOLLOW)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+            opened = open_file(target, follow=False)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise OutsideScopeError(path) from None
             raise
-        if not inside(opened_path(fd, target), directory):
-            os.close(fd)
+        if opened is not None and not inside(opened_path(opened[0], target), directory):
+            os.close(opened[0])
             raise OutsideScopeError(path)
-        return fd, os.fstat(fd)
+        return opened
