@@ -92,7 +92,7 @@ def _verify_file(path: Path, chain: Chain, report: Report) -> FileReport:
                     continue
                 result.malformed += 1
                 report.first_malformed = report.first_malformed or f"{path}:{number}"
-                if in_chain and chain.begun:  # a line that does not parse breaks it, as for loki
+                if chain.binds(in_chain):  # a line that does not parse breaks it, as for loki
                     result.broken += 1
                     report.first_broken = report.first_broken or f"{path}:{number}"
                 continue

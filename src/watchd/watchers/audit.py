@@ -111,7 +111,8 @@ class AuditWatcher:
                 record = decode_record(line)
                 if isinstance(record, Skip):
                     self._skips.note(record.value, path, start)
-                    if record is not Skip.BLANK and self._in_chain(chain, key):
+                    in_chain = chain is not None and chain.binds(key in self._chained_files)
+                    if record is not Skip.BLANK and in_chain:
                         self._unreadable_link(tail, start, events)
                     continue
             status, broken = "", None
@@ -119,7 +120,7 @@ class AuditWatcher:
                 if is_chained(record):
                     self._chained_files.add(key)
                     status, broken = self._check_link(chain, tail, record, start)
-                elif self._in_chain(chain, key):  # not loki's shape, in a file of its chain
+                elif chain.binds(key in self._chained_files):  # not loki's shape, in its file
                     status, broken = self._check_link(chain, tail, record, start)
             cursor = new_cursor(Cursor, (key, end, start))
             try:
@@ -148,14 +149,6 @@ class AuditWatcher:
             broken = self._broken_event(tail, record, start, expected)
         self._in_break = status == BROKEN
         return status, broken
-
-    def _in_chain(self, chain: Chain | None, key: str) -> bool:
-        """Return True when every line of the file *key* must be a link of the chain.
-
-        That is so once the chain has begun and the file held a loki dashboard
-        record: other trails a glob names (terok's, ito's) are not links of it.
-        """
-        return chain is not None and chain.begun and key in self._chained_files
 
     def _unreadable_link(self, tail: Tail, start: int, events: list[WatchEvent]) -> None:
         """Break the chain at a line that does not parse, once the chain has begun."""

@@ -49,6 +49,15 @@ class Chain:
         """Return True once a hashed record was seen: from then on every record must link."""
         return self.head is not None and self.head != GENESIS
 
+    def binds(self, file_in_chain: bool) -> bool:  # noqa: FBT001 - one fact, named by the caller
+        """Return True when every line of a file must be a link of the chain.
+
+        That is so once the chain has begun, in a file that held a loki
+        dashboard record: other trails a glob names (terok's, ito's) are not
+        links of it.
+        """
+        return file_in_chain and self.begun
+
     def check(self, record: Mapping[str, Any]) -> tuple[str, str]:
         """Return the status of *record*'s link and the hash it should have carried.
 
