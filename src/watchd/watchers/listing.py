@@ -43,9 +43,6 @@ class ListingState(Protocol):
     _moved_out: list[str]
     _skipped_paths: set[str]
     _links: LinkRule
-
-    def _skip_link(self, path: str) -> None: ...
-
     _dir_ids: dict[str, tuple[int, int]]
     _new_dirs: list[str]
     _started: bool
@@ -53,6 +50,7 @@ class ListingState(Protocol):
 
     def _on_dir_event(self, directory: str, name: str | None, mask: int, cookie: int) -> None: ...
     def _in_scope(self, name: str) -> bool: ...
+    def _skip_link(self, path: str) -> None: ...
     def _scan_entry(
         self,
         entry: os.DirEntry[str],
