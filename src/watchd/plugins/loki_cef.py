@@ -15,6 +15,7 @@ start a line or inject a field.
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +36,7 @@ SEVERITY = {
 #: How deep ``details`` is flattened: objects below this depth are left out.
 MAX_DEPTH = 4
 _HEADER = str.maketrans({"\\": "\\\\", "|": "\\|"})
+_NEWLINES = re.compile(r"[\r\n]+")  # loki-mode's /[\r\n]+/g
 _EXTENSION = str.maketrans({"\\": "\\\\", "=": "\\=", "\r": "\\r", "\n": "\\n"})
 _MAX_INDEX = 2**32 - 2
 
@@ -111,22 +113,7 @@ def entries(value: dict[str, Any] | list[Any]) -> list[tuple[str, Any]]:
 def header_text(value: object) -> str:
     r"""Escape a header field as loki-mode does: ``\`` and ``|``; a run of CR and LF is a space."""
     text = "" if value is None else js_string(value)
-    return _collapse_newlines(text.translate(_HEADER))
-
-
-def _collapse_newlines(text: str) -> str:
-    """Replace each run of CR and LF in *text* with one space."""
-    out: list[str] = []
-    in_run = False
-    for char in text:
-        if char in "\r\n":
-            if not in_run:
-                out.append(" ")
-            in_run = True
-        else:
-            out.append(char)
-            in_run = False
-    return "".join(out)
+    return _NEWLINES.sub(" ", text.translate(_HEADER))
 
 
 def extension_text(value: object) -> str:
