@@ -236,3 +236,52 @@ def test_a_file_that_cannot_be_read_is_named_and_the_command_exits_1(tmp_path: P
 def test_a_glob_matching_nothing_in_a_directory_that_exists_is_no_events(tmp_path: Path) -> None:
     result = run_watchd("summary", "--source", f"audit:{tmp_path}/*.jsonl")
     assert (result.returncode, result.stdout, result.stderr) == (0, "0 events\n", "")
+
+
+def test_records_without_a_time_keep_file_order_and_say_their_ts_is_the_read_time(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    lines = [
+        {"ts": "2026-01-01T00:00:01Z", "container": "c", "action": "timed"},
+        *({"container": "c", "action": f"r{n}"} for n in range(1, 5)),
+    ]
+    append(path, b"".join(json.dumps(r).encode() + b"\n" for r in lines))
+    source = f"audit:{path}"
+    first = query("--source", source)
+    assert [e["action"] for e in first] == ["timed", "r1", "r2", "r3", "r4"]
+    assert [e["action"] for e in query("--source", source, "--last", "3")] == ["r2", "r3", "r4"]
+    assert "extra" not in first[0]
+    for event in first[1:]:  # the ts is the read time, and the event says so
+        assert event["extra"] == {"ts_is_read_time": True}
+        assert datetime.fromisoformat(str(event["ts"])) > datetime(2026, 1, 2, tzinfo=UTC)
+    # An hour's window still holds them: a read time is not the record's time.
+    assert [e["action"] for e in query("--source", source, "--until", "1h")] == [
+        "timed",
+        "r1",
+        "r2",
+        "r3",
+        "r4",
+    ]
+    # Merged with another file, they stay after the record they follow.
+    append(tmp_path / "b.jsonl", b'{"ts":"2026-01-01T00:00:00Z","container":"c","action":"b0"}\n')
+    both = f"audit:{tmp_path}/*.jsonl"
+    for args in ((), ("--last", "6")):
+        merged = [e["action"] for e in query("--source", both, *args)]
+        assert merged == ["b0", "timed", "r1", "r2", "r3", "r4"], args
+    summary = run_watchd("summary", "--source", source, "--json")
+    assert summary.returncode == 0, summary.stderr
+    counted = json.loads(summary.stdout)
+    assert (counted["events"], counted["from"], counted["to"]) == (
+        5,
+        "2026-01-01T00:00:01+00:00",
+        "2026-01-01T00:00:01+00:00",
+    )
+
+
+def test_a_numeric_ts_is_the_records_time_in_epoch_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    append(path, b'{"ts": 1767225600, "container": "c", "action": "a"}\n')
+    (event,) = query("--source", f"audit:{path}")
+    assert event["ts"] == "2026-01-01T00:00:00+00:00"
+    assert "extra" not in event

@@ -139,8 +139,14 @@ def test_terok_nulls_count_as_absent_and_other_keys_go_to_extra():
     }
     event = TerokDialect().to_event(record, where, None)
     assert (event.action, event.container, event.dest) == ("unknown", "from-option", "")
-    assert event.extra == {"port": 443, "proto": "tcp", "dossier": {"why": "x"}}
-    assert event.time is not None  # read time stands in for a missing ts
+    assert event.extra == {
+        "port": 443,
+        "proto": "tcp",
+        "dossier": {"why": "x"},
+        "ts_is_read_time": True,  # the read time stands in for a missing ts, and says so
+    }
+    assert event.time is None  # no time of the record's own
+    assert parse_timestamp(event.ts) is not None
     assert json.loads(event.to_json())["origin"] == "/a.jsonl"
 
 

@@ -219,6 +219,14 @@ def _sort_key(event: WatchEvent) -> datetime:
     return event.time or _EPOCH
 
 
+def _in_place(events: list[WatchEvent]) -> Iterator[tuple[datetime, WatchEvent]]:
+    """Pair each event of one file with its time; one without sorts with the record before it."""
+    when = _EPOCH
+    for event in events:
+        when = event.time or when
+        yield when, event
+
+
 def select(
     sources: list[FileSource],
     filters: list[EventFilter],
@@ -230,12 +238,13 @@ def select(
     reading = reading if reading is not None else Reading()
     keep = _keeper(filters, window)
     if last is not None:
-        tails: list[WatchEvent] = []
+        tails: list[tuple[datetime, WatchEvent]] = []
         for source in sources:
             for path in source.files:
-                tails.extend(_last_of(path, source, keep, last, reading))
-        tails.sort(key=_sort_key)
-        yield from tails[-last:]
+                tails.extend(_in_place(_last_of(path, source, keep, last, reading)))
+        tails.sort(key=lambda pair: pair[0])  # stable: a file's own order is kept
+        for _, event in tails[-last:]:
+            yield event
         return
     streams = [
         _kept(_events_of(_forward(path, reading), path, source, reading), keep)

@@ -33,9 +33,29 @@ def parse_timestamp(value: object) -> datetime | None:
     return None
 
 
+#: The ``extra`` key that marks an event whose ``ts`` is the time it was read:
+#: its record had none, so that nobody takes the read time for the record's.
+READ_TIME_KEY = "ts_is_read_time"
+
+
+def own_ts(value: object) -> str | None:
+    """Return a record's own ``ts`` as text: a string verbatim, epoch seconds as UTC ISO 8601.
+
+    None when the record has no time of its own (absent, null, empty, or
+    another type).
+    """
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        when = parse_timestamp(value)
+        return when.isoformat() if when is not None else None
+    return None
+
+
 def record_ts(value: object) -> str:
-    """Return a record's ``ts`` verbatim, or the read time when it has none."""
-    return value if isinstance(value, str) and value else utc_now_iso()
+    """Return a record's own ``ts`` (see :func:`own_ts`), or the read time when it has none."""
+    own = own_ts(value)
+    return own if own is not None else utc_now_iso()
 
 
 def event_time(event: WatchEvent) -> datetime:

@@ -8,7 +8,7 @@ from typing import Any
 from watchd.core.event import LAZY_TIME, Cursor, WatchEvent, assemble_event, normalize_level
 from watchd.core.fields import as_text
 from watchd.core.protocols import RecordSource
-from watchd.core.timestamps import record_ts
+from watchd.core.timestamps import READ_TIME_KEY, own_ts, utc_now_iso
 
 
 def build_event(
@@ -28,15 +28,20 @@ def build_event(
 ) -> WatchEvent:
     """Return the event for *record*: the record's keys not in *mapped* go to ``extra``.
 
-    ``ts`` is kept verbatim when it is a non-empty string (the read time stands
-    in otherwise); the event parses it when its time is asked for.
+    ``ts`` is the record's own (see ``own_ts``); the event parses it when its
+    time is asked for. A record without one gets the read time, marked in
+    ``extra``, and no event time: it sorts where it stands in its file and is
+    in every time window, for a read time says nothing of when it happened.
     """
     extra = record.copy()  # a copy and a few pops beat a filtering comprehension
     for key in mapped:
         extra.pop(key, None)
-    # ``time`` is left to parse lazily.
+    stamp, when = own_ts(ts), LAZY_TIME  # ``time`` is left to parse lazily
+    if stamp is None:
+        stamp, when = utc_now_iso(), None
+        extra[READ_TIME_KEY] = True
     return assemble_event(
-        record_ts(ts),
+        stamp,
         where.source,
         action or "unknown",
         container,
@@ -47,7 +52,7 @@ def build_event(
         where.origin if origin is None else origin,
         extra,
         where.worktree,
-        LAZY_TIME,
+        when,
         cursor,
         record,
     )

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from watchd.core.event import Cursor, WatchEvent, normalize_level
+from watchd.core.event import LAZY_TIME, Cursor, WatchEvent, normalize_level
 from watchd.core.fields import as_text
 from watchd.core.protocols import RecordSource
-from watchd.core.timestamps import record_ts
+from watchd.core.timestamps import READ_TIME_KEY, own_ts, utc_now_iso
 
 _FIXED = ("ts", "source", "action", "container")
 _TEXT = ("dest", "detail", "actor", "origin", "worktree")
@@ -35,9 +35,13 @@ class WatchdDialect:
     ) -> WatchEvent:
         """Return the event *record* is the JSON form of."""
         extra = record.get("extra")
+        extra = dict(extra) if isinstance(extra, dict) else {}
         level = record.get("level")
+        ts = own_ts(record.get("ts"))
+        if ts is None:  # null or empty: the read time, marked as such, as the dialects do
+            ts, extra[READ_TIME_KEY] = utc_now_iso(), True
         return WatchEvent(
-            ts=record_ts(record.get("ts")),
+            ts=ts,
             source=as_text(record.get("source")) or where.source,
             action=as_text(record.get("action")) or "unknown",
             container=as_text(record.get("container")),
@@ -46,8 +50,9 @@ class WatchdDialect:
             level=(normalize_level(level) if isinstance(level, str) else None) or "info",
             actor=as_text(record.get("actor")),
             origin=as_text(record.get("origin")) or where.origin,
-            extra=extra if isinstance(extra, dict) else {},
+            extra=extra,
             worktree=as_text(record.get("worktree")) or where.worktree,
+            time=None if extra.get(READ_TIME_KEY) is True else LAZY_TIME,
             cursor=cursor,
             record=record,
         )
