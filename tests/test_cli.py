@@ -187,3 +187,68 @@ def test_ctrl_c_during_query_exits_130_with_one_line(tmp_path):
         _, stderr = watchd.communicate(timeout=60)
     assert watchd.returncode == 130
     assert stderr == b"watchd: summary interrupted, its output cut short\n"
+
+
+def test_query_summary_and_verify_follow_runs_plugin_rules(tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_text('{"ts":"2026-01-01T00:00:00Z","action":"a","container":"c"}\n')
+    for command in ("query", "summary"):
+        blocked = run_watchd("-p", "no:audit", command, "--source", f"audit:{trail}")
+        assert blocked.returncode == 2, command
+        assert "unknown source type 'audit'" in blocked.stderr
+        assert blocked.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["plugins"],
+        ["query", "--source", "audit:{trail}"],
+        ["summary", "--source", "audit:{trail}"],
+        ["verify", "{trail}"],
+        ["emit", "{trail}", "--action", "a", "--container", "c"],
+    ],
+)
+def test_blocking_a_name_no_plugin_has_is_allowed_with_one_warning(tmp_path, command):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_text('{"ts":"2026-01-01T00:00:00Z","action":"a","container":"c"}\n')
+    args = [arg.format(trail=trail) for arg in command]
+    result = run_watchd(args[0], "-p", "no:nosuch", "-p", "no:siem", *args[1:])
+    assert result.returncode == 0, result.stderr
+    logs = [json.loads(line) for line in result.stderr.splitlines()]
+    assert [(log["level"], log.get("plugin")) for log in logs] == [("warning", "nosuch")]
+
+
+def test_a_file_where_a_directory_should_be_is_named_not_file_exists(tmp_path):
+    trail = tmp_path / "a.jsonl"
+    trail.write_text("")
+    emitted = run_watchd("emit", f"{trail}/x", "--action", "a", "--container", "c")
+    assert emitted.returncode == 1
+    (log,) = [json.loads(line) for line in emitted.stderr.splitlines()]
+    assert log["reason"] == f"{trail} is not a directory"
+    state = run_watchd("run", "--source", f"audit:{trail}", "--state-dir", str(trail))
+    assert state.returncode == 2
+    assert state.stderr == f"watchd: error: --state-dir {trail}: {trail} is not a directory\n"
+
+
+def test_a_source_that_is_not_a_regular_file_says_what_it_is(tmp_path):
+    result = run_watchd("query", "--source", "audit:/dev/null")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "watchd: error: --source 'audit:/dev/null': /dev/null: "
+        "not a regular file but a character device\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-m", "watchd", "run", "--source", "audit:/dev/null"],
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+    ) as watchd:
+        assert watchd.stderr is not None
+        log = json.loads(watchd.stderr.readline())
+        watchd.terminate()
+        watchd.wait(timeout=30)
+    assert (log["event"], log["path"], log["kind"]) == (
+        "not a regular file, ignored",
+        "/dev/null",
+        "a character device",
+    )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 import orjson
+import structlog
 
 from watchd import config
 from watchd._version import __version__
@@ -604,6 +605,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE
     ns.raw_args, ns.args, ns.previous, ns.parser = raw_args, args, previous, parser
     configure_logging(ns.verbose - ns.quiet)
+    for name in host.unknown_blocked:
+        structlog.get_logger("watchd").warning(
+            "-p no:NAME names no plugin here (blocked all the same)", plugin=name
+        )
     keep_heap()
     try:
         registry = host.collect()

@@ -131,6 +131,7 @@ def file_sources(specs: list[Spec], context: RunContext) -> list[FileSource]:
     sources = []
     for spec in specs:
         options = spec.options
+        context.registry.sources.get(spec.type, options.where)  # blocked with -p no:audit
         if spec.type != "audit" or not spec.target:
             raise UsageError(f"{options.where}: query reads audit trails: audit:PATH|GLOB|DIR")
         dialect = context.registry.dialects.get(options.text("schema", "auto"), options.where)

@@ -89,11 +89,18 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.info: dict[str, PluginInfo] = {}
         requested: list[str] = []
+        blocked: list[str] = []
         for arg in plugin_args:
             if arg.startswith("no:"):
                 self.pm.set_blocked(arg[3:])
+                blocked.append(arg[3:])
             else:
                 requested.append(arg)
+        known = {name for name, _ in BUILTIN_PLUGINS} | set(requested)
+        known |= {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        #: Blocked names no plugin here has: allowed (a shared configuration may
+        #: block one not installed on this machine), but likely misspelt.
+        self.unknown_blocked = [name for name in dict.fromkeys(blocked) if name not in known]
         for name, module in BUILTIN_PLUGINS:
             if not self.pm.is_blocked(name):
                 self._register(importlib.import_module(module), name, "builtin", __version__, "")
