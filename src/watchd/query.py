@@ -30,6 +30,7 @@ from watchd.core.spec import Spec
 from watchd.core.timestamps import parse_timestamp
 from watchd.watchers.audit import scope_of
 from watchd.watchers.dialects.generic import fallback_event
+from watchd.watchers.identity import file_kind
 from watchd.watchers.lines import lines_backward_at
 from watchd.watchers.records import Skip, decode_record
 from watchd.watchers.symlinks import INSIDE, LinkRule
@@ -112,7 +113,10 @@ def files_of(target: str, where: str) -> list[str]:
                 key = (info.st_dev, info.st_ino)
                 found[key] = min(found.get(key, (link, path)), (link, path))
     if not found and explicit:
-        why = "not a regular file" if os.path.exists(expanded) else "no such file or directory"
+        try:
+            why = f"not a regular file but {file_kind(os.stat(expanded).st_mode)}"
+        except OSError:
+            why = "no such file or directory"
         raise UsageError(f"{where}: {target}: {why}")
     return sorted((p for _, p in found.values()), key=lambda p: (os.stat(p).st_mtime_ns, p))
 

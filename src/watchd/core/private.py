@@ -22,8 +22,19 @@ class SymlinkRefusedError(OSError):
         super().__init__(errno.ELOOP, "a symbolic link; watchd does not write through one", path)
 
 
+class NotADirectoryInPathError(NotADirectoryError):
+    """A component of a path to create is something other than a directory."""
+
+    def __init__(self, component: str) -> None:
+        super().__init__(errno.ENOTDIR, f"{component} is not a directory", component)
+
+
 def make_dirs(path: str) -> None:
-    """Create *path* and each missing parent with mode 0700 (existing ones are left as they are)."""
+    """Create *path* and each missing parent with mode 0700 (existing ones are left as they are).
+
+    A component that exists but is not a directory is reported by its name
+    (NotADirectoryInPathError), not as the ``File exists`` that mkdir says.
+    """
     missing: list[str] = []
     current = os.path.abspath(path)
     while not os.path.isdir(current):
@@ -37,7 +48,7 @@ def make_dirs(path: str) -> None:
             os.mkdir(directory, 0o700)
         except FileExistsError:
             if not os.path.isdir(directory):
-                raise
+                raise NotADirectoryInPathError(directory) from None
             continue
         os.chmod(directory, 0o700)  # the umask may have taken bits away; never adds any
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,20 @@ if TYPE_CHECKING:
 
 HEAD_BYTES = 1024
 MARK_BYTES = 256
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """Say what a file that is not a regular one is, from its *mode* (``a named pipe``)."""
+    return next((name for test, name in _KINDS if test(mode)), "an unknown kind of file")
 
 
 def digest(data: bytes) -> str:

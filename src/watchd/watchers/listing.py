@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Protocol
 
 from watchd.watchers.dirwatch import DirWatch
-from watchd.watchers.identity import file_key
+from watchd.watchers.identity import file_key, file_kind
 from watchd.watchers.inotify import InotifyHub
 from watchd.watchers.symlinks import LinkRule
 from watchd.watchers.tail import State, Tail
@@ -164,7 +164,9 @@ class ScopeListing:
         if not stat.S_ISREG(info.st_mode):
             if entry.path not in self._skipped_paths:
                 self._skipped_paths.add(entry.path)
-                self._log.warning("not a regular file, ignored", path=entry.path)
+                self._log.warning(
+                    "not a regular file, ignored", path=entry.path, kind=file_kind(info.st_mode)
+                )
             return
         key = file_key(info.st_dev, info.st_ino)
         if key in links:
