@@ -118,11 +118,13 @@ def test_r31_the_real_logrotate(tmp_path, mode, crash):
     delivered: list[int] = []
     for rotation in range(10):
         time.sleep(interval)
-        subprocess.run(
+        rotated = subprocess.run(
             [LOGROTATE, "-f", "-s", str(tmp_path / "logrotate.state"), str(config)],
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
         )
+        assert rotated.returncode == 0, rotated.stderr
         if crash and rotation == 4:
             delivered += follower.kill()
         if crash and rotation == 6:
