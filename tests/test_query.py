@@ -37,6 +37,9 @@ def test_query_reads_every_sample_and_filters_like_run() -> None:
     assert [e["container"] for e in query("--source", f"audit:{SAMPLES}", "--name", "build")] == [
         "build"
     ] * 3
+    # --name takes globs, as --action does, and is repeatable
+    globbed = query("--source", f"audit:{SAMPLES}", "--name", "bui*", "--name", "nosuch")
+    assert [e["container"] for e in globbed] == ["build"] * 3
 
 
 def test_since_and_until_take_rfc3339_and_durations(tmp_path: Path) -> None:
@@ -141,6 +144,18 @@ def test_summary_counts_the_samples() -> None:
         ),
         (["verify", "/nonexistent"], "verify: /nonexistent: no such file or directory"),
         (["query", "--source", "audit:/x.jsonl", "--format", "xml"], "unknown format 'xml'"),
+        (
+            ["query", "--source", "audit:/x.jsonl", "--since", "1h", "--until", "2h"],
+            "--since 1h is later than --until 2h: no time is in between",
+        ),
+        (
+            ["summary", "--source", "audit:/x", "--level", "warning", "--level", "error"],
+            "--level is a lower bound, given once (warning and error given)",
+        ),
+        (
+            ["run", "--source", "audit:/x", "--reorder-window", "-5"],
+            "argument --reorder-window: '-5' must be at least 0",
+        ),
     ],
 )
 def test_usage_errors(args: list[str], error: str) -> None:

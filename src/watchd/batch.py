@@ -38,10 +38,7 @@ def _selection(
     ns: argparse.Namespace, filters: list[Spec], context: RunContext
 ) -> tuple[list[FileSource], list[EventFilter], Window]:
     """Return the sources, filters and time window the command line asks for."""
-    window = Window(
-        parse_when(ns.since, "--since") if ns.since else None,
-        parse_when(ns.until, "--until") if ns.until else None,
-    )
+    window = Window.of(ns.since, ns.until)
     built = [context.registry.filters.get(s.type, s.options.where)(s, context) for s in filters]
     specs = [parse_spec(text, "--source") for text in ns.source]
     return file_sources(specs, context), built, window

@@ -17,6 +17,7 @@ import structlog
 from watchd import config
 from watchd._version import __version__
 from watchd.core.context import StartAt
+from watchd.core.event import LEVELS
 from watchd.core.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from watchd.core.heap import keep_heap
 from watchd.core.logging import configure_logging
@@ -86,14 +87,22 @@ def _options(parser: argparse.ArgumentParser) -> list[str]:
     return [option for action in parser._actions for option in action.option_strings]
 
 
-def _positive_int(text: str) -> int:
+def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least {least}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _non_negative_int(text: str) -> int:
+    return _whole_number(text, 0)
 
 
 def _common() -> _Parser:
@@ -140,7 +149,13 @@ def _add_filter_options(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="a filter plugin, e.g. level:warning (see 'watchd plugins')",
     )
-    parser.add_argument("--name", metavar="NAME", help="only events whose container is NAME")
+    parser.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only these containers (repeatable; globs allowed)",
+    )
     parser.add_argument(
         "--action",
         action="append",
@@ -148,7 +163,13 @@ def _add_filter_options(parser: argparse.ArgumentParser) -> None:
         metavar="A",
         help="only these actions (repeatable; globs allowed)",
     )
-    parser.add_argument("--level", metavar="LEVEL", help="only events of at least this severity")
+    parser.add_argument(
+        "--level",
+        action="append",
+        default=[],
+        metavar="LEVEL",
+        help=f"only events of at least this severity: {', '.join(LEVELS)}",
+    )
     parser.add_argument(
         "--filter",
         action="append",
@@ -304,7 +325,7 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
     run.add_argument("--until", help=argparse.SUPPRESS)
     run.add_argument(
         "--reorder-window",
-        type=int,
+        type=_non_negative_int,
         default=250,
         metavar="MS",
         help="merge several trails in time order, holding events this long (default 250, 0 off)",
@@ -379,12 +400,14 @@ def _shortcut(kind: str, target: str, flag: str) -> Spec:
 def filter_specs(ns: argparse.Namespace) -> list[Spec]:
     """Return the filters of ``--apply`` and the shortcut options, in that order."""
     filters = [parse_spec(text, "--apply") for text in ns.apply]
-    if ns.name is not None:
-        filters.append(_shortcut("name", ns.name, "--name"))
+    if ns.name:
+        filters.append(_shortcut("name", ",".join(ns.name), "--name"))
     if ns.action:
         filters.append(_shortcut("action", ",".join(ns.action), "--action"))
-    if ns.level is not None:
-        filters.append(_shortcut("level", ns.level, "--level"))
+    if len(ns.level) > 1:  # a floor: two cannot both hold, and the last one winning hides that
+        raise UsageError(f"--level is a lower bound, given once ({' and '.join(ns.level)} given)")
+    if ns.level:
+        filters.append(_shortcut("level", ns.level[0], "--level"))
     filters.extend(_shortcut("field", text, "--filter") for text in ns.filter)
     if ns.change is not None:
         filters.append(_shortcut("change", ns.change, "--change"))
@@ -415,7 +438,7 @@ def plan_from_args(ns: argparse.Namespace) -> RunPlan:
         state_dir=ns.state_dir,
         checkpoint_interval=ns.checkpoint_interval / 1000,
         state_ttl=float(ns.state_ttl),
-        reorder_window=max(ns.reorder_window, 0) / 1000,
+        reorder_window=ns.reorder_window / 1000,
     )
 
 

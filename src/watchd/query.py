@@ -64,6 +64,20 @@ class Window:
     since: datetime | None = None
     until: datetime | None = None
 
+    @classmethod
+    def of(cls, since: str | None, until: str | None, now: datetime | None = None) -> Window:
+        """Return the window ``--since`` and ``--until`` name; UsageError when it is empty."""
+        now = now or datetime.now(UTC)  # one now for both, so 1h..1h is one instant
+        window = cls(
+            parse_when(since, "--since", now) if since else None,
+            parse_when(until, "--until", now) if until else None,
+        )
+        if window.since is not None and window.until is not None and window.since > window.until:
+            raise UsageError(
+                f"--since {since} is later than --until {until}: no time is in between"
+            )
+        return window
+
     def holds(self, event: WatchEvent) -> bool:
         """Return True when *event* falls in the window."""
         when = event.time

@@ -31,22 +31,25 @@ def _target(spec: Spec, example: str) -> str:
     return spec.target
 
 
+def matcher(patterns: list[str]) -> Callable[[str], bool]:
+    """Return a test of whether a value matches one of the globs *patterns* (or equals one)."""
+    exact = frozenset(p for p in patterns if not any(c in p for c in "*?["))
+    globs = [p for p in patterns if p not in exact]
+    if not globs:  # the usual case, a set lookup
+        return exact.__contains__
+    return lambda value: value in exact or any(fnmatchcase(value, g) for g in globs)
+
+
 def name_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
-    """``name:NAME``: the container (lock, resource, entity) is exactly NAME."""
-    names = frozenset(_target(spec, "name:build").split(","))
-    return keep(lambda event: event.container in names)
+    """``name:GLOB[,GLOB]...``: the container (lock, resource, entity) matches one of the globs."""
+    matches = matcher(_target(spec, "name:build").split(","))
+    return keep(lambda event: matches(event.container))
 
 
 def action_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
     """``action:GLOB[,GLOB]...``: the action matches one of the globs."""
-    patterns = _target(spec, "action:deny").split(",")
-    exact = frozenset(p for p in patterns if not any(c in p for c in "*?["))
-    globs = [p for p in patterns if p not in exact]
-
-    def accept(event: WatchEvent) -> bool:
-        return event.action in exact or any(fnmatchcase(event.action, g) for g in globs)
-
-    return keep(accept)
+    matches = matcher(_target(spec, "action:deny").split(","))
+    return keep(lambda event: matches(event.action))
 
 
 def level_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
@@ -83,7 +86,7 @@ def change_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG0
 @hookimpl
 def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
     """Register ``name``, ``action``, ``level`` and ``field``."""
-    filters.add("name", name_filter, "name:NAME[,NAME]: container equals NAME")
+    filters.add("name", name_filter, "name:GLOB[,GLOB]: container matches a glob")
     filters.add("action", action_filter, "action:GLOB[,GLOB]: action matches a glob")
     filters.add("level", level_filter, "level:LEVEL: at least that severity")
     filters.add("field", field_filter, "field:FIELD=GLOB: a field (or extra.KEY) matches")
