@@ -190,3 +190,31 @@ def test_watchd_ends_when_the_reader_of_its_output_leaves(tmp_path):
     )
     assert pipeline.returncode == 0  # watchd's own status too: a reader leaving is no error
     assert [json.loads(x)["detail"] for x in pipeline.stdout.splitlines()] == ["n=1"]
+
+
+def test_format_is_stdouts_alone_every_other_sink_keeps_its_own(watchd, tmp_path, collector):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(line(0))
+    copy = tmp_path / "copy.jsonl"
+    process = watchd(
+        "run",
+        "--source",
+        f"audit:{trail}",
+        "--from-beginning",
+        "--sink",
+        f"tcp://127.0.0.1:{collector.port}",
+        "--sink",
+        f"file:{copy}",
+        "--sink",
+        "stdout",
+        "--format",
+        "cef",
+    )
+    assert process.read_line(timeout=10).startswith(b"CEF:0|")
+    deadline = time.monotonic() + 10
+    while not (collector.lines and copy.exists() and copy.read_bytes().endswith(b"\n")):
+        assert time.monotonic() < deadline, process.stderr
+        time.sleep(0.02)
+    assert [json.loads(sent)["detail"] for sent in collector.lines] == ["n=0"]
+    assert json.loads(copy.read_bytes())["detail"] == "n=0"
+    assert process.stop() == 0

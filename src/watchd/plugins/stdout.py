@@ -97,14 +97,11 @@ def wants_color(option: str, *, tty: bool) -> bool:
     return tty and not os.environ.get("NO_COLOR")
 
 
-def formatter_for(options: Options, context: RunContext, *, tty: bool) -> Formatter:
-    """Build the formatter a text sink asked for (``format=``, ``color=``).
-
-    Without ``format=``, the command line's ``--format`` applies, else ``human``
-    on a terminal and ``json`` otherwise.
-    """
+def formatter_for(
+    options: Options, context: RunContext, *, tty: bool, default: str = "json"
+) -> Formatter:
+    """Build the formatter a text sink asked for (``format=``, ``color=``), else *default*."""
     color = wants_color(options.choice("color", ("auto", "always", "never"), "auto"), tty=tty)
-    default = context.default_format or ("human" if tty else "json")
     name = options.text("format", default)
     factory = context.registry.formats.get(name, options.where)
     return factory(options, FormatContext(color=color))
@@ -119,8 +116,15 @@ def isatty(stream: BinaryIO) -> bool:
 
 
 def make_stdout_sink(spec: Spec, context: RunContext) -> StreamSink:
-    """Build ``stdout[,format=NAME][,color=auto|always|never]``."""
-    formatter = formatter_for(spec.options, context, tty=isatty(context.stdout))
+    """Build ``stdout[,format=NAME][,color=auto|always|never]``.
+
+    Without ``format=``, the command line's ``--format`` applies (it is
+    stdout's alone: every other sink keeps its own default), else ``human``
+    on a terminal and ``json`` otherwise.
+    """
+    tty = isatty(context.stdout)
+    default = context.default_format or ("human" if tty else "json")
+    formatter = formatter_for(spec.options, context, tty=tty, default=default)
     dead = dead_letters(spec.options, "stdout")
     spec.options.finish()
     return StreamSink("stdout", context.stdout, formatter, dead)
