@@ -63,10 +63,10 @@ def test_r30_a_reload_applies_the_edited_file_and_survives_a_broken_one(watchd, 
     assert deliver(process, trail, 4, ["a", "b"]) == [(5, "b")]
 
     # A plan that parses but cannot start: the new process goes back to the previous one.
-    config(conf, trail, "a", sink=f"file:{tmp_path}/no/such/dir/out.jsonl")
+    config(conf, trail, "a", sink=f"file:{trail}/out.jsonl")  # under a file, not a directory
     process.proc.send_signal(signal.SIGHUP)
     failed = process.wait_log("reload failed, going on with the previous configuration")
-    assert "No such file or directory" in failed["reason"]
+    assert f"{trail} is not a directory" in failed["reason"]
     wait_ready(process, 3)
     assert process.pid == pid  # the same process all along (a service manager's MAINPID)
     assert deliver(process, trail, 6, ["a", "b"]) == [(7, "b")]

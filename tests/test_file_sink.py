@@ -1,0 +1,92 @@
+"""The ``file:PATH`` sink: private files, rotation without a signal, and on disk when asked."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import append, clean_env, line
+
+STRACE = shutil.which("strace")
+
+
+def wait_for_lines(path: Path, count: int) -> list[dict[str, object]]:
+    deadline = time.monotonic() + 10
+    while not path.exists() or path.read_bytes().count(b"\n") < count:
+        assert time.monotonic() < deadline, f"{path} has not {count} lines"
+        time.sleep(0.02)
+    return [json.loads(row) for row in path.read_bytes().splitlines()]
+
+
+def test_the_file_and_its_directories_are_private_and_rotation_needs_no_signal(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(line(0))
+    out = tmp_path / "new" / "dir" / "out.jsonl"
+    env = clean_env()
+    process = watchd(
+        "run", "--source", f"audit:{trail}", "--from-beginning", "--sink", f"file:{out}", env=env
+    )
+    assert [e["detail"] for e in wait_for_lines(out, 1)] == ["n=0"]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(out.parent.parent.stat().st_mode) == 0o700
+    out.rename(out.with_name("out.jsonl.1"))  # logrotate's create: moved away, no signal
+    append(trail, line(1))
+    assert [e["detail"] for e in wait_for_lines(out, 1)] == ["n=1"]
+    out.unlink()  # deleted under it
+    append(trail, line(2))
+    assert [e["detail"] for e in wait_for_lines(out, 1)] == ["n=2"]
+    assert [e["detail"] for e in wait_for_lines(out.with_name("out.jsonl.1"), 1)] == ["n=0"]
+    assert process.stop() == 0
+
+
+def fsyncs_of(watchd, tmp_path: Path, *options: str) -> list[str]:
+    """Trace a running watchd while it writes one record; return its fsync calls on the output."""
+    if STRACE is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("strace is not installed; .ci/run installs it")
+        pytest.skip("strace is not installed")
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(b"")
+    out = tmp_path / "out.jsonl"
+    out.unlink(missing_ok=True)
+    traced = tmp_path / "strace.log"
+    process = watchd("run", "--source", f"audit:{trail}", "-v", *options)
+    process.wait_log("following file", path=str(trail))
+    with subprocess.Popen(
+        [
+            STRACE,
+            "-f",
+            "-y",
+            "-e",
+            "trace=fsync,fdatasync",
+            "-o",
+            str(traced),
+            "-p",
+            f"{process.pid}",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as strace:
+        assert strace.stderr is not None
+        assert "attached" in strace.stderr.readline()
+        append(trail, line(0))
+        wait_for_lines(out, 1)
+        assert process.stop() == 0  # strace ends with the process it traces
+        strace.wait(timeout=30)
+    return [call for call in traced.read_text().splitlines() if f"<{out}>" in call]
+
+
+def test_a_batch_is_on_disk_before_it_counts_with_a_state_dir(watchd, tmp_path):
+    out, state = tmp_path / "out.jsonl", f"--state-dir={tmp_path / 'state'}"
+    assert fsyncs_of(watchd, tmp_path, "--sink", f"file:{out}", state)
+    assert not fsyncs_of(watchd, tmp_path, "--sink", f"file:{out},fsync=no", state)
+    assert not fsyncs_of(watchd, tmp_path, "--sink", f"file:{out}")
+    assert fsyncs_of(watchd, tmp_path, "--sink", f"file:{out},fsync=yes")
