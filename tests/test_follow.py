@@ -218,3 +218,45 @@ def test_format_is_stdouts_alone_every_other_sink_keeps_its_own(watchd, tmp_path
     assert [json.loads(sent)["detail"] for sent in collector.lines] == ["n=0"]
     assert json.loads(copy.read_bytes())["detail"] == "n=0"
     assert process.stop() == 0
+
+
+def test_run_writes_the_same_csv_as_query_header_first(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(line(0) + line(1))
+    out = tmp_path / "out.csv"
+    process = watchd(
+        "run",
+        "--source",
+        f"audit:{trail}",
+        "--from-beginning",
+        "--format",
+        "csv",
+        "--sink",
+        "stdout",
+        "--sink",
+        f"file:{out},format=csv",
+    )
+    queried = subprocess.run(
+        [sys.executable, "-m", "watchd", "query", "--source", f"audit:{trail}", "--format", "csv"],
+        capture_output=True,
+        check=True,
+        env=clean_env(),
+    ).stdout
+    header, *rows = queried.splitlines(keepends=True)
+    assert header.startswith(b"ts,level,source,action,")
+    assert [process.read_line(timeout=10) for _ in range(3)] == [header, *rows]
+    _wait_for_lines(out, 3)
+    # The file sink starts each new file with the header: logrotate's create moved it away.
+    out.rename(tmp_path / "out.csv.1")
+    append(trail, line(2))
+    assert b",n=2," in process.read_line(timeout=10)
+    _wait_for_lines(out, 2)
+    assert out.read_bytes().splitlines()[0] == header.rstrip(b"\r\n")
+    assert process.stop() == 0
+
+
+def _wait_for_lines(path: Path, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while not path.exists() or path.read_bytes().count(b"\n") < count:
+        assert time.monotonic() < deadline, f"{path} has not {count} lines"
+        time.sleep(0.02)

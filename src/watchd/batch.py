@@ -17,8 +17,8 @@ from watchd.core.plugins import PluginHost
 from watchd.core.protocols import EventFilter, FormatContext
 from watchd.core.registry import Registry
 from watchd.core.spec import Options, Spec, parse_spec
-from watchd.plugins.stdout import isatty, silence, wants_color
-from watchd.query import FileSource, Reading, Summary, Window, file_sources, parse_when, select
+from watchd.plugins.stdout import header_of, isatty, silence, wants_color
+from watchd.query import FileSource, Reading, Summary, Window, file_sources, select
 
 
 @contextlib.contextmanager
@@ -61,9 +61,9 @@ def run_query(
         )
         sources, event_filters, window = _selection(ns, filters, context)
         reading = Reading()
-        header = getattr(formatter, "header", None)
+        header = header_of(formatter)
         try:
-            if isinstance(header, bytes):
+            if header is not None:
                 stdout.write(header + b"\n")
             refused = DeadLetters(f"--format {name}")
             batch: list[WatchEvent] = []

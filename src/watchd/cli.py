@@ -17,8 +17,8 @@ import structlog
 from watchd import config
 from watchd._version import __version__
 from watchd.core.context import StartAt
-from watchd.core.event import LEVELS
 from watchd.core.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from watchd.core.event import LEVELS
 from watchd.core.heap import keep_heap
 from watchd.core.logging import configure_logging
 from watchd.core.plugins import PluginHost, PluginLoadError, scan_plugin_args
@@ -439,6 +439,7 @@ def plan_from_args(ns: argparse.Namespace) -> RunPlan:
         checkpoint_interval=ns.checkpoint_interval / 1000,
         state_ttl=float(ns.state_ttl),
         reorder_window=ns.reorder_window / 1000,
+        continued=getattr(ns, "reloaded", False),
     )
 
 
@@ -627,6 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"watchd: error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE
     ns.raw_args, ns.args, ns.previous, ns.parser = raw_args, args, previous, parser
+    ns.reloaded = handover is not None
     configure_logging(ns.verbose - ns.quiet)
     for name in host.unknown_blocked:
         structlog.get_logger("watchd").warning(

@@ -34,7 +34,9 @@ class RunContext:
     """Handed to every factory and to the configure hooks.
 
     ``options`` is the parsed command line, including the options plugins added
-    through ``watchd_addoption``.
+    through ``watchd_addoption``. ``continued`` is True in the process a reload
+    started: its standard output already has the previous process's output (a
+    CSV header, say).
     """
 
     options: argparse.Namespace
@@ -47,6 +49,7 @@ class RunContext:
     checkpoint_interval: float = 1.0
     state_ttl: float = 86400.0
     durable_state: bool = True
+    continued: bool = False
     request_stop: Callable[[int], None] = field(default=lambda _status: None)
     _resources: dict[ResourceKey[object], object] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)

@@ -33,6 +33,7 @@ class RunPlan:
     state_ttl: float = 86400.0
     durable_state: bool = True
     reorder_window: float = 0.25
+    continued: bool = False
     extra_filters: list[EventFilter] = field(default_factory=list)
 
 
@@ -65,6 +66,7 @@ def execute(
         checkpoint_interval=plan.checkpoint_interval,
         state_ttl=plan.state_ttl,
         durable_state=plan.durable_state,
+        continued=plan.continued,
     )
     host.configure(context)
     watchers: list[Watcher] = []

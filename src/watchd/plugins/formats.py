@@ -109,7 +109,7 @@ class CsvFormat:
 
 
 def csv_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
-    """Build the CSV export (``watchd query`` prints the header row first)."""
+    """Build the CSV export (every new output starts with the header row)."""
     return CsvFormat()
 
 
@@ -118,4 +118,4 @@ def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
     """Register ``json``, ``human`` and ``csv``."""
     formats.add("json", json_format, "one compact JSON object per line (terok-compatible)")
     formats.add("human", human_format, "one readable line per event, coloured on a terminal")
-    formats.add("csv", csv_format, "CSV rows (RFC 4180); watchd query adds the header")
+    formats.add("csv", csv_format, "CSV rows (RFC 4180) after a header line naming the columns")

@@ -31,11 +31,14 @@ class StreamSink:
         stream: BinaryIO,
         formatter: Formatter,
         dead: DeadLetters | None = None,
+        header: bytes | None = None,
     ) -> None:
         self.name = name
         self._stream = stream
         self._format = formatter
         self._dead = dead or DeadLetters(name)
+        #: Written with the first batch (a CSV header line), then never again.
+        self._header = header
         try:
             self._fd = stream.fileno()
         except (OSError, ValueError):
@@ -46,6 +49,9 @@ class StreamSink:
         frames = self._dead.encode(events, self._format)
         if not frames:
             return
+        if self._header is not None:
+            frames.insert(0, self._header)
+            self._header = None
         data = b"\n".join(frames) + b"\n"
         try:
             if self._fd < 0:
@@ -107,6 +113,25 @@ def formatter_for(
     return factory(options, FormatContext(color=color))
 
 
+def header_of(formatter: Formatter) -> bytes | None:
+    """Return the line a format puts first in a new output (CSV's column names), if any.
+
+    A format declares it as a ``header`` attribute (bytes, no newline) on what
+    its factory returns.
+    """
+    header = getattr(formatter, "header", None)
+    return header if isinstance(header, bytes) else None
+
+
+def starts_output(fd: int) -> bool:
+    """Return True when *fd* is at the start of its output: an empty file, or a fresh stream."""
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return True
+    return not stat.S_ISREG(info.st_mode) or info.st_size == 0
+
+
 def isatty(stream: BinaryIO) -> bool:
     """Return True when *stream* is a terminal (False for closed or odd streams)."""
     try:
@@ -127,7 +152,12 @@ def make_stdout_sink(spec: Spec, context: RunContext) -> StreamSink:
     formatter = formatter_for(spec.options, context, tty=tty, default=default)
     dead = dead_letters(spec.options, "stdout")
     spec.options.finish()
-    return StreamSink("stdout", context.stdout, formatter, dead)
+    header = header_of(formatter)
+    try:
+        fresh = not context.continued and starts_output(context.stdout.fileno())
+    except (OSError, ValueError):  # an in-memory stream
+        fresh = not context.continued
+    return StreamSink("stdout", context.stdout, formatter, dead, header if fresh else None)
 
 
 @hookimpl
