@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections import Counter
 
@@ -69,3 +70,30 @@ def test_r7_file_deleted_while_the_sink_is_down_is_still_delivered(watchd, tmp_p
     collector.start()
     in_order_at_least_once(collector.wait_for(500), range(500))
     process.wait_log("file let go", path=str(trail))
+
+
+def test_stopping_with_a_sink_down_says_at_once_that_it_drains_and_a_second_signal_cuts_it(
+    watchd, tmp_path, collector
+):
+    trail = tmp_path / "audit.jsonl"
+    trail.touch()
+    sink = f"tcp://127.0.0.1:{collector.port},backoff_max=1"
+    for signals, status in ((1, 0), (2, 130)):
+        process = follow(watchd, trail, "--sink", sink)
+        collector.stop()
+        append(trail, records(0, 20))
+        process.wait_log("connection lost, retrying with backoff")
+        process.proc.send_signal(signal.SIGINT)
+        said = process.wait_log(
+            "stopping: delivering what the sinks hold (Ctrl-C again to stop at once)"
+        )
+        assert (said["events"], said["at_most_seconds"]) == (20, 2.0)
+        if signals == 2:
+            process.proc.send_signal(signal.SIGINT)
+        assert process.proc.wait(timeout=30) == status
+        assert process.stop() == status  # stderr read to its end
+        events = [record["event"] for record in process.logs()]
+        assert ("drain cut short by a second signal" in events) == (signals == 2)
+        assert any(e.startswith("events not delivered at exit") for e in events), events
+        assert "Traceback" not in process.stderr
+        collector.start()

@@ -13,7 +13,7 @@ from types import FrameType
 
 import structlog
 
-from watchd.core.errors import SinkStoppedError
+from watchd.core.errors import EXIT_INTERRUPTED, SinkStoppedError
 from watchd.core.pipeline import Pipeline
 from watchd.core.protocols import Acknowledging, AsyncSink, Sink, Watcher
 
@@ -76,8 +76,10 @@ class EventLoop:
                     break
                 self._iterate()
         finally:
-            restore()
-            self._shutdown()
+            try:
+                self._shutdown()  # with the signals still ours: a second Ctrl-C cuts the drain
+            finally:
+                restore()
         return self._status
 
     def _iterate(self) -> None:
@@ -219,6 +221,14 @@ class EventLoop:
             log.info("SIGHUP received: rescanning every source")
         return hup
 
+    def _stop_signalled(self) -> bool:
+        """Return True when a stop signal arrived (read from the wakeup socket)."""
+        try:
+            data = self._wake_r.recv(4096)
+        except (BlockingIOError, InterruptedError, OSError):
+            return False
+        return any(signum in _STOP_SIGNALS for signum in data)
+
     def _install_signals(self) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():
             return lambda: None  # signals reach only the main thread; the caller stops us
@@ -238,7 +248,9 @@ class EventLoop:
 
     def _shutdown(self) -> None:
         self.pipeline.release(everything=True)
-        self._sinks.drain(DRAIN_SECONDS)
+        if not self._sinks.drain(DRAIN_SECONDS, self._stop_signalled):
+            log.warning("drain cut short by a second signal")
+            self._status = max(self._status, EXIT_INTERRUPTED)
         self.pipeline.close()
         self._status = max(self._status, 1 if self.pipeline.failed else 0)
         for entry in list(self._entries):
@@ -338,20 +350,40 @@ class _SinkDriver:
         self._io.pop(id(io.sink), None)
         self._pipeline.detach(io.sink)
 
-    def drain(self, seconds: float) -> None:
-        """Give the sinks up to *seconds* to write out what they hold (at shutdown)."""
+    def drain(self, seconds: float, interrupted: Callable[[], bool]) -> bool:
+        """Give the sinks up to *seconds* to write out what they hold (at shutdown).
+
+        Says at once what it waits for, and for how long at most; returns
+        False when *interrupted* (a second Ctrl-C) cuts it short.
+        """
         deadline = time.monotonic() + seconds
         for io in [self._io.setdefault(id(s), _SinkIO(s)) for s in self._pipeline.async_sinks()]:
             self._guard(io, -1)  # hand over what a sink still batches
-        while any(s.delivered() < s.accepted() for s in self._pipeline.async_sinks()):
+        said = False
+        while True:
+            waiting = {
+                s.name: s.accepted() - s.delivered()
+                for s in self._pipeline.async_sinks()
+                if s.delivered() < s.accepted()
+            }
             now = time.monotonic()
-            if now >= deadline:
-                return
+            if not waiting or now >= deadline:
+                return True
+            if not said:
+                said = True
+                log.warning(
+                    "stopping: delivering what the sinks hold (Ctrl-C again to stop at once)",
+                    events=sum(waiting.values()),
+                    sinks=sorted(waiting),
+                    at_most_seconds=seconds,
+                )
             timers = self.sync(now)
             pending = [at for _, at in timers] + [deadline]
             for key, mask in self._selector.select(max(min(pending) - now, 0.0)):
                 if isinstance(key.data, _SinkIO):
                     self.on_ready(key.data, mask)
+                elif key.data is _WAKEUP and interrupted():
+                    return False
             self.on_timers(timers, time.monotonic())
             self._pipeline.collect()
 
