@@ -300,3 +300,19 @@ def test_a_numeric_ts_is_the_records_time_in_epoch_seconds(tmp_path: Path) -> No
     (event,) = query("--source", f"audit:{path}")
     assert event["ts"] == "2026-01-01T00:00:00+00:00"
     assert "extra" not in event
+
+
+def test_origin_is_the_absolute_path_as_in_run(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    append(tmp_path / "app" / "audit.jsonl", b'{"ts":"2026-01-01T00:00:00Z","action":"a"}\n')
+    for source in ("audit:app/audit.jsonl", "audit:app", "audit:./app/*.jsonl"):
+        result = subprocess.run(
+            [sys.executable, "-m", "watchd", "query", "--source", source, "--json"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=clean_env(),
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["origin"] == str(tmp_path / "app" / "audit.jsonl")

@@ -104,7 +104,7 @@ def files_of(target: str, where: str) -> list[str]:
     exist, and the fixed directory of a glob, are usage errors; a glob that
     matches nothing in a directory that exists is no files.
     """
-    expanded = scope_of(target)
+    expanded = os.path.abspath(scope_of(target))  # origin is absolute, as run gives it
     directory, name = os.path.split(expanded)
     explicit = not glob.has_magic(expanded) and "|" not in name
     fixed = _fixed_part(directory)
