@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 
 from conftest import append, clean_env, line
 
@@ -41,4 +43,36 @@ def test_colour_on_a_terminal_and_none_with_no_color(tmp_path):
     assert b"\x1b[36mc1\x1b[0m" in coloured
     plain = run_on_a_terminal(trail, clean_env(NO_COLOR="1"))
     assert b"\x1b[" not in plain
-    assert b"2026-04-01 12:00:01 allowed  c1  n=1\r\n" in plain
+    assert b'2026-04-01 12:00:01  INFO      allowed  c1  detail="n=1"\r\n' in plain
+
+
+def test_diagnostics_on_a_terminal_read_like_the_events_local_time_and_level(tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    append(trail, b"not json\n" + line(1))
+    leader, follower = pty.openpty()
+    env = clean_env(NO_COLOR="1", TZ="UTC-05:30")  # POSIX: five and a half hours east
+    process = subprocess.Popen(
+        [sys.executable, "-m", "watchd", "run", "--source", f"audit:{trail}", "--from-beginning"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        env=env,
+    )
+    os.close(follower)
+    said = b""
+    deadline = time.monotonic() + 10
+    try:
+        while b"\n" not in said and time.monotonic() < deadline:
+            said += os.read(leader, 4096)
+    finally:
+        process.terminate()
+        process.wait()
+        os.close(leader)
+    first = said.split(b"\r\n")[0].decode()
+    match = re.fullmatch(r"(\d\d):(\d\d):\d\d  WARNING   (.+)", first)
+    assert match, first
+    local = datetime.now(UTC) + timedelta(hours=5, minutes=30)
+    apart = abs(int(match[1]) * 60 + int(match[2]) - (local.hour * 60 + local.minute))
+    assert min(apart, 1440 - apart) <= 1
+    assert f"path={trail}" in match[3]
+    assert "offset=0" in match[3]

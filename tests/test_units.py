@@ -228,11 +228,42 @@ def test_human_lines_cannot_be_broken_or_hijacked_by_field_values():
     )
     line = HumanFormat(color=False)(event)
     assert line == (
-        b"not a time WARNING deny\\n2026 forged  c\\x1b[2Jx  10.0.0.1  a\\rb\\u009bc  (root\\x00)"
+        b'"not a time"  WARNING   "deny\\n2026 forged"  "c\\x1b[2Jx"  dest=10.0.0.1  '
+        b'detail="a\\rb\\u009bc"  actor="root\\x00"'
     )
     coloured = HumanFormat(color=True)(event)
     assert b"\n" not in coloured
-    assert coloured.count(b"\x1b[") == 2 * 5  # only our own colour codes
+    assert coloured.count(b"\x1b[") == 2 * 7  # only our own colour codes
+
+
+def test_an_escape_never_reads_like_the_characters_of_one():
+    def detail_of(detail: str) -> bytes:
+        event = WatchEvent(ts="x", source="s", action="a", container="c", detail=detail)
+        return HumanFormat(color=False)(event).split(b"detail=")[1]
+
+    assert detail_of("\x1b[31m") == b'"\\x1b[31m"'  # ESC, escaped
+    assert detail_of("\\x1b[31m") == b'"\\\\x1b[31m"'  # a backslash, then x1b: doubled
+    assert detail_of('say "hi"') == b'"say \\"hi\\""'
+    assert detail_of("plain") == b"plain"
+
+
+def test_human_columns_align_and_every_other_field_is_labelled():
+    when = datetime.now(UTC)
+    events = [
+        WatchEvent(ts="x", source="s", action="blocked", container="web", dest="192.0.2.1",
+                   level="warning", time=when),
+        WatchEvent(ts="x", source="s", action="deny", container="", actor="bob", time=when),
+        WatchEvent(ts="x", source="s", action="allowed", container="build", detail="port 443",
+                   time=when),
+    ]  # fmt: skip
+    human = HumanFormat(color=False)
+    lines = [human(event).decode() for event in events]
+    clock = lines[0][:8]
+    assert lines == [
+        f"{clock}  WARNING   blocked  web  dest=192.0.2.1",
+        f"{clock}  INFO      deny     -    actor=bob",
+        f'{clock}  INFO      allowed  build  detail="port 443"',
+    ]
 
 
 def test_human_lines_escape_separators_and_bidirectional_controls():
@@ -247,8 +278,8 @@ def test_human_lines_escape_separators_and_bidirectional_controls():
     line = HumanFormat(color=False)(event).decode()
     assert line.splitlines() == [line]
     assert line.endswith(
-        "allow\\u2028deny  admin\\u202e\\u2066txt.exe\\u2069\\u202c  "
-        "para\\u2029graph\\ufeff\\u200b\\U000e0041  (\\u061croot)"
+        '"allow\\u2028deny"  "admin\\u202e\\u2066txt.exe\\u2069\\u202c"  '
+        'detail="para\\u2029graph\\ufeff\\u200b\\U000e0041"  actor="\\u061croot"'
     )
     assert all(unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp") for c in line)
 

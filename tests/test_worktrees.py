@@ -98,7 +98,8 @@ def test_the_human_format_prefixes_the_worktree():
         time=when,
     )
     assert HumanFormat(color=False)(event) == (
-        b"[main] 14:32:05 task.status_change  test-change/1.1  pending -> in-progress  (cli)"
+        b'14:32:05  INFO      task.status_change  test-change/1.1  detail="pending -> in-progress"'
+        b"  actor=cli  worktree=main"
     )
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 import structlog
 import structlog.tracebacks
 
-from watchd.core.printable import printable
+from watchd.core.printable import printable, quoted
+from watchd.core.terminal import LEVEL_TAGS, LEVEL_WIDTH, paint
 
 if TYPE_CHECKING:
     from structlog.typing import ExcInfo
@@ -57,11 +60,53 @@ def _plain_traceback(out: TextIO, exc_info: ExcInfo) -> None:
         out.write(f"{stack['exc_type']}: {printable(str(stack['exc_value']))}\n")
 
 
-def _printable_values(_logger: object, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-    """Escape what a terminal would obey in every text value: a path may hold a newline."""
-    return {
-        key: printable(value) if isinstance(value, str) else value for key, value in event.items()
-    }
+class TerminalRenderer:
+    """watchd's diagnostics for a person: ``HH:MM:SS  LEVEL     what happened  key=value ...``.
+
+    Laid out as the human format lays out events (local time, the level in
+    the same column, every value one :func:`quoted` token), so the two read
+    alike side by side; a traceback follows on its own lines.
+    """
+
+    def __init__(self, *, color: bool) -> None:
+        self._color = color
+
+    def __call__(self, _logger: object, _name: str, event: dict[str, Any]) -> str:
+        """Return the lines for one log call."""
+        color = self._color
+        exc_info = _exc_info(event.pop("exc_info", None))
+        event.pop("timestamp", None)
+        level = str(event.pop("level", "info"))
+        tag, code = LEVEL_TAGS.get(level, (level.upper(), ""))
+        what = printable(str(event.pop("event", "")))
+        fields = [
+            paint(f"{printable(str(key))}=", "2", color=color) + quoted(_text(value))
+            for key, value in event.items()
+        ]
+        clock = paint(datetime.now().strftime("%H:%M:%S"), "2", color=color)
+        level_column = paint(tag, code, color=color) + " " * (LEVEL_WIDTH - len(tag))
+        line = "  ".join([clock, level_column, paint(what, "1", color=color), *fields]).rstrip()
+        if exc_info is None:
+            return line
+        out = io.StringIO()
+        _plain_traceback(out, exc_info)
+        return line + "\n" + out.getvalue().rstrip("\n")
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else _json_serializer(value)
+
+
+def _exc_info(value: object) -> ExcInfo | None:
+    """Return the exception a log call carries (``exc_info=True`` means the one being handled)."""
+    if isinstance(value, BaseException):
+        return (type(value), value, value.__traceback__)
+    if isinstance(value, tuple):
+        return value
+    if value:
+        info = sys.exc_info()
+        return info if info[0] is not None else None
+    return None
 
 
 def configure_logging(verbosity: int = 0, stream: TextIO | None = None) -> None:
@@ -75,16 +120,14 @@ def configure_logging(verbosity: int = 0, stream: TextIO | None = None) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
     renderer: list[Any]
     if out.isatty():
-        color = not os.environ.get("NO_COLOR")
-        console = structlog.dev.ConsoleRenderer(colors=color, exception_formatter=_plain_traceback)
-        renderer = [_printable_values, console]
+        renderer = [TerminalRenderer(color=not os.environ.get("NO_COLOR"))]
     else:
         renderer = [
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.ExceptionRenderer(_traceback_dicts),
             structlog.processors.JSONRenderer(serializer=_json_serializer),
         ]

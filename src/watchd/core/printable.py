@@ -33,3 +33,19 @@ def printable(text: str) -> str:
     if text.isprintable():  # as almost all are: isprintable() is False for each of them
         return text
     return "".join(map(_escaped, text))
+
+
+_SPECIAL = frozenset(' "\\=')
+
+
+def quoted(text: str) -> str:
+    r"""Return *text* as one token that reads back unambiguously, logfmt-style.
+
+    Plain text stays bare. Text with a space, ``=``, a quote or a backslash,
+    or a character that needs an escape, is put in quotes with its own ``\``
+    and ``"`` escaped, so an escaped ESC (``"\x1b"``) never reads like the
+    four characters ``\x1b`` of a value (``"\\x1b"``); empty text is ``""``.
+    """
+    if text and text.isprintable() and _SPECIAL.isdisjoint(text):
+        return text
+    return '"' + printable(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'

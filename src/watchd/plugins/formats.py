@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 
 from watchd import hookimpl
 from watchd.core.event import WatchEvent, dumps_compact
-from watchd.core.printable import printable
+from watchd.core.printable import quoted
 from watchd.core.protocols import FormatContext, FormatFactory, Formatter
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
+from watchd.core.terminal import LEVEL_TAGS, LEVEL_WIDTH, local_clock, paint
 
 
 def json_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
@@ -19,50 +19,47 @@ def json_format(options: Options, context: FormatContext) -> Formatter:  # noqa:
     return WatchEvent.to_json
 
 
-_LEVEL_TAGS = {
-    "debug": ("DEBUG", "2"),
-    "notice": ("NOTICE", "36"),
-    "warning": ("WARNING", "33"),
-    "error": ("ERROR", "31"),
-    "critical": ("CRITICAL", "1;31"),
-}
+#: The labelled fields after the columns, in this order; empty ones are left out.
+_LABELLED = ("dest", "detail", "actor", "worktree")
+_MAX_COLUMN = 24  # a longer action or container pushes the rest right, and widens nothing
 
 
 class HumanFormat:
-    """One readable line: time, level (when not info), action, container, dest, detail, actor.
+    """Aligned columns, then labelled fields, as ``journalctl`` and ``kubectl`` print them.
 
-    Times are shown in local time, with the date when it is not today; a
-    timestamp that could not be parsed is shown as written.
+    ``TIME  LEVEL  ACTION  CONTAINER  dest=... detail=... actor=...``: the
+    columns keep their place (an empty container is ``-``), each column as
+    wide as its widest value so far (up to 24), so lines stay aligned as they
+    come. Every value is one token (:func:`quoted`): text with spaces is
+    quoted, an escape never reads like the characters of one. Times are
+    local; a timestamp that could not be parsed is shown as written.
     """
 
     def __init__(self, *, color: bool) -> None:
         self._color = color
+        self._widths = [0, 0, 0]  # time, action, container: they only grow
 
-    def _paint(self, text: str, code: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if self._color and text else text
-
-    def _when(self, event: WatchEvent) -> str:
-        if event.time is None:
-            return printable(event.ts)
-        local = event.time.astimezone()
-        if local.date() == date.today():
-            return local.strftime("%H:%M:%S")
-        return local.strftime("%Y-%m-%d %H:%M:%S")
+    def _column(self, index: int, text: str, code: str) -> str:
+        width = self._widths[index]
+        if len(text) > width and (len(text) <= _MAX_COLUMN or not width):
+            width = self._widths[index] = min(len(text), _MAX_COLUMN)
+        return paint(text, code, color=self._color) + " " * max(width - len(text), 0)
 
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the line for *event*."""
-        head = self._paint(self._when(event), "2")
-        if event.worktree:
-            head = f"[{printable(event.worktree)}] {head}"
-        tag = _LEVEL_TAGS.get(event.level)
-        if tag:
-            head += " " + self._paint(tag[0], tag[1])
-        head += " " + self._paint(printable(event.action), "1")
-        parts = [head, self._paint(printable(event.container), "36")]
-        parts.extend(printable(value) for value in (event.dest, event.detail) if value)
-        if event.actor:
-            parts.append(self._paint(f"({printable(event.actor)})", "2"))
-        return "  ".join(part for part in parts if part).encode("utf-8", "replace")
+        when = event.time
+        tag, code = LEVEL_TAGS.get(event.level, (event.level.upper(), ""))
+        parts = [
+            self._column(0, local_clock(when) if when else quoted(event.ts), "2"),
+            paint(quoted(tag), code, color=self._color) + " " * (LEVEL_WIDTH - len(tag)),
+            self._column(1, quoted(event.action), "1"),
+            self._column(2, quoted(event.container) if event.container else "-", "36"),
+        ]
+        for name in _LABELLED:
+            value = getattr(event, name)
+            if value:
+                parts.append(paint(f"{name}=", "2", color=self._color) + quoted(value))
+        return "  ".join(parts).rstrip().encode("utf-8", "replace")
 
 
 def human_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001

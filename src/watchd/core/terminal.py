@@ -1,0 +1,33 @@
+"""What a line for a person looks like on a terminal: levels, colours, local times.
+
+The human event format and watchd's own diagnostics on a terminal share these,
+so an event and a warning beside it read alike.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+#: How each level is shown, and its colour (SGR) on a terminal; info is plain.
+LEVEL_TAGS = {
+    "debug": ("DEBUG", "2"),
+    "info": ("INFO", ""),
+    "notice": ("NOTICE", "36"),
+    "warning": ("WARNING", "33"),
+    "error": ("ERROR", "31"),
+    "critical": ("CRITICAL", "1;31"),
+}
+LEVEL_WIDTH = max(len(tag) for tag, _ in LEVEL_TAGS.values())
+
+
+def paint(text: str, code: str, *, color: bool) -> str:
+    """Return *text* in SGR colour *code* when colour is on."""
+    return f"\x1b[{code}m{text}\x1b[0m" if color and code and text else text
+
+
+def local_clock(when: datetime) -> str:
+    """Return *when* in local time: ``HH:MM:SS`` today, with the date on other days."""
+    local = when.astimezone()
+    if local.date() == date.today():
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%Y-%m-%d %H:%M:%S")
