@@ -129,7 +129,11 @@ def test_summary_counts_the_samples() -> None:
 @pytest.mark.parametrize(
     ("args", "error"),
     [
-        (["run", "--source", "audit:/x", "--since", "1h"], "run: --since and --until select"),
+        (["run", "--source", "audit:/x", "--until", "1h"], "run: --until ends what is read"),
+        (
+            ["run", "--source", "audit:/x", "--since", "1h", "--last", "2"],
+            "argument --last: not allowed with argument --since",
+        ),
         (["query", "--source", "audit:/x.jsonl", "--since", "yesterday"], "--since 'yesterday'"),
         (["query", "--source", "worktrees:."], "query reads audit trails: audit:PATH|GLOB|DIR"),
         (["query", "--source", "audit:/nonexistent.jsonl"], "/nonexistent.jsonl: no such file"),

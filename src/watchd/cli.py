@@ -26,6 +26,7 @@ from watchd.core.registry import PluginConflictError, Registry
 from watchd.core.reload import Reloader, fall_back, take_handover
 from watchd.core.run import RunPlan, execute
 from watchd.core.spec import Options, Spec, parse_spec
+from watchd.core.timestamps import parse_when
 from watchd.plugins.stdout import silence
 
 
@@ -320,9 +321,14 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
         metavar="N",
         help="print the last N records of each source, then follow",
     )
+    start.add_argument(
+        "--since",
+        metavar="T",
+        help="print each file's records from this time, then follow: RFC 3339, "
+        "or back from now (90s, 15m, 2h, 7d)",
+    )
     _add_filter_options(run)
-    run.add_argument("--since", help=argparse.SUPPRESS)  # refused: see _cmd_run
-    run.add_argument("--until", help=argparse.SUPPRESS)
+    run.add_argument("--until", help=argparse.SUPPRESS)  # refused: see plan_from_args
     run.add_argument(
         "--reorder-window",
         type=_non_negative_int,
@@ -416,13 +422,14 @@ def filter_specs(ns: argparse.Namespace) -> list[Spec]:
 
 def plan_from_args(ns: argparse.Namespace) -> RunPlan:
     """Turn ``watchd run`` options into a plan; every spec is parsed here."""
-    if ns.since is not None or ns.until is not None:
+    if ns.until is not None:
         raise UsageError(
-            "run: --since and --until select what is there and exit, which following does not: "
-            "use 'watchd query --since T'"
+            "run: --until ends what is read, and following has no end: use 'watchd query --until T'"
         )
     filters = filter_specs(ns)
-    if ns.from_beginning:
+    if ns.since is not None:
+        start = StartAt("since", since=parse_when(ns.since, "--since"))
+    elif ns.from_beginning:
         start = StartAt("beginning")
     elif ns.last is not None:
         start = StartAt("last", ns.last)

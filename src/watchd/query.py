@@ -11,12 +11,11 @@ from __future__ import annotations
 import glob
 import heapq
 import os
-import re
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import structlog
 
@@ -27,7 +26,7 @@ from watchd.core.printable import printable
 from watchd.core.protocols import Dialect, EventFilter, RecordSource
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import Spec
-from watchd.core.timestamps import parse_timestamp
+from watchd.core.timestamps import parse_when
 from watchd.watchers.audit import scope_of
 from watchd.watchers.dialects.generic import fallback_event
 from watchd.watchers.identity import file_kind
@@ -36,25 +35,9 @@ from watchd.watchers.records import Skip, decode_record
 from watchd.watchers.symlinks import INSIDE, LinkRule
 
 _log = structlog.get_logger("watchd")
-_DURATION = re.compile(r"(\d+)([smhd])\Z")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _BLOCK = 1 << 16
 _BATCH = 1024
 _EPOCH = datetime.min.replace(tzinfo=UTC)
-
-
-def parse_when(text: str, flag: str, now: datetime | None = None) -> datetime:
-    """Return the time *text* names: RFC 3339, or a duration back from now (90s, 15m, 2h, 7d)."""
-    match = _DURATION.match(text.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return (now or datetime.now(UTC)) - timedelta(seconds=amount * _UNITS[unit])
-    parsed = parse_timestamp(text)
-    if parsed is None:
-        raise UsageError(
-            f"{flag} {text!r}: expected an RFC 3339 time or a duration (90s, 15m, 2h, 7d)"
-        )
-    return parsed
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import BinaryIO, Generic, Literal, TypeVar
 
 import structlog
@@ -16,10 +17,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class StartAt:
-    """Where a source starts in what already exists: the end, the beginning, or N back."""
+    """Where a source starts in what already exists: the end, the beginning, N back, or a time."""
 
-    mode: Literal["end", "beginning", "last"] = "end"
+    mode: Literal["end", "beginning", "last", "since"] = "end"
     count: int = 0
+    since: datetime | None = None
 
 
 @dataclass(frozen=True, eq=False)

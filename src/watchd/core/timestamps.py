@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+
+from watchd.core.errors import UsageError
 
 if TYPE_CHECKING:
     from watchd.core.event import WatchEvent
@@ -50,6 +53,24 @@ def own_ts(value: object) -> str | None:
         when = parse_timestamp(value)
         return when.isoformat() if when is not None else None
     return None
+
+
+_DURATION = re.compile(r"(\d+)([smhd])\Z")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_when(text: str, flag: str, now: datetime | None = None) -> datetime:
+    """Return the time *text* names: RFC 3339, or a duration back from now (90s, 15m, 2h, 7d)."""
+    match = _DURATION.match(text.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        return (now or datetime.now(UTC)) - timedelta(seconds=amount * _UNITS[unit])
+    parsed = parse_timestamp(text)
+    if parsed is None:
+        raise UsageError(
+            f"{flag} {text!r}: expected an RFC 3339 time or a duration (90s, 15m, 2h, 7d)"
+        )
+    return parsed
 
 
 def record_ts(value: object) -> str:

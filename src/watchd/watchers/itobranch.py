@@ -81,12 +81,25 @@ class ItoBranchWatcher:
             return []
         keys = [content_key(r) for r in records]
         if self._seen is None:  # the first look, without a checkpoint: the start position
-            fresh = {"beginning": len(records), "last": self._start.count}.get(self._start.mode, 0)
-            self._seen = set(keys[: max(len(keys) - fresh, 0)])
+            self._seen = set(keys[: len(keys) - self._fresh_at_start(records)])
         new = [(k, r) for k, r in zip(keys, records, strict=True) if k not in self._seen]
         self._seen = set(keys)  # what the cap dropped cannot come back
         self._unacked.append(sorted(self._seen))
         return [self._dialect.to_event(r, self._where, None) for _, r in new]
+
+    def _fresh_at_start(self, records: list[dict[str, object]]) -> int:
+        """Return how many of the last records the start position shows (``--since``: by time)."""
+        start = self._start
+        if start.mode == "beginning":
+            return len(records)
+        if start.mode == "last":
+            return min(start.count, len(records))
+        if start.mode == "since" and start.since is not None:
+            since = start.since
+            times = [self._dialect.to_event(r, self._where, None).time for r in records]
+            older = [n for n, when in enumerate(times) if when is not None and when < since]
+            return len(records) - (older[-1] + 1 if older else 0)
+        return 0
 
     def _read(self) -> list[dict[str, object]] | None:
         head = _git(self._repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{self._branch}")

@@ -79,7 +79,8 @@ class StartupResume:
                     return orphan.offset
             if self._ran_before:
                 return 0  # appeared while watchd was stopped: all of it is new
-        return start_offset(fd, info.st_size, self._start.mode, self._start.count)
+        start = self._start
+        return start_offset(fd, info.st_size, start.mode, start.count, start.since)
 
     def _orphans(self: TrailState) -> list[Entry]:
         return [] if self.store is None else self.store.of_source(self.source_id)

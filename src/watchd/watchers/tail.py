@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from datetime import datetime
 from enum import Enum
 
 from watchd.watchers.identity import Fingerprint, file_key, mark_at
 from watchd.watchers.lines import LineSplitter, lines_backward_at
 from watchd.watchers.records import Skip, decode_record
+from watchd.watchers.since import offset_since
 
 _CHUNK = 64 * 1024
 
@@ -141,14 +143,16 @@ def open_file(path: str, *, follow: bool = True) -> tuple[int, os.stat_result] |
     return fd, info
 
 
-def start_offset(fd: int, size: int, mode: str, count: int) -> int:
-    """Return where to start in a file found at start-up: its end, its start, or N back.
+def start_offset(fd: int, size: int, mode: str, count: int, since: datetime | None = None) -> int:
+    """Return where to start in a file found at start-up: its end, its start, N back, or a time.
 
     "The end" is just past the last newline: a record still being written when
     watchd starts began before the end, and starting after it would lose it.
     """
     if mode == "beginning":
         return 0
+    if mode == "since" and since is not None:
+        return offset_since(fd, _offset_of_last_lines(fd, size, 0), since)
     return _offset_of_last_lines(fd, size, count if mode == "last" else 0)
 
 
