@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pty
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TESTS, append, clean_env, run_watchd
+from watchd.core.progress import Progress
 
 SAMPLES = TESTS / "data" / "samples"
 BIG = 1_000_000
@@ -320,3 +324,61 @@ def test_origin_is_the_absolute_path_as_in_run(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["origin"] == str(tmp_path / "app" / "audit.jsonl")
+
+
+def test_long_work_shows_progress_on_a_terminal_and_erases_it(big_trail: Path) -> None:
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "watchd", "summary", "--source", f"audit:{big_trail}", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=clean_env(),
+    ) as process:
+        os.close(follower)
+        said = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal's last writer left
+                break
+            if not chunk:
+                break
+            said += chunk
+        out, _ = process.communicate(timeout=300)
+    os.close(leader)
+    assert process.returncode == 0
+    assert json.loads(out)["events"] == BIG
+    drawn = said.split(b"\r\x1b[K")
+    assert re.fullmatch(
+        rb"reading 1 file: [\d.]+ [KMG]?B of [\d.]+ MB, [\d,]+ records \([\d,]+/s\)", drawn[1]
+    ), said[:200]
+    assert drawn[-1] == b""  # erased at the end, nothing left behind
+    quiet = run_watchd("summary", "--source", f"audit:{big_trail}", "--json", timeout=300)
+    assert quiet.stderr == ""  # not a terminal: no line at all
+
+
+def test_the_progress_line_waits_a_second_and_counts() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    now = [0.0]
+    screen = Terminal()
+    progress = Progress(screen, 2_000_000, 3, clock=lambda: now[0])
+    progress.advance(1000, 100_000)
+    now[0] = 0.9
+    progress.advance(1000, 100_000)
+    assert screen.getvalue() == ""  # quick work stays silent
+    now[0] = 2.0
+    progress.advance(2000, 200_000)
+    assert (
+        screen.getvalue() == "\r\x1b[Kreading 3 files: 400.0 KB of 2.0 MB, 4,000 records (2,000/s)"
+    )
+    progress.finish()
+    assert screen.getvalue().endswith("\r\x1b[K")
+    piped = io.StringIO()
+    quiet = Progress(piped, 1, 1, clock=lambda: now[0])
+    now[0] = 10.0
+    quiet.advance(1, 1)
+    quiet.finish()
+    assert piped.getvalue() == ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -14,6 +15,7 @@ from watchd.core.deadletters import DeadLetters
 from watchd.core.errors import EXIT_FAILURE, EXIT_OK
 from watchd.core.event import WatchEvent
 from watchd.core.plugins import PluginHost
+from watchd.core.progress import Progress
 from watchd.core.protocols import EventFilter, FormatContext
 from watchd.core.registry import Registry
 from watchd.core.spec import Options, Spec, parse_spec
@@ -60,7 +62,8 @@ def run_query(
             Options({}, "--format"), FormatContext(color=wants_color("auto", tty=tty))
         )
         sources, event_filters, window = _selection(ns, filters, context)
-        reading = Reading()
+        # Events on the terminal show progress themselves; a line under them would be torn.
+        reading = Reading(_progress(sources, shown=not tty))
         header = header_of(formatter)
         try:
             if header is not None:
@@ -77,7 +80,15 @@ def run_query(
             refused.close()
         except BrokenPipeError:
             silence(stdout)
+        finally:
+            reading.progress.finish()  # erased before any last word, an interruption's too
     return EXIT_OK if reading.finish() else EXIT_FAILURE
+
+
+def _progress(sources: list[FileSource], *, shown: bool = True) -> Progress:
+    """Return the progress line of reading *sources*, on stderr when it is a terminal."""
+    paths = [path for source in sources for path in source.files]
+    return Progress.over(paths, sys.stderr if shown else None)
 
 
 def _write(stdout: BinaryIO, frames: list[bytes]) -> None:
@@ -95,10 +106,13 @@ def run_summary(
     """Print the counts of the matching events; return the exit status."""
     with _configured(host, registry, ns, stdout) as context:
         sources, event_filters, window = _selection(ns, filters, context)
-        reading = Reading()
+        reading = Reading(_progress(sources))
         summary = Summary()
-        for event in select(sources, event_filters, window, reading=reading):
-            summary.add(event)
+        try:
+            for event in select(sources, event_filters, window, reading=reading):
+                summary.add(event)
+        finally:
+            reading.progress.finish()
     text = orjson.dumps(summary.as_dict()) + b"\n" if ns.json else summary.render().encode()
     try:
         stdout.write(text)

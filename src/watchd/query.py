@@ -23,6 +23,7 @@ from watchd.core.context import RunContext
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.printable import printable
+from watchd.core.progress import Progress
 from watchd.core.protocols import Dialect, EventFilter, RecordSource
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import Spec
@@ -37,6 +38,7 @@ from watchd.watchers.symlinks import INSIDE, LinkRule
 _log = structlog.get_logger("watchd")
 _BLOCK = 1 << 16
 _BATCH = 1024
+_PROGRESS_EVERY = 4096  # lines between two looks at the clock
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
@@ -150,9 +152,10 @@ class Reading:
     empty result.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, progress: Progress | None = None) -> None:
         self.unreadable: list[str] = []
         self.skips = SkipCounter(_log, summary="lines skipped while reading")
+        self.progress = progress if progress is not None else Progress(None, 0, 0)
 
     def cannot_open(self, path: str, exc: OSError) -> None:
         """Say, once, that *path* could not be read."""
@@ -161,6 +164,7 @@ class Reading:
 
     def finish(self) -> bool:
         """Report the totals; return True when every file was read."""
+        self.progress.finish()
         self.skips.summarize()
         return not self.unreadable
 
@@ -170,7 +174,13 @@ def _events_of(
 ) -> Iterator[WatchEvent]:
     where = RecordSource(source="audit", origin=path, container=source.container)
     dialect = source.dialect
+    progress, records, read = reading.progress, 0, 0
     for line, offset in lines:
+        records += 1
+        read += len(line)
+        if records == _PROGRESS_EVERY:
+            progress.advance(records, read)
+            records = read = 0
         record = decode_record(line)
         if isinstance(record, Skip):
             if record is not Skip.BLANK:
@@ -180,6 +190,7 @@ def _events_of(
             yield dialect.to_event(record, where, None)
         except Exception:  # noqa: BLE001 - one odd record must not stop a query, nor be lost
             yield fallback_event(dialect.name, record, where, None)
+    progress.advance(records, read)
 
 
 def _forward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:

@@ -10,11 +10,13 @@ is found too.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchd.core.errors import UsageError
 from watchd.core.printable import printable
+from watchd.core.progress import Progress
 from watchd.query import files_of
 from watchd.watchers.integrity import BROKEN, GENESIS, OK, UNVERIFIED, Chain, is_chained
 from watchd.watchers.records import Skip, decode_record
@@ -72,12 +74,17 @@ def verify(target: str) -> Report:
     """Check the chain over *target* (a file, or a directory of daily files)."""
     report = Report()
     chain = Chain(GENESIS)
-    for path in trail_files(target):
-        report.files.append(_verify_file(path, chain, report))
+    files = trail_files(target)
+    progress = Progress.over([str(path) for path in files], sys.stderr)
+    try:
+        for path in files:
+            report.files.append(_verify_file(path, chain, report, progress))
+    finally:
+        progress.finish()
     return report
 
 
-def _verify_file(path: Path, chain: Chain, report: Report) -> FileReport:
+def _verify_file(path: Path, chain: Chain, report: Report, progress: Progress) -> FileReport:
     result = FileReport(str(path))
     try:
         handle = path.open("rb")
@@ -86,6 +93,7 @@ def _verify_file(path: Path, chain: Chain, report: Report) -> FileReport:
     in_chain = False  # the file held a dashboard record: each line is a link from then on
     with handle:
         for number, line in enumerate(handle, start=1):
+            progress.advance(1, len(line))
             record = decode_record(line)
             if isinstance(record, Skip):
                 if record is Skip.BLANK:

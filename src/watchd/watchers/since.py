@@ -36,9 +36,7 @@ def record_time(line: bytes) -> datetime | None:
     return None
 
 
-def _lines_from(
-    fd: int, start: int, end: int, block: int = _BLOCK
-) -> Iterator[tuple[int, bytes]]:
+def _lines_from(fd: int, start: int, end: int, block: int = _BLOCK) -> Iterator[tuple[int, bytes]]:
     """Yield the complete lines that begin at or after *start* and before *end*, with offsets."""
     offset, fragment = start, b""
     while offset < end:
