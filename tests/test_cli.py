@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import json
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -15,6 +17,8 @@ import pytest
 
 from conftest import PLUGIN_PKG, clean_env, run_watchd
 from watchd import __version__, hookspecs
+from watchd.cli import build_parser, parse_command_line
+from watchd.core.plugins import PluginHost
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -252,3 +256,28 @@ def test_a_source_that_is_not_a_regular_file_says_what_it_is(tmp_path):
         "/dev/null",
         "a character device",
     )
+
+
+COMMANDS = ("run", "query", "summary", "emit", "verify", "plugins", "demo")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_commands_help_has_examples_that_parse_choices_and_repeatable_marks(command):
+    parser = build_parser(PluginHost([], autoload=False))
+    owner = parser.commands[command]
+    text = owner.format_help()
+    examples = [line.strip() for line in text.split("examples:\n")[1].splitlines() if line]
+    assert 2 <= len(examples) <= 3, text
+    for example in examples:
+        words = shlex.split(example.split(" > ")[0])
+        assert words[0] == "watchd"
+        parse_command_line(parser, words[1:])  # exits 2 if the example does not parse
+    flat = " ".join(text.split())
+    for action in owner._actions:
+        if isinstance(action, argparse._AppendAction) and action.help != argparse.SUPPRESS:
+            assert "(repeatable" in " ".join((action.help or "").split()), action.option_strings
+    if any("--format" in action.option_strings for action in owner._actions):
+        for name in ("human", "json", "csv", "cef", "leef", "ecs"):
+            assert f" {name}," in flat or f" {name} (" in flat, name
+    if any("--level" in action.option_strings for action in owner._actions):
+        assert "debug, info, notice, warning, error, critical" in flat

@@ -158,7 +158,7 @@ def test_summary_counts_the_samples() -> None:
         ),
         (
             ["summary", "--source", "audit:/x", "--level", "warning", "--level", "error"],
-            "--level is a lower bound, given once (warning and error given)",
+            "--level is given once (warning and error given)",
         ),
         (
             ["run", "--source", "audit:/x", "--reorder-window", "-5"],

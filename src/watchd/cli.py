@@ -88,6 +88,27 @@ def _options(parser: argparse.ArgumentParser) -> list[str]:
     return [option for action in parser._actions for option in action.option_strings]
 
 
+class _Once(argparse.Action):
+    """An option given at most once: where the last would win, a second is an error.
+
+    ``--level warning --level error`` cannot mean both floors; taking the last
+    silently would hide that the first was ignored.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        """Store the value; refuse a second one."""
+        before = getattr(namespace, self.dest, None)
+        if before is not None:
+            parser.error(f"{option_string} is given once ({before} and {values} given)")
+        setattr(namespace, self.dest, values)
+
+
 def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
@@ -104,6 +125,31 @@ def _positive_int(text: str) -> int:
 
 def _non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
+
+
+def _examples(*commands: str) -> str:
+    """Return a help's closing examples."""
+    return "examples:\n" + "\n".join(f"  {command}" for command in commands)
+
+
+def _command(
+    commands: argparse._SubParsersAction[_Parser],
+    name: str,
+    common: _Parser,
+    summary: str,
+    description: str,
+    *,
+    examples: tuple[str, ...],
+) -> _Parser:
+    """Add subcommand *name* with its one-line *summary*, its *description* and examples."""
+    return commands.add_parser(
+        name,
+        parents=[common],
+        help=summary,
+        description=description,
+        epilog=_examples(*examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _common() -> _Parser:
@@ -125,17 +171,17 @@ def _common() -> _Parser:
         action="append",
         default=[],
         metavar="NAME",
-        help="load plugin NAME (entry point or module); -p no:NAME blocks it",
+        help="load plugin NAME (entry point or module); -p no:NAME blocks it (repeatable)",
     )
     return common
 
 
-def _add_output_options(parser: argparse.ArgumentParser) -> None:
+def _add_output_options(parser: argparse.ArgumentParser, formats: list[str]) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--format",
         metavar="FMT",
-        help="output format of stdout (default: human on a terminal, else json)",
+        help=f"stdout's format: {', '.join(formats)} (default: human on a terminal, else json)",
     )
     group.add_argument(
         "--json", dest="format", action="store_const", const="json", help="same as --format json"
@@ -148,7 +194,7 @@ def _add_filter_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="SPEC",
-        help="a filter plugin, e.g. level:warning (see 'watchd plugins')",
+        help="a filter plugin, e.g. level:warning (repeatable; see 'watchd plugins')",
     )
     parser.add_argument(
         "--name",
@@ -166,8 +212,7 @@ def _add_filter_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--level",
-        action="append",
-        default=[],
+        action=_Once,
         metavar="LEVEL",
         help=f"only events of at least this severity: {', '.join(LEVELS)}",
     )
@@ -196,27 +241,40 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
     _add_filter_options(parser)
 
 
-def _add_batch_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+def _add_batch_commands(
+    commands: argparse._SubParsersAction[_Parser], common: _Parser, formats: list[str]
+) -> None:
     """Add ``query`` and ``summary``: read what is there, and exit."""
-    query = commands.add_parser(
+    query = _command(
+        commands,
         "query",
-        parents=[common],
-        help="print what the trails hold, filtered, and exit",
-        description="Read what the sources hold now (no following), filter it, print it.",
+        common,
+        "print what the trails hold, filtered, and exit",
+        "Read what the sources hold now (no following), filter it, print it.",
+        examples=(
+            "watchd query --source audit:/var/lib/app/audit.jsonl --last 20",
+            "watchd query --source 'audit:/var/log/loki/*.jsonl' --since 2h --action 'de*'",
+            "watchd query --source audit:/var/lib/app/ --level warning --format csv > out.csv",
+        ),
     )
     _add_batch_options(query)
     query.add_argument(
         "--last", type=_positive_int, metavar="N", help="only the last N matching records"
     )
-    _add_output_options(query)
+    _add_output_options(query, formats)
     _add_config_option(query)
     query.set_defaults(handler=_cmd_query)
 
-    summary = commands.add_parser(
+    summary = _command(
+        commands,
         "summary",
-        parents=[common],
-        help="count events by action, level, actor and container",
-        description="Count what the sources hold by action, level, actor and container.",
+        common,
+        "count events by action, level, actor and container",
+        "Count what the sources hold by action, level, actor and container.",
+        examples=(
+            "watchd summary --source audit:/var/lib/app/audit.jsonl",
+            "watchd summary --source audit:/var/lib/app/ --since 7d --name 'web*' --json",
+        ),
     )
     _add_batch_options(summary)
     summary.add_argument("--json", action="store_true", help="one JSON object")
@@ -226,12 +284,18 @@ def _add_batch_commands(commands: argparse._SubParsersAction[_Parser], common: _
 
 def _add_trail_tools(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
     """Add ``emit`` and ``verify``: write a record, check a chain."""
-    emit = commands.add_parser(
+    emit = _command(
+        commands,
         "emit",
-        parents=[common],
-        help="append one audit record",
-        description="Append one record to PATH the way terok-shield, lokt or loki-mode write "
+        common,
+        "append one audit record",
+        "Append one record to PATH the way terok-shield, lokt or loki-mode write "
         "it (one locked, fsynced write of a whole line).",
+        examples=(
+            "watchd emit /tmp/audit.jsonl --action blocked --container web --dest 192.0.2.1",
+            "watchd emit /tmp/locks.jsonl --schema lokt --action acquire --container build",
+            "watchd emit /tmp/loki.jsonl --schema loki --action delete --container task/42 --chain",
+        ),
     )
     emit.add_argument("path", metavar="PATH", help="the trail to append to (created 0600)")
     emit.add_argument("--action", required=True, help="the action (lokt: its event)")
@@ -256,23 +320,41 @@ def _add_trail_tools(commands: argparse._SubParsersAction[_Parser], common: _Par
     emit.add_argument("--chain", action="store_true", help="loki: add the integrity hash")
     emit.set_defaults(handler=_cmd_emit)
 
-    verify = commands.add_parser(
+    verify = _command(
+        commands,
         "verify",
-        parents=[common],
-        help="check loki-mode integrity chains",
-        description="Check loki-mode's integrity chain over a file, or a directory of daily "
+        common,
+        "check loki-mode integrity chains",
+        "Check loki-mode's integrity chain over a file, or a directory of daily "
         "files in modification-time order, the chain carried across files. "
         "Exit 0 valid, 1 broken, 2 usage.",
+        examples=("watchd verify ~/.loki/audit/", "watchd verify /tmp/loki.jsonl --json"),
     )
     verify.add_argument("path", metavar="PATH|DIR", help="a trail file or a directory of them")
     verify.add_argument("--json", action="store_true", help="one JSON object")
     verify.set_defaults(handler=_cmd_verify)
 
 
-def build_parser(host: PluginHost) -> argparse.ArgumentParser:
-    """Return the parser, with the options every loaded plugin adds to ``run``."""
+def build_parser(host: PluginHost, registry: Registry | None = None) -> argparse.ArgumentParser:
+    """Return the parser, with the options every loaded plugin adds to ``run``.
+
+    *registry* (the plugins' types, collected when not given) names the formats
+    the help lists.
+    """
+    registry = registry if registry is not None else host.collect()
+    formats = registry.formats.names()
     common = _common()
-    parser = _Parser(prog="watchd", description="Follow audit trails and route every record.")
+    parser = _Parser(
+        prog="watchd",
+        description="Follow audit trails and route every record.",
+        epilog=_examples(
+            "watchd demo",
+            "watchd run --source audit:/var/lib/app/audit.jsonl",
+            "watchd query --source audit:/var/lib/app/ --since 1h --level warning",
+        )
+        + "\n\nEach command's own help: watchd COMMAND --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-V", "--version", action="version", version=f"watchd {__version__}")
     parser.add_argument(  # read ahead by scan_plugin_args, as after the command
         "-p",
@@ -281,33 +363,40 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="load plugin NAME (entry point or module); -p no:NAME blocks it",
+        help="load plugin NAME (entry point or module); -p no:NAME blocks it (repeatable)",
     )
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
 
-    run = commands.add_parser(
+    run = _command(
+        commands,
         "run",
-        parents=[common],
-        help="follow sources, write to sinks",
-        description="Follow sources live and route events to sinks.",
+        common,
+        "follow sources, write to sinks",
+        "Follow sources live and route events to sinks.",
+        examples=(
+            "watchd run --source audit:/var/lib/app/audit.jsonl",
+            "watchd run --source 'audit:/var/log/app/*.jsonl' --since 1h --level warning",
+            "watchd run --source audit:/var/lib/app/ --sink syslog+tcp://127.0.0.1:514 "
+            "--state-dir /var/lib/watchd",
+        ),
     )
     run.add_argument(
         "--source",
         action="append",
         required=True,
         metavar="SPEC",
-        help="TYPE[:TARGET][,KEY=VALUE]..., e.g. audit:/var/lib/app/audit.jsonl",
+        help="TYPE[:TARGET][,KEY=VALUE]..., e.g. audit:/var/lib/app/audit.jsonl (repeatable)",
     )
     run.add_argument(
         "--sink",
         action="append",
         default=[],
         metavar="SPEC",
-        help="where events go (default: stdout), e.g. stdout,format=json",
+        help="where events go (default: stdout), e.g. file:/var/log/w.jsonl (repeatable)",
     )
-    _add_output_options(run)
+    _add_output_options(run, formats)
     _add_config_option(run)
     start = run.add_mutually_exclusive_group()
     start.add_argument(
@@ -365,24 +454,27 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
     host.add_options(run)
     run.set_defaults(handler=_cmd_run)
 
-    plugins = commands.add_parser(
+    plugins = _command(
+        commands,
         "plugins",
-        parents=[common],
-        help="list plugins",
-        description="List every plugin and what it provides.",
+        common,
+        "list plugins",
+        "List every plugin and what it provides.",
+        examples=("watchd plugins", "watchd -p no:siem plugins --json"),
     )
     plugins.add_argument("--json", action="store_true", help="one JSON object per plugin")
     plugins.set_defaults(handler=_cmd_plugins)
 
-    _add_batch_commands(commands, common)
+    _add_batch_commands(commands, common, formats)
     _add_trail_tools(commands, common)
 
-    demo = commands.add_parser(
+    demo = _command(
+        commands,
         "demo",
-        parents=[common],
-        help="show watchd on sample events",
-        description="Append sample audit records to a temporary file "
-        "and follow it, as 'watchd run' would.",
+        common,
+        "show watchd on sample events",
+        "Append sample audit records to a temporary file and follow it, as 'watchd run' would.",
+        examples=("watchd demo", "watchd demo --count 3 --interval 100 --format json"),
     )
     demo.add_argument("--count", type=_positive_int, default=12, help="records to write")
     demo.add_argument(
@@ -392,7 +484,7 @@ def build_parser(host: PluginHost) -> argparse.ArgumentParser:
         metavar="MS",
         help="pause between records (default 300)",
     )
-    _add_output_options(demo)
+    _add_output_options(demo, formats)
     demo.set_defaults(handler=_cmd_demo)
     parser.commands = dict(commands.choices)
     return parser
@@ -410,10 +502,8 @@ def filter_specs(ns: argparse.Namespace) -> list[Spec]:
         filters.append(_shortcut("name", ",".join(ns.name), "--name"))
     if ns.action:
         filters.append(_shortcut("action", ",".join(ns.action), "--action"))
-    if len(ns.level) > 1:  # a floor: two cannot both hold, and the last one winning hides that
-        raise UsageError(f"--level is a lower bound, given once ({' and '.join(ns.level)} given)")
-    if ns.level:
-        filters.append(_shortcut("level", ns.level[0], "--level"))
+    if ns.level is not None:
+        filters.append(_shortcut("level", ns.level, "--level"))
     filters.extend(_shortcut("field", text, "--filter") for text in ns.filter)
     if ns.change is not None:
         filters.append(_shortcut("change", ns.change, "--change"))
@@ -609,12 +699,21 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _overview() -> int:
+    """Print the overview of the commands (what bare ``watchd`` does)."""
+    try:
+        build_parser(PluginHost(scan_plugin_args([]))).print_help()
+    except (PluginLoadError, PluginConflictError) as exc:
+        print(f"watchd: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE if isinstance(exc, PluginLoadError) else EXIT_USAGE
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``watchd`` command line; return the exit status."""
     given = list(sys.argv[1:] if argv is None else argv)
     if not given:  # bare watchd: the overview of its commands
-        build_parser(PluginHost(scan_plugin_args([]))).print_help()
-        return EXIT_OK
+        return _overview()
     handover = take_handover()  # set when this process is a reload
     # The command line as the user gave it, which every later reload reads again.
     raw_args = handover.raw if handover is not None else given
@@ -622,18 +721,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = config.read_ahead_plugins(given)
         host = PluginHost(scan_plugin_args(args))
-        parser = build_parser(host)
+        registry = host.collect()
+        parser = build_parser(host, registry)
         args = _with_config(parser, args)
         ns = (
             _parse_quietly(parser, args)
             if previous is not None
             else parse_command_line(parser, args)
         )
-    except (UsageError, PluginLoadError) as exc:
+    except (UsageError, PluginLoadError, PluginConflictError) as exc:
         if previous is not None:
             fall_back(previous, str(exc))
         print(f"watchd: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE
+        return EXIT_FAILURE if isinstance(exc, PluginLoadError) else EXIT_USAGE
     ns.raw_args, ns.args, ns.previous, ns.parser = raw_args, args, previous, parser
     ns.reloaded = handover is not None
     configure_logging(ns.verbose - ns.quiet)
@@ -643,9 +743,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     keep_heap()
     try:
-        registry = host.collect()
         status: int = ns.handler(host, registry, ns)
-    except (UsageError, PluginConflictError) as exc:
+    except UsageError as exc:
         print(f"watchd: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
