@@ -281,3 +281,13 @@ def test_every_commands_help_has_examples_that_parse_choices_and_repeatable_mark
             assert f" {name}," in flat or f" {name} (" in flat, name
     if any("--level" in action.option_strings for action in owner._actions):
         assert "debug, info, notice, warning, error, critical" in flat
+
+
+def test_wording_a_directorys_scope_and_one_record(watchd, tmp_path):
+    process = watchd("run", "--source", f"audit:{tmp_path}")
+    said = process.wait_log("Waiting for audit events...")
+    assert (said["path"], said["source"]) == (f"{tmp_path}/{{*.jsonl,*.log}}", f"audit:{tmp_path}")
+    assert process.stop() == 0
+    demo = run_watchd("demo", "--count", "1", "--interval", "1", "--json")
+    assert demo.returncode == 0
+    assert " append 1 record to their trails " in demo.stderr

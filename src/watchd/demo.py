@@ -189,11 +189,15 @@ class _StopWhenShown:
         return events
 
 
+def _records(count: int) -> str:
+    return "1 record" if count == 1 else f"{count} records"
+
+
 def run_demo(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
     """Write ``--count`` records to four tools' trails and follow them until all are shown."""
     with tempfile.TemporaryDirectory(prefix="watchd-demo-") as directory:
         print(
-            f"watchd demo: terok-shield, lokt, loki-mode and ito append {ns.count} records "
+            f"watchd demo: terok-shield, lokt, loki-mode and ito append {_records(ns.count)} "
             f"to their trails in {directory}\n"
             f"  the same as: watchd run --source audit:{directory}\n",
             file=sys.stderr,

@@ -24,7 +24,7 @@ from watchd.watchers.integrity import BROKEN, HASH_KEY, Chain, is_chained
 from watchd.watchers.records import Skip, decode_record
 from watchd.watchers.symlinks import MODES
 from watchd.watchers.tail import Tail
-from watchd.watchers.trail import Trail, TrailOptions
+from watchd.watchers.trail import Trail, TrailOptions, shown_scope
 
 #: How much one poll reads at most, so one busy file cannot starve the others.
 READ_BUDGET = 64 * 1024
@@ -48,7 +48,7 @@ class AuditWatcher:
         worktree: str = "",
         source: str = "audit",
     ) -> None:
-        self.name = f"{source}:{trail.pattern}"
+        self.name = f"{source}:{shown_scope(trail.pattern)}"
         #: Whether this source can follow several files (their events are merged).
         self.merges = trail.is_glob
         self._worktree = worktree

@@ -57,6 +57,14 @@ if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
 
+def shown_scope(pattern: str) -> str:
+    """Return a scope as people read it: ``dir/*.jsonl|*.log`` is ``dir/{*.jsonl,*.log}``."""
+    directory, name = os.path.split(pattern)
+    if "|" not in name:
+        return pattern
+    return os.path.join(directory, "{" + name.replace("|", ",") + "}")
+
+
 @dataclass(frozen=True)
 class TrailOptions:
     """Timings and bounds of a trail (all in seconds or bytes)."""
@@ -428,7 +436,7 @@ class Trail(ScopeListing, StartupResume):
             if self.store is not None:
                 self.store.started(self.source_id)
         if not found and not self._waiting_said:
-            self._log.info("Waiting for audit events...", path=self.pattern)
+            self._log.info("Waiting for audit events...", path=shown_scope(self.pattern))
         self._waiting_said = not found
         if self._unwritten and self.store is not None:
             self._unwritten = False
