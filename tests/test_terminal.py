@@ -43,7 +43,7 @@ def test_colour_on_a_terminal_and_none_with_no_color(tmp_path):
     assert b"\x1b[36mc1\x1b[0m" in coloured
     plain = run_on_a_terminal(trail, clean_env(NO_COLOR="1"))
     assert b"\x1b[" not in plain
-    assert b'2026-04-01 12:00:01  INFO      allowed  c1  detail="n=1"\r\n' in plain
+    assert b'2026-04-01 12:00:01  INFO      allowed       c1          detail="n=1"\r\n' in plain
 
 
 def test_diagnostics_on_a_terminal_read_like_the_events_local_time_and_level(tmp_path):

@@ -260,10 +260,15 @@ def test_human_columns_align_and_every_other_field_is_labelled():
     lines = [human(event).decode() for event in events]
     clock = lines[0][:8]
     assert lines == [
-        f"{clock}  WARNING   blocked  web  dest=192.0.2.1",
-        f"{clock}  INFO      deny     -    actor=bob",
-        f'{clock}  INFO      allowed  build  detail="port 443"',
+        f"{clock}  WARNING   blocked       web         dest=192.0.2.1",
+        f"{clock}  INFO      deny          -           actor=bob",
+        f'{clock}  INFO      allowed       build       detail="port 443"',
     ]
+    long = WatchEvent(ts="x", source="s", action="a" * 20, container="c" * 30, time=when)
+    assert human(long).decode().endswith("a" * 20 + "  " + "c" * 30)
+    # The action column widened to 20; the container column not to 30 (past 24).
+    widened = f"{clock}  WARNING   blocked{' ' * 13}  web{' ' * 7}  dest=192.0.2.1"
+    assert human(events[0]).decode() == widened
 
 
 def test_human_lines_escape_separators_and_bidirectional_controls():

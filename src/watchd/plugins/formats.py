@@ -28,21 +28,22 @@ class HumanFormat:
     """Aligned columns, then labelled fields, as ``journalctl`` and ``kubectl`` print them.
 
     ``TIME  LEVEL  ACTION  CONTAINER  dest=... detail=... actor=...``: the
-    columns keep their place (an empty container is ``-``), each column as
-    wide as its widest value so far (up to 24), so lines stay aligned as they
-    come. Every value is one token (:func:`quoted`): text with spaces is
-    quoted, an escape never reads like the characters of one. Times are
-    local; a timestamp that could not be parsed is shown as written.
+    columns keep their place (an empty container is ``-``), each column at
+    least as wide as usual values and as its widest value so far (up to 24),
+    so lines stay aligned as they come. Every value is one token
+    (:func:`quoted`): text with spaces is quoted, an escape never reads like
+    the characters of one. Times are local; a timestamp that could not be
+    parsed is shown as written.
     """
 
     def __init__(self, *, color: bool) -> None:
         self._color = color
-        self._widths = [0, 0, 0]  # time, action, container: they only grow
+        self._widths = [8, 12, 10]  # time, action, container: they only grow
 
     def _column(self, index: int, text: str, code: str) -> str:
         width = self._widths[index]
-        if len(text) > width and (len(text) <= _MAX_COLUMN or not width):
-            width = self._widths[index] = min(len(text), _MAX_COLUMN)
+        if width < len(text) <= _MAX_COLUMN:
+            width = self._widths[index] = len(text)
         return paint(text, code, color=self._color) + " " * max(width - len(text), 0)
 
     def __call__(self, event: WatchEvent) -> bytes:
