@@ -306,3 +306,18 @@ TrailModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_the_tailing_engine_loses_nothing = TrailModel.TestCase
+
+
+def test_an_inode_a_deleted_file_left_is_a_new_file_even_when_both_started_empty():
+    """Found by the model: the deleted file's entry (an empty file's fingerprint matches any
+    file) stood for the file that took its inode, under the old path; a crash lost its records.
+    """
+    model = TrailModel()
+    try:
+        model.delivered_covers_written()
+        steps = ("rename_rotation", "sink_fails", "append_split", "delete", "symlink_swap")
+        for step in (*steps, "append_split", "symlink_swap", "kill_9"):
+            getattr(model, step)()
+            model.delivered_covers_written()
+    finally:
+        model.teardown()

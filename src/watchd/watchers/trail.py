@@ -155,6 +155,10 @@ class Trail(ScopeListing, StartupResume):
         self._unwritten = False  # entries put for new files, not yet handed to the writer
         #: Store key -> opening number of the tail whose file has that inode now.
         self._owner: dict[str, int] = {}
+        #: Inodes whose file was deleted and let go, until that is acknowledged: a
+        #: file found with one of them is new, whatever its first bytes say (an
+        #: empty file's fingerprint matches every file).
+        self._deleted: set[str] = set()
         now = self._clock()
         self._next_poll = now
         self._next_rescan = now + options.rescan_interval
@@ -380,6 +384,7 @@ class Trail(ScopeListing, StartupResume):
                 self.store.put(entry)
         for dev, ino, seq in gone:
             key = entry_key(self.source_id, dev, ino)
+            self._deleted.discard(file_key(dev, ino))
             if self._owner.get(key) == seq:
                 del self._owner[key]
                 self.store.drop(self.source_id, dev, ino)
@@ -566,9 +571,10 @@ class Trail(ScopeListing, StartupResume):
         self._dirty.add(tail.key)
         self._index(tail)
         known = self.store.get(self.source_id, tail.dev, tail.ino) if self.store else None
-        if self.store is not None and (
-            known is None or not continues(known, tail.fd, tail.size())  # a reused inode
-        ):
+        reused = tail.key in self._deleted or (
+            known is not None and not continues(known, tail.fd, tail.size())
+        )
+        if self.store is not None and (known is None or reused):
             # Where a file starts is written before any of it is read: a crash
             # before its first record is acknowledged must find it again (a
             # rotated one may have no name in scope to be found by). A copy that
@@ -761,6 +767,7 @@ class Trail(ScopeListing, StartupResume):
             self._log.debug("file let go", path=tail.path, state=tail.state.value)
             if tail.state is State.REMOVED:
                 gone.append((tail.dev, tail.ino, tail.seq))
+                self._deleted.add(tail.key)
         return gone
 
     def close(self) -> None:
