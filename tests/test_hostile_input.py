@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 
 from hostile import hostile_text, nested, records
 from watchd.core.event import WatchEvent
-from watchd.core.printable import printable
+from watchd.core.printable import printable, quoted
 from watchd.core.protocols import RecordSource
+from watchd.core.terminal import LEVEL_TAGS, local_clock
 from watchd.plugins.formats import CsvFormat, HumanFormat
 from watchd.plugins.loki_cef import LokiCefFormat
 from watchd.plugins.siem_formats import CefFormat, EcsFormat, LeefFormat
@@ -178,8 +179,32 @@ def test_human_is_one_line_without_a_character_a_terminal_obeys(event: WatchEven
     line = HumanFormat(color=False)(event).decode()
     assert line.splitlines() == [line]
     assert all(unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp") for c in line)
-    for name in ("action", "container", "actor"):
-        assert printable(getattr(event, name)) in line
+    # Every field reads back exactly: the columns, then the labelled fields.
+    when = event.time
+    clock = local_clock(when) if when is not None else quoted(event.ts)
+    assert line.startswith(clock + "  ")
+    tokens = _TOKEN.findall(line[len(clock) :])
+    level, action, container, *labelled = tokens
+    assert (level, _unquoted(action)) == (LEVEL_TAGS[event.level][0], event.action)
+    assert container == "-" if not event.container else _unquoted(container) == event.container
+    shown = dict(token.split("=", 1) for token in labelled)
+    wanted = {
+        k: getattr(event, k) for k in ("dest", "detail", "actor", "worktree") if getattr(event, k)
+    }
+    assert {k: _unquoted(v) for k, v in shown.items()} == wanted
+
+
+_TOKEN = re.compile(r'(?:[^\s"]*"(?:[^"\\]|\\.)*")|[^\s"]+')
+_ESCAPE = re.compile(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[nrt\"\\])")
+_SIMPLE = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unquoted(token: str) -> str:
+    """Read one token of the human format back to the text it shows."""
+    if not token.startswith('"'):
+        return token
+    inner = token[1:-1]
+    return _ESCAPE.sub(lambda m: _SIMPLE.get(m[1]) or chr(int(m[1][1:], 16)), inner)
 
 
 @FUZZ

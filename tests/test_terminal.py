@@ -13,20 +13,21 @@ from datetime import UTC, datetime, timedelta
 from conftest import append, clean_env, line
 
 
-def run_on_a_terminal(trail, env) -> bytes:
+def run_on_a_terminal(trail, env, *, stream: str = "stdout", until: bytes = b"n=2") -> bytes:
+    """Follow *trail* with *stream* (stdout or stderr) on a terminal; return what it showed."""
     leader, follower = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "watchd", "run", "--source", f"audit:{trail}", "--from-beginning"],
         stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=subprocess.DEVNULL,
+        stdout=follower if stream == "stdout" else subprocess.DEVNULL,
+        stderr=follower if stream == "stderr" else subprocess.DEVNULL,
         env=env,
     )
     os.close(follower)
     output = b""
     deadline = time.monotonic() + 10
     try:
-        while b"n=2" not in output and time.monotonic() < deadline:
+        while until not in output and time.monotonic() < deadline:
             output += os.read(leader, 4096)
     finally:
         process.terminate()
@@ -49,25 +50,8 @@ def test_colour_on_a_terminal_and_none_with_no_color(tmp_path):
 def test_diagnostics_on_a_terminal_read_like_the_events_local_time_and_level(tmp_path):
     trail = tmp_path / "audit.jsonl"
     append(trail, b"not json\n" + line(1))
-    leader, follower = pty.openpty()
     env = clean_env(NO_COLOR="1", TZ="UTC-05:30")  # POSIX: five and a half hours east
-    process = subprocess.Popen(
-        [sys.executable, "-m", "watchd", "run", "--source", f"audit:{trail}", "--from-beginning"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=follower,
-        env=env,
-    )
-    os.close(follower)
-    said = b""
-    deadline = time.monotonic() + 10
-    try:
-        while b"\n" not in said and time.monotonic() < deadline:
-            said += os.read(leader, 4096)
-    finally:
-        process.terminate()
-        process.wait()
-        os.close(leader)
+    said = run_on_a_terminal(trail, env, stream="stderr", until=b"\n")
     first = said.split(b"\r\n")[0].decode()
     match = re.fullmatch(r"(\d\d):(\d\d):\d\d  WARNING   (.+)", first)
     assert match, first

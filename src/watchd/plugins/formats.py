@@ -54,13 +54,20 @@ class HumanFormat:
             self._column(0, local_clock(when) if when else quoted(event.ts), "2"),
             paint(quoted(tag), code, color=self._color) + " " * (LEVEL_WIDTH - len(tag)),
             self._column(1, quoted(event.action), "1"),
-            self._column(2, quoted(event.container) if event.container else "-", "36"),
+            self._column(2, _container(event.container), "36"),
         ]
         for name in _LABELLED:
             value = getattr(event, name)
             if value:
                 parts.append(paint(f"{name}=", "2", color=self._color) + quoted(value))
         return "  ".join(parts).rstrip().encode("utf-8", "replace")
+
+
+def _container(name: str) -> str:
+    """Return the container column: ``-`` when there is none, so ``"-"`` for one named so."""
+    if not name:
+        return "-"
+    return '"-"' if name == "-" else quoted(name)
 
 
 def human_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
