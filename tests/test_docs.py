@@ -27,12 +27,14 @@ from watchd.cli import (
     _reload_check,
     _with_config,
     build_parser,
+    check_types,
     filter_specs,
     parse_command_line,
     plan_from_args,
 )
 from watchd.config import read_ahead_plugins
 from watchd.core.plugins import PluginHost, scan_plugin_args
+from watchd.core.run import RunPlan
 from watchd.core.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,19 +113,10 @@ def test_every_command_line_shown_parses_and_plans(command: str) -> None:
     registry = host.collect()
     ns = parse_command_line(parser, _with_config(parser, words))
     if ns.command == "run":
-        plan = plan_from_args(ns)
-        for spec in plan.sources:
-            registry.sources.get(spec.type, spec.options.where)
-        for spec in plan.sinks:
-            registry.sinks.get(spec.type, spec.options.where)
-        for spec in plan.filters:
-            registry.filters.get(spec.type, spec.options.where)
+        check_types(registry, plan_from_args(ns))
     elif ns.command in ("query", "summary"):
-        for spec in filter_specs(ns):
-            registry.filters.get(spec.type, spec.options.where)
-        for text in ns.source:
-            spec = parse_spec(text, "--source")
-            registry.sources.get(spec.type, spec.options.where)
+        sources = [parse_spec(text, "--source") for text in ns.source]
+        check_types(registry, RunPlan(sources=sources, sinks=[], filters=filter_specs(ns)))
 
 
 SESSIONS = [

@@ -569,6 +569,16 @@ def _cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> in
     return reloader.finish(status)
 
 
+def check_types(registry: Registry, plan: RunPlan) -> None:
+    """Raise UsageError naming the first source, sink or filter type *plan* has and no plugin."""
+    for spec in plan.sources:
+        registry.sources.get(spec.type, spec.options.where)
+    for spec in plan.sinks:
+        registry.sinks.get(spec.type, spec.options.where)
+    for spec in plan.filters:
+        registry.filters.get(spec.type, spec.options.where)
+
+
 def _reload_check(
     parser: argparse.ArgumentParser, registry: Registry, raw_args: list[str]
 ) -> Callable[[], str | None]:
@@ -577,13 +587,7 @@ def _reload_check(
     def check() -> str | None:
         try:
             args = _with_config(parser, config.read_ahead_plugins(list(raw_args)))
-            plan = plan_from_args(_parse_quietly(parser, args))
-            for spec in plan.sources:
-                registry.sources.get(spec.type, spec.options.where)
-            for spec in plan.sinks:
-                registry.sinks.get(spec.type, spec.options.where)
-            for spec in plan.filters:
-                registry.filters.get(spec.type, spec.options.where)
+            check_types(registry, plan_from_args(_parse_quietly(parser, args)))
         except UsageError as exc:
             return str(exc)
         return None
