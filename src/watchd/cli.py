@@ -1,4 +1,4 @@
-"""The ``watchd`` command: ``run``, ``plugins``, ``demo``."""
+"""The ``watchd`` command line: one parser, with examples in every help; a handler a command."""
 
 from __future__ import annotations
 
