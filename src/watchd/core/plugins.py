@@ -7,7 +7,7 @@ import importlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any
 
@@ -96,8 +96,9 @@ class PluginHost:
                 blocked.append(arg[3:])
             else:
                 requested.append(arg)
+        installed = list(entry_points(group=ENTRY_POINT_GROUP))  # scanned once: it reads metadata
         known = {name for name, _ in BUILTIN_PLUGINS} | set(requested)
-        known |= {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        known |= {ep.name for ep in installed}
         #: Blocked names no plugin here has: allowed (a shared configuration may
         #: block one not installed on this machine), but likely misspelt.
         self.unknown_blocked = [name for name in dict.fromkeys(blocked) if name not in known]
@@ -106,7 +107,7 @@ class PluginHost:
                 self._register(importlib.import_module(module), name, "builtin", __version__, "")
         if autoload is None:
             autoload = not autoload_disabled()
-        self._load_entry_points(requested, autoload=autoload)
+        self._load_entry_points(installed, requested, autoload=autoload)
         for name in requested:
             if self.pm.get_plugin(name) is None and not self.pm.is_blocked(name):
                 self._import_module_plugin(name)
@@ -116,8 +117,10 @@ class PluginHost:
         self.pm.register(plugin, name=name)
         self.info[name] = PluginInfo(name, kind, version, dist)
 
-    def _load_entry_points(self, requested: list[str], *, autoload: bool) -> None:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+    def _load_entry_points(
+        self, installed: list[EntryPoint], requested: list[str], *, autoload: bool
+    ) -> None:
+        for ep in installed:
             if self.pm.is_blocked(ep.name) or self.pm.get_plugin(ep.name) is not None:
                 continue
             if not autoload and ep.name not in requested:
