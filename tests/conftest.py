@@ -175,6 +175,15 @@ def run_watchd(*args: str, env: dict[str, str] | None = None, timeout: float = 3
     )
 
 
+def wait_for_lines(path: Path, count: int, timeout: float = 10.0) -> bytes:
+    """Wait until *path* holds at least *count* complete lines; return what it holds."""
+    deadline = time.monotonic() + timeout
+    while not path.exists() or path.read_bytes().count(b"\n") < count:
+        assert time.monotonic() < deadline, f"{path} has not {count} lines"
+        time.sleep(0.02)
+    return path.read_bytes()
+
+
 def append(path: Path, data: bytes) -> None:
     """Append *data* to *path* with one write, as an audit writer does."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -9,22 +9,18 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import append, clean_env, line
+from conftest import append, clean_env, line, wait_for_lines
 
 STRACE = shutil.which("strace")
 
 
-def wait_for_lines(path: Path, count: int) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 10
-    while not path.exists() or path.read_bytes().count(b"\n") < count:
-        assert time.monotonic() < deadline, f"{path} has not {count} lines"
-        time.sleep(0.02)
-    return [json.loads(row) for row in path.read_bytes().splitlines()]
+def events_in(path: Path, count: int) -> list[dict[str, object]]:
+    """Wait for *count* events in *path*; return every event it holds."""
+    return [json.loads(row) for row in wait_for_lines(path, count).splitlines()]
 
 
 def test_the_file_and_its_directories_are_private_and_rotation_needs_no_signal(watchd, tmp_path):
@@ -35,17 +31,17 @@ def test_the_file_and_its_directories_are_private_and_rotation_needs_no_signal(w
     process = watchd(
         "run", "--source", f"audit:{trail}", "--from-beginning", "--sink", f"file:{out}", env=env
     )
-    assert [e["detail"] for e in wait_for_lines(out, 1)] == ["n=0"]
+    assert [e["detail"] for e in events_in(out, 1)] == ["n=0"]
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(out.parent.parent.stat().st_mode) == 0o700
     out.rename(out.with_name("out.jsonl.1"))  # logrotate's create: moved away, no signal
     append(trail, line(1))
-    assert [e["detail"] for e in wait_for_lines(out, 1)] == ["n=1"]
+    assert [e["detail"] for e in events_in(out, 1)] == ["n=1"]
     out.unlink()  # deleted under it
     append(trail, line(2))
-    assert [e["detail"] for e in wait_for_lines(out, 1)] == ["n=2"]
-    assert [e["detail"] for e in wait_for_lines(out.with_name("out.jsonl.1"), 1)] == ["n=0"]
+    assert [e["detail"] for e in events_in(out, 1)] == ["n=2"]
+    assert [e["detail"] for e in events_in(out.with_name("out.jsonl.1"), 1)] == ["n=0"]
     assert process.stop() == 0
 
 

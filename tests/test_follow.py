@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import append, clean_env, line, record
+from conftest import append, clean_env, line, record, wait_for_lines
 
 
 def follow(watchd, path: Path, *extra: str):
@@ -245,18 +245,11 @@ def test_run_writes_the_same_csv_as_query_header_first(watchd, tmp_path):
     header, *rows = queried.splitlines(keepends=True)
     assert header.startswith(b"ts,level,source,action,")
     assert [process.read_line(timeout=10) for _ in range(3)] == [header, *rows]
-    _wait_for_lines(out, 3)
+    wait_for_lines(out, 3)
     # The file sink starts each new file with the header: logrotate's create moved it away.
     out.rename(tmp_path / "out.csv.1")
     append(trail, line(2))
     assert b",n=2," in process.read_line(timeout=10)
-    _wait_for_lines(out, 2)
+    wait_for_lines(out, 2)
     assert out.read_bytes().splitlines()[0] == header.rstrip(b"\r\n")
     assert process.stop() == 0
-
-
-def _wait_for_lines(path: Path, count: int) -> None:
-    deadline = time.monotonic() + 10
-    while not path.exists() or path.read_bytes().count(b"\n") < count:
-        assert time.monotonic() < deadline, f"{path} has not {count} lines"
-        time.sleep(0.02)
