@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from itertools import accumulate
 
 _PLUS_NEWLINE = (1).__add__
+#: The longest line a trail reads as a record (its newline included), unless told.
+MAX_LINE_BYTES = 1024 * 1024
 #: Bytes read at a time by :func:`lines_backward`.
 BACKWARD_BLOCK = 64 * 1024
 

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from watchd.core.timestamps import parse_timestamp
+from watchd.watchers.dialects.generic import TIME_KEYS
+from watchd.watchers.lines import MAX_LINE_BYTES, LineSplitter
 from watchd.watchers.records import Skip, decode_record
 
 _BLOCK = 64 * 1024  # the last stretch is read through, in blocks this size
 _PROBE = 4096  # each halving reads about this much: a line or a few
-#: Where producers keep a record's time, first found wins (the generic dialect's keys).
-TIME_KEYS = ("ts", "timestamp", "time", "@timestamp", "date")
 
 
 def record_time(line: bytes) -> datetime | None:
@@ -37,19 +37,21 @@ def record_time(line: bytes) -> datetime | None:
 
 
 def _lines_from(fd: int, start: int, end: int, block: int = _BLOCK) -> Iterator[tuple[int, bytes]]:
-    """Yield the complete lines that begin at or after *start* and before *end*, with offsets."""
-    offset, fragment = start, b""
+    """Yield the complete lines that begin at *start* or later and end by *end*, with offsets.
+
+    *start* is a line's start. A line too long to be a record is passed over,
+    as the trail passes it over.
+    """
+    splitter = LineSplitter(MAX_LINE_BYTES)
+    splitter.reset(start)
+    offset = start
     while offset < end:
         chunk = os.pread(fd, min(block, end - offset), offset)
         if not chunk:
             return
-        data = fragment + chunk
-        line_start = offset - len(fragment)
-        *lines, fragment = data.split(b"\n")
-        for line in lines:
-            yield line_start, line
-            line_start += len(line) + 1
         offset += len(chunk)
+        for line, line_end in splitter.feed(chunk, offset):
+            yield line_end - len(line) - 1, line
 
 
 def _line_start_after(fd: int, position: int, end: int) -> int:

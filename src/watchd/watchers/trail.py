@@ -48,6 +48,7 @@ from watchd.watchers.identity import (
     same_head,
 )
 from watchd.watchers.inotify import IN_MOVED_FROM, IN_MOVED_TO, NAMING, InotifyHub
+from watchd.watchers.lines import MAX_LINE_BYTES
 from watchd.watchers.listing import ScopeListing
 from watchd.watchers.resume import StartupResume
 from watchd.watchers.symlinks import INSIDE, LinkRule, OutsideScopeError
@@ -69,7 +70,7 @@ def shown_scope(pattern: str) -> str:
 class TrailOptions:
     """Timings and bounds of a trail (all in seconds or bytes)."""
 
-    max_line_bytes: int = 1024 * 1024
+    max_line_bytes: int = MAX_LINE_BYTES
     poll_interval: float = 0.25
     rescan_interval: float = 10.0
     rotate_wait: float = 5.0

@@ -9,9 +9,11 @@ from watchd.core.event import Cursor, WatchEvent
 from watchd.core.protocols import RecordSource
 from watchd.watchers.dialects.base import build_event, record_level, text
 
+#: Where records keep their time, first found wins.
+TIME_KEYS = ("ts", "timestamp", "time", "@timestamp", "date")
 # Each field, and the keys it is looked up under, first found wins.
 _KEYS: dict[str, tuple[str, ...]] = {
-    "ts": ("ts", "timestamp", "time", "@timestamp", "date"),
+    "ts": TIME_KEYS,
     "action": ("action", "event", "op", "type", "msg_type"),
     "container": ("container", "name", "resource", "target", "object"),
     "dest": ("dest", "destination", "ip", "ip_address", "addr"),
