@@ -19,7 +19,8 @@ from watchd.core.progress import Progress
 from watchd.core.protocols import EventFilter, FormatContext
 from watchd.core.registry import Registry
 from watchd.core.spec import Options, Spec, parse_spec
-from watchd.plugins.stdout import header_of, isatty, silence, wants_color
+from watchd.core.terminal import isatty
+from watchd.plugins.stdout import header_of, silence, wants_color
 from watchd.query import FileSource, Reading, Summary, Window, file_sources, select
 
 

@@ -14,7 +14,7 @@ import structlog
 import structlog.tracebacks
 
 from watchd.core.printable import printable, quoted
-from watchd.core.terminal import LEVEL_TAGS, LEVEL_WIDTH, paint
+from watchd.core.terminal import level_column, paint
 
 if TYPE_CHECKING:
     from structlog.typing import ExcInfo
@@ -77,15 +77,14 @@ class TerminalRenderer:
         exc_info = _exc_info(event.pop("exc_info", None))
         event.pop("timestamp", None)
         level = str(event.pop("level", "info"))
-        tag, code = LEVEL_TAGS.get(level, (level.upper(), ""))
         what = printable(str(event.pop("event", "")))
         fields = [
             paint(f"{printable(str(key))}=", "2", color=color) + quoted(_text(value))
             for key, value in event.items()
         ]
         clock = paint(datetime.now().strftime("%H:%M:%S"), "2", color=color)
-        level_column = paint(tag, code, color=color) + " " * (LEVEL_WIDTH - len(tag))
-        line = "  ".join([clock, level_column, paint(what, "1", color=color), *fields]).rstrip()
+        level = level_column(level, color=color)
+        line = "  ".join([clock, level, paint(what, "1", color=color), *fields]).rstrip()
         if exc_info is None:
             return line
         out = io.StringIO()

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
+from watchd.core.terminal import isatty
+
 #: Wait this long before showing anything: quick work stays silent.
 DELAY = 1.0
 #: Redraw at most this often.
@@ -41,7 +43,7 @@ class Progress:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._stream = stream if stream is not None and _is_terminal(stream) else None
+        self._stream = stream if stream is not None and isatty(stream) else None
         self._clock = clock
         self._started = clock()
         self._next = self._started + DELAY
@@ -90,10 +92,3 @@ class Progress:
             self._stream.write("\r\x1b[K")
             self._stream.flush()
             self._shown = False
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (ValueError, OSError):
-        return False

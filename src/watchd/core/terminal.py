@@ -7,6 +7,9 @@ so an event and a warning beside it read alike.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import IO, Any
+
+from watchd.core.printable import quoted
 
 #: How each level is shown, and its colour (SGR) on a terminal; info is plain.
 LEVEL_TAGS = {
@@ -18,6 +21,21 @@ LEVEL_TAGS = {
     "critical": ("CRITICAL", "1;31"),
 }
 LEVEL_WIDTH = max(len(tag) for tag, _ in LEVEL_TAGS.values())
+
+
+def isatty(stream: IO[Any]) -> bool:
+    """Return True when *stream* is a terminal (False for closed or odd streams)."""
+    try:
+        return stream.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+def level_column(level: str, *, color: bool) -> str:
+    """Return *level* as its column shows it: the tag, coloured, padded to the column's width."""
+    tag, code = LEVEL_TAGS.get(level, (level.upper(), ""))
+    shown = quoted(tag)  # a plugin's event may carry any level
+    return paint(shown, code, color=color) + " " * (LEVEL_WIDTH - len(shown))
 
 
 def paint(text: str, code: str, *, color: bool) -> str:

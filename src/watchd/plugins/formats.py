@@ -11,7 +11,7 @@ from watchd.core.printable import quoted
 from watchd.core.protocols import FormatContext, FormatFactory, Formatter
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
-from watchd.core.terminal import LEVEL_TAGS, LEVEL_WIDTH, local_clock, paint
+from watchd.core.terminal import level_column, local_clock, paint
 
 
 def json_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
@@ -49,10 +49,9 @@ class HumanFormat:
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the line for *event*."""
         when = event.time
-        tag, code = LEVEL_TAGS.get(event.level, (event.level.upper(), ""))
         parts = [
             self._column(0, local_clock(when) if when else quoted(event.ts), "2"),
-            paint(quoted(tag), code, color=self._color) + " " * (LEVEL_WIDTH - len(tag)),
+            level_column(event.level, color=self._color),
             self._column(1, quoted(event.action), "1"),
             self._column(2, _container(event.container), "36"),
         ]

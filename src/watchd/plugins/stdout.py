@@ -14,6 +14,7 @@ from watchd.core.event import WatchEvent
 from watchd.core.protocols import FormatContext, Formatter, SinkFactory
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options, Spec
+from watchd.core.terminal import isatty
 from watchd.plugins.frames import write_frames
 
 
@@ -130,14 +131,6 @@ def starts_output(fd: int) -> bool:
     except OSError:
         return True
     return not stat.S_ISREG(info.st_mode) or info.st_size == 0
-
-
-def isatty(stream: BinaryIO) -> bool:
-    """Return True when *stream* is a terminal (False for closed or odd streams)."""
-    try:
-        return stream.isatty()
-    except (ValueError, OSError):
-        return False
 
 
 def make_stdout_sink(spec: Spec, context: RunContext) -> StreamSink:
