@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from watchd.core.event import LAZY_TIME, Cursor, WatchEvent, normalize_level
+from watchd.core.event import Cursor, WatchEvent, normalize_level
 from watchd.core.fields import as_text
 from watchd.core.protocols import RecordSource
-from watchd.core.timestamps import READ_TIME_KEY, own_ts, utc_now_iso
+from watchd.core.timestamps import READ_TIME_KEY
+from watchd.watchers.dialects.base import stamped
 
 _FIXED = ("ts", "source", "action", "container")
 _TEXT = ("dest", "detail", "actor", "origin", "worktree")
@@ -37,9 +38,9 @@ class WatchdDialect:
         extra = record.get("extra")
         extra = dict(extra) if isinstance(extra, dict) else {}
         level = record.get("level")
-        ts = own_ts(record.get("ts"))
-        if ts is None:  # null or empty: the read time, marked as such, as the dialects do
-            ts, extra[READ_TIME_KEY] = utc_now_iso(), True
+        ts, when = stamped(record.get("ts"), extra)
+        if extra.get(READ_TIME_KEY) is True:  # the first watchd's read time is no record's time
+            when = None
         return WatchEvent(
             ts=ts,
             source=as_text(record.get("source")) or where.source,
@@ -52,7 +53,7 @@ class WatchdDialect:
             origin=as_text(record.get("origin")) or where.origin,
             extra=extra,
             worktree=as_text(record.get("worktree")) or where.worktree,
-            time=None if extra.get(READ_TIME_KEY) is True else LAZY_TIME,
+            time=when,
             cursor=cursor,
             record=record,
         )
