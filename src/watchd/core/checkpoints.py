@@ -22,7 +22,7 @@ import orjson
 import structlog
 
 from watchd.core.errors import UsageError
-from watchd.core.private import make_dirs
+from watchd.core.private import fsync_directory, make_dirs
 
 log = structlog.get_logger("watchd")
 
@@ -135,11 +135,7 @@ def replace_file(path: str, directory: str, document: bytes, *, durable: bool) -
         os.close(fd)
     os.replace(temporary, path)
     if durable:
-        folder = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        fsync_directory(directory)
 
 
 class CheckpointStore:

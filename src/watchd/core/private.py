@@ -53,6 +53,15 @@ def make_dirs(path: str) -> None:
         os.chmod(directory, 0o700)  # the umask may have taken bits away; never adds any
 
 
+def fsync_directory(path: str) -> None:
+    """Write *path*'s directory entries to disk: a file made or renamed in it survives a crash."""
+    folder = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def open_append(path: str) -> int:
     """Open *path* to append, creating it 0600; SymlinkRefusedError if it is a link."""
     try:

@@ -23,7 +23,7 @@ from watchd.core.context import RunContext
 from watchd.core.deadletters import DeadLetters, dead_letters
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
-from watchd.core.private import make_dirs, open_append
+from watchd.core.private import fsync_directory, make_dirs, open_append
 from watchd.core.protocols import Formatter, SinkFactory
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
@@ -49,11 +49,7 @@ class FileSink:
         make_dirs(os.path.dirname(self.path))  # 0700, as the file is 0600
         fd = open_append(self.path)
         if self._fsync:  # the file's name, too, must survive a power cut
-            directory = os.open(os.path.dirname(self.path), os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            fsync_directory(os.path.dirname(self.path))
         return fd
 
     def emit_batch(self, events: Sequence[WatchEvent]) -> None:
