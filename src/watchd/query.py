@@ -164,7 +164,6 @@ class Reading:
 
     def finish(self) -> bool:
         """Report the totals; return True when every file was read."""
-        self.progress.finish()
         self.skips.summarize()
         return not self.unreadable
 
