@@ -6,7 +6,6 @@ import argparse
 import inspect
 import json
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -16,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import PLUGIN_PKG, clean_env, run_watchd
+from shown import check_shown
 from watchd import __version__, hookspecs
-from watchd.cli import build_parser, parse_command_line
+from watchd.cli import build_parser
 from watchd.core.plugins import PluginHost
 
 PLUGIN_GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
@@ -262,16 +262,14 @@ COMMANDS = ("run", "query", "summary", "emit", "verify", "plugins", "demo")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_every_commands_help_has_examples_that_parse_choices_and_repeatable_marks(command):
+def test_every_commands_help_has_examples_that_plan_choices_and_repeatable_marks(command):
     parser = build_parser(PluginHost([], autoload=False))
     owner = parser.commands[command]
     text = owner.format_help()
     examples = [line.strip() for line in text.split("examples:\n")[1].splitlines() if line]
     assert 2 <= len(examples) <= 3, text
     for example in examples:
-        words = shlex.split(example.split(" > ")[0])
-        assert words[0] == "watchd"
-        parse_command_line(parser, words[1:])  # exits 2 if the example does not parse
+        check_shown(example)  # parsed and planned: its options, and the types its specs name
     flat = " ".join(text.split())
     for action in owner._actions:
         if isinstance(action, argparse._AppendAction) and action.help != argparse.SUPPRESS:

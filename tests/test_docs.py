@@ -23,19 +23,13 @@ from pathlib import Path
 import pytest
 
 from conftest import clean_env
+from shown import check_shown
 from watchd.cli import (
     _reload_check,
-    _with_config,
     build_parser,
-    check_types,
-    filter_specs,
-    parse_command_line,
-    plan_from_args,
 )
 from watchd.config import read_ahead_plugins
 from watchd.core.plugins import PluginHost, scan_plugin_args
-from watchd.core.run import RunPlan
-from watchd.core.spec import parse_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -106,17 +100,7 @@ SHOWN = [
 
 @pytest.mark.parametrize("command", SHOWN)
 def test_every_command_line_shown_parses_and_plans(command: str) -> None:
-    words = shlex.split(command.split(" > ", maxsplit=1)[0].split(" | ", maxsplit=1)[0])[1:]
-    words = [str(SAMPLE) if word == "/etc/watchd.toml" else word for word in words]
-    host = PluginHost([word for word in words if word.startswith("no:")], autoload=False)
-    parser = build_parser(host)
-    registry = host.collect()
-    ns = parse_command_line(parser, _with_config(parser, words))
-    if ns.command == "run":
-        check_types(registry, plan_from_args(ns))
-    elif ns.command in ("query", "summary"):
-        sources = [parse_spec(text, "--source") for text in ns.source]
-        check_types(registry, RunPlan(sources=sources, sinks=[], filters=filter_specs(ns)))
+    check_shown(command, {"/etc/watchd.toml": str(SAMPLE)})
 
 
 SESSIONS = [

@@ -378,7 +378,7 @@ def build_parser(host: PluginHost, registry: Registry | None = None) -> argparse
         examples=(
             "watchd run --source audit:/var/lib/app/audit.jsonl",
             "watchd run --source 'audit:/var/log/app/*.jsonl' --since 1h --level warning",
-            "watchd run --source audit:/var/lib/app/ --sink syslog+tcp://127.0.0.1:514 "
+            "watchd run --source audit:/var/lib/app/ --sink syslog:tcp://127.0.0.1:514 "
             "--state-dir /var/lib/watchd",
         ),
     )

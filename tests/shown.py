@@ -1,0 +1,38 @@
+"""Checking a watchd command line as shown to people (in the docs, in a command's help)."""
+
+from __future__ import annotations
+
+import shlex
+
+from watchd.cli import (
+    _with_config,
+    build_parser,
+    check_types,
+    filter_specs,
+    parse_command_line,
+    plan_from_args,
+)
+from watchd.core.plugins import PluginHost
+from watchd.core.run import RunPlan
+from watchd.core.spec import parse_spec
+
+
+def check_shown(command: str, stand_ins: dict[str, str] | None = None) -> None:
+    """Parse *command* (``watchd ...``) with watchd's own parser and plan it as it would run.
+
+    A redirection or pipe after it is left out; *stand_ins* replace words
+    (a config file's path, say). Exits 2 (SystemExit) when it does not parse,
+    raises UsageError when it names a type no plugin has.
+    """
+    words = shlex.split(command.split(" > ", maxsplit=1)[0].split(" | ", maxsplit=1)[0])
+    assert words[0] == "watchd", command
+    words = [(stand_ins or {}).get(word, word) for word in words[1:]]
+    host = PluginHost([word for word in words if word.startswith("no:")], autoload=False)
+    parser = build_parser(host)
+    registry = host.collect()
+    ns = parse_command_line(parser, _with_config(parser, words))
+    if ns.command == "run":
+        check_types(registry, plan_from_args(ns))
+    elif ns.command in ("query", "summary"):
+        sources = [parse_spec(text, "--source") for text in ns.source]
+        check_types(registry, RunPlan(sources=sources, sinks=[], filters=filter_specs(ns)))
