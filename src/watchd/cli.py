@@ -164,16 +164,21 @@ def _common() -> _Parser:
         default=0,
         help="fewer diagnostics on stderr (-q warnings, -qq errors)",
     )
-    common.add_argument(
+    _add_plugin_option(common, "plugins")
+    return common
+
+
+def _add_plugin_option(parser: argparse.ArgumentParser, dest: str) -> None:
+    """Add ``-p NAME``; its values are read ahead of parsing (``scan_plugin_args``)."""
+    parser.add_argument(
         "-p",
         "--plugin",
-        dest="plugins",
+        dest=dest,
         action="append",
         default=[],
         metavar="NAME",
         help="load plugin NAME (entry point or module); -p no:NAME blocks it (repeatable)",
     )
-    return common
 
 
 def _add_output_options(parser: argparse.ArgumentParser, formats: list[str]) -> None:
@@ -356,15 +361,7 @@ def build_parser(host: PluginHost, registry: Registry | None = None) -> argparse
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-V", "--version", action="version", version=f"watchd {__version__}")
-    parser.add_argument(  # read ahead by scan_plugin_args, as after the command
-        "-p",
-        "--plugin",
-        dest="plugins_first",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="load plugin NAME (entry point or module); -p no:NAME blocks it (repeatable)",
-    )
+    _add_plugin_option(parser, "plugins_first")  # before the command, as after it
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
