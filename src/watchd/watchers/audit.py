@@ -117,10 +117,11 @@ class AuditWatcher:
                     continue
             status, broken = "", None
             if chain is not None:
-                if is_chained(record):
+                chained = is_chained(record)
+                if chained:
                     self._chained_files.add(key)
-                    status, broken = self._check_link(chain, tail, record, start)
-                elif chain.binds(key in self._chained_files):  # not loki's shape, in its file
+                # A record not of loki's shape is a link too, in a file of the chain.
+                if chained or chain.binds(key in self._chained_files):
                     status, broken = self._check_link(chain, tail, record, start)
             cursor = new_cursor(Cursor, (key, end, start))
             try:
