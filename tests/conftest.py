@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +182,29 @@ def wait_for_lines(path: Path, count: int, timeout: float = 10.0) -> bytes:
         assert time.monotonic() < deadline, f"{path} has not {count} lines"
         time.sleep(0.02)
     return path.read_bytes()
+
+
+def checkpointed(state: Path) -> list[dict[str, Any]]:
+    """Return the file entries of the checkpoints in *state* (none before the first write)."""
+    try:
+        return list(json.loads((state / "checkpoints.json").read_bytes())["files"])
+    except (FileNotFoundError, ValueError):
+        return []
+
+
+def wait_checkpointed(
+    state: Path, offsets: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """Wait until the checkpoints in *state* satisfy *offsets*; return their file entries.
+
+    What a test waits for instead of sleeping past a timer: the checkpoint is
+    where the engine says what it has finished.
+    """
+    deadline = time.monotonic() + timeout
+    while not offsets(files := checkpointed(state)):
+        assert time.monotonic() < deadline, f"checkpoints never got there: {files}"
+        time.sleep(0.02)
+    return files
 
 
 def append(path: Path, data: bytes) -> None:

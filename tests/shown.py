@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import shlex
 
-from watchd.cli import (
-    _with_config,
-    build_parser,
-    check_types,
-    filter_specs,
-    parse_command_line,
-    plan_from_args,
-)
+from watchd.cli.app import build_parser
+from watchd.cli.arguments import parse_command_line
+from watchd.cli.config import with_config
+from watchd.cli.run import check_types, filter_specs, plan_from_args
 from watchd.core.plugins import PluginHost
 from watchd.core.run import RunPlan
 from watchd.core.spec import parse_spec
@@ -30,7 +26,7 @@ def check_shown(command: str, stand_ins: dict[str, str] | None = None) -> None:
     host = PluginHost([word for word in words if word.startswith("no:")], autoload=False)
     parser = build_parser(host)
     registry = host.collect()
-    ns = parse_command_line(parser, _with_config(parser, words))
+    ns = parse_command_line(parser, with_config(parser, words))
     if ns.command == "run":
         check_types(registry, plan_from_args(ns))
     elif ns.command in ("query", "summary"):

@@ -15,6 +15,7 @@ import structlog
 from structlog.testing import capture_logs
 
 from watchd.core.checkpoints import STATE_FILE, CheckpointStore, Entry
+from watchd.core.clock import ManualClock
 from watchd.core.errors import UsageError
 
 
@@ -98,4 +99,41 @@ def test_a_failed_write_is_logged_and_written_again_at_the_next_interval(tmp_pat
     store.wait()
     assert offsets(tmp_path) == [7]
     assert store.due() is None
+    store.close()
+
+
+def test_writes_come_at_most_every_interval_by_the_store_s_own_clock(tmp_path):
+    clock = ManualClock()
+    store = CheckpointStore(str(tmp_path), interval=1.0, clock=clock, wall=ManualClock())
+    store.put(entry(1))
+    store.flush()
+    store.put(entry(2))
+    assert store.due() == 1.0  # nothing moved: a whole interval to go
+    clock.advance(0.75)
+    store.maybe_flush()
+    store.wait()
+    assert offsets(tmp_path) == [1]
+    clock.advance(0.25)
+    assert store.due() == 0.0
+    store.maybe_flush()
+    store.wait()
+    assert offsets(tmp_path) == [2]
+    store.close()
+
+
+def test_an_entry_not_seen_for_longer_than_the_ttl_is_dropped_at_the_next_write(tmp_path):
+    wall = ManualClock(1_700_000_000.0)
+    store = CheckpointStore(str(tmp_path), ttl=60.0, wall=wall)
+    old = Entry("audit", "/t/a.jsonl", 1, 2, 0, "", 5, "", wall())
+    store.put(old)
+    wall.advance(60.0)
+    store.put(Entry("audit", "/t/b.jsonl", 1, 3, 0, "", 9, "", wall()))
+    store.flush()
+    store.wait()
+    assert sorted(offsets(tmp_path)) == [5, 9]  # exactly the TTL old: kept
+    wall.advance(0.5)
+    store.flush()
+    store.wait()
+    assert offsets(tmp_path) == [9]  # past it
+    assert store.sources["audit"]["seen"] == 1_700_000_060.0  # the source's time is the store's
     store.close()

@@ -16,8 +16,9 @@ import pytest
 
 from conftest import PLUGIN_PKG, clean_env, run_watchd
 from shown import check_shown
-from watchd import __version__, hookspecs
-from watchd.cli import build_parser
+from watchd import __version__
+from watchd.cli.app import build_parser
+from watchd.core import hookspecs
 from watchd.core.plugins import PluginHost
 
 PLUGIN_GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import TESTS, clean_env, run_watchd
-from watchd import config
-from watchd.cli import build_parser
+from watchd.cli import config
+from watchd.cli.app import build_parser
 from watchd.core.plugins import PluginHost
 
 SAMPLES = TESTS / "data" / "samples"

@@ -24,11 +24,9 @@ import pytest
 
 from conftest import clean_env
 from shown import check_shown
-from watchd.cli import (
-    _reload_check,
-    build_parser,
-)
-from watchd.config import read_ahead_plugins
+from watchd.cli.app import build_parser
+from watchd.cli.config import read_ahead_plugins
+from watchd.cli.run import reload_check
 from watchd.core.plugins import PluginHost, scan_plugin_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,7 +149,7 @@ def test_every_configuration_shown_checks_out_as_a_reload_checks_it(block, tmp_p
     args = ["run", "--config", str(config)]
     host = PluginHost(scan_plugin_args(read_ahead_plugins(args)), autoload=False)  # as main does
     parser = build_parser(host)
-    assert _reload_check(parser, host.collect(), args)() is None
+    assert reload_check(parser, host.collect(), args)() is None
 
 
 def test_the_shipped_sample_is_the_one_documented_and_it_runs(tmp_path):

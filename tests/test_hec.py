@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from collectors import free_ports
-from conftest import append, clean_env, run_watchd
+from conftest import append, clean_env, run_watchd, wait_checkpointed
 from hec_server import HecServer
 
 TOKEN = "s3cr3t-0f-the-hec"  # noqa: S105 - a test token, checked never to be printed
@@ -222,7 +222,8 @@ def test_with_indexer_acknowledgement_only_indexed_batches_are_checkpointed(
     try:
         again = follow(watchd, path, f"hec:{acking.url},token={TOKEN},ack=yes", *state)
         assert wait_seqs(acking, 5) == list(range(5))  # sent again, all of it
-        time.sleep(1.5)  # the ack polls go on until indexed, then the checkpoint moves
+        size = path.stat().st_size  # the ack polls go on until indexed, then the checkpoint moves
+        wait_checkpointed(tmp_path / "state", lambda files: [f["offset"] for f in files] == [size])
         assert again.stop() == 0
         third = follow(watchd, path, f"hec:{acking.url},token={TOKEN},ack=yes", *state)
         assert third.quiet_for(1.5)

@@ -22,28 +22,27 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hostile import hostile_text, nested, records
-from watchd.core.event import WatchEvent
-from watchd.core.printable import printable, quoted
-from watchd.core.protocols import RecordSource
-from watchd.core.terminal import LEVEL_TAGS, local_clock
-from watchd.plugins.formats import CsvFormat, HumanFormat
-from watchd.plugins.loki_cef import LokiCefFormat
-from watchd.plugins.siem_formats import CefFormat, EcsFormat, LeefFormat
-from watchd.plugins.syslog_messages import (
+from watchd.codecs.syslog.framing import FrameSplitter, lf_terminated, octet_counted
+from watchd.codecs.syslog.messages import (
     LokiSyslog,
     Rfc3164,
     Rfc5424,
     Sender,
-    lf_terminated,
-    octet_counted,
 )
+from watchd.codecs.syslog.parse import MalformedError, parse_message
+from watchd.core.event import WatchEvent
+from watchd.core.interfaces import RecordSource
+from watchd.core.printable import printable, quoted
+from watchd.core.terminal import LEVEL_TAGS, local_clock
+from watchd.plugins.formats.loki_cef import LokiCefFormat
+from watchd.plugins.formats.siem import CefFormat, EcsFormat, LeefFormat
+from watchd.plugins.formats.text import CsvFormat, HumanFormat
 from watchd.watchers.dialects.generic import GenericDialect
 from watchd.watchers.dialects.ito import ItoDialect
 from watchd.watchers.dialects.loki import LokiDialect
 from watchd.watchers.dialects.lokt import LoktDialect
 from watchd.watchers.dialects.terok import TerokDialect
 from watchd.watchers.dialects.watchd import WatchdDialect
-from watchd.watchers.syslog_parse import FrameSplitter, MalformedError, parse_message
 
 FUZZ = settings(
     max_examples=int(os.environ.get("WATCHD_FUZZ_EXAMPLES", "300")),

@@ -7,7 +7,8 @@ import io
 from collections import Counter
 
 from conftest import line
-from watchd.core.context import StartAt
+from watchd.core.context import RunSettings, StartAt
+from watchd.core.hookspecs import hookimpl
 from watchd.core.plugins import PluginHost
 from watchd.core.run import RunPlan, execute
 from watchd.core.spec import parse_spec
@@ -40,7 +41,7 @@ def hook_calls_for(trail, records: int) -> tuple[Counter[str], bytes]:
         sources=[parse_spec(f"audit:{trail}", "test")],
         sinks=[parse_spec("stdout,format=json", "test")],
         filters=[],
-        start=StartAt("beginning"),
+        settings=RunSettings(start=StartAt("beginning")),
         extra_filters=[stop_after_all],
     )
     assert execute(host, registry, argparse.Namespace(), plan, out, on_ready=keep_context) == 0
@@ -53,12 +54,35 @@ def test_hook_calls_do_not_grow_with_the_number_of_events(tmp_path):
     assert few_out.count(b"\n") == 10
     assert many_out.count(b"\n") == 20_000
     assert few == many
-    assert set(many) == {
-        "watchd_configure",
-        "watchd_unconfigure",
-        "watchd_register_source_types",
-        "watchd_register_sink_types",
-        "watchd_register_formats",
-        "watchd_register_dialects",
-        "watchd_register_filters",
-    }
+    # The registration hooks are called by the host itself, once per
+    # implementation, before the run (see the test below).
+    assert set(many) == {"watchd_configure", "watchd_unconfigure"}
+
+
+class Registers:
+    """A plugin whose registration hooks count their calls."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls: Counter[str] = Counter()
+
+    @hookimpl
+    def watchd_register_sink_types(self, sinks):
+        self.calls["sinks"] += 1
+        sinks.add(f"{self.name}-sink", lambda spec, context: None, "")
+
+    @hookimpl
+    def watchd_register_formats(self, formats):
+        self.calls["formats"] += 1
+
+
+def test_registration_calls_each_implementation_once_and_records_its_plugin():
+    host = PluginHost(autoload=False)
+    plugins = [Registers(f"p{n}") for n in range(20)]
+    for plugin in plugins:
+        host.pm.register(plugin, name=plugin.name)
+    registry = host.collect()
+    assert [p.calls for p in plugins] == [Counter(sinks=1, formats=1)] * 20
+    entries = {e.name: e.plugin for e in registry.sinks}
+    assert {n: entries[f"{n}-sink"] for n in ("p0", "p19")} == {"p0": "p0", "p19": "p19"}
+    assert entries["stdout"] == "stdout"

@@ -17,13 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watchd import RecordSource, StartAt, WatchEvent
+from watchd.codecs.lines import LineSplitter
 from watchd.core.event import LAZY_TIME, Cursor, assemble_event
 from watchd.core.registry import TypeTable
 from watchd.watchers.dialects.auto import AutoDialect
 from watchd.watchers.dialects.lokt import LoktDialect
 from watchd.watchers.dialects.terok import TerokDialect
-from watchd.watchers.lines import LineSplitter
-from watchd.watchers.trail import Trail, TrailOptions
+from watchd.watchers.files.settings import TrailOptions
+from watchd.watchers.files.trail import Trail
 
 WHERE = RecordSource(source="audit", origin="/trail")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from watchd.core.protocols import RecordSource
-from watchd.plugins.loki_cef import LokiCefFormat, js_string
+from watchd.core.interfaces import RecordSource
+from watchd.plugins.formats.loki_cef import LokiCefFormat, js_string
 from watchd.watchers.dialects.loki import LokiDialect
 
 GOLDEN = [

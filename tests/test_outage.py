@@ -61,12 +61,12 @@ def test_r7_file_deleted_while_the_sink_is_down_is_still_delivered(watchd, tmp_p
     trail = tmp_path / "audit.jsonl"
     trail.touch()
     sink = f"tcp://127.0.0.1:{collector.port},backoff_max=1,queue=10"
-    process = follow(watchd, trail, "--sink", sink, source_options=",rotate_wait=200")
+    process = follow(watchd, trail, "--sink", sink, source_options=",rotate_wait=200ms")
     collector.stop()
     time.sleep(0.2)
     append(trail, records(0, 500))
     trail.unlink()
-    time.sleep(1.0)
+    time.sleep(0.3)  # past rotate_wait: a deleted file is held while its events wait
     collector.start()
     in_order_at_least_once(collector.wait_for(500), range(500))
     process.wait_log("file let go", path=str(trail))

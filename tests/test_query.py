@@ -162,7 +162,7 @@ def test_summary_counts_the_samples() -> None:
         ),
         (
             ["run", "--source", "audit:/x", "--reorder-window", "-5"],
-            "argument --reorder-window: '-5' must be at least 0",
+            "argument --reorder-window: '-5' is not a duration (250ms, 5s, 2m, 1h",
         ),
     ],
 )

@@ -11,9 +11,9 @@ import pytest
 
 from conftest import append, run_watchd
 from watchd.core.event import Cursor, WatchEvent
-from watchd.core.protocols import RecordSource
-from watchd.plugins.loki_cef import LokiCefFormat
-from watchd.plugins.siem_formats import CefFormat, EcsFormat, LeefFormat
+from watchd.core.interfaces import RecordSource
+from watchd.plugins.formats.loki_cef import LokiCefFormat
+from watchd.plugins.formats.siem import CefFormat, EcsFormat, LeefFormat
 from watchd.watchers.dialects.loki import LokiDialect
 from watchd.watchers.dialects.terok import TerokDialect
 

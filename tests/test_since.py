@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import append
-from watchd.watchers import since as since_module
-from watchd.watchers.since import offset_since
+from watchd.watchers.files import since as since_module
+from watchd.watchers.files.since import offset_since
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -9,21 +9,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from watchd.core.event import WatchEvent
-from watchd.core.protocols import RecordSource
-from watchd.core.timestamps import parse_timestamp
-from watchd.plugins import syslog_messages
-from watchd.plugins.formats import HumanFormat
-from watchd.plugins.syslog_messages import (
+from watchd.codecs.syslog import messages as syslog_messages
+from watchd.codecs.syslog.framing import FrameSplitter, lf_terminated, octet_counted
+from watchd.codecs.syslog.messages import (
     LokiSyslog,
     Rfc3164,
     Rfc5424,
     Sender,
-    lf_terminated,
-    octet_counted,
 )
+from watchd.codecs.syslog.parse import MalformedError, parse_message
+from watchd.core.event import WatchEvent
+from watchd.core.interfaces import RecordSource
+from watchd.core.timestamps import parse_timestamp
+from watchd.plugins.formats.text import HumanFormat
 from watchd.watchers.dialects.loki import LokiDialect
-from watchd.watchers.syslog_parse import FrameSplitter, MalformedError, parse_message
 
 
 def event(**fields: object) -> WatchEvent:

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from watchd import RecordSource, StartAt, UsageError, WatchEvent
+from watchd.codecs import lines
+from watchd.codecs.lines import LineSplitter
+from watchd.codecs.records import Skip, decode_record
 from watchd.core.fields import field_reader
 from watchd.core.spec import parse_spec
 from watchd.core.timestamps import parse_timestamp
-from watchd.plugins.formats import HumanFormat
-from watchd.watchers import lines
+from watchd.plugins.formats.text import HumanFormat
 from watchd.watchers.dialects.terok import TerokDialect
-from watchd.watchers.lines import LineSplitter
-from watchd.watchers.records import Skip, decode_record
-from watchd.watchers.tail import start_offset
+from watchd.watchers.files.tail import start_offset
 
 SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 
@@ -300,3 +300,33 @@ def test_human_time_is_local_and_dated_when_not_today():
     assert HumanFormat(color=False)(event).startswith(b"2020-01-02 ")
     today = WatchEvent(ts="x", source="s", action="a", container="c", time=datetime.now(UTC))
     assert HumanFormat(color=False)(today)[2:3] == b":"
+
+
+def test_an_outage_backs_off_and_reports_its_length_by_the_sink_s_clock():
+    import structlog  # noqa: PLC0415
+    from structlog.testing import capture_logs  # noqa: PLC0415
+
+    from watchd.core.clock import ManualClock  # noqa: PLC0415
+    from watchd.plugins.sinks.network import Backoff, Outage  # noqa: PLC0415
+
+    clock = ManualClock()
+    outage = Outage(structlog.get_logger("watchd"), "127.0.0.1:514", Backoff(1.0, 4.0, clock))
+    configured, config = structlog.is_configured(), structlog.get_config()
+    with capture_logs() as logs:
+        waits = []
+        for _ in range(4):
+            outage.failed("refused", queued=3)
+            waits.append(outage.wait())
+            clock.advance(outage.wait())
+            assert outage.wait() == 0.0  # due: the clock reached it
+        outage.restored()
+    # capture_logs leaves structlog "configured"; the next test must find it as it was.
+    if configured:
+        structlog.configure(**config)
+    else:
+        structlog.reset_defaults()
+    # 1, 2, 4, 4 seconds (the cap), each jittered down to no less than half.
+    assert [low / 2 <= w <= low for w, low in zip(waits, (1, 2, 4, 4), strict=True)] == [True] * 4
+    said = [log["event"] for log in logs if log["log_level"] != "debug"]
+    assert said == ["connection lost, retrying with backoff", "connection restored"]
+    assert logs[-1]["down_seconds"] == round(sum(waits), 3)

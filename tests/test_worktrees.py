@@ -9,7 +9,7 @@ from datetime import datetime
 from conftest import append, clean_env
 from test_dialects import EXPECTED, SAMPLES
 from watchd import WatchEvent
-from watchd.plugins.formats import HumanFormat
+from watchd.plugins.formats.text import HumanFormat
 
 GIT_ENV = clean_env(
     GIT_AUTHOR_NAME="t",

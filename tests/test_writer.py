@@ -14,7 +14,7 @@ import pytest
 
 from conftest import run_watchd
 from watchd import AuditWriter
-from watchd.core.protocols import RecordSource
+from watchd.core.interfaces import RecordSource
 from watchd.watchers.dialects.loki import LokiDialect
 from watchd.watchers.dialects.lokt import LoktDialect
 from watchd.watchers.dialects.terok import TerokDialect

@@ -5,34 +5,38 @@ The public API for plugins: implement hooks with :data:`hookimpl`; sources retur
 :class:`WatchEvent`. :class:`AuditWriter` writes trails the way the tools do.
 """
 
-import pluggy
-
 from watchd._version import __version__
-from watchd.core.context import ResourceKey, RunContext, StartAt
+from watchd.core.context import (
+    FilterFactory,
+    ResourceKey,
+    RunContext,
+    RunSettings,
+    SinkFactory,
+    SourceFactory,
+    StartAt,
+)
 from watchd.core.errors import UsageError
 from watchd.core.event import LEVELS, Cursor, WatchEvent
-from watchd.core.protocols import (
+from watchd.core.hookspecs import hookimpl
+from watchd.core.interfaces import (
     Acknowledging,
     AsyncSink,
     Dialect,
     EventFilter,
-    FilterFactory,
     FormatContext,
     FormatFactory,
     Formatter,
+    HangupAware,
+    HeaderedFormatter,
+    KeyedDialect,
+    Merging,
     RecordSource,
     Sink,
-    SinkFactory,
-    SourceFactory,
     Watcher,
 )
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options, Spec
-
-#: Marks a function as an implementation of a ``watchd_*`` hook.
-hookimpl = pluggy.HookimplMarker("watchd")
-
-from watchd.writer import AuditWriter  # noqa: E402 - after hookimpl, which plugins import
+from watchd.writer import AuditWriter
 
 __all__ = [
     "LEVELS",
@@ -46,10 +50,15 @@ __all__ = [
     "FormatContext",
     "FormatFactory",
     "Formatter",
+    "HangupAware",
+    "HeaderedFormatter",
+    "KeyedDialect",
+    "Merging",
     "Options",
     "RecordSource",
     "ResourceKey",
     "RunContext",
+    "RunSettings",
     "Sink",
     "SinkFactory",
     "SourceFactory",

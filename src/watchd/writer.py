@@ -25,10 +25,10 @@ from typing import Any
 
 import structlog
 
+from watchd.codecs.integrity import GENESIS, HASH_KEY, link_hash
+from watchd.codecs.lines import lines_backward
 from watchd.core.errors import UsageError
 from watchd.core.private import make_dirs, open_append
-from watchd.watchers.integrity import GENESIS, HASH_KEY, link_hash
-from watchd.watchers.lines import lines_backward
 
 SCHEMAS = ("terok", "lokt", "loki")
 #: The keys a record of each schema must be given.

@@ -8,6 +8,7 @@ import time
 
 from ledger import seq_lines
 
+from conftest import wait_checkpointed
 from hec_server import HecServer
 
 TOKEN = "t0k-of-the-test"  # noqa: S105 - a test token
@@ -49,11 +50,12 @@ def test_an_ack_answer_of_the_wrong_shape_is_survived_and_the_batch_sent_again(w
     trail.write_bytes(seq_lines(0, 5))
     odd = HecServer(ack=True, acks_after=0, acks_as_list=True)
     try:
-        process = follow(watchd, trail, odd.url, state, ",ack_timeout=1")
+        process = follow(watchd, trail, odd.url, state, ",ack_timeout=300ms")
         process.wait_log("HEC answered an ack poll in an unexpected shape")
         odd.wait_for_requests(2, timeout=10)  # not acknowledged in time: sent again
         odd.acks_as_list = False  # HEC makes sense again: the worker is still there
-        time.sleep(2.5)  # the next send is acknowledged, and checkpointed
+        size = trail.stat().st_size  # the next send is acknowledged, and checkpointed
+        wait_checkpointed(state, lambda files: [f["offset"] for f in files] == [size])
         assert process.stop() == 0
         sent = [o["event"]["extra"]["seq"] for r in odd.requests for o in r.objects()]
         assert sorted(set(sent)) == list(range(5))
@@ -72,7 +74,7 @@ def test_an_ack_answer_of_the_wrong_shape_is_survived_and_the_batch_sent_again(w
 def test_the_wake_pipe_outlives_a_worker_still_inside_a_request():
     import os  # noqa: PLC0415
 
-    from watchd.plugins.hec import WakePipe  # noqa: PLC0415
+    from watchd.plugins.sinks.hec.sink import WakePipe  # noqa: PLC0415
 
     pipe = WakePipe()
     write_end = pipe._write

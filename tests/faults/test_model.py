@@ -34,11 +34,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from watchd.codecs.records import decode_record
 from watchd.core import checkpoints
 from watchd.core.checkpoints import CheckpointStore
 from watchd.core.context import StartAt
-from watchd.watchers.records import decode_record
-from watchd.watchers.trail import Trail, TrailOptions
+from watchd.watchers.files.settings import TrailOptions
+from watchd.watchers.files.trail import Trail
 
 OPTIONS = TrailOptions(
     poll_interval=0.1,

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import run_watchd
-from watchd.watchers.records import Skip, decode_record
+from watchd.codecs.records import Skip, decode_record
 
 TORN = b'{"action":"a","seq":1}\nx\0y\n{"action":"b","seq":2}\n\0{"action":"c","seq":3}\0\n'
 

@@ -17,7 +17,7 @@ from ledger import gaps, seq_lines
 
 from conftest import append, run_watchd
 from trails import delivered, exactly_once, follow
-from watchd.watchers.symlinks import INSIDE, LinkRule, OutsideScopeError
+from watchd.watchers.files.symlinks import INSIDE, LinkRule, OutsideScopeError
 
 
 @pytest.mark.parametrize("where", ["same directory", "other directory"])

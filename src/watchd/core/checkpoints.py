@@ -14,13 +14,14 @@ import errno
 import fcntl
 import os
 import threading
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
 import structlog
 
+from watchd.core.clock import Clock, monotonic
+from watchd.core.clock import wall as wall_clock
 from watchd.core.errors import UsageError
 from watchd.core.private import fsync_directory, make_dirs
 
@@ -146,9 +147,18 @@ class CheckpointStore:
     """
 
     def __init__(
-        self, directory: str, *, interval: float = 1.0, ttl: float = 86400.0, durable: bool = True
+        self,
+        directory: str,
+        *,
+        interval: float = 1.0,
+        ttl: float = 86400.0,
+        durable: bool = True,
+        clock: Clock = monotonic,
+        wall: Clock = wall_clock,
     ) -> None:
         self.directory = directory
+        self.clock = clock  # the write interval
+        self.wall = wall  # when a file was last seen (kept across restarts, so wall time)
         self.durable = durable  # an ephemeral store (a reload hand-over) skips fsync
         self.path = os.path.join(directory, STATE_FILE)
         self.interval = interval
@@ -236,7 +246,7 @@ class CheckpointStore:
     def put(self, entry: Entry) -> None:
         """Record *entry* (replacing the file's previous one)."""
         self.entries[entry.key] = entry
-        self.sources.setdefault(entry.source, {})["seen"] = time.time()
+        self.sources.setdefault(entry.source, {})["seen"] = self.wall()
         self._dirty = True
 
     def source_state(self, source: str) -> dict[str, Any]:
@@ -258,7 +268,7 @@ class CheckpointStore:
     def started(self, source: str) -> None:
         """Note that *source* runs now, so files new to it later are read from 0."""
         if source not in self.sources:
-            self.sources[source] = {"seen": time.time()}
+            self.sources[source] = {"seen": self.wall()}
             self._dirty = True
 
     def due(self) -> float | None:
@@ -268,7 +278,7 @@ class CheckpointStore:
             self._dirty = True  # the last write failed: the document goes again
         if not self._dirty:
             return None
-        return max(self._last_write + self.interval - time.monotonic(), 0.0)
+        return max(self._last_write + self.interval - self.clock(), 0.0)
 
     def maybe_flush(self) -> None:
         """Write if something changed and the interval has passed."""
@@ -278,7 +288,7 @@ class CheckpointStore:
 
     def expire(self) -> None:
         """Drop the entries of files not seen for longer than the TTL."""
-        now = time.time()
+        now = self.wall()
         expired = [k for k, e in self.entries.items() if now - e.seen > self.ttl]
         for key in expired:
             del self.entries[key]
@@ -290,7 +300,7 @@ class CheckpointStore:
         self.expire()
         self._writer.submit(self._document())
         self._dirty = False
-        self._last_write = time.monotonic()
+        self._last_write = self.clock()
 
     def wait(self) -> None:
         """Return once what :meth:`flush` handed over is on disk (or failed, and logged)."""

@@ -1,4 +1,9 @@
-"""What a run shares with the plugins it builds: options, tables and shared resources."""
+"""What a run shares with the plugins it builds: its settings, its tables, shared resources.
+
+The factory types live here, beside the context they are handed: a factory
+takes a :class:`RunContext`, and the context holds the :class:`Registry` of
+factories, so the two are one module and nothing below imports either.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Generic, Literal, TypeVar
+from typing import Any, BinaryIO, Generic, Literal, TypeVar
 
 import structlog
 
-from watchd.core.registry import Registry
+from watchd.core.interfaces import Dialect, EventFilter, FormatFactory, Sink, Watcher
+from watchd.core.registry import TypeTable
+from watchd.core.spec import Spec
 
 T = TypeVar("T")
 
@@ -31,19 +38,10 @@ class ResourceKey(Generic[T]):
     name: str
 
 
-@dataclass
-class RunContext:
-    """Handed to every factory and to the configure hooks.
+@dataclass(frozen=True)
+class RunSettings:
+    """How a run reads and keeps state: the command line's settings, parsed."""
 
-    ``options`` is the parsed command line, including the options plugins added
-    through ``watchd_addoption``. ``continued`` is True in the process a reload
-    started: its standard output already has the previous process's output (a
-    CSV header, say).
-    """
-
-    options: argparse.Namespace
-    registry: Registry
-    stdout: BinaryIO
     start: StartAt = StartAt()
     poll_interval: float = 0.25
     default_format: str | None = None
@@ -51,7 +49,59 @@ class RunContext:
     checkpoint_interval: float = 1.0
     state_ttl: float = 86400.0
     durable_state: bool = True
+    reorder_window: float = 0.25
+    #: True in the process a reload started: its standard output already has
+    #: the previous process's output (a CSV header, say).
     continued: bool = False
+
+
+SourceFactory = Callable[[Spec, "RunContext"], Watcher]
+SinkFactory = Callable[[Spec, "RunContext"], Sink]
+FilterFactory = Callable[[Spec, "RunContext"], EventFilter]
+
+
+@dataclass
+class Registry:
+    """Every table a run looks things up in."""
+
+    builtins: frozenset[str] = frozenset()
+    sources: TypeTable[SourceFactory] = field(init=False)
+    sinks: TypeTable[SinkFactory] = field(init=False)
+    formats: TypeTable[FormatFactory] = field(init=False)
+    dialects: TypeTable[Dialect] = field(init=False)
+    filters: TypeTable[FilterFactory] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sources = TypeTable("source type", self.builtins)
+        self.sinks = TypeTable("sink type", self.builtins)
+        self.formats = TypeTable("format", self.builtins)
+        self.dialects = TypeTable("dialect", self.builtins)
+        self.filters = TypeTable("filter", self.builtins)
+
+    def tables(self) -> dict[str, TypeTable[Any]]:
+        """Return the tables by the plural a listing shows them under."""
+        return {
+            "sources": self.sources,
+            "sinks": self.sinks,
+            "formats": self.formats,
+            "dialects": self.dialects,
+            "filters": self.filters,
+        }
+
+
+@dataclass
+class RunContext:
+    """Handed to every factory and to the configure hooks.
+
+    ``options`` is the parsed command line, including the options plugins added
+    through ``watchd_addoption``; ``settings`` what watchd made of it (also
+    readable as ``context.start``, ``context.state_dir``, ...).
+    """
+
+    options: argparse.Namespace
+    registry: Registry
+    stdout: BinaryIO
+    settings: RunSettings = field(default_factory=RunSettings)
     request_stop: Callable[[int], None] = field(default=lambda _status: None)
     _resources: dict[ResourceKey[object], object] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
@@ -87,3 +137,45 @@ class RunContext:
                 closer()
             except Exception:  # noqa: BLE001 - one failing close must not skip the others
                 structlog.get_logger("watchd").exception("closing a shared resource failed")
+
+    # The settings by name, as plugins have read them since the first release.
+
+    @property
+    def start(self) -> StartAt:
+        """Where sources start in what already exists."""
+        return self.settings.start
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between stat polls where inotify is unavailable."""
+        return self.settings.poll_interval
+
+    @property
+    def default_format(self) -> str | None:
+        """The command line's ``--format`` (stdout's own), or None."""
+        return self.settings.default_format
+
+    @property
+    def state_dir(self) -> str | None:
+        """Where checkpoints are kept, or None."""
+        return self.settings.state_dir
+
+    @property
+    def checkpoint_interval(self) -> float:
+        """Seconds between checkpoint writes at most."""
+        return self.settings.checkpoint_interval
+
+    @property
+    def state_ttl(self) -> float:
+        """Seconds after which a file not seen is forgotten."""
+        return self.settings.state_ttl
+
+    @property
+    def durable_state(self) -> bool:
+        """True when checkpoints and outputs are synced to disk."""
+        return self.settings.durable_state
+
+    @property
+    def continued(self) -> bool:
+        """True in the process a reload started."""
+        return self.settings.continued

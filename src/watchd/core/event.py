@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
 import orjson
@@ -247,3 +247,11 @@ def dumps_compact(obj: object) -> bytes:
         import json  # noqa: PLC0415 - only on the rare fallback path
 
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def event_time(event: WatchEvent) -> datetime:
+    """Return the event's time in UTC, or now for an event whose ``ts`` could not be parsed.
+
+    Converted even though the dialects give UTC: a plugin's event may carry another zone.
+    """
+    return (event.time or datetime.now(UTC)).astimezone(UTC)

@@ -14,8 +14,8 @@ from types import FrameType
 import structlog
 
 from watchd.core.errors import EXIT_INTERRUPTED, SinkStoppedError
+from watchd.core.interfaces import Acknowledging, AsyncSink, HangupAware, Sink, Watcher
 from watchd.core.pipeline import Pipeline
-from watchd.core.protocols import Acknowledging, AsyncSink, Sink, Watcher
 
 log = structlog.get_logger("watchd")
 
@@ -181,9 +181,8 @@ class EventLoop:
     def _watch_hangups(self) -> None:
         """Select on the pipes sinks write to: an error there means their reader left."""
         for sink in self.pipeline.sinks:
-            hangup = getattr(sink, "hangup_fileno", None)
-            fd = hangup() if callable(hangup) else -1
-            if isinstance(fd, int) and fd >= 0:
+            fd = sink.hangup_fileno() if isinstance(sink, HangupAware) else -1
+            if fd >= 0:
                 with contextlib.suppress(ValueError, KeyError, OSError):
                     self._selector.register(fd, selectors.EVENT_READ, _Hangup(sink, fd))
 

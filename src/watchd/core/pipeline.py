@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from watchd.core.event import WatchEvent
-from watchd.core.protocols import AsyncSink, EventFilter, Sink
+from watchd.core.interfaces import AsyncSink, EventFilter, Sink
 from watchd.core.reorder import Reorderer
 
 log = structlog.get_logger("watchd")

@@ -13,11 +13,11 @@ from typing import Any
 
 import pluggy
 
-from watchd import hookspecs
 from watchd._version import __version__
-from watchd.core.context import RunContext
+from watchd.core import hookspecs
+from watchd.core.context import Registry, RunContext
 from watchd.core.errors import UsageError
-from watchd.core.registry import Registry, TypeTable
+from watchd.core.registry import TypeTable
 
 ENTRY_POINT_GROUP = "watchd"
 AUTOLOAD_ENV = "WATCHD_DISABLE_PLUGIN_AUTOLOAD"
@@ -27,14 +27,15 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("audit", "watchd.watchers.audit"),
     ("worktrees", "watchd.watchers.worktrees"),
     ("ito-branch", "watchd.watchers.itobranch"),
+    ("syslog-listener", "watchd.watchers.syslog"),
     ("dialects", "watchd.watchers.dialects"),
-    ("stdout", "watchd.plugins.stdout"),
-    ("file", "watchd.plugins.file"),
-    ("tcp", "watchd.plugins.stream"),
-    ("syslog", "watchd.plugins.syslog"),
-    ("hec", "watchd.plugins.hec"),
-    ("formats", "watchd.plugins.formats"),
-    ("siem", "watchd.plugins.siem_formats"),
+    ("stdout", "watchd.plugins.sinks.stdout"),
+    ("file", "watchd.plugins.sinks.file"),
+    ("tcp", "watchd.plugins.sinks.tcp"),
+    ("syslog", "watchd.plugins.sinks.syslog"),
+    ("hec", "watchd.plugins.sinks.hec"),
+    ("formats", "watchd.plugins.formats.text"),
+    ("siem", "watchd.plugins.formats.siem"),
     ("filters", "watchd.plugins.filters"),
 )
 
@@ -166,15 +167,11 @@ class PluginHost:
         return registry
 
     def _register_per_plugin(self, hook: str, argname: str, table: TypeTable[Any]) -> None:
-        # One plugin at a time, in load order, so every entry records who added it.
-        plugins = [plugin for _, plugin in self.pm.list_name_plugin() if plugin is not None]
-        for plugin in plugins:
-            callers = self.pm.get_hookcallers(plugin) or []
-            if not any(caller.name == hook for caller in callers):
-                continue
-            table.plugin = self.pm.get_name(plugin) or "?"
-            others = [other for other in plugins if other is not plugin]
-            self.pm.subset_hook_caller(hook, others)(**{argname: table})
+        # Each implementation once, in load order, with a view of the table that
+        # names its plugin: so every entry records who added it, and a later
+        # plugin replaces a built-in (pluggy's own call order is the reverse).
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            impl.function(**{argname: table.for_plugin(impl.plugin_name)})
 
     def configure(self, context: RunContext) -> None:
         """Call every plugin's ``watchd_configure``."""

@@ -1,183 +1,34 @@
-"""The shapes a plugin implements: watchers, sinks, formats, dialects and filters.
+"""Deprecated: the plugin protocols are :mod:`watchd.core.interfaces` (and :mod:`watchd`)."""
 
-They are ``typing.Protocol``s: a plugin's classes satisfy them by having the
-methods, without importing or subclassing anything from watchd.
-"""
+from watchd._moved import warn_moved
+from watchd.core.context import FilterFactory, SinkFactory, SourceFactory
+from watchd.core.interfaces import (
+    Acknowledging,
+    AsyncSink,
+    Dialect,
+    EventFilter,
+    FormatContext,
+    FormatFactory,
+    Formatter,
+    RecordSource,
+    Sink,
+    Watcher,
+)
 
-from __future__ import annotations
+warn_moved(__name__, "watchd.core.interfaces")
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-
-from watchd.core.event import Cursor, WatchEvent
-
-if TYPE_CHECKING:
-    from watchd.core.context import RunContext
-    from watchd.core.spec import Options, Spec
-
-
-@runtime_checkable
-class Watcher(Protocol):
-    """A source of events, driven by the select() loop.
-
-    The loop calls :meth:`poll` when :meth:`fileno` is readable, or when
-    :meth:`timeout` seconds have passed, whichever comes first. Several watchers
-    may return the same descriptor (all file watchers share one inotify
-    instance); the loop then polls each of them when it is readable.
-    """
-
-    name: str
-
-    def fileno(self) -> int:
-        """Return the descriptor to select on, or -1 to be driven by :meth:`timeout` alone."""
-        ...
-
-    def timeout(self) -> float | None:
-        """Return the seconds until :meth:`poll` is due without readiness, None for never.
-
-        Return 0 while work is pending (a backlog read in bounded slices). A
-        watcher with nothing more to give returns -1 from :meth:`fileno` and None
-        here; the loop then closes it.
-        """
-        ...
-
-    def poll(self) -> list[WatchEvent]:
-        """Return what is ready now, without blocking; an empty list when nothing is."""
-        ...
-
-    def close(self) -> None:
-        """Release descriptors and resources; the loop calls it exactly once."""
-        ...
-
-
-@runtime_checkable
-class Acknowledging(Protocol):
-    """A watcher that keeps checkpoints: told when its events have been delivered."""
-
-    def acknowledge(self) -> None:
-        """Record that every sink has the events of the oldest poll not yet acknowledged.
-
-        Called once per ``poll()``, in order, after that poll's events (possibly
-        none: all were filtered or skipped) reached every sink; never for a poll
-        whose events a sink failed to take.
-        """
-        ...
-
-
-@runtime_checkable
-class Sink(Protocol):
-    """A destination for events; it receives them in batches."""
-
-    name: str
-
-    def emit_batch(self, events: Sequence[WatchEvent]) -> None:
-        """Deliver *events*, in order; when this returns they are delivered."""
-        ...
-
-    def flush(self) -> None:
-        """Push out anything buffered (called at shutdown)."""
-        ...
-
-    def close(self) -> None:
-        """Release resources; called exactly once, after the last flush."""
-        ...
-
-
-@runtime_checkable
-class AsyncSink(Sink, Protocol):
-    """A sink that writes from the loop without ever blocking it (a socket, say).
-
-    ``emit_batch`` only queues; the loop selects on :meth:`fileno` (for reading
-    always, so a peer that closes is noticed at once, and for writing while
-    :meth:`wants_write`), and calls back. While :meth:`has_room` is False the
-    loop stops reading sources: the files are the buffer, nothing is dropped.
-    """
-
-    def fileno(self) -> int:
-        """Return the socket's descriptor, or -1 while there is no connection."""
-        ...
-
-    def wants_write(self) -> bool:
-        """Return True while queued bytes wait for the socket."""
-        ...
-
-    def on_readable(self) -> None:
-        """Read from the socket: the peer sent something, closed, or reset."""
-        ...
-
-    def on_writable(self) -> None:
-        """Write queued bytes (or finish a connect): the socket takes them."""
-        ...
-
-    def timeout(self) -> float | None:
-        """Return the seconds until :meth:`on_timeout` is due (a reconnect), or None."""
-        ...
-
-    def on_timeout(self) -> None:
-        """Act on an expired timer of the sink (reconnect)."""
-        ...
-
-    def has_room(self) -> bool:
-        """Return False while the queue is full."""
-        ...
-
-    def delivered(self) -> int:
-        """Return how many events so far were written out in full, in order."""
-        ...
-
-    def accepted(self) -> int:
-        """Return how many events :meth:`emit_batch` took so far."""
-        ...
-
-
-#: Turns one event into one frame of output (no trailing newline).
-Formatter = Callable[[WatchEvent], bytes]
-
-#: Takes a batch and returns the events to pass on (dropping, changing or adding).
-EventFilter = Callable[[list[WatchEvent]], list[WatchEvent]]
-
-
-@dataclass(frozen=True, slots=True)
-class RecordSource:
-    """Where a record was read: what a dialect needs besides the record itself."""
-
-    source: str
-    origin: str
-    container: str = ""
-    worktree: str = ""
-
-
-@runtime_checkable
-class Dialect(Protocol):
-    """Maps one producer's record shape onto :class:`~watchd.WatchEvent`.
-
-    A dialect whose :meth:`matches` looks at nothing but the record's keys may
-    say so with a class attribute ``matches_by_keys = True``: ``auto`` then
-    remembers its choice for each set of keys instead of asking every record.
-    """
-
-    name: str
-
-    def matches(self, record: Mapping[str, Any]) -> bool:
-        """Return True when *record* has this dialect's shape (used by ``schema=auto``)."""
-        ...
-
-    def to_event(
-        self, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
-    ) -> WatchEvent:
-        """Return the event for *record*; fields it does not map go into ``extra``."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class FormatContext:
-    """What a format may adapt to: where its output goes."""
-
-    color: bool = False
-
-
-SourceFactory = Callable[["Spec", "RunContext"], Watcher]
-SinkFactory = Callable[["Spec", "RunContext"], Sink]
-FormatFactory = Callable[["Options", FormatContext], Formatter]
-FilterFactory = Callable[["Spec", "RunContext"], EventFilter]
+__all__ = [
+    "Acknowledging",
+    "AsyncSink",
+    "Dialect",
+    "EventFilter",
+    "FilterFactory",
+    "FormatContext",
+    "FormatFactory",
+    "Formatter",
+    "RecordSource",
+    "Sink",
+    "SinkFactory",
+    "SourceFactory",
+    "Watcher",
+]

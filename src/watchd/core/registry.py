@@ -1,19 +1,12 @@
-"""Named tables of what plugins provide: source and sink types, formats, dialects, filters."""
+"""A named table of what plugins provide, each entry knowing the plugin that added it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from watchd.core.errors import UsageError
-from watchd.core.protocols import (
-    Dialect,
-    FilterFactory,
-    FormatFactory,
-    SinkFactory,
-    SourceFactory,
-)
 
 T = TypeVar("T")
 
@@ -35,16 +28,27 @@ class Registration(Generic[T]):
 class TypeTable(Generic[T]):
     """The entries of one kind (say, source types), by name.
 
-    The plugin host sets :attr:`plugin` while it calls one plugin's hook, so each
+    A plugin's registration hook is handed :meth:`for_plugin`'s view, so each
     entry records who added it. An installed plugin may replace a built-in entry
     of the same name; two installed plugins may not claim the same name.
     """
 
-    def __init__(self, kind: str, builtins: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        kind: str,
+        builtins: frozenset[str] = frozenset(),
+        *,
+        plugin: str = "?",
+        _entries: dict[str, Registration[T]] | None = None,
+    ) -> None:
         self.kind = kind
-        self.plugin = "?"
+        self.plugin = plugin
         self._builtins = builtins
-        self._entries: dict[str, Registration[T]] = {}
+        self._entries: dict[str, Registration[T]] = {} if _entries is None else _entries
+
+    def for_plugin(self, plugin: str) -> TypeTable[T]:
+        """Return this table as plugin *plugin* adds to it: the same entries, its name on each."""
+        return TypeTable(self.kind, self._builtins, plugin=plugin, _entries=self._entries)
 
     def add(self, name: str, item: T, help: str = "") -> None:
         """Register *item* under *name*."""
@@ -73,32 +77,3 @@ class TypeTable(Generic[T]):
     def names(self) -> list[str]:
         """Return the registered names, sorted."""
         return sorted(self._entries)
-
-
-@dataclass
-class Registry:
-    """Every table a run looks things up in."""
-
-    builtins: frozenset[str] = frozenset()
-    sources: TypeTable[SourceFactory] = field(init=False)
-    sinks: TypeTable[SinkFactory] = field(init=False)
-    formats: TypeTable[FormatFactory] = field(init=False)
-    dialects: TypeTable[Dialect] = field(init=False)
-    filters: TypeTable[FilterFactory] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.sources = TypeTable("source type", self.builtins)
-        self.sinks = TypeTable("sink type", self.builtins)
-        self.formats = TypeTable("format", self.builtins)
-        self.dialects = TypeTable("dialect", self.builtins)
-        self.filters = TypeTable("filter", self.builtins)
-
-    def tables(self) -> dict[str, TypeTable[Any]]:
-        """Return the tables by the plural a listing shows them under."""
-        return {
-            "sources": self.sources,
-            "sinks": self.sinks,
-            "formats": self.formats,
-            "dialects": self.dialects,
-            "filters": self.filters,
-        }

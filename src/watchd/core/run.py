@@ -8,12 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from watchd.core.context import RunContext, StartAt
+from watchd.core.context import Registry, RunContext, RunSettings
+from watchd.core.interfaces import EventFilter, Merging, Sink, Watcher
 from watchd.core.loop import EventLoop
 from watchd.core.pipeline import Pipeline
 from watchd.core.plugins import PluginHost
-from watchd.core.protocols import EventFilter, Sink, Watcher
-from watchd.core.registry import Registry
 from watchd.core.reorder import Reorderer
 from watchd.core.spec import Spec
 
@@ -25,15 +24,7 @@ class RunPlan:
     sources: list[Spec]
     sinks: list[Spec]
     filters: list[Spec]
-    start: StartAt = field(default_factory=StartAt)
-    poll_interval: float = 0.25
-    default_format: str | None = None
-    state_dir: str | None = None
-    checkpoint_interval: float = 1.0
-    state_ttl: float = 86400.0
-    durable_state: bool = True
-    reorder_window: float = 0.25
-    continued: bool = False
+    settings: RunSettings = field(default_factory=RunSettings)
     extra_filters: list[EventFilter] = field(default_factory=list)
 
 
@@ -55,19 +46,7 @@ def execute(
     source_factories = [registry.sources.get(s.type, s.options.where) for s in plan.sources]
     sink_factories = [registry.sinks.get(s.type, s.options.where) for s in plan.sinks]
     filter_factories = [registry.filters.get(s.type, s.options.where) for s in plan.filters]
-    context = RunContext(
-        options=options,
-        registry=registry,
-        stdout=stdout,
-        start=plan.start,
-        poll_interval=plan.poll_interval,
-        default_format=plan.default_format,
-        state_dir=plan.state_dir,
-        checkpoint_interval=plan.checkpoint_interval,
-        state_ttl=plan.state_ttl,
-        durable_state=plan.durable_state,
-        continued=plan.continued,
-    )
+    context = RunContext(options, registry, stdout, plan.settings)
     host.configure(context)
     watchers: list[Watcher] = []
     sinks: list[Sink] = []
@@ -77,8 +56,9 @@ def execute(
         filters = [f(s, context) for f, s in zip(filter_factories, plan.filters, strict=True)]
         sinks.extend(f(s, context) for f, s in zip(sink_factories, plan.sinks, strict=True))
         # Several trails are merged in time order; a single file pays no delay.
-        merging = len(watchers) > 1 or any(getattr(w, "merges", False) for w in watchers)
-        reorderer = Reorderer(plan.reorder_window) if merging and plan.reorder_window else None
+        merging = len(watchers) > 1 or any(isinstance(w, Merging) and w.merges for w in watchers)
+        window = plan.settings.reorder_window
+        reorderer = Reorderer(window) if merging and window else None
         pipeline = Pipeline([*filters, *plan.extra_filters], sinks, reorderer)
         loop = EventLoop(pipeline, on_hup=(lambda: on_hup(loop)) if on_hup else None)
         context.request_stop = loop.stop

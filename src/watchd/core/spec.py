@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from watchd.core.durations import parse_duration
 from watchd.core.errors import UsageError
 
 _TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*\Z")
@@ -67,6 +68,22 @@ class Options:
         if number < minimum:
             raise UsageError(f"{self.where}: {key}={value!r} is below {minimum}")
         return number
+
+    def duration(
+        self, key: str, default: float, *, unit: str | None, minimum: float = 0.0
+    ) -> float:
+        """Take *key* as a duration in seconds (``250ms``, ``5s``, ``2m``, ``1h``).
+
+        A bare number is in *unit* (``"ms"`` or ``"s"``), the unit the option
+        always had, so older specs keep their meaning; with None a unit is required.
+        """
+        value = self._take(key)
+        if value is None:
+            return default
+        seconds = parse_duration(value, unit=unit, what=f"{self.where}: {key}")
+        if seconds < minimum:
+            raise UsageError(f"{self.where}: {key}={value!r} is below {minimum:g}s")
+        return seconds
 
     def flag(self, key: str, *, default: bool) -> bool:
         """Take *key* as a boolean (true/false, yes/no, on/off, 1/0)."""

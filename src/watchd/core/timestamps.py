@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
+from watchd.core.durations import parse_duration
 from watchd.core.errors import UsageError
-
-if TYPE_CHECKING:
-    from watchd.core.event import WatchEvent
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -55,16 +51,14 @@ def own_ts(value: object) -> str | None:
     return None
 
 
-_DURATION = re.compile(r"(\d+)([smhd])\Z")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def parse_when(text: str, flag: str, now: datetime | None = None) -> datetime:
     """Return the time *text* names: RFC 3339, or a duration back from now (90s, 15m, 2h, 7d)."""
-    match = _DURATION.match(text.strip())
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return (now or datetime.now(UTC)) - timedelta(seconds=amount * _UNITS[unit])
+    try:
+        seconds = parse_duration(text, unit=None, what=flag)
+    except UsageError:
+        pass
+    else:
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
     parsed = parse_timestamp(text)
     if parsed is None:
         raise UsageError(
@@ -77,14 +71,6 @@ def record_ts(value: object) -> str:
     """Return a record's own ``ts`` (see :func:`own_ts`), or the read time when it has none."""
     own = own_ts(value)
     return own if own is not None else utc_now_iso()
-
-
-def event_time(event: WatchEvent) -> datetime:
-    """Return the event's time in UTC, or now for an event whose ``ts`` could not be parsed.
-
-    Converted even though the dialects give UTC: a plugin's event may carry another zone.
-    """
-    return (event.time or datetime.now(UTC)).astimezone(UTC)
 
 
 def iso_millis(when: datetime, zone: str = "Z") -> str:

@@ -1,1 +1,1 @@
-"""Built-in sinks, formats and filters, registered through the public hooks."""
+"""What consumes events: sinks, formats and filters, registered through the public hooks."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 
-from watchd import hookimpl
-from watchd.core.context import RunContext
+from watchd.core.context import FilterFactory, RunContext
 from watchd.core.errors import UsageError
 from watchd.core.event import LEVEL_RANK, LEVELS, WatchEvent, normalize_level
 from watchd.core.fields import field_reader
-from watchd.core.protocols import EventFilter, FilterFactory
+from watchd.core.hookspecs import hookimpl
+from watchd.core.interfaces import EventFilter
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
 

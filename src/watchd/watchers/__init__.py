@@ -1,1 +1,1 @@
-"""Sources: the file tailing engine, the audit-log watcher and record dialects."""
+"""What the loop selects on: the file-tailing engine, one module per source, the dialects."""

@@ -8,23 +8,25 @@ from collections import deque
 import orjson
 import structlog
 
-from watchd import hookimpl
+from watchd.codecs.integrity import BROKEN, HASH_KEY, Chain, is_chained
+from watchd.codecs.records import Skip, decode_record
 from watchd.core.checkpoints import CheckpointStore
-from watchd.core.context import ResourceKey, RunContext, StartAt
+from watchd.core.context import ResourceKey, RunContext, SourceFactory, StartAt
 from watchd.core.errors import UsageError
 from watchd.core.event import Cursor, WatchEvent
-from watchd.core.protocols import Dialect, RecordSource, SourceFactory
+from watchd.core.hookspecs import hookimpl
+from watchd.core.interfaces import Dialect, RecordSource
 from watchd.core.registry import TypeTable
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import Options, Spec
 from watchd.core.timestamps import record_ts
 from watchd.watchers.dialects.generic import fallback_event
-from watchd.watchers.inotify import InotifyHub, shared_hub
-from watchd.watchers.integrity import BROKEN, HASH_KEY, Chain, is_chained
-from watchd.watchers.records import Skip, decode_record
-from watchd.watchers.symlinks import MODES
-from watchd.watchers.tail import Tail
-from watchd.watchers.trail import Trail, TrailOptions, shown_scope
+from watchd.watchers.files.inotify import InotifyHub, shared_hub
+from watchd.watchers.files.listing import shown_scope
+from watchd.watchers.files.settings import TrailOptions
+from watchd.watchers.files.symlinks import MODES
+from watchd.watchers.files.tail import Tail
+from watchd.watchers.files.trail import Trail
 
 #: How much one poll reads at most, so one busy file cannot starve the others.
 READ_BUDGET = 64 * 1024
@@ -247,16 +249,22 @@ def _start_for(options: Options, context: RunContext) -> StartAt:
 
 
 def trail_options(options: Options, context: RunContext) -> TrailOptions:
-    """Take the tailing options of a file source's spec (timings and bounds)."""
+    """Take the tailing options of a file source's spec (timings and bounds).
+
+    Every timing is a duration (``250ms``, ``5s``, ``2m``); a bare number keeps
+    the unit the option always had: milliseconds for ``poll_interval=``,
+    ``rotate_wait=`` and ``copy_wait=``, seconds for ``rescan=`` and ``hold_removed=``.
+    """
     default = TrailOptions()
-    poll_ms = options.number("poll_interval", round(context.poll_interval * 1000), minimum=1)
     return TrailOptions(
         max_line_bytes=options.number("max_line_bytes", default.max_line_bytes, minimum=64),
-        poll_interval=poll_ms / 1000,
-        rescan_interval=float(options.number("rescan", int(default.rescan_interval), minimum=1)),
-        rotate_wait=options.number("rotate_wait", int(default.rotate_wait * 1000)) / 1000,
-        hold_removed=float(options.number("hold_removed", int(default.hold_removed))),
-        copy_wait=options.number("copy_wait", int(default.copy_wait * 1000)) / 1000,
+        poll_interval=options.duration(
+            "poll_interval", context.poll_interval, unit="ms", minimum=0.001
+        ),
+        rescan_interval=options.duration("rescan", default.rescan_interval, unit="s", minimum=1),
+        rotate_wait=options.duration("rotate_wait", default.rotate_wait, unit="ms"),
+        hold_removed=options.duration("hold_removed", default.hold_removed, unit="s"),
+        copy_wait=options.duration("copy_wait", default.copy_wait, unit="ms"),
         follow_symlinks=options.choice("follow_symlinks", MODES, default.follow_symlinks),
     )
 

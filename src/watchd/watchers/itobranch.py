@@ -16,16 +16,16 @@ from collections import deque
 import orjson
 import structlog
 
-from watchd import hookimpl
-from watchd.core.context import RunContext
+from watchd.codecs.records import Skip, decode_record
+from watchd.core.context import RunContext, SourceFactory
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
-from watchd.core.protocols import Dialect, RecordSource, SourceFactory
+from watchd.core.hookspecs import hookimpl
+from watchd.core.interfaces import Dialect, RecordSource
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
 from watchd.watchers.audit import shared_store
-from watchd.watchers.identity import digest
-from watchd.watchers.records import Skip, decode_record
+from watchd.watchers.files.identity import digest
 
 FILE = ".ito/.state/audit/events.jsonl"
 DEFAULT_BRANCH = "ito/internal/audit"
@@ -130,12 +130,12 @@ class ItoBranchWatcher:
 
 
 def make_ito_branch_watcher(spec: Spec, context: RunContext) -> ItoBranchWatcher:
-    """Build ``ito-branch:REPO[,branch=NAME][,interval=MS][,schema=NAME]``."""
+    """Build ``ito-branch:REPO[,branch=NAME][,interval=DURATION][,schema=NAME]``."""
     repo = spec.target or "."
     if _git(repo, "rev-parse", "--git-dir").returncode != 0:
         raise UsageError(f"{spec.options.where}: {repo} is not a git repository")
     branch = spec.options.text("branch", DEFAULT_BRANCH)
-    interval = spec.options.number("interval", 2000, minimum=10) / 1000
+    interval = spec.options.duration("interval", 2.0, unit="ms", minimum=0.01)
     dialect = context.registry.dialects.get(spec.options.text("schema", "ito"), spec.options.where)
     spec.options.finish()
     return ItoBranchWatcher(context, repo, branch, interval, dialect)
@@ -147,5 +147,5 @@ def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
     sources.add(
         "ito-branch",
         make_ito_branch_watcher,
-        "ito's trail on its internal branch: ito-branch:REPO[,branch=...][,interval=MS]",
+        "ito's trail on its internal branch: ito-branch:REPO[,branch=...][,interval=DURATION]",
     )

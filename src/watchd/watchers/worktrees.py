@@ -16,16 +16,15 @@ from collections import deque
 
 import structlog
 
-from watchd import hookimpl
-from watchd.core.context import RunContext, StartAt
+from watchd.core.context import RunContext, SourceFactory, StartAt
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
-from watchd.core.protocols import SourceFactory
+from watchd.core.hookspecs import hookimpl
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
 from watchd.watchers.audit import AuditWatcher, shared_store, trail_options
-from watchd.watchers.inotify import shared_hub
-from watchd.watchers.trail import Trail
+from watchd.watchers.files.inotify import shared_hub
+from watchd.watchers.files.trail import Trail
 
 TRAIL = os.path.join(".ito", ".state", "audit", "events.jsonl")
 
@@ -145,8 +144,8 @@ def make_worktrees_watcher(spec: Spec, context: RunContext) -> WorktreesWatcher:
     repo = os.path.abspath(os.path.expanduser(spec.target or "."))
     if not os.path.isdir(repo):
         raise UsageError(f"{spec.options.where}: {repo} is not a directory")
-    rediscover = spec.options.number("rediscover", 30, minimum=1)
-    return WorktreesWatcher(spec, context, repo, float(rediscover))
+    rediscover = spec.options.duration("rediscover", 30.0, unit="s", minimum=1)
+    return WorktreesWatcher(spec, context, repo, rediscover)
 
 
 @hookimpl

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from watchd import hookimpl
-from watchd.core.protocols import Dialect
+from watchd.core.hookspecs import hookimpl
+from watchd.core.interfaces import Dialect
 from watchd.core.registry import TypeTable
 from watchd.watchers.dialects.auto import AutoDialect
 from watchd.watchers.dialects.generic import GenericDialect

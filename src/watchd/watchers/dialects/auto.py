@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from watchd.core.event import Cursor, WatchEvent
-from watchd.core.protocols import Dialect, RecordSource
+from watchd.core.interfaces import Dialect, KeyedDialect, RecordSource
 from watchd.core.registry import TypeTable
 
 ToEvent = Callable[[dict[str, Any], RecordSource, Cursor | None], WatchEvent]
@@ -38,7 +38,7 @@ class AutoDialect:
             plugins = [d for n, d in by_name.items() if n not in BUILTIN_ORDER]
             self._order = plugins + [by_name[n] for n in BUILTIN_ORDER if n in by_name]
             for dialect in self._order:
-                if not getattr(dialect, "matches_by_keys", False):
+                if not (isinstance(dialect, KeyedDialect) and dialect.matches_by_keys):
                     break
                 self._keyed.add(id(dialect))
         return self._order

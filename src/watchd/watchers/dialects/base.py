@@ -7,7 +7,7 @@ from typing import Any
 
 from watchd.core.event import LAZY_TIME, Cursor, WatchEvent, assemble_event, normalize_level
 from watchd.core.fields import as_text
-from watchd.core.protocols import RecordSource
+from watchd.core.interfaces import RecordSource
 from watchd.core.timestamps import READ_TIME_KEY, own_ts, utc_now_iso
 
 

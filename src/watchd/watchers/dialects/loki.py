@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from watchd.codecs.loki import loki_warns
 from watchd.core.event import Cursor, WatchEvent
-from watchd.core.protocols import RecordSource
+from watchd.core.interfaces import RecordSource
 from watchd.watchers.dialects.base import build_event, record_level, text
 
-#: Actions loki-mode itself logs at WARNING (its syslog and CEF converters agree).
-SECURITY_ACTIONS = frozenset(
-    ("delete", "kill", "stop", "login", "logout", "create_token", "revoke_token")
-)
 _DASHBOARD = frozenset(
     (
         "timestamp",
@@ -26,14 +23,6 @@ _DASHBOARD = frozenset(
     )
 )
 _AGENT = frozenset(("timestamp", "action", "agent"))
-
-
-def loki_warns(record: Mapping[str, Any]) -> bool:
-    """Return True when loki-mode logs *record* at WARNING: a failure or a security action."""
-    action = record.get("action")
-    return record.get("success") is False or (
-        isinstance(action, str) and action in SECURITY_ACTIONS
-    )
 
 
 def loki_level(record: Mapping[str, Any]) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from watchd.core.event import Cursor, WatchEvent
 from watchd.core.fields import as_text
-from watchd.core.protocols import RecordSource
+from watchd.core.interfaces import RecordSource
 from watchd.watchers.dialects.base import build_event, text
 
 _MAPPED = frozenset(("ts", "event", "name", "owner"))

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from watchd.core.event import Cursor, WatchEvent
-from watchd.core.protocols import RecordSource
+from watchd.core.interfaces import RecordSource
 from watchd.watchers.dialects.base import build_event, text
 
 _MAPPED = frozenset(("ts", "action", "container", "dest", "detail"))

@@ -11,7 +11,7 @@ from typing import Any
 
 from watchd.core.event import Cursor, WatchEvent, normalize_level
 from watchd.core.fields import as_text
-from watchd.core.protocols import RecordSource
+from watchd.core.interfaces import RecordSource
 from watchd.core.timestamps import READ_TIME_KEY
 from watchd.watchers.dialects.base import stamped
 

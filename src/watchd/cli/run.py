@@ -1,0 +1,131 @@
+"""``watchd run``: the command line made into a plan, checked, and run with reloads."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import resource
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+
+from watchd.cli import config
+from watchd.cli.arguments import parse_quietly
+from watchd.core.context import Registry, RunSettings, StartAt
+from watchd.core.errors import EXIT_FAILURE, UsageError
+from watchd.core.plugins import PluginHost
+from watchd.core.reload import Reloader, fall_back
+from watchd.core.run import RunPlan, execute
+from watchd.core.spec import Options, Spec, parse_spec
+from watchd.core.timestamps import parse_when
+
+
+def _shortcut(kind: str, target: str, flag: str) -> Spec:
+    """Build a filter spec from a command-line shortcut (the value is taken verbatim)."""
+    return Spec(kind, target, Options({}, f"{flag} {target!r}"), f"{kind}:{target}")
+
+
+def filter_specs(ns: argparse.Namespace) -> list[Spec]:
+    """Return the filters of ``--apply`` and the shortcut options, in that order."""
+    filters = [parse_spec(text, "--apply") for text in ns.apply]
+    if ns.name:
+        filters.append(_shortcut("name", ",".join(ns.name), "--name"))
+    if ns.action:
+        filters.append(_shortcut("action", ",".join(ns.action), "--action"))
+    if ns.level is not None:
+        filters.append(_shortcut("level", ns.level, "--level"))
+    filters.extend(_shortcut("field", text, "--filter") for text in ns.filter)
+    if ns.change is not None:
+        filters.append(_shortcut("change", ns.change, "--change"))
+    return filters
+
+
+def plan_from_args(ns: argparse.Namespace) -> RunPlan:
+    """Turn ``watchd run`` options into a plan; every spec is parsed here."""
+    if ns.until is not None:
+        raise UsageError(
+            "run: --until ends what is read, and following has no end: use 'watchd query --until T'"
+        )
+    filters = filter_specs(ns)
+    if ns.since is not None:
+        start = StartAt("since", since=parse_when(ns.since, "--since"))
+    elif ns.from_beginning:
+        start = StartAt("beginning")
+    elif ns.last is not None:
+        start = StartAt("last", ns.last)
+    else:
+        start = StartAt("end")
+    settings = RunSettings(
+        start=start,
+        poll_interval=ns.poll_interval,
+        default_format=ns.format,
+        state_dir=ns.state_dir,
+        checkpoint_interval=ns.checkpoint_interval,
+        state_ttl=ns.state_ttl,
+        reorder_window=ns.reorder_window,
+        continued=getattr(ns, "reloaded", False),
+    )
+    return RunPlan(
+        sources=[parse_spec(text, "--source") for text in ns.source],
+        sinks=[parse_spec(text, "--sink") for text in ns.sink or ["stdout"]],
+        filters=filters,
+        settings=settings,
+    )
+
+
+def _raise_open_files_limit() -> None:
+    """Follow as many files as the system allows: a descriptor is held per file."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
+    """Run ``watchd run``: plan, check, follow, and reload on SIGHUP."""
+    _raise_open_files_limit()
+    plan = plan_from_args(ns)
+    check = reload_check(ns.parser, registry, ns.raw_args)
+    reloader = Reloader(ns.raw_args, ns.args, plan.settings.state_dir, check)
+    plan.settings = replace(
+        plan.settings, state_dir=reloader.state_dir, durable_state=reloader.durable
+    )
+    try:
+        status = execute(host, registry, ns, plan, sys.stdout.buffer, on_hup=reloader.on_hup)
+    except UsageError as exc:
+        if ns.previous is not None:  # a reload whose plan does not start: back to the last one
+            fall_back(ns.previous, str(exc), reloader.ephemeral)
+        reloader.requested = False
+        reloader.finish(EXIT_FAILURE)
+        raise
+    except BaseException:
+        reloader.requested = False
+        reloader.finish(EXIT_FAILURE)
+        raise
+    return reloader.finish(status)
+
+
+def check_types(registry: Registry, plan: RunPlan) -> None:
+    """Raise UsageError naming the first source, sink or filter type *plan* has and no plugin."""
+    for spec in plan.sources:
+        registry.sources.get(spec.type, spec.options.where)
+    for spec in plan.sinks:
+        registry.sinks.get(spec.type, spec.options.where)
+    for spec in plan.filters:
+        registry.filters.get(spec.type, spec.options.where)
+
+
+def reload_check(
+    parser: argparse.ArgumentParser, registry: Registry, raw_args: list[str]
+) -> Callable[[], str | None]:
+    """Return the check a SIGHUP runs first: the command line, its file read again, must plan."""
+
+    def check() -> str | None:
+        try:
+            args = config.with_config(parser, config.read_ahead_plugins(list(raw_args)))
+            check_types(registry, plan_from_args(parse_quietly(parser, args)))
+        except UsageError as exc:
+            return str(exc)
+        return None
+
+    return check

@@ -1,0 +1,1 @@
+"""Syslog: its codes, parsing, message building and stream framing."""

@@ -1,0 +1,1 @@
+"""Batch commands: query, summary, verify, emit and the demo, each over the same readers."""

@@ -1,0 +1,308 @@
+"""``watchd query`` and ``watchd summary``: read what the trails hold now, filter it, and exit.
+
+Records stream from the files one line at a time (memory stays flat on a
+gigabyte of trail); several files are merged by event time. ``--last N`` reads
+each file backwards from its end until it has N matching records, so it costs
+the same on a large file as on a small one.
+"""
+
+from __future__ import annotations
+
+import glob
+import heapq
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from watchd.codecs.lines import lines_backward_at
+from watchd.codecs.records import Skip, decode_record
+from watchd.core.context import RunContext
+from watchd.core.errors import UsageError
+from watchd.core.event import WatchEvent
+from watchd.core.interfaces import Dialect, EventFilter, RecordSource
+from watchd.core.progress import Progress
+from watchd.core.skips import SkipCounter
+from watchd.core.spec import Spec
+from watchd.core.timestamps import parse_when
+from watchd.watchers.audit import scope_of
+from watchd.watchers.dialects.generic import fallback_event
+from watchd.watchers.files.identity import file_kind
+from watchd.watchers.files.symlinks import INSIDE, LinkRule
+
+_log = structlog.get_logger("watchd")
+_BLOCK = 1 << 16
+_BATCH = 1024
+_PROGRESS_EVERY = 4096  # lines between two looks at the clock
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The time range asked for; an event without a parsed time is in it."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def of(cls, since: str | None, until: str | None, now: datetime | None = None) -> Window:
+        """Return the window ``--since`` and ``--until`` name; UsageError when it is empty."""
+        now = now or datetime.now(UTC)  # one now for both, so 1h..1h is one instant
+        window = cls(
+            parse_when(since, "--since", now) if since else None,
+            parse_when(until, "--until", now) if until else None,
+        )
+        if window.since is not None and window.until is not None and window.since > window.until:
+            raise UsageError(
+                f"--since {since} is later than --until {until}: no time is in between"
+            )
+        return window
+
+    def holds(self, event: WatchEvent) -> bool:
+        """Return True when *event* falls in the window."""
+        when = event.time
+        if when is None:
+            return True
+        return (self.since is None or when >= self.since) and (
+            self.until is None or when <= self.until
+        )
+
+
+@dataclass(slots=True)
+class FileSource:
+    """One ``audit:`` spec of a query: its files and how their records are read."""
+
+    files: list[str]
+    dialect: Dialect
+    container: str
+
+
+def files_of(target: str, where: str) -> list[str]:
+    """Return the files a target names (path, glob with ``a|b`` names, directory), oldest first.
+
+    One rule for what is not there: a file or directory named that does not
+    exist, and the fixed directory of a glob, are usage errors; a glob that
+    matches nothing in a directory that exists is no files.
+    """
+    expanded = os.path.abspath(scope_of(target))  # origin is absolute, as run gives it
+    directory, name = os.path.split(expanded)
+    explicit = not glob.has_magic(expanded) and "|" not in name
+    fixed = _fixed_part(directory)
+    if not os.path.isdir(fixed):
+        missing = "no such file or directory" if explicit else f"no such directory {fixed}"
+        raise UsageError(f"{where}: {target}: {missing}")
+    links = LinkRule(INSIDE, explicit=explicit)
+    found: dict[tuple[int, int], tuple[bool, str]] = {}  # a file once, by its own name if listed
+    for alternative in name.split("|"):
+        for path in glob.glob(os.path.join(directory, alternative)):
+            link = os.path.islink(path)
+            if link and not links.allows(path):
+                _log.warning("symbolic link out of the source's directory, not read", path=path)
+                continue
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                key = (info.st_dev, info.st_ino)
+                found[key] = min(found.get(key, (link, path)), (link, path))
+    if not found and explicit:
+        try:
+            why = f"not a regular file but {file_kind(os.stat(expanded).st_mode)}"
+        except OSError:
+            why = "no such file or directory"
+        raise UsageError(f"{where}: {target}: {why}")
+    return sorted((p for _, p in found.values()), key=lambda p: (os.stat(p).st_mtime_ns, p))
+
+
+def _fixed_part(directory: str) -> str:
+    """Return the leading directories of *directory* that hold no glob characters."""
+    parts = directory.split(os.sep)
+    for index, part in enumerate(parts):
+        if glob.has_magic(part):
+            return os.sep.join(parts[:index]) or os.sep
+    return directory or "."
+
+
+def file_sources(specs: list[Spec], context: RunContext) -> list[FileSource]:
+    """Return what each ``audit:`` spec reads; other source types cannot be queried."""
+    sources = []
+    for spec in specs:
+        options = spec.options
+        context.registry.sources.get(spec.type, options.where)  # blocked with -p no:audit
+        if spec.type != "audit" or not spec.target:
+            raise UsageError(f"{options.where}: query reads audit trails: audit:PATH|GLOB|DIR")
+        dialect = context.registry.dialects.get(options.text("schema", "auto"), options.where)
+        container = options.text("container", "")
+        options.finish()
+        sources.append(FileSource(files_of(spec.target, options.where), dialect, container))
+    return sources
+
+
+class Reading:
+    """What a batch command met while reading: files it could not open, lines it skipped.
+
+    Both are reported on stderr as ``run`` reports them (file and offset, never
+    the line; counts at the end), so a query never hides a problem behind an
+    empty result.
+    """
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.unreadable: list[str] = []
+        self.skips = SkipCounter(_log, summary="lines skipped while reading")
+        self.progress = progress if progress is not None else Progress(None, 0, 0)
+
+    def cannot_open(self, path: str, exc: OSError) -> None:
+        """Say, once, that *path* could not be read."""
+        self.unreadable.append(path)
+        _log.error("cannot read file", path=path, reason=exc.strerror or str(exc))
+
+    def finish(self) -> bool:
+        """Report the totals; return True when every file was read."""
+        self.skips.summarize()
+        return not self.unreadable
+
+
+def _events_of(
+    lines: Iterable[tuple[bytes, int]], path: str, source: FileSource, reading: Reading
+) -> Iterator[WatchEvent]:
+    where = RecordSource(source="audit", origin=path, container=source.container)
+    dialect = source.dialect
+    progress, records, read = reading.progress, 0, 0
+    for line, offset in lines:
+        records += 1
+        read += len(line)
+        if records == _PROGRESS_EVERY:
+            progress.advance(records, read)
+            records = read = 0
+        record = decode_record(line)
+        if isinstance(record, Skip):
+            if record is not Skip.BLANK:
+                reading.skips.note(record.value, path, offset)
+            continue
+        try:
+            yield dialect.to_event(record, where, None)
+        except Exception:  # noqa: BLE001 - one odd record must not stop a query, nor be lost
+            yield fallback_event(dialect.name, record, where, None)
+    progress.advance(records, read)
+
+
+def _forward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
+    """Yield the file's complete lines and where each starts."""
+    try:
+        handle = open(path, "rb", buffering=_BLOCK)  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        reading.cannot_open(path, exc)
+        return
+    offset = 0
+    with handle:
+        try:
+            for line in handle:
+                if line.endswith(b"\n"):  # an unfinished last line is not a record yet
+                    yield line, offset
+                offset += len(line)
+        except OSError as exc:  # a directory given as a file, an I/O error
+            reading.cannot_open(path, exc)
+
+
+def _backward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
+    """Yield the file's complete lines from the last to the first, and where each starts."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        reading.cannot_open(path, exc)
+        return
+    try:
+        # Complete lines only: an unfinished last line is not a record yet.
+        for start, line in lines_backward_at(fd, os.fstat(fd).st_size):
+            yield line, start
+    except OSError as exc:
+        reading.cannot_open(path, exc)
+    finally:
+        os.close(fd)
+
+
+def _sort_key(event: WatchEvent) -> datetime:
+    return event.time or _EPOCH
+
+
+def _in_place(events: list[WatchEvent]) -> Iterator[tuple[datetime, WatchEvent]]:
+    """Pair each event of one file with its time; one without sorts with the record before it."""
+    when = _EPOCH
+    for event in events:
+        when = event.time or when
+        yield when, event
+
+
+def select(
+    sources: list[FileSource],
+    filters: list[EventFilter],
+    window: Window,
+    last: int | None = None,
+    reading: Reading | None = None,
+) -> Iterator[WatchEvent]:
+    """Yield the events of *sources* that pass *window* and *filters*, merged by time."""
+    reading = reading if reading is not None else Reading()
+    keep = _keeper(filters, window)
+    if last is not None:
+        tails: list[tuple[datetime, WatchEvent]] = []
+        for source in sources:
+            for path in source.files:
+                tails.extend(_in_place(_last_of(path, source, keep, last, reading)))
+        tails.sort(key=lambda pair: pair[0])  # stable: a file's own order is kept
+        for _, event in tails[-last:]:
+            yield event
+        return
+    streams = [
+        _kept(_events_of(_forward(path, reading), path, source, reading), keep)
+        for source in sources
+        for path in source.files
+    ]
+    yield from heapq.merge(*streams, key=_sort_key)
+
+
+def _keeper(
+    filters: list[EventFilter], window: Window
+) -> Callable[[list[WatchEvent]], list[WatchEvent]]:
+    def keep(events: list[WatchEvent]) -> list[WatchEvent]:
+        events = [event for event in events if window.holds(event)]
+        for event_filter in filters:
+            if not events:
+                break
+            events = event_filter(events)
+        return events
+
+    return keep
+
+
+def _kept(
+    events: Iterator[WatchEvent], keep: Callable[[list[WatchEvent]], list[WatchEvent]]
+) -> Iterator[WatchEvent]:
+    batch: list[WatchEvent] = []
+    for event in events:
+        batch.append(event)
+        if len(batch) >= _BATCH:
+            yield from keep(batch)
+            batch = []
+    if batch:
+        yield from keep(batch)
+
+
+def _last_of(
+    path: str,
+    source: FileSource,
+    keep: Callable[[list[WatchEvent]], list[WatchEvent]],
+    count: int,
+    reading: Reading,
+) -> list[WatchEvent]:
+    found: list[WatchEvent] = []
+    for event in _events_of(_backward(path, reading), path, source, reading):
+        if keep([event]):
+            found.append(event)
+            if len(found) == count:
+                break
+    found.reverse()
+    return found

@@ -1,0 +1,49 @@
+"""What a batch command reads: plugins configured as in run; sources, filters, a window.
+
+``query`` and ``summary`` name them on their command lines the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from watchd.commands.reading import FileSource, Window, file_sources
+from watchd.core.context import Registry, RunContext
+from watchd.core.interfaces import EventFilter
+from watchd.core.plugins import PluginHost
+from watchd.core.progress import Progress
+from watchd.core.spec import Spec, parse_spec
+
+
+@contextlib.contextmanager
+def configured(
+    host: PluginHost, registry: Registry, ns: argparse.Namespace, stdout: BinaryIO
+) -> Iterator[RunContext]:
+    """Configure the plugins for a batch command (as run does); unconfigure them after."""
+    context = RunContext(options=ns, registry=registry, stdout=stdout)
+    host.configure(context)
+    try:
+        yield context
+    finally:
+        context.close_shared()
+        host.unconfigure(context)
+
+
+def selection(
+    ns: argparse.Namespace, filters: list[Spec], context: RunContext
+) -> tuple[list[FileSource], list[EventFilter], Window]:
+    """Return the sources, filters and time window the command line asks for."""
+    window = Window.of(ns.since, ns.until)
+    built = [context.registry.filters.get(s.type, s.options.where)(s, context) for s in filters]
+    specs = [parse_spec(text, "--source") for text in ns.source]
+    return file_sources(specs, context), built, window
+
+
+def progress(sources: list[FileSource], *, shown: bool = True) -> Progress:
+    """Return the progress line of reading *sources*, on stderr when it is a terminal."""
+    paths = [path for source in sources for path in source.files]
+    return Progress.over(paths, sys.stderr if shown else None)

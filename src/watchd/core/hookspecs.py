@@ -1,0 +1,106 @@
+"""Every hook watchd calls. Plugins implement them with ``@watchd.hookimpl``.
+
+All hooks are called at start-up (or shutdown), never per event: registration
+hooks put factories into tables, and the per-event path calls those factories'
+products directly, in batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from watchd.core.context import FilterFactory, RunContext, SinkFactory, SourceFactory
+    from watchd.core.interfaces import Dialect, FormatFactory
+    from watchd.core.registry import TypeTable
+
+_hookspec = pluggy.HookspecMarker("watchd")
+
+#: Marks a function as an implementation of a ``watchd_*`` hook.
+hookimpl = pluggy.HookimplMarker("watchd")
+
+
+@_hookspec
+def watchd_addoption(parser: argparse.ArgumentParser) -> None:
+    """Add command-line options to ``watchd run``.
+
+    Called once per invocation, before the command line is parsed, with the
+    ``run`` sub-command's parser. Use long option names prefixed with your
+    plugin's name (``--example-stamp``); read the values in
+    :func:`watchd_configure` from ``context.options``.
+    """
+
+
+@_hookspec
+def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
+    """Register source types: ``sources.add(NAME, factory, help)``.
+
+    ``factory(spec, context)`` is called once per ``--source NAME[:TARGET],...``
+    and returns a :class:`watchd.Watcher`. It takes its options from
+    ``spec.options`` (``spec.options.number("interval", 250)``); options it does
+    not take are reported to the user as unknown. Raise
+    :class:`watchd.UsageError` for a target or option it cannot use.
+    """
+
+
+@_hookspec
+def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
+    """Register sink types: ``sinks.add(NAME, factory, help)``.
+
+    ``factory(spec, context)`` is called once per ``--sink NAME[:TARGET],...``
+    and returns a :class:`watchd.Sink`. A sink that writes text should look its
+    format up in ``context.registry.formats`` so every format works with it.
+    """
+
+
+@_hookspec
+def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
+    """Register output formats: ``formats.add(NAME, factory, help)``.
+
+    ``factory(options, format_context)`` returns a callable that turns one
+    :class:`watchd.WatchEvent` into one frame of bytes without a trailing
+    newline. It may take format options from the sink's spec (``options``).
+    Output must stay one frame whatever the field values hold: escape or replace
+    newlines and control characters.
+    """
+
+
+@_hookspec
+def watchd_register_dialects(dialects: TypeTable[Dialect]) -> None:
+    """Register record dialects: ``dialects.add(NAME, dialect, help)``.
+
+    A :class:`watchd.Dialect` maps one producer's JSON record shape onto
+    :class:`watchd.WatchEvent`; sources that read records select it with
+    ``schema=NAME``.
+    """
+
+
+@_hookspec
+def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
+    """Register event filters: ``filters.add(NAME, factory, help)``.
+
+    ``factory(spec, context)`` is called once per ``--apply NAME[:ARG],...`` and
+    returns a callable that takes a batch (a list of events) and returns the
+    events to pass on. It runs on every batch, so keep it to plain Python.
+    """
+
+
+@_hookspec
+def watchd_configure(context: RunContext) -> None:
+    """Prepare for a run: the command line is parsed, nothing is opened yet.
+
+    Called once, after the types are registered and before any source or sink
+    is built. Read your options from ``context.options``.
+    """
+
+
+@_hookspec
+def watchd_unconfigure(context: RunContext) -> None:
+    """Clean up after a run: every source and sink is closed.
+
+    Called once, also when the run ended with an error, if
+    :func:`watchd_configure` was called.
+    """

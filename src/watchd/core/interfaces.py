@@ -1,0 +1,228 @@
+"""The shapes a plugin implements: watchers, sinks, formats, dialects and filters.
+
+They are ``typing.Protocol``s: a plugin's classes satisfy them by having the
+methods, without importing or subclassing anything from watchd.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from watchd.core.event import Cursor, WatchEvent
+from watchd.core.spec import Options
+
+
+@runtime_checkable
+class Watcher(Protocol):
+    """A source of events, driven by the select() loop.
+
+    The loop calls :meth:`poll` when :meth:`fileno` is readable, or when
+    :meth:`timeout` seconds have passed, whichever comes first. Several watchers
+    may return the same descriptor (all file watchers share one inotify
+    instance); the loop then polls each of them when it is readable.
+    """
+
+    name: str
+
+    def fileno(self) -> int:
+        """Return the descriptor to select on, or -1 to be driven by :meth:`timeout` alone."""
+        ...
+
+    def timeout(self) -> float | None:
+        """Return the seconds until :meth:`poll` is due without readiness, None for never.
+
+        Return 0 while work is pending (a backlog read in bounded slices). A
+        watcher with nothing more to give returns -1 from :meth:`fileno` and None
+        here; the loop then closes it.
+        """
+        ...
+
+    def poll(self) -> list[WatchEvent]:
+        """Return what is ready now, without blocking; an empty list when nothing is."""
+        ...
+
+    def close(self) -> None:
+        """Release descriptors and resources; the loop calls it exactly once."""
+        ...
+
+
+@runtime_checkable
+class Acknowledging(Protocol):
+    """A watcher that keeps checkpoints: told when its events have been delivered."""
+
+    def acknowledge(self) -> None:
+        """Record that every sink has the events of the oldest poll not yet acknowledged.
+
+        Called once per ``poll()``, in order, after that poll's events (possibly
+        none: all were filtered or skipped) reached every sink; never for a poll
+        whose events a sink failed to take.
+        """
+        ...
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A destination for events; it receives them in batches."""
+
+    name: str
+
+    def emit_batch(self, events: Sequence[WatchEvent]) -> None:
+        """Deliver *events*, in order; when this returns they are delivered."""
+        ...
+
+    def flush(self) -> None:
+        """Push out anything buffered (called at shutdown)."""
+        ...
+
+    def close(self) -> None:
+        """Release resources; called exactly once, after the last flush."""
+        ...
+
+
+@runtime_checkable
+class AsyncSink(Sink, Protocol):
+    """A sink that writes from the loop without ever blocking it (a socket, say).
+
+    ``emit_batch`` only queues; the loop selects on :meth:`fileno` (for reading
+    always, so a peer that closes is noticed at once, and for writing while
+    :meth:`wants_write`), and calls back. While :meth:`has_room` is False the
+    loop stops reading sources: the files are the buffer, nothing is dropped.
+    """
+
+    def fileno(self) -> int:
+        """Return the socket's descriptor, or -1 while there is no connection."""
+        ...
+
+    def wants_write(self) -> bool:
+        """Return True while queued bytes wait for the socket."""
+        ...
+
+    def on_readable(self) -> None:
+        """Read from the socket: the peer sent something, closed, or reset."""
+        ...
+
+    def on_writable(self) -> None:
+        """Write queued bytes (or finish a connect): the socket takes them."""
+        ...
+
+    def timeout(self) -> float | None:
+        """Return the seconds until :meth:`on_timeout` is due (a reconnect), or None."""
+        ...
+
+    def on_timeout(self) -> None:
+        """Act on an expired timer of the sink (reconnect)."""
+        ...
+
+    def has_room(self) -> bool:
+        """Return False while the queue is full."""
+        ...
+
+    def delivered(self) -> int:
+        """Return how many events so far were written out in full, in order."""
+        ...
+
+    def accepted(self) -> int:
+        """Return how many events :meth:`emit_batch` took so far."""
+        ...
+
+
+#: Turns one event into one frame of output (no trailing newline).
+Formatter = Callable[[WatchEvent], bytes]
+
+#: Takes a batch and returns the events to pass on (dropping, changing or adding).
+EventFilter = Callable[[list[WatchEvent]], list[WatchEvent]]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSource:
+    """Where a record was read: what a dialect needs besides the record itself."""
+
+    source: str
+    origin: str
+    container: str = ""
+    worktree: str = ""
+
+
+@runtime_checkable
+class Dialect(Protocol):
+    """Maps one producer's record shape onto :class:`~watchd.WatchEvent`.
+
+    A dialect that decides by the record's keys alone says so: see :class:`KeyedDialect`.
+    """
+
+    name: str
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        """Return True when *record* has this dialect's shape (used by ``schema=auto``)."""
+        ...
+
+    def to_event(
+        self, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
+    ) -> WatchEvent:
+        """Return the event for *record*; fields it does not map go into ``extra``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FormatContext:
+    """What a format may adapt to: where its output goes."""
+
+    color: bool = False
+
+
+FormatFactory = Callable[[Options, FormatContext], Formatter]
+
+# What the host may also ask of a plugin's objects. Each is optional: the host
+# checks for it with isinstance(), and an object without it works as before.
+
+
+@runtime_checkable
+class Merging(Protocol):
+    """A watcher that reads several files at once (a directory, a glob).
+
+    With ``merges`` True its events are put in time order across its files
+    (``--reorder-window``) even when it is the run's only source.
+    """
+
+    merges: bool
+
+
+@runtime_checkable
+class HangupAware(Sink, Protocol):
+    """A sink whose reader can go away (a pipe, a socket on stdout).
+
+    The loop selects on :meth:`hangup_fileno` and stops the run when the reader
+    hangs up, instead of waiting for the next write to fail.
+    """
+
+    def hangup_fileno(self) -> int:
+        """Return the descriptor whose hangup ends the run, or -1 for none."""
+        ...
+
+
+@runtime_checkable
+class HeaderedFormatter(Protocol):
+    """A format whose output starts with a line of its own (CSV's column names).
+
+    The sink writes :attr:`header` (bytes, no newline) once, at the start of a
+    new output: an empty file or a fresh stream, not after a reload.
+    """
+
+    header: bytes
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the frame of *event*."""
+        ...
+
+
+@runtime_checkable
+class KeyedDialect(Dialect, Protocol):
+    """A dialect whose :meth:`matches` looks at the record's keys alone.
+
+    ``auto`` then remembers its choice for each set of keys instead of asking
+    every record.
+    """
+
+    matches_by_keys: ClassVar[bool]

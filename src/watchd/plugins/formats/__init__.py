@@ -1,0 +1,1 @@
+"""Formats: one event to one frame of text (json, human, csv, cef, leef, ecs, loki)."""

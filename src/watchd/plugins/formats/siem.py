@@ -1,0 +1,278 @@
+"""SIEM formats: CEF (ArcSight), LEEF 2.0 (QRadar) and ECS (Elastic), each one line per event.
+
+Registered like any format, so every text sink can use them: ``stdout,format=cef``,
+``tcp://…,format=leef``, ``syslog:…,body=cef``. ``compat=loki`` makes ``cef``
+reproduce loki-mode's own converter, byte for byte.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+import orjson
+
+from watchd._version import __version__
+from watchd.codecs.hostname import local_hostname
+from watchd.core.errors import UsageError
+from watchd.core.event import WatchEvent, event_time
+from watchd.core.hookspecs import hookimpl
+from watchd.core.interfaces import FormatContext, FormatFactory, Formatter
+from watchd.core.registry import TypeTable
+from watchd.core.spec import Options
+from watchd.core.timestamps import iso_millis
+from watchd.plugins.formats.loki_cef import LokiCefFormat
+
+ECS_VERSION = "8.11.0"
+
+#: CEF and LEEF severity (0-10) of each level.
+SEVERITY_0_10 = {"debug": 1, "info": 3, "notice": 4, "warning": 6, "error": 8, "critical": 10}
+_CEF_HEADER = str.maketrans({"\\": "\\\\", "|": "\\|", "\r": " ", "\n": " "})
+_CEF_VALUE = str.maketrans({"\\": "\\\\", "=": "\\=", "\r": "\\r", "\n": "\\n"})
+_OTHER_CONTROLS = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
+_LABEL_KEY = re.compile(r"[^A-Za-z0-9_]")
+_CLIENT_KEYS = ("ip_address", "src", "source_ip", "client_ip")
+
+
+def outcome(event: WatchEvent) -> str:
+    """Return ``success``, ``failure`` or ``unknown``: the record's ``success`` says."""
+    success = event.extra.get("success")
+    if success is True:
+        return "success"
+    if success is False:
+        return "failure"
+    return "unknown"
+
+
+def epoch_ms(event: WatchEvent) -> int:
+    """Return the event's time in epoch milliseconds (the read time when it had none)."""
+    return int(event_time(event).timestamp() * 1000)
+
+
+def is_ip(value: str) -> bool:
+    """Return True when *value* is an IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def client_ip(event: WatchEvent) -> str:
+    """Return the address the record says the actor came from, if it says one."""
+    record = event.record or {}
+    for key in _CLIENT_KEYS:
+        value = record.get(key)
+        if isinstance(value, str) and is_ip(value):
+            return value
+    return ""
+
+
+def cef_header(value: str) -> str:
+    r"""Escape a CEF header field: ``\`` and ``|``; CR and LF become spaces."""
+    return _OTHER_CONTROLS.sub(" ", value.translate(_CEF_HEADER))
+
+
+def cef_value(value: str) -> str:
+    r"""Escape a CEF extension value: ``\``, ``=``, CR and LF."""
+    return _OTHER_CONTROLS.sub(" ", value.translate(_CEF_VALUE))
+
+
+def cef_line(header: list[str], severity: int, extension: list[tuple[str, str]]) -> bytes:
+    """Return one CEF line from its header fields, severity and extension pairs."""
+    head = "|".join(cef_header(field) for field in header)
+    pairs = " ".join(f"{key}={cef_value(value)}" for key, value in extension if value != "")
+    return f"CEF:0|{head}|{severity}|{pairs}".encode()
+
+
+class CefFormat:
+    """``CEF:0|Vendor|Product|Version|SignatureID|Name|Severity|Extension``.
+
+    SignatureID and Name are the action; severity follows the level, and a
+    failure counts at least 8. The extension uses the CEF dictionary's keys
+    (``rt``, ``act``, ``suser``, ``src``, ``dst``/``dhost``, ``msg``,
+    ``outcome``) and custom strings with labels for container, origin, source
+    and worktree; ``extra`` goes along as JSON in ``cs6``.
+    """
+
+    def __init__(self, vendor: str, product: str, version: str) -> None:
+        self._header = [vendor, product, version]
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the CEF line of *event*."""
+        result = outcome(event)
+        severity = SEVERITY_0_10.get(event.level, 3)
+        if result == "failure":
+            severity = max(severity, 8)
+        source = client_ip(event)
+        dest = event.dest if event.dest != source else ""
+        extension = [
+            ("rt", str(epoch_ms(event))),
+            ("act", event.action),
+            ("suser", event.actor),
+            ("src", source),
+            ("dst" if is_ip(dest) else "dhost", dest),
+            ("msg", event.detail),
+            ("outcome", result if result != "unknown" else ""),
+            ("cs1", event.container),
+            ("cs1Label", "container" if event.container else ""),
+            ("cs2", event.origin),
+            ("cs2Label", "origin" if event.origin else ""),
+            ("cs3", event.source),
+            ("cs3Label", "source"),
+            ("cs4", event.worktree),
+            ("cs4Label", "worktree" if event.worktree else ""),
+            ("cs6", orjson.dumps(event.extra).decode() if event.extra else ""),
+            ("cs6Label", "extra" if event.extra else ""),
+        ]
+        return cef_line([*self._header, event.action, event.action], severity, extension)
+
+
+class LeefFormat:
+    """``LEEF:2.0|Vendor|Product|Version|EventID|Delimiter|key=value^key=value...``.
+
+    LEEF defines no escaping, so values are sanitised: the delimiter, CR, LF
+    and (in header fields) ``|`` become spaces.
+    """
+
+    def __init__(self, vendor: str, product: str, version: str, delimiter: str) -> None:
+        self._delimiter = delimiter
+        self._header_bad = str.maketrans(dict.fromkeys(f"|\r\n{delimiter}", " "))
+        self._value_bad = str.maketrans(dict.fromkeys(f"\r\n{delimiter}", " "))
+        shown = delimiter if delimiter.isprintable() else f"x{ord(delimiter):02X}"
+        self._head = "|".join(self._header(f) for f in (vendor, product, version))
+        self._shown = shown
+
+    def _header(self, value: str) -> str:
+        return _OTHER_CONTROLS.sub(" ", value.translate(self._header_bad))
+
+    def _value(self, value: str) -> str:
+        return _OTHER_CONTROLS.sub(" ", value.translate(self._value_bad))
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the LEEF line of *event*."""
+        when = event_time(event)
+        source = client_ip(event)
+        dest = event.dest if event.dest != source else ""
+        pairs = [
+            ("cat", event.source),
+            ("devTime", iso_millis(when, "+0000")),
+            ("devTimeFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSZ"),
+            ("sev", str(SEVERITY_0_10.get(event.level, 3))),
+            ("usrName", event.actor),
+            ("src", source),
+            ("dst" if is_ip(dest) else "dstHost", dest),
+            ("action", event.action),
+            ("container", event.container),
+            ("origin", event.origin),
+            ("worktree", event.worktree),
+            ("outcome", outcome(event)),
+            ("msg", event.detail),
+        ]
+        body = self._delimiter.join(f"{k}={self._value(v)}" for k, v in pairs if v)
+        event_id = self._header(event.action)
+        return f"LEEF:2.0|{self._head}|{event_id}|{self._shown}|{body}".encode()
+
+
+_CATEGORIES = {
+    "login": "authentication",
+    "logout": "authentication",
+    "create_token": "iam",
+    "revoke_token": "iam",
+}
+
+
+class EcsFormat:
+    """One Elastic Common Schema document per line (NDJSON)."""
+
+    def __init__(self, hostname: str) -> None:
+        self._host = hostname
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the ECS document of *event*."""
+        when = event_time(event)
+        category = _CATEGORIES.get(event.action) or ("network" if is_ip(event.dest) else "host")
+        original = event.record if event.record is not None else event.to_dict()
+        doc: dict[str, Any] = {
+            "@timestamp": iso_millis(when),
+            "ecs": {"version": ECS_VERSION},
+            "message": event.detail or event.action,
+            "log": {"level": event.level},
+            "event": {
+                "action": event.action,
+                "kind": "event",
+                "category": [category],
+                "outcome": outcome(event),
+                "original": orjson.dumps(original).decode(),
+                "module": event.source,
+            },
+            "host": {"name": self._host},
+            "labels": _labels(event),
+        }
+        if event.actor:
+            doc["user"] = {"name": event.actor}
+        source_ip = client_ip(event)
+        if source_ip:
+            doc["source"] = {"ip": source_ip}
+        if is_ip(event.dest) and event.dest != source_ip:
+            doc["destination"] = {"ip": event.dest}
+        if event.origin.startswith("/"):
+            doc["log"]["file"] = {"path": event.origin}
+            if event.cursor is not None and event.cursor.start >= 0:
+                doc["log"]["offset"] = event.cursor.start
+        return orjson.dumps(doc)
+
+
+def _labels(event: WatchEvent) -> dict[str, str]:
+    """Return ECS labels: keys of ``[A-Za-z0-9_]``, values strings, the empty left out."""
+    values = {
+        "container": event.container,
+        "origin": event.origin,
+        "worktree": event.worktree,
+    }
+    return {_LABEL_KEY.sub("_", k): v for k, v in values.items() if v}
+
+
+def cef_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """Build ``cef`` (``vendor=``, ``product=``, ``version=``, ``compat=loki``)."""
+    compat = options.choice("compat", ("none", "loki"), "none")
+    version = options.text("version", __version__)
+    if compat == "loki":
+        vendor, product = options.text("vendor", "Autonomi"), options.text("product", "Loki Mode")
+        return LokiCefFormat(vendor, product, version)
+    return CefFormat(options.text("vendor", "watchd"), options.text("product", "watchd"), version)
+
+
+def leef_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """Build ``leef`` (``vendor=``, ``product=``, ``version=``, ``delimiter=``, default ``^``)."""
+    raw = delimiter = options.text("delimiter", "^")
+    if delimiter.lower().startswith(("x", "0x")) and len(delimiter) > 1:
+        try:
+            delimiter = chr(int(delimiter.lower().removeprefix("0x").removeprefix("x"), 16))
+        except ValueError:
+            delimiter = ""
+    if len(delimiter) != 1 or delimiter in "|=\r\n" or delimiter.isalnum():
+        raise UsageError(
+            f"{options.where}: delimiter={raw!r} "
+            "must be one character (or xHH) other than a letter, a digit, |, = or a newline"
+        )
+    return LeefFormat(
+        options.text("vendor", "watchd"),
+        options.text("product", "watchd"),
+        options.text("version", __version__),
+        delimiter,
+    )
+
+
+def ecs_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """Build ``ecs`` (``hostname=``, default this host's name)."""
+    return EcsFormat(options.optional("hostname") or local_hostname())
+
+
+@hookimpl
+def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
+    """Register ``cef``, ``leef`` and ``ecs``."""
+    formats.add("cef", cef_format, "ArcSight CEF; compat=loki for loki-mode's own converter")
+    formats.add("leef", leef_format, "QRadar LEEF 2.0; delimiter=^ by default")
+    formats.add("ecs", ecs_format, "Elastic Common Schema, one JSON document per line")

@@ -1,0 +1,125 @@
+"""The ``json``, ``human`` and ``csv`` output formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from watchd.core.event import WatchEvent, dumps_compact
+from watchd.core.hookspecs import hookimpl
+from watchd.core.interfaces import FormatContext, FormatFactory, Formatter
+from watchd.core.printable import quoted
+from watchd.core.registry import TypeTable
+from watchd.core.spec import Options
+from watchd.core.terminal import level_column, local_clock, paint
+
+
+def json_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """Build the compact JSON format (terok-shield's ``to_json`` shape)."""
+    return WatchEvent.to_json
+
+
+#: The labelled fields after the columns, in this order; empty ones are left out.
+_LABELLED = ("dest", "detail", "actor", "worktree")
+_MAX_COLUMN = 24  # a longer action or container pushes the rest right, and widens nothing
+
+
+class HumanFormat:
+    """Aligned columns, then labelled fields, as ``journalctl`` and ``kubectl`` print them.
+
+    ``TIME  LEVEL  ACTION  CONTAINER  dest=... detail=... actor=...``: the
+    columns keep their place (an empty container is ``-``), each column at
+    least as wide as usual values and as its widest value so far (up to 24),
+    so lines stay aligned as they come. Every value is one token
+    (:func:`quoted`): text with spaces is quoted, an escape never reads like
+    the characters of one. Times are local; a timestamp that could not be
+    parsed is shown as written.
+    """
+
+    def __init__(self, *, color: bool) -> None:
+        self._color = color
+        self._widths = [8, 12, 10]  # time, action, container: they only grow
+
+    def _column(self, index: int, text: str, code: str) -> str:
+        width = self._widths[index]
+        if width < len(text) <= _MAX_COLUMN:
+            width = self._widths[index] = len(text)
+        return paint(text, code, color=self._color) + " " * max(width - len(text), 0)
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the line for *event*."""
+        when = event.time
+        parts = [
+            self._column(0, local_clock(when) if when else quoted(event.ts), "2"),
+            level_column(event.level, color=self._color),
+            self._column(1, quoted(event.action), "1"),
+            self._column(2, _container(event.container), "36"),
+        ]
+        for name in _LABELLED:
+            value = getattr(event, name)
+            if value:
+                parts.append(paint(f"{name}=", "2", color=self._color) + quoted(value))
+        return "  ".join(parts).rstrip().encode("utf-8", "replace")
+
+
+def _container(name: str) -> str:
+    """Return the container column: ``-`` when there is none, so ``"-"`` for one named so."""
+    if not name:
+        return "-"
+    return '"-"' if name == "-" else quoted(name)
+
+
+def human_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """Build the readable one-line-per-event format."""
+    return HumanFormat(color=context.color)
+
+
+CSV_COLUMNS = (
+    "ts", "level", "source", "action", "container", "dest", "detail", "actor", "origin",
+    "worktree", "extra",
+)  # fmt: skip
+_FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    """Keep a spreadsheet from running a value as a formula (OWASP's CSV injection advice)."""
+    if value.startswith(_FORMULA_STARTS) or (value.startswith("-") and not _is_number(value)):
+        return "'" + value
+    return value
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+class CsvFormat:
+    """RFC 4180 rows (quoted where needed), ``extra`` as JSON; ``header`` names the columns."""
+
+    header = ",".join(CSV_COLUMNS).encode()
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the row of *event* (a value with a newline is quoted, as RFC 4180 says)."""
+        out = io.StringIO()
+        extra = dumps_compact(event.extra).decode() if event.extra else ""
+        values = [getattr(event, column) for column in CSV_COLUMNS[:-1]] + [extra]
+        # The row's own terminator is CRLF, so the writer quotes a value holding CR or LF
+        # (with an empty one it quotes neither, and a newline in a value ends the row).
+        csv.writer(out, lineterminator="\r\n").writerow([_cell(str(value)) for value in values])
+        return out.getvalue().removesuffix("\r\n").encode()
+
+
+def csv_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """Build the CSV export (every new output starts with the header row)."""
+    return CsvFormat()
+
+
+@hookimpl
+def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
+    """Register ``json``, ``human`` and ``csv``."""
+    formats.add("json", json_format, "one compact JSON object per line (terok-compatible)")
+    formats.add("human", human_format, "one readable line per event, coloured on a terminal")
+    formats.add("csv", csv_format, "CSV rows (RFC 4180) after a header line naming the columns")

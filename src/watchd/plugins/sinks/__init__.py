@@ -1,0 +1,1 @@
+"""Sinks: where events go. Each module registers the sink it defines."""

@@ -1,0 +1,115 @@
+"""The ``file:PATH`` sink: events appended to a file, one frame per line.
+
+The file is opened for appending (created 0600, and missing directories
+0700: events may carry what the records did). When the path stops naming the
+open file (logrotate's ``create`` moved it away, or it was deleted), the next
+batch opens the path again, so a rotated output needs no signal (SIGHUP
+reloads, which opens it anew too). Frames are written whole with
+``os.write`` (see :mod:`watchd.plugins.sinks.frames`): a batch counts as delivered
+only once the file took every byte of it and, with ``fsync=yes``, once it is
+on disk. That is the default with
+``--state-dir``: a checkpoint must not get ahead of what a power cut keeps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import structlog
+
+from watchd.core.context import RunContext, SinkFactory
+from watchd.core.deadletters import DeadLetters, dead_letters
+from watchd.core.errors import UsageError
+from watchd.core.event import WatchEvent
+from watchd.core.hookspecs import hookimpl
+from watchd.core.interfaces import Formatter
+from watchd.core.private import fsync_directory, make_dirs, open_append
+from watchd.core.registry import TypeTable
+from watchd.core.spec import Spec
+from watchd.plugins.sinks.frames import write_frames
+from watchd.plugins.sinks.text import formatter_for, header_of, starts_output
+
+
+class FileSink:
+    """Appends each batch to a file; follows the path when the file is rotated away."""
+
+    def __init__(
+        self, path: str, formatter: Formatter, dead: DeadLetters, *, fsync: bool = False
+    ) -> None:
+        self.name = f"file:{path}"
+        self.path = path
+        self._format = formatter
+        self._dead = dead
+        self._fsync = fsync
+        self._log = structlog.get_logger("watchd").bind(sink=self.name)
+        self._fd = self._open()
+
+    def _open(self) -> int:
+        make_dirs(os.path.dirname(self.path))  # 0700, as the file is 0600
+        fd = open_append(self.path)
+        if self._fsync:  # the file's name, too, must survive a power cut
+            fsync_directory(os.path.dirname(self.path))
+        return fd
+
+    def emit_batch(self, events: Sequence[WatchEvent]) -> None:
+        """Append *events*; return once the file took every byte of them."""
+        frames = self._dead.encode(events, self._format)
+        if not frames:
+            return
+        self._follow_path()
+        header = header_of(self._format)
+        if header is not None and starts_output(self._fd):  # a new file, or one rotated in
+            frames.insert(0, header)
+        write_frames(self._fd, b"\n".join(frames) + b"\n")
+        if self._fsync:
+            os.fsync(self._fd)
+
+    def _follow_path(self) -> None:
+        """Open the path again when it no longer names the open file (rotated, deleted)."""
+        try:
+            named = os.stat(self.path)
+        except FileNotFoundError:
+            named = None
+        held = os.fstat(self._fd)
+        if named is not None and (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+            return
+        fd = self._open()
+        os.close(self._fd)
+        self._fd = fd
+        self._log.info("output file rotated away, writing to a new one", path=self.path)
+
+    def flush(self) -> None:
+        """Nothing is buffered: every batch was written when it was emitted."""
+
+    def close(self) -> None:
+        """Close the file; report what was set aside."""
+        os.close(self._fd)
+        self._dead.close()
+
+
+def make_file_sink(spec: Spec, context: RunContext) -> FileSink:
+    """Build ``file:PATH[,format=NAME][,fsync=yes|no][,dead_letter=FILE]``."""
+    options = spec.options
+    if not spec.target:
+        raise UsageError(f"{options.where}: file needs a path, as in file:/var/log/watchd.jsonl")
+    kept = context.state_dir is not None and context.durable_state  # the user's --state-dir
+    fsync = options.choice("fsync", ("yes", "no"), "yes" if kept else "no") == "yes"
+    formatter = formatter_for(options, context, tty=False)
+    dead = dead_letters(options, f"file:{spec.target}")
+    options.finish()
+    try:
+        return FileSink(os.path.abspath(spec.target), formatter, dead, fsync=fsync)
+    except OSError as exc:
+        dead.close()
+        raise UsageError(f"{options.where}: {spec.target}: {exc.strerror}") from None
+
+
+@hookimpl
+def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
+    """Register ``file``."""
+    sinks.add(
+        "file",
+        make_file_sink,
+        "append to a file: file:PATH[,format=json|...][,fsync=yes|no][,dead_letter=FILE]",
+    )

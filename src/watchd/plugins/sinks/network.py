@@ -1,0 +1,192 @@
+"""What the socket sinks share: TLS settings, retry backoff, outages, a bounded queue.
+
+TCP, syslog (stream and datagram) and HEC each build their delivery from the
+same options (:func:`delivery`) and report an outage the same way: one warning
+when it starts, one line when it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import ssl
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from watchd.core.clock import Clock
+from watchd.core.deadletters import DeadLetters
+from watchd.core.errors import UsageError
+from watchd.core.spec import Options
+
+if TYPE_CHECKING:
+    import structlog
+
+
+def tls_context(options: Options) -> ssl.SSLContext:
+    """Return the client TLS context of ``ca=``, ``cert=``, ``key=`` and ``verify=``."""
+    where = options.where
+    ca, cert, key = options.optional("ca"), options.optional("cert"), options.optional("key")
+    verify = options.flag("verify", default=True)
+    if key is not None and cert is None:
+        raise UsageError(f"{where}: key= needs cert=, the client certificate it belongs to")
+    for option, path in (("ca", ca), ("cert", cert), ("key", key)):
+        if path is not None and not os.path.isfile(path):
+            raise UsageError(f"{where}: {option}={path}: no such file")
+    try:
+        context = ssl.create_default_context(cafile=ca)
+        if cert is not None:
+            context.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        # The reason only: never the key's content, nor a passphrase.
+        raise UsageError(f"{where}: cannot load the TLS files: {exc.strerror or exc}") from None
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Backoff:
+    """Exponential delays with jitter: base, 2x, 4x, ... up to *cap*, each 50-100%."""
+
+    def __init__(self, base: float = 0.1, cap: float = 30.0, clock: Clock = time.monotonic) -> None:
+        self.base = base
+        self.clock = clock  # the outage's clock too: a test drives both
+        self.cap = cap
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        """Return the delay before the next attempt, and count a failure."""
+        delay = min(self.cap, self.base * 2**self.failures)
+        self.failures = min(self.failures + 1, 32)
+        return random.uniform(delay / 2, delay)  # noqa: S311 - jitter, not a secret
+
+    def reset(self) -> None:
+        """Start again from the base delay (a connection succeeded)."""
+        self.failures = 0
+
+
+class Outage:
+    """A connection's down time: when to try again, and saying so once per outage."""
+
+    def __init__(
+        self, log: structlog.typing.FilteringBoundLogger, peer: str, backoff: Backoff
+    ) -> None:
+        self._log = log
+        self.peer = peer
+        self._backoff = backoff
+        self._next_attempt = 0.0
+        self._down_since: float | None = None
+
+    def failed(self, reason: str, queued: int) -> None:
+        """Schedule the next attempt; warn when this starts an outage."""
+        delay = self._backoff.next_delay()
+        self._next_attempt = self._backoff.clock() + delay
+        if self._down_since is None:
+            self._down_since = self._backoff.clock()
+            self._log.warning(
+                "connection lost, retrying with backoff",
+                address=self.peer,
+                reason=reason,
+                queued=queued,
+            )
+        else:
+            self._log.debug(
+                "reconnect failed", address=self.peer, reason=reason, retry_in=round(delay, 3)
+            )
+
+    def restored(self) -> None:
+        """Start the backoff again; say how long the outage lasted, if there was one."""
+        self._backoff.reset()
+        if self._down_since is not None:
+            self._log.info(
+                "connection restored",
+                address=self.peer,
+                down_seconds=round(self._backoff.clock() - self._down_since, 3),
+            )
+            self._down_since = None
+        else:
+            self._log.debug("connected", address=self.peer)
+
+    def wait(self) -> float:
+        """Return the seconds until the next attempt is due (0 when it is)."""
+        return max(self._next_attempt - self._backoff.clock(), 0.0)
+
+
+def warn_undelivered(log: structlog.typing.FilteringBoundLogger, count: int) -> None:
+    """Say, at exit, how many events a sink could not deliver (and what becomes of them)."""
+    log.warning(
+        "events not delivered at exit; with --state-dir they are read again on restart",
+        count=count,
+    )
+
+
+@dataclass(frozen=True)
+class QueueBounds:
+    """How much a sink holds before the sources pause: events, and bytes.
+
+    Events alone do not bound memory: 10,000 records of 100 KB are a gigabyte.
+    A batch is taken whole while there is room, so one record larger than the
+    byte bound is still sent, alone.
+    """
+
+    events: int = 10_000
+    bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What every socket sink takes from its spec: its queue and how it retries."""
+
+    bounds: QueueBounds
+    backoff: Backoff
+
+
+def delivery(options: Options, *, base: float = 0.1, clock: Clock = time.monotonic) -> Delivery:
+    """Take ``queue=`` (events), ``queue_bytes=`` and ``backoff_max=`` (a duration, seconds)."""
+    default = QueueBounds()
+    bounds = QueueBounds(
+        events=options.number("queue", default.events, minimum=1),
+        bytes=options.number("queue_bytes", default.bytes, minimum=1024),
+    )
+    cap = options.duration("backoff_max", 30.0, unit="s", minimum=1.0)
+    return Delivery(bounds, Backoff(base=base, cap=cap, clock=clock))
+
+
+class QueuedSink:
+    """A bounded queue of frames and its counts: what the pipeline asks every socket sink."""
+
+    def __init__(self, delivery: Delivery | None, letters: DeadLetters) -> None:
+        self._delivery = delivery or Delivery(QueueBounds(), Backoff())
+        self._bounds = self._delivery.bounds
+        self._letters = letters
+        self._queue: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._accepted = 0
+        self._delivered = 0
+
+    def _enqueue(self, frames: list[bytes]) -> None:
+        """Queue *frames*, each one event."""
+        self._queue.extend(frames)
+        self._queued_bytes += sum(map(len, frames))
+        self._accepted += len(frames)
+
+    def _dequeue(self) -> bytes:
+        """Drop the first frame (written, or given up on) and count it delivered."""
+        frame = self._queue.popleft()
+        self._queued_bytes -= len(frame)
+        self._delivered += 1
+        return frame
+
+    def accepted(self) -> int:
+        """Return how many events were queued so far."""
+        return self._accepted
+
+    def delivered(self) -> int:
+        """Return how many events were written out in full so far."""
+        return self._delivered
+
+    def has_room(self) -> bool:
+        """Return False while the queue is full, in events or bytes (the sources wait)."""
+        return len(self._queue) < self._bounds.events and self._queued_bytes < self._bounds.bytes

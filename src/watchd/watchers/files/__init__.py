@@ -1,0 +1,1 @@
+"""The file-tailing engine: discovery, identity, rotation, resume, lines, inotify."""

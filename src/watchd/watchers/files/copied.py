@@ -1,0 +1,307 @@
+"""Files that move under a trail while it runs: rotated away before they were read, or copied.
+
+A file renamed out of scope (or into a new directory) before it was read is
+read from its start and let go once drained. A new file whose first bytes are
+how a followed file begins may be a copytruncate copy: it waits up to
+``copy_wait`` for the original to be truncated, and then goes on from where
+the original was read to, so nothing is read twice or skipped. What a
+truncated file had not given yet is finished from its copy among the rotated
+siblings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from watchd.core.checkpoints import CheckpointStore, Entry
+from watchd.watchers.files.copies import Opened, compression_of, find_copy, open_rotated, siblings
+from watchd.watchers.files.identity import (
+    HEAD_BYTES,
+    Fingerprint,
+    copy_of,
+    file_key,
+    find_inode,
+    holds,
+    same_head,
+)
+from watchd.watchers.files.settings import PREFIX, Ghost, TrailOptions
+from watchd.watchers.files.tail import State, Tail
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
+
+
+class CopyState(Protocol):
+    """What the copy and rotation rules use of their trail."""
+
+    source_id: str
+    store: CheckpointStore | None
+    tails: dict[str, Tail]
+    options: TrailOptions
+    _log: FilteringBoundLogger
+    _clock: Callable[[], float]
+    _ghosts: list[Ghost]
+    _pending: dict[str, float]
+    _by_prefix: dict[bytes, set[str]]
+    _dirty: set[str]
+    _moved_out: list[str]
+    _moves_from_scope: set[int]
+    _new_dirs: list[str]
+    _draining: set[str]
+    _backlogged: set[str]
+    _deleted: set[str]
+
+    def _add(self, tail: Tail) -> None: ...
+    def _drain(self, tail: Tail, state: State, now: float) -> None: ...
+    def _notice_change(self, tail: Tail, now: float) -> None: ...
+    def _rotation_of_scope(self, name: str) -> bool: ...
+    def _plain_rotation(self, name: str) -> bool: ...
+    def _read_rotated(self, path: str, now: float) -> str | None: ...
+    def _drain_opened(
+        self, opened: Opened, offset: int, now: float, *, checkpoint_from: int = -1
+    ) -> Tail: ...
+    def _known(self, opened: Opened) -> bool: ...
+    def _originals_like(self, fd: int, size: int) -> list[Tail]: ...
+    def _may_be_a_copy(self, fd: int, size: int, originals: list[Tail]) -> bool: ...
+    def _short_prefixes(self) -> set[str]: ...
+    def _unindex(self, tail: Tail) -> None: ...
+
+
+class RuntimeCopies:
+    """The rotation and copy half of a :class:`~watchd.watchers.files.trail.Trail` (a mixin)."""
+
+    def _adopt_moved_out(self: CopyState, seen: set[str], now: float) -> None:
+        """Read the files that were renamed out of scope before they were ever read."""
+        moved = self._moved_out[:]
+        self._moved_out.clear()
+        self._moves_from_scope.clear()
+        for path in moved:
+            key = self._read_rotated(path, now)
+            if key is not None:
+                seen.add(key)
+                self._log.info(
+                    "file rotated out of scope before it was read, reading it now", path=path
+                )
+
+    def _adopt_new_directories(self: CopyState, seen: set[str], now: float) -> None:
+        """Read the rotated files of a directory that appeared (or was recreated) since start.
+
+        Everything in it is new, but a file that was created and rotated away
+        before the directory was watched sent no event to pair its rename by:
+        its rotated name is all that is left of it.
+        """
+        directories = self._new_dirs[:]
+        self._new_dirs.clear()
+        for directory in directories:
+            self._log.info("directory appeared, reading what it holds", directory=directory)
+            plain = [*reversed(siblings(directory, self._plain_rotation))]  # oldest first
+            for item in plain:
+                key = self._read_rotated(item.path, now)
+                if key is not None:
+                    seen.add(key)
+                    self._log.info(
+                        "file rotated before it was read, reading it now", path=item.path
+                    )
+
+    def _plain_rotation(self: CopyState, name: str) -> bool:
+        return not compression_of(name) and self._rotation_of_scope(name)
+
+    def _read_rotated(self: CopyState, path: str, now: float) -> str | None:
+        """Read a rotated file never read before from its start, and let it go once drained."""
+        opened = open_rotated(path)
+        if opened is None:
+            return None
+        if file_key(opened.dev, opened.ino) in self.tails:
+            opened.close()
+            return None
+        return self._drain_opened(opened, 0, now).key
+
+    def _drain_opened(
+        self: CopyState, opened: Opened, offset: int, now: float, *, checkpoint_from: int = -1
+    ) -> Tail:
+        """Follow a rotated file (or a copy) from *offset* until drained, then let it go."""
+        tail = Tail(
+            opened.fd,
+            opened.path,
+            offset,
+            Fingerprint.of(opened.fd, opened.size),
+            self.options.max_line_bytes,
+            identity=(opened.dev, opened.ino),
+            compression=opened.compression,
+            clock=self._clock,
+        )
+        tail.checkpoint_from = checkpoint_from
+        self._add(tail)
+        self._drain(tail, State.ROTATED, now)
+        return tail
+
+    def _finish_from_copy(
+        self: CopyState, directory: str, read: Entry | Ghost, now: float
+    ) -> Tail | None:
+        """Finish what was read of a file from a copy among its rotated siblings, if one holds it.
+
+        copytruncate (or a rotation while watchd was stopped or behind) can leave
+        the bytes not read yet only in ``app.jsonl.1``, ``app.jsonl-20261201``
+        or ``app.jsonl.1.gz``, out of scope: the copy continues where the
+        original was read to.
+        """
+        if isinstance(read, Entry):
+            fingerprint, offset, mark = (
+                Fingerprint(read.head_len, read.head),
+                read.offset,
+                read.mark,
+            )
+            acked = read.offset
+        else:
+            fingerprint, offset, mark, acked = read.fingerprint, read.offset, read.mark, read.acked
+        found = find_copy(
+            directory,
+            self._rotation_of_scope,
+            fingerprint,
+            lambda fd, size: holds(fd, size, fingerprint, offset, mark),
+            self._known,
+        )
+        if found is None:
+            return None
+        self._log.info("finishing a truncated file from its copy", path=found.path, offset=offset)
+        return self._drain_opened(found, offset, now, checkpoint_from=acked)
+
+    def _known(self: CopyState, opened: Opened) -> bool:
+        """Return True for a file followed now, or one a checkpoint describes.
+
+        By content, not by inode alone: an entry left by a deleted file whose
+        inode the kernel gave to a new one does not describe the new one (a
+        followed file's inode is held open, so it cannot be given away).
+        """
+        if file_key(opened.dev, opened.ino) in self.tails:
+            return True
+        entry = self.store.get(self.source_id, opened.dev, opened.ino) if self.store else None
+        return entry is not None and copy_of(entry, opened.fd, opened.size)
+
+    def _runtime_offset(
+        self: CopyState, path: str, fd: int, size: int, now: float
+    ) -> tuple[int, int] | None:
+        """While running: where to read from and checkpoint from, or None to wait.
+
+        0 for a new file; for a copy of a truncated file, where the original was
+        read to, and checkpointed from where it was acknowledged.
+        """
+        originals = self._originals_like(fd, size)
+        for tail in originals:
+            # The original may have been truncated already, unnoticed yet: its
+            # ghost must exist before the copy is judged.
+            self._notice_change(tail, now)
+            self._dirty.add(tail.key)
+        for ghost in self._ghosts:
+            if holds(fd, size, ghost.fingerprint, ghost.offset, ghost.mark):
+                self._ghosts.remove(ghost)
+                self._log.info(
+                    "copy of a truncated file, resuming where it was read to",
+                    path=path,
+                    offset=ghost.offset,
+                )
+                return ghost.offset, ghost.acked
+        first_seen = self._pending.setdefault(path, now)
+        if not self._may_be_a_copy(fd, size, originals):
+            return 0, 0
+        if now - first_seen < self.options.copy_wait:
+            return None  # wait: the original may be truncated next (copytruncate)
+        return 0, 0
+
+    def _originals_like(self: CopyState, fd: int, size: int) -> list[Tail]:
+        """Return the followed files whose first bytes the new file starts with."""
+        if size == 0:
+            return []
+        head = os.pread(fd, min(size, PREFIX), 0)
+        if len(head) >= PREFIX:
+            keys = set(self._by_prefix.get(head, ()))
+        else:
+            keys = {k for p, ks in self._by_prefix.items() if p.startswith(head) for k in ks}
+        keys |= self._by_prefix.get(b"", set()) | self._short_prefixes()
+        tails = (self.tails.get(key) for key in keys)
+        return [t for t in tails if t is not None and t.state is State.ACTIVE and t.offset]
+
+    def _may_be_a_copy(self: CopyState, fd: int, size: int, originals: list[Tail]) -> bool:
+        """Return True when the file's bytes so far are how a followed file begins."""
+        if size == 0:
+            # An empty file tells nothing yet, and waiting costs nothing.
+            return bool(self.tails) or bool(self._ghosts)
+        head = os.pread(fd, min(size, HEAD_BYTES), 0)
+        if any(os.pread(tail.fd, len(head), 0) == head for tail in originals):
+            return True
+        return any(same_head(fd, size, g.fingerprint) for g in self._ghosts)
+
+    def _short_prefixes(self: CopyState) -> set[str]:
+        """Return the files indexed while shorter than the prefix (they may have grown)."""
+        short: set[str] = set()
+        for prefix, keys in self._by_prefix.items():
+            if 0 < len(prefix) < PREFIX:
+                short |= keys
+        return short
+
+    def _index(self: CopyState, tail: Tail) -> None:
+        """File *tail* under its first bytes, to find the file a new one may copy."""
+        tail.prefix = os.pread(tail.fd, PREFIX, 0)
+        self._by_prefix.setdefault(tail.prefix, set()).add(tail.key)
+
+    def _unindex(self: CopyState, tail: Tail) -> None:
+        keys = self._by_prefix.get(tail.prefix)
+        if keys is not None:
+            keys.discard(tail.key)
+            if not keys:
+                del self._by_prefix[tail.prefix]
+
+    def _drain(self: CopyState, tail: Tail, state: State, now: float) -> None:
+        tail.state, tail.left_at = state, now
+        self._draining.add(tail.key)
+        self._dirty.add(tail.key)
+
+    def _let_go_of_name(self: CopyState, tail: Tail, now: float) -> None:
+        removed = os.fstat(tail.fd).st_nlink == 0
+        self._drain(tail, State.REMOVED if removed else State.ROTATED, now)
+        what = "deleted" if removed else "rotated out of scope"
+        self._log.info(f"file {what}, draining it", path=tail.path, offset=tail.offset)
+        if not removed:
+            # Its records are reported from the file they are in, under the name
+            # it has now; and writes to it under that name wake the trail at once.
+            renamed = find_inode(os.path.dirname(tail.path), tail.dev, tail.ino)
+            if renamed is not None and renamed != tail.path:
+                self._log.debug("rotated file found", path=renamed, previous=tail.path)
+                tail.path = renamed
+
+    def _retire(self: CopyState, now: float) -> list[tuple[int, int, int]]:
+        gone: list[tuple[int, int, int]] = []
+        for key in list(self._draining):
+            tail = self.tails[key]
+            drained = not tail.backlog and tail.offset >= tail.size()
+            quiet = now - tail.last_growth >= self.options.rotate_wait
+            held_too_long = (
+                tail.state is State.REMOVED and now - tail.left_at >= self.options.hold_removed
+            )
+            if not ((drained and quiet) or held_too_long):
+                continue
+            if not drained:
+                self._log.warning(
+                    "deleted file let go before it was drained",
+                    path=tail.path,
+                    unread=tail.size() - tail.offset,
+                )
+            pending = tail.close()
+            if pending:
+                self._log.warning(
+                    "incomplete last line dropped: the file was let go before its newline",
+                    path=tail.path,
+                    bytes=pending,
+                )
+            del self.tails[key]
+            self._draining.discard(key)
+            self._dirty.discard(key)
+            self._backlogged.discard(key)
+            self._unindex(tail)
+            self._log.debug("file let go", path=tail.path, state=tail.state.value)
+            if tail.state is State.REMOVED:
+                gone.append((tail.dev, tail.ino, tail.seq))
+                self._deleted.add(tail.key)
+        return gone

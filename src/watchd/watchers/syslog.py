@@ -1,0 +1,450 @@
+"""The ``syslog:udp://`` and ``syslog:tcp://`` sources: a syslog listener in the select loop.
+
+Each message becomes one event. A body that is a JSON object is a record and
+goes through the dialects (loki-mode's own forwarding arrives as loki events,
+another watchd's as the events it sent); any other message becomes a ``syslog``
+event with the header in ``extra``. Malformed messages are counted and
+reported, never fatal. A TCP listener keeps its connections in an epoll set of
+its own, whose descriptor is what the loop selects on.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import struct
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from watchd.codecs.records import decode_record
+from watchd.codecs.syslog.framing import FrameSplitter
+from watchd.codecs.syslog.grammar import FACILITIES, LEVEL_OF_SEVERITY
+from watchd.codecs.syslog.parse import MalformedError, SyslogMessage, parse_message
+from watchd.core.context import RunContext, SourceFactory
+from watchd.core.errors import UsageError
+from watchd.core.event import WatchEvent
+from watchd.core.hookspecs import hookimpl
+from watchd.core.interfaces import Dialect, RecordSource
+from watchd.core.registry import TypeTable
+from watchd.core.skips import SkipCounter
+from watchd.core.spec import Spec, parse_address, peer_name
+from watchd.core.timestamps import record_ts
+from watchd.watchers.dialects.generic import fallback_event
+
+#: Messages one poll takes at most, so a flood cannot starve the other watchers.
+POLL_BUDGET = 2048
+_RECV = 65_536
+_FACILITY_NAMES = {number: name for name, number in FACILITIES.items()}
+_AGAIN = (BlockingIOError, InterruptedError)
+_ANCILLARY = socket.CMSG_SPACE(4)
+
+
+class MessageMapper:
+    """Turns parsed messages into events: JSON bodies through a dialect, others as ``syslog``."""
+
+    def __init__(self, dialect: Dialect, skips: SkipCounter, name: str) -> None:
+        self._dialect = dialect
+        self._skips = skips
+        self._name = name
+        self._log = structlog.get_logger("watchd").bind(source=name)
+
+    def map(self, data: bytes, peer: str, out: list[WatchEvent]) -> None:
+        """Append the event of the message *data* from *peer*, or count it as malformed."""
+        try:
+            message = parse_message(data)
+        except MalformedError as exc:
+            self._skips.note(f"malformed message ({exc})", peer, -1)
+            return
+        # The sender's own name; else its address (the port is the sender's socket, noise here).
+        origin = message.hostname or peer.rpartition(":")[0].strip("[]") or peer
+        body = message.message.strip()
+        if body.startswith("{"):
+            record = decode_record(body.encode())
+            if isinstance(record, dict):
+                where = RecordSource(source="syslog", origin=origin)
+                try:
+                    event = self._dialect.to_event(record, where, None)
+                except Exception:  # noqa: BLE001 - one odd record must not stop the listener
+                    self._log.exception("dialect failed on a record, mapped by the common keys")
+                    event = fallback_event(self._dialect.name, record, where, None)
+                out.append(event)
+                return
+        out.append(plain_event(message, origin, peer))
+
+
+def plain_event(message: SyslogMessage, origin: str, peer: str) -> WatchEvent:
+    """Return the event of a message whose body is text, not a record."""
+    extra: dict[str, Any] = {
+        "facility": _FACILITY_NAMES[message.facility],
+        "severity": message.severity,
+        "protocol": message.protocol,
+        "peer": peer,
+    }
+    for key in ("hostname", "app_name", "procid", "msgid"):
+        value = getattr(message, key)
+        if value:
+            extra[key] = value
+    if message.structured_data:
+        extra["structured_data"] = message.structured_data
+    return WatchEvent(
+        ts=record_ts(message.timestamp),
+        source="syslog",
+        action=message.msgid or "message",
+        container=message.app_name,
+        detail=message.message,
+        level=LEVEL_OF_SEVERITY[message.severity],
+        origin=origin,
+        extra=extra,
+    )
+
+
+#: Linux socket options the socket module does not name (asm-generic/socket.h).
+SO_RCVBUFFORCE = 33
+SO_RXQ_OVFL = 40
+_DROPS = struct.Struct("=I")
+
+
+class UdpListener:
+    """A bound UDP socket: one message per datagram.
+
+    UDP has no flow control: a burst larger than the socket's receive buffer is
+    dropped by the kernel. The buffer is sized for bursts (``rcvbuf=``, 8 MiB by
+    default; past ``net.core.rmem_max`` only with CAP_NET_ADMIN), and what the
+    kernel still drops is counted from ``SO_RXQ_OVFL`` and reported, so loss is
+    at least visible.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        address: tuple[str, int],
+        mapper: MessageMapper,
+        skips: SkipCounter,
+        *,
+        rcvbuf: int = 8 * 1024 * 1024,
+    ) -> None:
+        self.name = name
+        self._mapper = mapper
+        self._skips = skips
+        self._log = structlog.get_logger("watchd").bind(source=name)
+        self._sock = _bound(socket.SOCK_DGRAM, address, name)
+        self._size_buffer(rcvbuf)
+        self._drops = 0  # the kernel's count for this socket, as last seen
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+        except OSError:
+            self._log.warning("the kernel cannot count dropped datagrams here")
+        self._more = False
+
+    def _size_buffer(self, wanted: int) -> None:
+        """Ask for *wanted* bytes of receive buffer, past the system's cap where permitted."""
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, wanted)
+        except OSError:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
+        got = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux doubles it
+        if got < wanted:
+            self._log.warning(
+                "receive buffer smaller than asked; bursts may be dropped",
+                rcvbuf=got,
+                wanted=wanted,
+                hint="raise net.core.rmem_max, or run with CAP_NET_ADMIN",
+            )
+
+    def fileno(self) -> int:
+        """Return the socket."""
+        return self._sock.fileno()
+
+    def timeout(self) -> float | None:
+        """Return 0 while datagrams were left for the next poll."""
+        return 0.0 if self._more else None
+
+    def poll(self) -> list[WatchEvent]:
+        """Read the datagrams that arrived (up to the poll budget)."""
+        events: list[WatchEvent] = []
+        self._more = False
+        for _ in range(POLL_BUDGET):
+            try:
+                data, ancillary, _, address = self._sock.recvmsg(_RECV, _ANCILLARY)
+            except _AGAIN:
+                return events
+            except OSError:
+                continue  # an ICMP error queued on the socket; nothing to read
+            if ancillary:
+                self._count_drops(ancillary)
+            self._mapper.map(data, peer_name(address), events)
+        self._more = True
+        return events
+
+    def _count_drops(self, ancillary: list[tuple[int, int, bytes]]) -> None:
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= _DROPS.size:
+                (total,) = _DROPS.unpack_from(value)
+                if total > self._drops:
+                    dropped = total - self._drops
+                    self._drops = total
+                    self._log.warning(
+                        "datagrams dropped by the kernel: the receive buffer was full",
+                        dropped=dropped,
+                        total=total,
+                    )
+
+    def close(self) -> None:
+        """Close the socket; report what was skipped, and what the kernel dropped."""
+        self._sock.close()
+        self._skips.summarize()
+        if self._drops:
+            self._log.warning("datagrams dropped by the kernel while listening", total=self._drops)
+
+
+@dataclass(slots=True)
+class _Connection:
+    """One sender's connection: its framing, and when it last completed a message."""
+
+    sock: socket.socket
+    splitter: FrameSplitter
+    peer: str  # address:port, as logged
+    host: str  # the address alone, what per_peer counts
+    progress_at: float
+
+
+class TcpListener:
+    """A listening TCP socket and its connections, each framed on its own.
+
+    A connection must complete a message every *idle_timeout* seconds or be
+    closed: one that sends nothing, or trickles a frame that never ends
+    (slowloris), holds a slot no longer. When every slot is taken, the
+    connection longest without a message makes room for the new one; one
+    address holds at most *per_peer* connections.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        address: tuple[str, int],
+        mapper: MessageMapper,
+        skips: SkipCounter,
+        *,
+        limit: int,
+        max_connections: int,
+        per_peer: int = 32,
+        idle_timeout: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self._mapper = mapper
+        self._skips = skips
+        self._limit = limit
+        self._max_connections = max_connections
+        self._per_peer = per_peer
+        self._idle_timeout = idle_timeout
+        self._clock = clock
+        self._log = structlog.get_logger("watchd").bind(source=name)
+        self._listener = _bound(socket.SOCK_STREAM, address, name)
+        self._listener.listen(128)
+        self._epoll = select.epoll()
+        self._epoll.register(self._listener.fileno(), select.EPOLLIN)
+        self._connections: dict[int, _Connection] = {}
+        self._by_host: Counter[str] = Counter()
+        self._refused_hosts: set[str] = set()  # said once, until the address drops below
+        self._more = False
+
+    def fileno(self) -> int:
+        """Return the epoll descriptor of the listener and its connections."""
+        return self._epoll.fileno()
+
+    def timeout(self) -> float | None:
+        """Return 0 while messages were left for the next poll, else when a connection expires."""
+        if self._more:
+            return 0.0
+        if not self._connections:
+            return None
+        oldest = min(c.progress_at for c in self._connections.values())
+        return max(oldest + self._idle_timeout - self._clock(), 0.0)
+
+    def poll(self) -> list[WatchEvent]:
+        """Accept connections, read what they sent, close those that stalled."""
+        events: list[WatchEvent] = []
+        self._more = False
+        for fd, _ in self._epoll.poll(0):
+            if fd == self._listener.fileno():
+                self._accept()
+            elif fd in self._connections:
+                self._read(fd, events)
+            if len(events) >= POLL_BUDGET:
+                self._more = True
+                break
+        self._expire()
+        return events
+
+    def _expire(self) -> None:
+        """Close every connection that completed no message for idle_timeout."""
+        cutoff = self._clock() - self._idle_timeout
+        stalled = [fd for fd, c in self._connections.items() if c.progress_at <= cutoff]
+        for fd in stalled:
+            connection = self._connections[fd]
+            partial = connection.splitter.pending()
+            self._skips.note(
+                "connection closed: no complete message for idle_timeout"
+                + (", a partial one dropped" if partial else ""),
+                connection.host,  # by address: a flood of connections is one line, counted
+                -1,
+            )
+            self._drop(fd)
+
+    def _accept(self) -> None:
+        for _ in range(64):
+            try:
+                sock, address = self._listener.accept()
+            except _AGAIN:
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE):
+                    self._log.warning("cannot accept a connection", reason=exc.strerror)
+                return
+            peer = peer_name(address)
+            host = str(address[0])
+            if self._by_host[host] >= self._per_peer:
+                if host not in self._refused_hosts:
+                    self._refused_hosts.add(host)
+                    self._log.warning(
+                        "connections refused: too many from one address",
+                        peer=host,
+                        per_peer=self._per_peer,
+                    )
+                sock.close()
+                continue
+            if len(self._connections) >= self._max_connections:
+                self._make_room()
+            sock.setblocking(False)
+            now = self._clock()
+            self._connections[sock.fileno()] = _Connection(
+                sock, FrameSplitter(self._limit), peer, host, now
+            )
+            self._by_host[host] += 1
+            self._epoll.register(sock.fileno(), select.EPOLLIN | select.EPOLLRDHUP)
+
+    def _make_room(self) -> None:
+        """Close the connection longest without a message, for a new one."""
+        fd, oldest = min(self._connections.items(), key=lambda item: item[1].progress_at)
+        self._skips.note("connection closed to make room: every slot was taken", oldest.host, -1)
+        self._drop(fd)
+
+    def _read(self, fd: int, events: list[WatchEvent]) -> None:
+        connection = self._connections[fd]
+        splitter, peer = connection.splitter, connection.peer
+        try:
+            data = connection.sock.recv(_RECV)
+        except _AGAIN:
+            return
+        except OSError:
+            data = b""
+        try:
+            frames = splitter.feed(data) if data else [splitter.rest()]
+        except MalformedError as exc:
+            self._skips.note(f"malformed framing ({exc}), connection closed", peer, -1)
+            self._drop(fd)
+            return
+        if frames:
+            connection.progress_at = self._clock()
+        for frame in frames:
+            if frame:
+                self._mapper.map(frame, peer, events)
+        if splitter.too_long:
+            self._skips.note_many(f"message over {self._limit} bytes", peer, splitter.too_long)
+            splitter.too_long = 0
+        if not data:
+            self._drop(fd)
+
+    def _drop(self, fd: int) -> None:
+        connection = self._connections.pop(fd)
+        self._by_host[connection.host] -= 1
+        if self._by_host[connection.host] <= 0:
+            del self._by_host[connection.host]
+            self._refused_hosts.discard(connection.host)
+        self._epoll.unregister(fd)
+        connection.sock.close()
+
+    def close(self) -> None:
+        """Close every connection, the listener and the epoll set; report what was skipped."""
+        for fd in list(self._connections):
+            self._drop(fd)
+        self._listener.close()
+        self._epoll.close()
+        self._skips.summarize()
+
+
+def _bound(kind: int, address: tuple[str, int], name: str) -> socket.socket:
+    host, port = address
+    try:
+        family, _, proto, _, sockaddr = socket.getaddrinfo(host, port, type=kind)[0]
+        sock = socket.socket(family, kind, proto)
+        if kind == socket.SOCK_STREAM:  # past TIME_WAIT; for UDP it would share the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def make_syslog_source(spec: Spec, context: RunContext) -> UdpListener | TcpListener:
+    """Build ``syslog:udp|tcp://HOST:PORT[,dialect=auto][,limit=N][,rcvbuf=B]``.
+
+    TCP also takes ``connections=N`` (256), ``per_peer=N`` (32) and
+    ``idle_timeout=SECONDS`` (60).
+
+    Without a host (``syslog:udp``, ``syslog:tcp://:5514``) it listens on
+    loopback only; other interfaces are asked for by naming them (``0.0.0.0``).
+    The port defaults to 5514: 514 needs privileges watchd should not have.
+    """
+    options = spec.options
+    transport, sep, rest = (spec.target or "udp").partition("://")
+    if transport not in ("udp", "tcp"):
+        raise UsageError(f"{options.where}: expected udp:// or tcp://, as in udp://127.0.0.1:5514")
+    if not sep or rest.startswith(":") or not rest:  # no host named: loopback only
+        rest = f"127.0.0.1{rest}"
+    host, port = parse_address(rest, options.where, 5514)
+    dialect = context.registry.dialects.get(options.text("dialect", "auto"), options.where)
+    limit = options.number("limit", 65_536, minimum=480)
+    connections = options.number("connections", 256, minimum=1)
+    per_peer = options.number("per_peer", 32, minimum=1)
+    idle_timeout = options.duration("idle_timeout", 60.0, unit="s", minimum=1)
+    rcvbuf = options.number("rcvbuf", 8 * 1024 * 1024, minimum=4096) if transport == "udp" else 0
+    options.finish()
+    name = f"syslog:{transport}://{host}:{port}"
+    log = structlog.get_logger("watchd").bind(source=name)
+    skips = SkipCounter(log)
+    mapper = MessageMapper(dialect, skips, name)
+    listener: UdpListener | TcpListener
+    if transport == "udp":
+        listener = UdpListener(name, (host, port), mapper, skips, rcvbuf=rcvbuf)
+    else:
+        listener = TcpListener(
+            name,
+            (host, port),
+            mapper,
+            skips,
+            limit=limit,
+            max_connections=connections,
+            per_peer=per_peer,
+            idle_timeout=float(idle_timeout),
+        )
+    log.debug("listening", address=f"{host}:{port}")
+    return listener
+
+
+@hookimpl
+def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
+    """Register ``syslog``."""
+    sources.add(
+        "syslog",
+        make_syslog_source,
+        "syslog listener: syslog:udp|tcp://HOST:PORT (RFC 5424 and 3164; JSON bodies via dialects)",
+    )
