@@ -12,10 +12,9 @@ siblings.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from watchd.core.checkpoints import CheckpointStore, Entry
+from watchd.core.checkpoints import Entry
 from watchd.watchers.files.copies import Opened, compression_of, find_copy, open_rotated, siblings
 from watchd.watchers.files.identity import (
     HEAD_BYTES,
@@ -26,53 +25,17 @@ from watchd.watchers.files.identity import (
     holds,
     same_head,
 )
-from watchd.watchers.files.settings import PREFIX, Ghost, TrailOptions
+from watchd.watchers.files.settings import PREFIX, Ghost
 from watchd.watchers.files.tail import State, Tail
 
 if TYPE_CHECKING:
-    from structlog.typing import FilteringBoundLogger
-
-
-class CopyState(Protocol):
-    """What the copy and rotation rules use of their trail."""
-
-    source_id: str
-    store: CheckpointStore | None
-    tails: dict[str, Tail]
-    options: TrailOptions
-    _log: FilteringBoundLogger
-    _clock: Callable[[], float]
-    _ghosts: list[Ghost]
-    _pending: dict[str, float]
-    _by_prefix: dict[bytes, set[str]]
-    _dirty: set[str]
-    _moved_out: list[str]
-    _moves_from_scope: set[int]
-    _new_dirs: list[str]
-    _draining: set[str]
-    _backlogged: set[str]
-    _deleted: set[str]
-
-    def _add(self, tail: Tail) -> None: ...
-    def _drain(self, tail: Tail, state: State, now: float) -> None: ...
-    def _notice_change(self, tail: Tail, now: float) -> None: ...
-    def _rotation_of_scope(self, name: str) -> bool: ...
-    def _plain_rotation(self, name: str) -> bool: ...
-    def _read_rotated(self, path: str, now: float) -> str | None: ...
-    def _drain_opened(
-        self, opened: Opened, offset: int, now: float, *, checkpoint_from: int = -1
-    ) -> Tail: ...
-    def _known(self, opened: Opened) -> bool: ...
-    def _originals_like(self, fd: int, size: int) -> list[Tail]: ...
-    def _may_be_a_copy(self, fd: int, size: int, originals: list[Tail]) -> bool: ...
-    def _short_prefixes(self) -> set[str]: ...
-    def _unindex(self, tail: Tail) -> None: ...
+    from watchd.watchers.files.parts import TrailParts
 
 
 class RuntimeCopies:
     """The rotation and copy half of a :class:`~watchd.watchers.files.trail.Trail` (a mixin)."""
 
-    def _adopt_moved_out(self: CopyState, seen: set[str], now: float) -> None:
+    def _adopt_moved_out(self: TrailParts, seen: set[str], now: float) -> None:
         """Read the files that were renamed out of scope before they were ever read."""
         moved = self._moved_out[:]
         self._moved_out.clear()
@@ -85,7 +48,7 @@ class RuntimeCopies:
                     "file rotated out of scope before it was read, reading it now", path=path
                 )
 
-    def _adopt_new_directories(self: CopyState, seen: set[str], now: float) -> None:
+    def _adopt_new_directories(self: TrailParts, seen: set[str], now: float) -> None:
         """Read the rotated files of a directory that appeared (or was recreated) since start.
 
         Everything in it is new, but a file that was created and rotated away
@@ -105,10 +68,10 @@ class RuntimeCopies:
                         "file rotated before it was read, reading it now", path=item.path
                     )
 
-    def _plain_rotation(self: CopyState, name: str) -> bool:
+    def _plain_rotation(self: TrailParts, name: str) -> bool:
         return not compression_of(name) and self._rotation_of_scope(name)
 
-    def _read_rotated(self: CopyState, path: str, now: float) -> str | None:
+    def _read_rotated(self: TrailParts, path: str, now: float) -> str | None:
         """Read a rotated file never read before from its start, and let it go once drained."""
         opened = open_rotated(path)
         if opened is None:
@@ -119,7 +82,7 @@ class RuntimeCopies:
         return self._drain_opened(opened, 0, now).key
 
     def _drain_opened(
-        self: CopyState, opened: Opened, offset: int, now: float, *, checkpoint_from: int = -1
+        self: TrailParts, opened: Opened, offset: int, now: float, *, checkpoint_from: int = -1
     ) -> Tail:
         """Follow a rotated file (or a copy) from *offset* until drained, then let it go."""
         tail = Tail(
@@ -138,7 +101,7 @@ class RuntimeCopies:
         return tail
 
     def _finish_from_copy(
-        self: CopyState, directory: str, read: Entry | Ghost, now: float
+        self: TrailParts, directory: str, read: Entry | Ghost, now: float
     ) -> Tail | None:
         """Finish what was read of a file from a copy among its rotated siblings, if one holds it.
 
@@ -168,7 +131,7 @@ class RuntimeCopies:
         self._log.info("finishing a truncated file from its copy", path=found.path, offset=offset)
         return self._drain_opened(found, offset, now, checkpoint_from=acked)
 
-    def _known(self: CopyState, opened: Opened) -> bool:
+    def _known(self: TrailParts, opened: Opened) -> bool:
         """Return True for a file followed now, or one a checkpoint describes.
 
         By content, not by inode alone: an entry left by a deleted file whose
@@ -181,7 +144,7 @@ class RuntimeCopies:
         return entry is not None and copy_of(entry, opened.fd, opened.size)
 
     def _runtime_offset(
-        self: CopyState, path: str, fd: int, size: int, now: float
+        self: TrailParts, path: str, fd: int, size: int, now: float
     ) -> tuple[int, int] | None:
         """While running: where to read from and checkpoint from, or None to wait.
 
@@ -210,7 +173,7 @@ class RuntimeCopies:
             return None  # wait: the original may be truncated next (copytruncate)
         return 0, 0
 
-    def _originals_like(self: CopyState, fd: int, size: int) -> list[Tail]:
+    def _originals_like(self: TrailParts, fd: int, size: int) -> list[Tail]:
         """Return the followed files whose first bytes the new file starts with."""
         if size == 0:
             return []
@@ -223,7 +186,7 @@ class RuntimeCopies:
         tails = (self.tails.get(key) for key in keys)
         return [t for t in tails if t is not None and t.state is State.ACTIVE and t.offset]
 
-    def _may_be_a_copy(self: CopyState, fd: int, size: int, originals: list[Tail]) -> bool:
+    def _may_be_a_copy(self: TrailParts, fd: int, size: int, originals: list[Tail]) -> bool:
         """Return True when the file's bytes so far are how a followed file begins."""
         if size == 0:
             # An empty file tells nothing yet, and waiting costs nothing.
@@ -233,7 +196,7 @@ class RuntimeCopies:
             return True
         return any(same_head(fd, size, g.fingerprint) for g in self._ghosts)
 
-    def _short_prefixes(self: CopyState) -> set[str]:
+    def _short_prefixes(self: TrailParts) -> set[str]:
         """Return the files indexed while shorter than the prefix (they may have grown)."""
         short: set[str] = set()
         for prefix, keys in self._by_prefix.items():
@@ -241,24 +204,24 @@ class RuntimeCopies:
                 short |= keys
         return short
 
-    def _index(self: CopyState, tail: Tail) -> None:
+    def _index(self: TrailParts, tail: Tail) -> None:
         """File *tail* under its first bytes, to find the file a new one may copy."""
         tail.prefix = os.pread(tail.fd, PREFIX, 0)
         self._by_prefix.setdefault(tail.prefix, set()).add(tail.key)
 
-    def _unindex(self: CopyState, tail: Tail) -> None:
+    def _unindex(self: TrailParts, tail: Tail) -> None:
         keys = self._by_prefix.get(tail.prefix)
         if keys is not None:
             keys.discard(tail.key)
             if not keys:
                 del self._by_prefix[tail.prefix]
 
-    def _drain(self: CopyState, tail: Tail, state: State, now: float) -> None:
+    def _drain(self: TrailParts, tail: Tail, state: State, now: float) -> None:
         tail.state, tail.left_at = state, now
         self._draining.add(tail.key)
         self._dirty.add(tail.key)
 
-    def _let_go_of_name(self: CopyState, tail: Tail, now: float) -> None:
+    def _let_go_of_name(self: TrailParts, tail: Tail, now: float) -> None:
         removed = os.fstat(tail.fd).st_nlink == 0
         self._drain(tail, State.REMOVED if removed else State.ROTATED, now)
         what = "deleted" if removed else "rotated out of scope"
@@ -271,7 +234,7 @@ class RuntimeCopies:
                 self._log.debug("rotated file found", path=renamed, previous=tail.path)
                 tail.path = renamed
 
-    def _retire(self: CopyState, now: float) -> list[tuple[int, int, int]]:
+    def _retire(self: TrailParts, now: float) -> list[tuple[int, int, int]]:
         gone: list[tuple[int, int, int]] = []
         for key in list(self._draining):
             tail = self.tails[key]

@@ -15,63 +15,17 @@ import glob
 import os
 import stat
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from watchd.core.checkpoints import Entry
 from watchd.watchers.files.dirwatch import DirWatch
 from watchd.watchers.files.identity import Fingerprint, file_key, file_kind
-from watchd.watchers.files.inotify import InotifyHub
-from watchd.watchers.files.settings import TrailOptions
-from watchd.watchers.files.symlinks import LinkRule, OutsideScopeError
+from watchd.watchers.files.parts import Found
+from watchd.watchers.files.symlinks import OutsideScopeError
 from watchd.watchers.files.tail import State, Tail
 
 if TYPE_CHECKING:
-    from structlog.typing import FilteringBoundLogger
-
-#: What a scan found: path -> (key, size, mtime); -1s when not looked at.
-Found = dict[str, tuple[str, int, float]]
-
-
-class ListingState(Protocol):
-    """What the listing uses of its trail."""
-
-    tails: dict[str, Tail]
-    _dir_pattern: str
-    _dir_magic: bool
-    _hub: InotifyHub | None
-    _dirs: dict[str, DirWatch]
-    _link_dirs: set[str]
-    _listed: tuple[tuple[int, int, int], float] | None
-    _pending: dict[str, float]
-    _moved_out: list[str]
-    _skipped_paths: set[str]
-    _links: LinkRule
-    _dir_ids: dict[str, tuple[int, int]]
-    _new_dirs: list[str]
-    _started: bool
-    _log: FilteringBoundLogger
-    options: TrailOptions
-    _clock: Callable[[], float]
-
-    def _startup_offset(self, fd: int, info: os.stat_result, orphans: list[Entry]) -> int: ...
-    def _runtime_offset(
-        self, path: str, fd: int, size: int, now: float
-    ) -> tuple[int, int] | None: ...
-
-    def _on_dir_event(self, directory: str, name: str | None, mask: int, cookie: int) -> None: ...
-    def _in_scope(self, name: str) -> bool: ...
-    def _skip_link(self, path: str) -> None: ...
-    def _scan_entry(
-        self,
-        entry: os.DirEntry[str],
-        device: int,
-        found: Found,
-        links: dict[str, str | None],
-        *,
-        full: bool,
-    ) -> None: ...
-    def _note_identity(self, directory: str, identity: tuple[int, int]) -> None: ...
+    from watchd.watchers.files.parts import TrailParts
 
 
 class ScopeListing:
@@ -80,7 +34,7 @@ class ScopeListing:
     #: The scope's directory as last listed, (device, inode, mtime in ns), and when.
     _listed: tuple[tuple[int, int, int], float] | None
 
-    def _may_have_changed(self: ListingState) -> bool:
+    def _may_have_changed(self: TrailParts) -> bool:
         """Return False when a rescan would list the same directory as last time.
 
         Adding, removing or renaming an entry changes a directory's mtime, so an
@@ -99,12 +53,12 @@ class ScopeListing:
         current = (info.st_dev, info.st_ino, info.st_mtime_ns)
         return current != identity or info.st_mtime_ns / 1e9 >= listed_at - 1.0
 
-    def _scan_dirs(self: ListingState) -> list[str]:
+    def _scan_dirs(self: TrailParts) -> list[str]:
         if self._dir_magic:
             return sorted(d for d in glob.glob(self._dir_pattern) if os.path.isdir(d))
         return [self._dir_pattern]
 
-    def _sync_watches(self: ListingState, directories: list[str]) -> None:
+    def _sync_watches(self: TrailParts, directories: list[str]) -> None:
         # A file followed through a symlink changes in its target's directory.
         self._link_dirs = {
             os.path.dirname(t.target)
@@ -121,7 +75,7 @@ class ScopeListing:
             if watch.needs_ensure:
                 watch.ensure()
 
-    def _scan(self: ListingState, directories: list[str], *, full: bool) -> Found:
+    def _scan(self: TrailParts, directories: list[str], *, full: bool) -> Found:
         """Return the files in scope as path -> (key, size, mtime); -1s when not looked at.
 
         A file already followed is known by its inode alone (no stat): under
@@ -150,7 +104,7 @@ class ScopeListing:
         return found
 
     def _scan_entry(
-        self: ListingState,
+        self: TrailParts,
         entry: os.DirEntry[str],
         device: int,
         found: Found,
@@ -189,7 +143,7 @@ class ScopeListing:
         links[key] = entry.path if link else None
         found[entry.path] = (key, info.st_size, info.st_mtime)
 
-    def _note_identity(self: ListingState, directory: str, identity: tuple[int, int]) -> None:
+    def _note_identity(self: TrailParts, directory: str, identity: tuple[int, int]) -> None:
         """Notice a scope directory that appeared, or was replaced, since the last look.
 
         It stays new until it is watched: what appears in it before the watch
@@ -201,7 +155,7 @@ class ScopeListing:
         if watch is None or not watch.inotify or watch.identity == identity:
             self._dir_ids[directory] = identity
 
-    def _skip_link(self: ListingState, path: str) -> None:
+    def _skip_link(self: TrailParts, path: str) -> None:
         """Say once that the link at *path* is not followed."""
         if path not in self._skipped_paths:
             self._skipped_paths.add(path)
@@ -211,7 +165,7 @@ class ScopeListing:
                 follow_symlinks=self._links.mode,
             )
 
-    def _open_new(self: ListingState, path: str, now: float, orphans: list[Entry]) -> Tail | None:
+    def _open_new(self: TrailParts, path: str, now: float, orphans: list[Entry]) -> Tail | None:
         try:
             opened = self._links.open(path)
         except OutsideScopeError:

@@ -11,50 +11,22 @@ start. Files that appeared while watchd was stopped are read from 0.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from watchd.core.checkpoints import CheckpointStore, Entry
-from watchd.core.context import StartAt
+from watchd.core.checkpoints import Entry
 from watchd.watchers.files.copies import UNREADABLE, Opened, open_rotated, siblings
 from watchd.watchers.files.identity import continues, copy_of, file_key, find_inode
-from watchd.watchers.files.tail import Tail, start_offset
+from watchd.watchers.files.tail import start_offset
 
 if TYPE_CHECKING:
-    from structlog.typing import FilteringBoundLogger
-
-    from watchd.watchers.files.settings import Ghost, TrailOptions
-
-
-class TrailState(Protocol):
-    """What the start-up resume uses of its trail."""
-
-    source_id: str
-    store: CheckpointStore | None
-    tails: dict[str, Tail]
-    options: TrailOptions
-    _log: FilteringBoundLogger
-    _clock: Callable[[], float]
-    _start: StartAt
-    _copies_at_start: list[str]
-    _ran_before: bool
-
-    def _drain_opened(
-        self, opened: Opened, offset: int, now: float, *, checkpoint_from: int = -1
-    ) -> Tail: ...
-    def _finish_from_copy(self, directory: str, read: Entry | Ghost, now: float) -> Tail | None: ...
-    def _read_rotated(self, path: str, now: float) -> str | None: ...
-    def _rotation_of_scope(self, name: str) -> bool: ...
-    def _reopen(self, path: str, entry: Entry) -> Opened | None: ...
-    def _rotated_after(self, found_at: str) -> list[str]: ...
-    def _readable_rotation(self, name: str) -> bool: ...
+    from watchd.watchers.files.parts import TrailParts
 
 
 class StartupResume:
     """The start-up half of a :class:`~watchd.watchers.files.trail.Trail` (a mixin of it)."""
 
     def _startup_offset(
-        self: TrailState, fd: int, info: os.stat_result, orphans: list[Entry]
+        self: TrailParts, fd: int, info: os.stat_result, orphans: list[Entry]
     ) -> int:
         """At start-up: resume from the checkpoint, or apply the start position."""
         store = self.store
@@ -82,10 +54,10 @@ class StartupResume:
         start = self._start
         return start_offset(fd, info.st_size, start.mode, start.count, start.since)
 
-    def _orphans(self: TrailState) -> list[Entry]:
+    def _orphans(self: TrailParts) -> list[Entry]:
         return [] if self.store is None else self.store.of_source(self.source_id)
 
-    def _adopt_rotated(self: TrailState, orphans: list[Entry], now: float) -> None:
+    def _adopt_rotated(self: TrailParts, orphans: list[Entry], now: float) -> None:
         """Finish files rotated out of scope while watchd was stopped, then forget the rest.
 
         First every checkpointed file is found again, by its inode or, where
@@ -129,7 +101,7 @@ class StartupResume:
                         path=later,
                     )
 
-    def _rotated_after(self: TrailState, found_at: str) -> list[str]:
+    def _rotated_after(self: TrailParts, found_at: str) -> list[str]:
         """Return the rotations of the scope's names written after *found_at* was, oldest first.
 
         A checkpointed file found rotated away may have been followed by others
@@ -156,10 +128,10 @@ class StartupResume:
                 later.append(item.path)
         return later
 
-    def _readable_rotation(self: TrailState, name: str) -> bool:
+    def _readable_rotation(self: TrailParts, name: str) -> bool:
         return not name.endswith(UNREADABLE) and self._rotation_of_scope(name)
 
-    def _reopen(self: TrailState, path: str, entry: Entry) -> Opened | None:
+    def _reopen(self: TrailParts, path: str, entry: Entry) -> Opened | None:
         """Open the checkpointed file at *path* again, if it still holds what *entry* says."""
         opened = open_rotated(path)
         if opened is None:
