@@ -330,3 +330,64 @@ def test_an_outage_backs_off_and_reports_its_length_by_the_sink_s_clock():
     said = [log["event"] for log in logs if log["log_level"] != "debug"]
     assert said == ["connection lost, retrying with backoff", "connection restored"]
     assert logs[-1]["down_seconds"] == round(sum(waits), 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "seconds"),
+    [
+        ("250ms", "s", 0.25),
+        ("5s", "ms", 5.0),
+        ("2m", "ms", 120.0),
+        ("1h", "s", 3600.0),
+        ("7d", "s", 604_800.0),
+        ("1.5s", "ms", 1.5),
+        ("5000", "ms", 5.0),  # a bare number keeps the option's old unit
+        ("300", "s", 300.0),
+    ],
+)
+def test_every_duration_is_written_one_way(text, unit, seconds):
+    from watchd.core.durations import parse_duration  # noqa: PLC0415
+
+    assert parse_duration(text, unit=unit, what="x") == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5 s", "1w", "-5", "5sec", "ms", "1e3"])
+def test_what_is_not_a_duration_is_named_in_one_line(text):
+    from watchd.core.durations import parse_duration  # noqa: PLC0415
+    from watchd.core.errors import UsageError  # noqa: PLC0415
+
+    with pytest.raises(UsageError, match=r"^rotate_wait: .* is not a duration \(250ms, 5s"):
+        parse_duration(text, unit="ms", what="rotate_wait")
+
+
+def test_a_file_source_s_timings_take_units_and_bare_numbers_mean_what_they_meant():
+    import argparse  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    from watchd.core.context import Registry, RunContext  # noqa: PLC0415
+    from watchd.core.spec import parse_spec  # noqa: PLC0415
+    from watchd.watchers.audit import trail_options  # noqa: PLC0415
+    from watchd.watchers.files.settings import TrailOptions  # noqa: PLC0415
+
+    context = RunContext(argparse.Namespace(), Registry(), io.BytesIO())
+
+    def options(text):
+        return trail_options(parse_spec(f"audit:/x,{text}", "--source").options, context)
+
+    with_units = options(
+        "poll_interval=100ms,rescan=1m,rotate_wait=7s,hold_removed=2m,copy_wait=3s"
+    )
+    bare = options("poll_interval=100,rescan=60,rotate_wait=7000,hold_removed=120,copy_wait=3000")
+    expected = TrailOptions(
+        poll_interval=0.1, rescan_interval=60.0, rotate_wait=7.0, hold_removed=120.0, copy_wait=3.0
+    )
+    assert with_units == bare == expected
+
+
+def test_an_option_that_is_new_with_units_needs_its_unit():
+    from watchd.core.errors import UsageError  # noqa: PLC0415
+    from watchd.core.spec import parse_spec  # noqa: PLC0415
+
+    options = parse_spec("hec:https://h:8088,flush=500", "--sink").options
+    with pytest.raises(UsageError, match="flush: '500' is not a duration"):
+        options.duration("flush", 1.0, unit=None)
