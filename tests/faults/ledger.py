@@ -120,6 +120,17 @@ class Follower:
             time.sleep(0.02)
         return self.seqs()
 
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until watchd (run with -v) says its loop is turning: every source started."""
+        deadline = time.monotonic() + timeout
+        while not any(
+            line.startswith("{") and json.loads(line).get("event") == "ready"
+            for line in self.stderr.splitlines()
+        ):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"watchd did not get ready; stderr:\n{self.stderr[-3000:]}")
+            time.sleep(0.02)
+
     def settle(self, quiet: float = 1.5, timeout: float = 120.0) -> list[int]:
         """Return what was read once nothing more came for *quiet* seconds."""
 
