@@ -171,7 +171,10 @@ class PluginHost:
         # names its plugin: so every entry records who added it, and a later
         # plugin replaces a built-in (pluggy's own call order is the reverse).
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
-            impl.function(**{argname: table.for_plugin(impl.plugin_name)})
+            if impl.hookwrapper or impl.wrapper:
+                continue  # a wrapper wraps calls; a registration is not one
+            view = table.for_plugin(impl.plugin_name)
+            impl.function(**({argname: view} if argname in impl.argnames else {}))
 
     def configure(self, context: RunContext) -> None:
         """Call every plugin's ``watchd_configure``."""
