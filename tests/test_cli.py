@@ -149,6 +149,17 @@ def test_p_may_come_before_the_command():
     assert "siem" not in {row["name"] for row in map(json.loads, result.stdout.splitlines())}
 
 
+def test_each_built_in_module_registers_only_what_it_defines():
+    listed = run_watchd("plugins", "--json").stdout.splitlines()
+    rows = {row["name"]: row for row in map(json.loads, listed)}
+    assert (rows["syslog"]["sinks"], rows["syslog"]["sources"]) == (["syslog"], [])
+    listener = rows["syslog-listener"]
+    assert (listener["sources"], listener["sinks"]) == (["syslog"], [])
+    blocked = run_watchd("-p", "no:syslog-listener", "run", "--source", "syslog:udp")
+    assert blocked.returncode == 2
+    assert "unknown source type 'syslog'" in blocked.stderr
+
+
 def test_a_reader_that_goes_away_ends_every_command_quietly(tmp_path):
     trail = tmp_path / "audit.jsonl"
     trail.write_text(
