@@ -9,7 +9,7 @@ import io
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from watchd.core.durations import parse_duration, shown
+from watchd.core.durations import EXAMPLES, parse_duration, shown
 from watchd.core.errors import EXIT_USAGE, UsageError
 from watchd.core.event import LEVELS
 
@@ -130,7 +130,7 @@ class Duration:
             seconds = parse_duration(text, unit=self.unit, what="")
         except UsageError:
             raise argparse.ArgumentTypeError(
-                f"{text!r} is not a duration (250ms, 5s, 2m, 1h; a bare number is {self.unit})"
+                f"{text!r} is not a duration ({EXAMPLES}; a bare number is {self.unit})"
             ) from None
         if seconds < self.least:
             raise argparse.ArgumentTypeError(f"{text!r} is below {shown(self.least)}")
