@@ -57,7 +57,17 @@ def test_every_worktree_is_followed_new_ones_join_removed_ones_leave(watchd, tmp
         name: (repo if name == "project" else tmp_path / name)
         for name in ("project", "wt-a", "wt-b")
     }
-    process = watchd("run", "--source", f"worktrees:{repo},rediscover=1", "--json", "-v")
+    # A window of 1 s, not the default 250 ms: the three appends below must all
+    # be read within it, which a loaded machine does not always do in 250 ms.
+    process = watchd(
+        "run",
+        "--source",
+        f"worktrees:{repo},rediscover=1s",
+        "--json",
+        "-v",
+        "--reorder-window",
+        "1s",
+    )
     process.wait_log("ready")
     # Written at once, each worktree out of step: they interleave by time.
     append(trail(trees["wt-b"]), ito_line(0, "wt-b") + ito_line(5, "wt-b"))
