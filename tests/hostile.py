@@ -49,12 +49,21 @@ hostile_text = st.one_of(
     ),
     st.lists(st.sampled_from(FRAGMENTS + DELIMITERS), max_size=5).map("".join),
 )
+#: What Python's json.loads reads beyond strict JSON, and loki-mode writes:
+#: integers of any width, NaN and the infinities, lone surrogates.
+odd_scalars = st.one_of(
+    st.integers(2**64, 2**200),
+    st.integers(-(2**200), -(2**63) - 1),
+    st.sampled_from([float("nan"), float("inf"), float("-inf")]),
+    st.text(alphabet=st.characters(whitelist_categories=("Cs",)), min_size=1, max_size=3),
+)
 json_scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(2**63), 2**64 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
     hostile_text,
+    odd_scalars,
 )
 json_values = st.recursive(
     json_scalars,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from enum import Enum
 from typing import Any
 
-import orjson
+import msgspec
 
 #: Added to a record whose line held bytes that are not UTF-8 (they became U+FFFD).
 INVALID_UTF8_KEY = "_invalid_utf8"
@@ -18,22 +19,31 @@ class Skip(Enum):
     NUL = "NUL padding"
     MALFORMED = "malformed JSON"
     NOT_OBJECT = "JSON that is not an object"
+    TOO_DEEP = "JSON nested too deep to read (over about 900 levels)"
 
 
 _BOM = b"\xef\xbb\xbf"
+#: msgspec keeps integers of any width exactly (orjson turned 2**70 into a float).
+RECORD_DECODER = msgspec.json.Decoder()
 
 
 def decode_record(line: bytes) -> dict[str, Any] | Skip:
     """Return the JSON object on *line*, or why there is none; never raises.
 
-    NUL bytes around a record (padding left by a crash) are removed; a NUL
-    inside one (a torn write) makes the line malformed. Invalid UTF-8 is not
-    fatal: the bad bytes become U+FFFD and the record is flagged with
-    ``_invalid_utf8: true``, so nothing that was written is lost.
+    Every line Python's ``json.loads`` reads is a record, with its values as
+    they are (loki-mode writes with it): integers of any width, ``NaN``,
+    ``Infinity``, ``1e400``, lone surrogates. NUL bytes around a record
+    (padding left by a crash) are removed; a NUL inside one (a torn write)
+    makes the line malformed. Invalid UTF-8 is not fatal: the bad bytes become
+    U+FFFD and the record is flagged with ``_invalid_utf8: true``, so nothing
+    that was written is lost. A record nested deeper than either reader takes
+    is a reported skip.
     """
     try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        record = RECORD_DECODER.decode(line)
+    except RecursionError:
+        return Skip.TOO_DEEP
+    except msgspec.DecodeError:
         if line.startswith(_BOM):  # a byte order mark before a file's first record
             return decode_record(line[len(_BOM) :])
         recovered = _recover(line)
@@ -45,8 +55,22 @@ def decode_record(line: bytes) -> dict[str, Any] | Skip:
     return record
 
 
+def _loads(line: bytes) -> object:
+    """Decode what msgspec refused but Python's json reads: NaN, Infinity, 1e400, surrogates.
+
+    Raises ValueError when neither reads it.
+    """
+    try:
+        return RECORD_DECODER.decode(line)
+    except RecursionError:
+        raise
+    except msgspec.DecodeError:
+        pass
+    return json.loads(line)  # a ValueError (JSONDecodeError) when it is not JSON either
+
+
 def _recover(line: bytes) -> object:
-    """Decode a line orjson refused: NUL padding around it, then invalid UTF-8, each once."""
+    """Decode a line msgspec refused: Python's json, NUL padding, invalid UTF-8, each once."""
     if not line.strip():
         return Skip.BLANK
     if b"\0" in line:
@@ -55,17 +79,13 @@ def _recover(line: bytes) -> object:
         line = line.strip(b"\0 \t\r\n")
         if not line:
             return Skip.NUL
-        try:
-            return orjson.loads(line)
-        except orjson.JSONDecodeError:
-            pass
-    text = line.decode("utf-8", "replace")
-    if text.encode() == line:
-        return Skip.MALFORMED
+    repaired = line.decode("utf-8", "replace").encode()
     try:
-        record = orjson.loads(text.encode())
-    except orjson.JSONDecodeError:
+        record = _loads(repaired)
+    except RecursionError:
+        return Skip.TOO_DEEP
+    except ValueError:
         return Skip.MALFORMED
-    if isinstance(record, dict):
+    if repaired != line and isinstance(record, dict):
         record[INVALID_UTF8_KEY] = True
     return record

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple, cast
 
 import orjson
 
+from watchd.core.jsonform import dumps_compact
 from watchd.core.timestamps import parse_timestamp
 
 #: Severity levels, lowest first. Aliases map what producers write onto them.
@@ -233,20 +234,6 @@ _set_worktree = _setter("worktree")
 _set_cursor = _setter("cursor")
 _set_record = _setter("record")
 _set_time = _setter("_time")
-
-
-def dumps_compact(obj: object) -> bytes:
-    """Serialize *obj* as compact JSON; fall back to the stdlib for what orjson refuses.
-
-    orjson refuses integers wider than 64 bits and non-string keys; audit records
-    parsed from JSON rarely have either, but one odd record must not stop a sink.
-    """
-    try:
-        return orjson.dumps(obj)
-    except TypeError:
-        import json  # noqa: PLC0415 - only on the rare fallback path
-
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
 def event_time(event: WatchEvent) -> datetime:

@@ -6,10 +6,9 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-import orjson
-
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
+from watchd.core.jsonform import dumps_compact
 
 #: The fields a user can name: the JSON form's keys (the compared fields), without ``extra``.
 FIELD_NAMES: tuple[str, ...] = tuple(
@@ -23,7 +22,7 @@ def as_text(value: object) -> str:
         return value
     if value is None:
         return ""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return dumps_compact(value).decode()
 
 
 def field_reader(path: str, where: str) -> Callable[[WatchEvent], str | None]:

@@ -5,14 +5,17 @@ U+2028 and U+2029; the bidirectional controls (U+202A-U+202E, U+2066-U+2069)
 show a line in another order than it is stored (the "Trojan Source" trick).
 So a value from a record, a file name or a peer is shown with every control
 (Unicode category Cc), format (Cf), line separator (Zl) and paragraph
-separator (Zp) character written as an escape: ``\n``, ``\x1b``, ``\u202e``.
+separator (Zp) character written as an escape: ``\n``, ``\x1b``, ``\u202e``;
+so is a lone surrogate (Cs), which Python's json reads but no UTF-8 can hold.
+Every text frame is made bytes by :func:`utf8`.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
-_UNSAFE = frozenset(("Cc", "Cf", "Zl", "Zp"))
+_UNSAFE = frozenset(("Cc", "Cf", "Zl", "Zp", "Cs"))
 _ESCAPES = {chr(code): f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
 _ESCAPES.update({chr(code): f"\\u{code:04x}" for code in range(0x80, 0xA0)})
 _ESCAPES.update({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
@@ -29,10 +32,21 @@ def _escaped(char: str) -> str:
 
 
 def printable(text: str) -> str:
-    """Return *text* with every Cc, Cf, Zl and Zp character escaped."""
+    """Return *text* with every Cc, Cf, Zl, Zp and Cs character escaped."""
     if text.isprintable():  # as almost all are: isprintable() is False for each of them
         return text
     return "".join(map(_escaped, text))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8(text: str) -> bytes:
+    """Return *text* as UTF-8; a lone surrogate (which UTF-8 cannot hold) becomes U+FFFD."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # only a lone surrogate: every other str encodes
+        return _SURROGATE.sub("\ufffd", text).encode()
 
 
 _SPECIAL = frozenset(' "\\=')

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections import deque
 
-import orjson
+import msgspec
 import structlog
 
 from watchd.codecs.integrity import BROKEN, HASH_KEY, Chain, is_chained
-from watchd.codecs.records import Skip, decode_record
+from watchd.codecs.records import RECORD_DECODER, Skip, decode_record
 from watchd.core.checkpoints import CheckpointStore
 from watchd.core.context import ResourceKey, RunContext, SourceFactory, StartAt
 from watchd.core.errors import UsageError
@@ -102,12 +102,12 @@ class AuditWatcher:
             worktree=self._worktree,
         )
         new_cursor = tuple.__new__  # Cursor's own __new__ is Python code, run per record
-        loads = orjson.loads
+        loads = RECORD_DECODER.decode  # wide integers stay integers (orjson made them floats)
         for line, end in lines:
             start = end - len(line) - 1
             try:
                 record = loads(line)
-            except orjson.JSONDecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 record = None
             if type(record) is not dict:  # rare: decode_record recovers it, or says why not
                 record = decode_record(line)

@@ -19,7 +19,7 @@ from watchd.codecs.loki import loki_warns
 from watchd.codecs.syslog.grammar import FACILITIES, MONTHS, SEVERITIES, severity
 from watchd.core.event import WatchEvent, event_time
 from watchd.core.interfaces import Formatter
-from watchd.core.printable import printable
+from watchd.core.printable import printable, utf8
 from watchd.core.timestamps import iso_millis
 
 #: RFC 5612's documentation enterprise number: the SD-ID is ours, not a registered one.
@@ -165,7 +165,7 @@ class Rfc5424:
 
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the message for *event*."""
-        return self._head(event).encode() + b" " + self._body(event)
+        return utf8(self._head(event)) + b" " + self._body(event)
 
     def cut(self, event: WatchEvent, limit: int) -> bytes:
         """Return the message cut to *limit* bytes, flagged ``truncated="true"`` in the SD.
@@ -184,14 +184,14 @@ class Rfc5424:
                 for key, value in zip(_SD_PARAMS, fields, strict=True)
             )
             before, after = self._around_stamp(cut_fields, fields[1], _TRUNCATED)
-            return f"{before}{stamp}{after} ".encode() + cut_utf8(body, cap)
+            return utf8(f"{before}{stamp}{after} ") + cut_utf8(body, cap)
 
         if len(build(0)) > limit:  # hostile header sizes: the header and the flag, no SD values
             only_level = tuple(
                 v if k == "level" else "" for k, v in zip(_SD_PARAMS, fields, strict=True)
             )
             before, after = self._around_stamp(only_level, fields[1], _TRUNCATED)
-            head = f"{before}{stamp}{after} ".encode()
+            head = utf8(f"{before}{stamp}{after} ")
             if len(head) > limit:
                 pri = self._facility + severity(event.level)
                 head = f"<{pri}>1 - - - - - [{self._sd_id} {_TRUNCATED}] ".encode()
@@ -238,7 +238,7 @@ class Rfc3164:
         when = event_time(event).astimezone()
         pri = self._facility + severity(event.level)
         stamp = f"{MONTHS[when.month - 1]} {when.day:2d} {when:%H:%M:%S}"
-        return f"<{pri}>{stamp}{self._tail}".encode() + self._body(event)
+        return utf8(f"<{pri}>{stamp}{self._tail}") + self._body(event)
 
     def cut(self, event: WatchEvent, limit: int) -> bytes:
         """Return the message cut to *limit* bytes (the format has no place for a flag)."""

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from watchd.core.event import WatchEvent
+from watchd.core.printable import utf8
 
 #: loki-mode's severity table (critical is 9 there; alert and emergency are 10).
 SEVERITY = {
@@ -195,4 +196,4 @@ class LokiCefFormat:
             flatten(details, "loki", ext, 0)
         pairs = " ".join(f"{extension_text(k)}={extension_text(v)}" for k, v in ext.items())
         head = f"{self._head}|{header_text(signature)}|{header_text(name)}|{severity(record)}"
-        return f"{head}|{pairs}".encode()
+        return utf8(f"{head}|{pairs}")

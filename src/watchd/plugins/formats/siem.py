@@ -11,14 +11,14 @@ import ipaddress
 import re
 from typing import Any
 
-import orjson
-
 from watchd._version import __version__
 from watchd.codecs.hostname import local_hostname
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent, event_time
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import FormatContext, FormatFactory, Formatter
+from watchd.core.jsonform import dumps_compact
+from watchd.core.printable import utf8
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
 from watchd.core.timestamps import iso_millis
@@ -83,7 +83,7 @@ def cef_line(header: list[str], severity: int, extension: list[tuple[str, str]])
     """Return one CEF line from its header fields, severity and extension pairs."""
     head = "|".join(cef_header(field) for field in header)
     pairs = " ".join(f"{key}={cef_value(value)}" for key, value in extension if value != "")
-    return f"CEF:0|{head}|{severity}|{pairs}".encode()
+    return utf8(f"CEF:0|{head}|{severity}|{pairs}")
 
 
 class CefFormat:
@@ -123,7 +123,7 @@ class CefFormat:
             ("cs3Label", "source"),
             ("cs4", event.worktree),
             ("cs4Label", "worktree" if event.worktree else ""),
-            ("cs6", orjson.dumps(event.extra).decode() if event.extra else ""),
+            ("cs6", dumps_compact(event.extra).decode() if event.extra else ""),
             ("cs6Label", "extra" if event.extra else ""),
         ]
         return cef_line([*self._header, event.action, event.action], severity, extension)
@@ -172,7 +172,7 @@ class LeefFormat:
         ]
         body = self._delimiter.join(f"{k}={self._value(v)}" for k, v in pairs if v)
         event_id = self._header(event.action)
-        return f"LEEF:2.0|{self._head}|{event_id}|{self._shown}|{body}".encode()
+        return utf8(f"LEEF:2.0|{self._head}|{event_id}|{self._shown}|{body}")
 
 
 _CATEGORIES = {
@@ -204,7 +204,7 @@ class EcsFormat:
                 "kind": "event",
                 "category": [category],
                 "outcome": outcome(event),
-                "original": orjson.dumps(original).decode(),
+                "original": dumps_compact(original).decode(),
                 "module": event.source,
             },
             "host": {"name": self._host},
@@ -221,7 +221,7 @@ class EcsFormat:
             doc["log"]["file"] = {"path": event.origin}
             if event.cursor is not None and event.cursor.start >= 0:
                 doc["log"]["offset"] = event.cursor.start
-        return orjson.dumps(doc)
+        return dumps_compact(doc)
 
 
 def _labels(event: WatchEvent) -> dict[str, str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 
-from watchd.core.event import WatchEvent, dumps_compact
+from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import FormatContext, FormatFactory, Formatter
-from watchd.core.printable import quoted
+from watchd.core.jsonform import dumps_compact
+from watchd.core.printable import quoted, utf8
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
 from watchd.core.terminal import level_column, local_clock, paint
@@ -59,7 +60,7 @@ class HumanFormat:
             value = getattr(event, name)
             if value:
                 parts.append(paint(f"{name}=", "2", color=self._color) + quoted(value))
-        return "  ".join(parts).rstrip().encode("utf-8", "replace")
+        return utf8("  ".join(parts).rstrip())
 
 
 def _container(name: str) -> str:
@@ -109,7 +110,7 @@ class CsvFormat:
         # The row's own terminator is CRLF, so the writer quotes a value holding CR or LF
         # (with an empty one it quotes neither, and a newline in a value ends the row).
         csv.writer(out, lineterminator="\r\n").writerow([_cell(str(value)) for value in values])
-        return out.getvalue().removesuffix("\r\n").encode()
+        return utf8(out.getvalue().removesuffix("\r\n"))
 
 
 def csv_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from watchd.core.event import WatchEvent, event_time
+from watchd.core.jsonform import dumps_compact
 
 EVENT_PATH = "/services/collector/event"
 ACK_PATH = "/services/collector/ack"
@@ -68,7 +67,7 @@ class HecObjects:
         if self._index:
             obj["index"] = self._index
         obj["event"] = event.to_dict()
-        return orjson.dumps(obj)
+        return dumps_compact(obj)
 
     def _loki_object(self, event: WatchEvent, when: datetime) -> bytes:
         """loki-mode's own converter: its keys, its order, the record as it is."""
