@@ -19,7 +19,7 @@ def test_its_source_sink_filter_and_options_work_by_name(plugin_env, tmp_path):
     result = run_watchd(
         "run",
         "--source",
-        "ticker:lab,interval=10,count=3",
+        "ticker:lab,interval=10ms,count=3",
         "--sink",
         f"tsv:{out}",
         "--sink",

@@ -103,16 +103,16 @@ class Ticker:
 
 
 def make_ticker(spec: Spec, context: RunContext) -> Ticker:
-    interval = spec.options.number("interval", 1000, minimum=1)
+    interval = spec.options.duration("interval", 1.0, unit="ms", minimum=0.001)
     count = spec.options.number("count", 3, minimum=1)
     spec.options.finish()
-    return Ticker(spec.target or "default", interval / 1000, count, context.options.example_action)
+    return Ticker(spec.target or "default", interval, count, context.options.example_action)
 
 
 @hookimpl
 def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
     """Register ``ticker``."""
-    sources.add("ticker", make_ticker, "ticker[:LABEL],interval=MS,count=N: timed test events")
+    sources.add("ticker", make_ticker, "ticker[:LABEL],interval=DURATION,count=N: timed events")
 
 
 # -- a sink -------------------------------------------------------------------
