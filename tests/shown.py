@@ -7,9 +7,9 @@ import shlex
 from watchd.cli.app import build_parser
 from watchd.cli.arguments import parse_command_line
 from watchd.cli.config import with_config
-from watchd.cli.run import check_types, filter_specs, plan_from_args
+from watchd.cli.run import filter_specs, plan_from_args
 from watchd.core.plugins import PluginHost
-from watchd.core.run import RunPlan
+from watchd.core.run import RunPlan, factories_of
 from watchd.core.spec import parse_spec
 
 
@@ -28,7 +28,7 @@ def check_shown(command: str, stand_ins: dict[str, str] | None = None) -> None:
     registry = host.collect()
     ns = parse_command_line(parser, with_config(parser, words))
     if ns.command == "run":
-        check_types(registry, plan_from_args(ns))
+        factories_of(registry, plan_from_args(ns))
     elif ns.command in ("query", "summary"):
         sources = [parse_spec(text, "--source") for text in ns.source]
-        check_types(registry, RunPlan(sources=sources, sinks=[], filters=filter_specs(ns)))
+        factories_of(registry, RunPlan(sources=sources, sinks=[], filters=filter_specs(ns)))

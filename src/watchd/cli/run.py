@@ -15,7 +15,7 @@ from watchd.core.context import Registry, RunSettings, StartAt
 from watchd.core.errors import EXIT_FAILURE, UsageError
 from watchd.core.plugins import PluginHost
 from watchd.core.reload import Reloader, fall_back
-from watchd.core.run import RunPlan, execute
+from watchd.core.run import RunPlan, execute, factories_of
 from watchd.core.spec import Options, Spec, parse_spec
 from watchd.core.timestamps import parse_when
 
@@ -105,16 +105,6 @@ def cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int
     return reloader.finish(status)
 
 
-def check_types(registry: Registry, plan: RunPlan) -> None:
-    """Raise UsageError naming the first source, sink or filter type *plan* has and no plugin."""
-    for spec in plan.sources:
-        registry.sources.get(spec.type, spec.options.where)
-    for spec in plan.sinks:
-        registry.sinks.get(spec.type, spec.options.where)
-    for spec in plan.filters:
-        registry.filters.get(spec.type, spec.options.where)
-
-
 def reload_check(
     parser: argparse.ArgumentParser, registry: Registry, raw_args: list[str]
 ) -> Callable[[], str | None]:
@@ -123,7 +113,7 @@ def reload_check(
     def check() -> str | None:
         try:
             args = config.with_config(parser, config.read_ahead_plugins(list(raw_args)))
-            check_types(registry, plan_from_args(parse_quietly(parser, args)))
+            factories_of(registry, plan_from_args(parse_quietly(parser, args)))
         except UsageError as exc:
             return str(exc)
         return None

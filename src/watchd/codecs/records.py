@@ -62,9 +62,7 @@ def _loads(line: bytes) -> object:
     """
     try:
         return RECORD_DECODER.decode(line)
-    except RecursionError:
-        raise
-    except msgspec.DecodeError:
+    except msgspec.DecodeError:  # a RecursionError goes on to the caller
         pass
     return json.loads(line)  # a ValueError (JSONDecodeError) when it is not JSON either
 

@@ -6,9 +6,16 @@ import argparse
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
-from watchd.core.context import Registry, RunContext, RunSettings
+from watchd.core.context import (
+    FilterFactory,
+    Registry,
+    RunContext,
+    RunSettings,
+    SinkFactory,
+    SourceFactory,
+)
 from watchd.core.interfaces import EventFilter, Merging, Sink, Watcher
 from watchd.core.loop import EventLoop
 from watchd.core.pipeline import Pipeline
@@ -28,6 +35,26 @@ class RunPlan:
     extra_filters: list[EventFilter] = field(default_factory=list)
 
 
+class Factories(NamedTuple):
+    """The factory of every spec of a plan, in the plan's order."""
+
+    sources: list[SourceFactory]
+    sinks: list[SinkFactory]
+    filters: list[FilterFactory]
+
+
+def factories_of(registry: Registry, plan: RunPlan) -> Factories:
+    """Look up the type of every spec: an unknown one is a usage error, before anything is built.
+
+    What ``run`` does first, and what a reload checks a new configuration by.
+    """
+    return Factories(
+        [registry.sources.get(s.type, s.options.where) for s in plan.sources],
+        [registry.sinks.get(s.type, s.options.where) for s in plan.sinks],
+        [registry.filters.get(s.type, s.options.where) for s in plan.filters],
+    )
+
+
 def execute(
     host: PluginHost,
     registry: Registry,
@@ -43,9 +70,7 @@ def execute(
     Unknown types are reported before any plugin is configured or anything
     opened; whatever was built is closed again if a later part fails to build.
     """
-    source_factories = [registry.sources.get(s.type, s.options.where) for s in plan.sources]
-    sink_factories = [registry.sinks.get(s.type, s.options.where) for s in plan.sinks]
-    filter_factories = [registry.filters.get(s.type, s.options.where) for s in plan.filters]
+    source_factories, sink_factories, filter_factories = factories_of(registry, plan)
     context = RunContext(options, registry, stdout, plan.settings)
     host.configure(context)
     watchers: list[Watcher] = []

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from watchd.core.durations import parse_duration
+from watchd.core.durations import parse_duration, shown
 from watchd.core.errors import UsageError
 
 _TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*\Z")
@@ -82,7 +82,7 @@ class Options:
             return default
         seconds = parse_duration(value, unit=unit, what=f"{self.where}: {key}")
         if seconds < minimum:
-            raise UsageError(f"{self.where}: {key}={value!r} is below {minimum:g}s")
+            raise UsageError(f"{self.where}: {key}={value!r} is below {shown(minimum)}")
         return seconds
 
     def flag(self, key: str, *, default: bool) -> bool:

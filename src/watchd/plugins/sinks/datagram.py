@@ -19,12 +19,10 @@ import socket
 from collections.abc import Sequence
 from typing import Protocol
 
-import structlog
-
 from watchd.core.deadletters import DeadLetters
 from watchd.core.event import WatchEvent
 from watchd.core.spec import peer_name
-from watchd.plugins.sinks.network import Delivery, Outage, QueuedSink, warn_undelivered
+from watchd.plugins.sinks.network import Delivery, QueuedSink, warn_undelivered
 
 _AGAIN = (BlockingIOError, InterruptedError)
 
@@ -54,15 +52,12 @@ class DatagramSink(QueuedSink):
         delivery: Delivery | None = None,
         letters: DeadLetters | None = None,
     ) -> None:
-        super().__init__(delivery, letters or DeadLetters(name))
-        self.name = name
+        super().__init__(name, peer_name(address), delivery, letters)
         self._address = address
         self._message = message
         self._limit = limit
         self._cut = 0
         self._sock: socket.socket | None = None
-        self._log = structlog.get_logger("watchd").bind(sink=name)
-        self._outage = Outage(self._log, peer_name(address), self._delivery.backoff)
         self._open()
 
     # -- what the pipeline and the loop call -------------------------------------

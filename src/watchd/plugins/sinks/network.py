@@ -13,15 +13,13 @@ import ssl
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+import structlog
 
 from watchd.core.clock import Clock
 from watchd.core.deadletters import DeadLetters
 from watchd.core.errors import UsageError
 from watchd.core.spec import Options
-
-if TYPE_CHECKING:
-    import structlog
 
 
 def tls_context(options: Options) -> ssl.SSLContext:
@@ -143,7 +141,7 @@ class Delivery:
     backoff: Backoff
 
 
-def delivery(options: Options, *, base: float = 0.1, clock: Clock = time.monotonic) -> Delivery:
+def delivery(options: Options, *, base: float = 0.1) -> Delivery:
     """Take ``queue=`` (events), ``queue_bytes=`` and ``backoff_max=`` (a duration, seconds)."""
     default = QueueBounds()
     bounds = QueueBounds(
@@ -151,16 +149,25 @@ def delivery(options: Options, *, base: float = 0.1, clock: Clock = time.monoton
         bytes=options.number("queue_bytes", default.bytes, minimum=1024),
     )
     cap = options.duration("backoff_max", 30.0, unit="s", minimum=1.0)
-    return Delivery(bounds, Backoff(base=base, cap=cap, clock=clock))
+    return Delivery(bounds, Backoff(base=base, cap=cap))
 
 
 class QueuedSink:
-    """A bounded queue of frames and its counts: what the pipeline asks every socket sink."""
+    """A bounded queue of frames and its counts: what the pipeline asks every socket sink.
 
-    def __init__(self, delivery: Delivery | None, letters: DeadLetters) -> None:
+    It also holds what each of them sets up alike: its name, its dead letters,
+    its log and the outage of its peer (*peer*, as logs name it).
+    """
+
+    def __init__(
+        self, name: str, peer: str, delivery: Delivery | None, letters: DeadLetters | None
+    ) -> None:
+        self.name = name
         self._delivery = delivery or Delivery(QueueBounds(), Backoff())
         self._bounds = self._delivery.bounds
-        self._letters = letters
+        self._letters = letters or DeadLetters(name)
+        self._log = structlog.get_logger("watchd").bind(sink=name)
+        self._outage = Outage(self._log, peer, self._delivery.backoff)
         self._queue: deque[bytes] = deque()
         self._queued_bytes = 0
         self._accepted = 0

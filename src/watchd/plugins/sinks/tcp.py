@@ -21,8 +21,6 @@ import ssl
 from collections.abc import Sequence
 from itertools import islice
 
-import structlog
-
 from watchd.codecs.syslog.framing import Framer
 from watchd.core.context import RunContext, SinkFactory
 from watchd.core.deadletters import DeadLetters, dead_letters
@@ -33,7 +31,6 @@ from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec, parse_address, peer_name
 from watchd.plugins.sinks.network import (
     Delivery,
-    Outage,
     QueuedSink,
     delivery,
     warn_undelivered,
@@ -63,8 +60,7 @@ class TcpSink(QueuedSink):
         server_name: str | None = None,
         letters: DeadLetters | None = None,
     ) -> None:
-        super().__init__(delivery, letters or DeadLetters(name))
-        self.name = name
+        super().__init__(name, peer_name(address), delivery, letters)
         self._address = address
         self._tls = tls
         self._server_name = server_name or address[0]
@@ -74,8 +70,6 @@ class TcpSink(QueuedSink):
         self._sock: socket.socket | None = None
         self._connecting = False
         self._handshake_wants: int | None = None  # while TLS negotiates: 0 read, 1 write
-        self._log = structlog.get_logger("watchd").bind(sink=name)
-        self._outage = Outage(self._log, peer_name(address), self._delivery.backoff)
 
     # -- what the pipeline and the loop call -------------------------------------
 
