@@ -102,3 +102,30 @@ def test_following_reads_them_live_too(watchd, tmp_path):
     assert process.stop() == 0
     assert [e["extra"]["integrity"] for e in events] == ["ok"] * 5
     assert events[0]["extra"]["details"]["count"] == BIG
+
+
+ORIGINALS = [
+    # loki-mode's own separators, a key order no re-serialisation keeps, a wide integer, NaN
+    b'{"timestamp": "2026-11-22T08:00:00Z", "action": "start", "resource_type": "session",'
+    b' "details": {"n": 1180591620717411303425, "r": NaN}}',
+    b'{"ts":"2026-11-22T08:00:01Z","event":"acquire","name":"build","owner":"ana","x":1.50}',
+    b'{"ts": "2026-11-22T08:00:02Z", "container": "web", "action": "blocked", "dest": "a\\u00e9"}',
+]
+
+
+@pytest.mark.parametrize("command", ["run", "query"])
+def test_ecs_event_original_is_the_line_as_read_byte_for_byte(watchd, tmp_path, command):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(b"".join(line + b"\n" for line in ORIGINALS))
+    if command == "query":
+        result = run_watchd("query", "--source", f"audit:{trail}", "--format", "ecs")
+        assert result.returncode == 0, result.stderr
+        docs = [json.loads(line) for line in result.stdout.splitlines()]
+    else:
+        source = f"audit:{trail},integrity=off"  # the loki record is no link of a chain here
+        process = watchd("run", "--source", source, "--format", "ecs", "--from-beginning")
+        docs = process.read_json(3, timeout=10)
+        assert process.stop() == 0
+    assert [doc["event"]["original"].encode() for doc in docs] == ORIGINALS
+    offsets = [0, len(ORIGINALS[0]) + 1, len(ORIGINALS[0]) + len(ORIGINALS[1]) + 2]
+    assert [doc["log"]["offset"] for doc in docs] == offsets

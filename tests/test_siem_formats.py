@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from conftest import append, run_watchd
-from watchd.core.event import Cursor, WatchEvent
+from watchd.codecs.lines import LineSplitter
+from watchd.core.event import WatchEvent, set_position
 from watchd.core.interfaces import RecordSource
 from watchd.plugins.formats.loki_cef import LokiCefFormat
 from watchd.plugins.formats.siem import CefFormat, EcsFormat, LeefFormat
@@ -44,9 +45,12 @@ def loki_event() -> WatchEvent:
 
 
 def terok_event(record: dict[str, Any]) -> WatchEvent:
-    return TerokDialect().to_event(
-        dict(record), RecordSource("audit", "/t.jsonl"), Cursor("k", 120, 40)
-    )
+    """The event of *record* read as the line at offset 40 of /t.jsonl."""
+    line = json.dumps(record).encode()
+    block = LineSplitter(1 << 20).feed_block(line + b"\n", 40 + len(line) + 1, "k")
+    event = TerokDialect().to_event(dict(record), RecordSource("audit", "/t.jsonl"), None)
+    set_position(event, (block, 0))
+    return event
 
 
 def test_loki_compat_cef_is_loki_modes_own_line() -> None:

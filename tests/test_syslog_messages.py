@@ -18,7 +18,7 @@ from watchd.codecs.syslog.messages import (
     Sender,
 )
 from watchd.codecs.syslog.parse import MalformedError, parse_message
-from watchd.core.event import WatchEvent
+from watchd.core.event import WatchEvent, set_time
 from watchd.core.interfaces import RecordSource
 from watchd.core.timestamps import parse_timestamp
 from watchd.plugins.formats.text import HumanFormat
@@ -33,7 +33,7 @@ def event(**fields: object) -> WatchEvent:
         "container": "web-1",
     }
     base.update(fields)
-    return WatchEvent(**base, time=parse_timestamp(base["ts"]))  # type: ignore[arg-type]
+    return set_time(WatchEvent(**base), parse_timestamp(base["ts"]))  # type: ignore[arg-type]
 
 
 HOSTILE = event(

@@ -14,6 +14,7 @@ from watchd import RecordSource, StartAt, UsageError, WatchEvent
 from watchd.codecs import lines
 from watchd.codecs.lines import LineSplitter
 from watchd.codecs.records import Skip, decode_record
+from watchd.core.event import set_time
 from watchd.core.fields import field_reader
 from watchd.core.spec import parse_spec
 from watchd.core.timestamps import parse_timestamp
@@ -250,11 +251,11 @@ def test_an_escape_never_reads_like_the_characters_of_one():
 def test_human_columns_align_and_every_other_field_is_labelled():
     when = datetime.now(UTC)
     events = [
-        WatchEvent(ts="x", source="s", action="blocked", container="web", dest="192.0.2.1",
-                   level="warning", time=when),
-        WatchEvent(ts="x", source="s", action="deny", container="", actor="bob", time=when),
-        WatchEvent(ts="x", source="s", action="allowed", container="build", detail="port 443",
-                   time=when),
+        set_time(WatchEvent(ts="x", source="s", action="blocked", container="web", dest="192.0.2.1",
+                   level="warning"), when),
+        set_time(WatchEvent(ts="x", source="s", action="deny", container="", actor="bob"), when),
+        set_time(WatchEvent(ts="x", source="s", action="allowed", container="build",
+                            detail="port 443"), when),
     ]  # fmt: skip
     human = HumanFormat(color=False)
     lines = [human(event).decode() for event in events]
@@ -264,7 +265,7 @@ def test_human_columns_align_and_every_other_field_is_labelled():
         f"{clock}  INFO      deny          -           actor=bob",
         f'{clock}  INFO      allowed       build       detail="port 443"',
     ]
-    long = WatchEvent(ts="x", source="s", action="a" * 20, container="c" * 30, time=when)
+    long = set_time(WatchEvent(ts="x", source="s", action="a" * 20, container="c" * 30), when)
     assert human(long).decode().endswith("a" * 20 + "  " + "c" * 30)
     # The action column widened to 20; the container column not to 30 (past 24).
     widened = f"{clock}  WARNING   blocked{' ' * 13}  web{' ' * 7}  dest=192.0.2.1"
@@ -290,15 +291,12 @@ def test_human_lines_escape_separators_and_bidirectional_controls():
 
 
 def test_human_time_is_local_and_dated_when_not_today():
-    event = WatchEvent(
-        ts="x",
-        source="s",
-        action="a",
-        container="c",
-        time=datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC),
+    event = set_time(
+        WatchEvent(ts="x", source="s", action="a", container="c"),
+        datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC),
     )
     assert HumanFormat(color=False)(event).startswith(b"2020-01-02 ")
-    today = WatchEvent(ts="x", source="s", action="a", container="c", time=datetime.now(UTC))
+    today = set_time(WatchEvent(ts="x", source="s", action="a", container="c"), datetime.now(UTC))
     assert HumanFormat(color=False)(today)[2:3] == b":"
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from conftest import append, clean_env
 from test_dialects import EXPECTED, SAMPLES
 from watchd import WatchEvent
+from watchd.core.event import set_time
 from watchd.plugins.formats.text import HumanFormat
 
 GIT_ENV = clean_env(
@@ -97,15 +98,17 @@ def test_every_worktree_is_followed_new_ones_join_removed_ones_leave(watchd, tmp
 
 def test_the_human_format_prefixes_the_worktree():
     when = datetime.now().astimezone().replace(hour=14, minute=32, second=5, microsecond=0)
-    event = WatchEvent(
-        ts="x",
-        source="worktrees",
-        action="task.status_change",
-        container="test-change/1.1",
-        detail="pending -> in-progress",
-        actor="cli",
-        worktree="main",
-        time=when,
+    event = set_time(
+        WatchEvent(
+            ts="x",
+            source="worktrees",
+            action="task.status_change",
+            container="test-change/1.1",
+            detail="pending -> in-progress",
+            actor="cli",
+            worktree="main",
+        ),
+        when,
     )
     assert HumanFormat(color=False)(event) == (
         b'14:32:05  INFO      task.status_change  test-change/1.1  detail="pending -> in-progress"'

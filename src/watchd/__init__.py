@@ -16,11 +16,13 @@ from watchd.core.context import (
     StartAt,
 )
 from watchd.core.errors import UsageError
-from watchd.core.event import LEVELS, Cursor, WatchEvent
+from watchd.core.event import LEVELS, Cursor, WatchEvent, set_time
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import (
     Acknowledging,
     AsyncSink,
+    BatchDialect,
+    BatchFormatter,
     Dialect,
     EventFilter,
     FormatContext,
@@ -43,6 +45,8 @@ __all__ = [
     "Acknowledging",
     "AsyncSink",
     "AuditWriter",
+    "BatchDialect",
+    "BatchFormatter",
     "Cursor",
     "Dialect",
     "EventFilter",
@@ -70,4 +74,5 @@ __all__ = [
     "Watcher",
     "__version__",
     "hookimpl",
+    "set_time",
 ]

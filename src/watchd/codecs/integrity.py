@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from itertools import repeat
 from typing import Any
 
 from watchd.codecs.records import INVALID_UTF8_KEY
@@ -29,7 +30,18 @@ def link_hash(previous: str, record: Mapping[str, Any]) -> str:
 
 def is_chained(record: Mapping[str, Any]) -> bool:
     """Return True for records of loki-mode's dashboard trail (chained or not)."""
-    return "resource_type" in record and "timestamp" in record
+    return _SHAPE_KEY in record and "timestamp" in record
+
+
+def any_chained(records: list[dict[str, Any]]) -> bool:
+    """Return True when some of *records* may be loki-mode's (see :func:`is_chained`).
+
+    Asked of a whole block in C: a block without the key holds none of them.
+    """
+    return any(map(dict.__contains__, records, repeat(_SHAPE_KEY)))
+
+
+_SHAPE_KEY = "resource_type"
 
 
 class Chain:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from itertools import accumulate
+from typing import Any
+
+from watchd.core.event import Cursor
 
 _PLUS_NEWLINE = (1).__add__
 #: The longest line a trail reads as a record (its newline included), unless told.
@@ -50,33 +53,43 @@ class LineSplitter:
         self.safe_offset = offset
 
     def feed(self, data: bytes, end_offset: int) -> list[tuple[bytes, int]]:
-        """Return the lines completed by *data*, which ends at *end_offset* in the file."""
+        """Return the lines completed by *data* (which ends at *end_offset*) and where each ends."""
+        block = self.feed_block(data, end_offset)
+        return list(zip(block.lines, block.ends, strict=True))
+
+    def feed_block(self, data: bytes, end_offset: int, key: str = "") -> LineBlock:
+        """Return the lines completed by *data*, which ends at *end_offset* in file *key*."""
         if self._fragment:
             data = self._fragment + data
-        pieces = data.split(b"\n")
-        tail = pieces.pop()
+        cut = data.rfind(b"\n") + 1  # just past the last newline: the complete lines end there
         offset = end_offset - len(data)  # where data begins
         limit = self.max_line_bytes - 1  # room for the newline
-        if pieces and not self._discarding and max(map(len, pieces)) <= limit:
-            # The usual chunk, every line plain and short enough: the offsets are summed in C.
-            ends = accumulate(map(_PLUS_NEWLINE, map(len, pieces)), initial=offset)
-            next(ends)
-            lines = list(zip(pieces, ends, strict=True))
+        tail = data[cut:]
+        if cut and not self._discarding and cut <= limit + 1:
+            # The usual read: every line is short enough, for all of them are. The
+            # lines are counted, not split: a block decoded whole needs no more.
+            whole = data[:cut] if tail else data
+            block = LineBlock(key, offset, whole.count(b"\n"), whole)
         else:
-            lines = self._lines(pieces, offset, limit)
-        if pieces:
-            self.safe_offset = end_offset - len(tail)  # just past the last newline
+            block = self._lines(key, data[:cut], offset, limit)
+        if cut:
+            self.safe_offset = offset + cut
         if len(tail) > limit:
             if not self._discarding:
                 self.too_long += 1
             self._discarding = True
             tail = b""
         self._fragment = tail
-        return lines
+        return block
 
-    def _lines(self, pieces: list[bytes], offset: int, limit: int) -> list[tuple[bytes, int]]:
-        """Return the lines of *pieces* (which start at *offset*), one by one."""
-        lines: list[tuple[bytes, int]] = []
+    def _lines(self, key: str, whole: bytes, offset: int, limit: int) -> LineBlock:
+        """Return the lines of *whole* (complete lines from *offset*), each looked at."""
+        pieces = whole.split(b"\n")
+        pieces.pop()  # what follows the last newline: nothing
+        if not self._discarding and max(map(len, pieces), default=0) <= limit:
+            return LineBlock(key, offset, len(pieces), whole, pieces)
+        lines: list[bytes] = []
+        ends: list[int] = []
         for piece in pieces:
             offset += len(piece) + 1
             if self._discarding:
@@ -85,8 +98,75 @@ class LineSplitter:
             if len(piece) > limit:
                 self.too_long += 1
                 continue
-            lines.append((piece, offset))
-        return lines
+            lines.append(piece)
+            ends.append(offset)
+        return LineBlock(key, -1, len(lines), None, lines, ends)
+
+
+class LineBlock:
+    """The complete lines of one read of a file: each line, where it ends, and all of them whole.
+
+    *data* is the lines with their newlines, contiguous as read from *start*
+    (a single buffer to decode in one call), or None when a line was left out
+    between them (one too long). The lines themselves and where each ends are
+    worked out when first asked for: a block decoded whole needs neither. It
+    is the :class:`~watchd.core.event.Positions` of the events made from its
+    lines, and holds their records once decoded (:attr:`records`).
+    """
+
+    __slots__ = ("_ends", "_lines", "count", "data", "key", "records", "start")
+
+    def __init__(  # noqa: PLR0917 - a block is these, whichever way it was cut
+        self,
+        key: str,
+        start: int,
+        count: int,
+        data: bytes | None,
+        lines: list[bytes] | None = None,
+        ends: list[int] | None = None,
+    ) -> None:
+        self.key = key
+        self.start = start
+        self.count = count
+        self.data = data
+        self._lines = lines
+        self._ends = ends
+        #: The record of each line, when every line is one (set by whoever decoded them).
+        self.records: list[dict[str, Any]] | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def lines(self) -> list[bytes]:
+        """Return each line, without its newline."""
+        if self._lines is None:
+            data = self.data or b""
+            self._lines = data.split(b"\n")
+            self._lines.pop()  # after the last newline: nothing
+        return self._lines
+
+    @property
+    def ends(self) -> list[int]:
+        """Return where each line ends in the file (just past its newline)."""
+        if self._ends is None:
+            sums = accumulate(map(_PLUS_NEWLINE, map(len, self.lines)), initial=self.start)
+            next(sums)
+            self._ends = list(sums)
+        return self._ends
+
+    def cursor(self, index: int) -> Cursor:
+        """Return the cursor of line *index*: the file, where the line ends, and where it starts."""
+        end = self.ends[index]
+        return Cursor(self.key, end, end - len(self.lines[index]) - 1)
+
+    def line(self, index: int) -> bytes:
+        """Return line *index* as read, without its newline."""
+        return self.lines[index]
+
+    def record(self, index: int) -> dict[str, Any] | None:
+        """Return the record decoded from line *index*, if the block's records were kept."""
+        return None if self.records is None else self.records[index]
 
 
 def lines_backward(fd: int, end: int) -> Iterator[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from enum import Enum
 from typing import Any
 
@@ -25,6 +26,33 @@ class Skip(Enum):
 _BOM = b"\xef\xbb\xbf"
 #: msgspec keeps integers of any width exactly (orjson turned 2**70 into a float).
 RECORD_DECODER = msgspec.json.Decoder()
+
+
+#: Two values on one line (``{...} {...}``): decoding a block whole would take them as two lines.
+_TWO_ON_A_LINE = re.compile(rb"}[ \t\r]*{")
+
+
+def decode_block(data: bytes, lines: int) -> list[dict[str, Any]] | None:
+    """Return the records of *data*, whole lines that are one object each, in one call; or None.
+
+    None means some line needs a look of its own (:func:`decode_record`): one
+    that is not an object of valid UTF-8 JSON msgspec reads, is blank, or
+    holds what Python's json reads but msgspec does not (NaN, 1e400). A block
+    decoded whole gives the records line by line exactly: each of its *lines*
+    lines holds the start of a value (there are as many objects as lines),
+    none holds two (a value ends and another begins only with ``}`` and
+    blanks between them on one line, which is looked for), so no value spans
+    two lines either.
+    """
+    try:
+        records: list[Any] = RECORD_DECODER.decode_lines(data)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if len(records) != lines or set(map(type, records)) != {dict}:
+        return None
+    if _TWO_ON_A_LINE.search(data) is not None:
+        return None
+    return records
 
 
 def decode_record(line: bytes) -> dict[str, Any] | Skip:

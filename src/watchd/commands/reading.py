@@ -18,18 +18,18 @@ from datetime import UTC, datetime
 
 import structlog
 
-from watchd.codecs.lines import lines_backward_at
+from watchd.codecs.lines import LineBlock, lines_backward_at
 from watchd.codecs.records import Skip, decode_record
 from watchd.core.context import RunContext
 from watchd.core.errors import UsageError
-from watchd.core.event import WatchEvent
+from watchd.core.event import WatchEvent, set_position
 from watchd.core.interfaces import Dialect, EventFilter, RecordSource
 from watchd.core.progress import Progress
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import Spec
 from watchd.core.timestamps import parse_when
 from watchd.watchers.audit import scope_of
-from watchd.watchers.dialects.generic import fallback_event
+from watchd.watchers.dialects.generic import event_from
 from watchd.watchers.files.identity import file_kind
 from watchd.watchers.files.symlinks import INSIDE, LinkRule
 
@@ -183,10 +183,11 @@ def _events_of(
             if record is not Skip.BLANK:
                 reading.skips.note(record.value, path, offset)
             continue
-        try:
-            yield dialect.to_event(record, where, None)
-        except Exception:  # noqa: BLE001 - one odd record must not stop a query, nor be lost
-            yield fallback_event(dialect.name, record, where, None)
+        event = event_from(dialect, record, where)
+        # Where it was read, for formats that quote the line (ECS event.original) or its offset.
+        body = line.removesuffix(b"\n")  # read forward, a line comes with its newline
+        set_position(event, (LineBlock(path, offset, 1, None, [body], [offset + len(body) + 1]), 0))
+        yield event
     progress.advance(records, read)
 
 

@@ -58,6 +58,24 @@ class DeadLetters:
                     self.refuse(event, exc)
             return encoded
 
+    def encode_lines(self, events: Sequence[WatchEvent], encode: Encode) -> bytes:
+        """Return the frames of *events*, each newline-terminated, failures set aside.
+
+        A format that writes a batch in one call does, as long as it can; one
+        event it cannot write that way sends the batch event by event.
+        """
+        # A BatchFormatter: looked up by name, as a protocol check per batch costs more.
+        batch: Callable[[Sequence[WatchEvent]], bytes] | None = getattr(
+            encode, "encode_lines", None
+        )
+        if batch is not None:
+            try:
+                return batch(events)
+            except Exception:  # noqa: BLE001, S110 - written one by one below, failures set aside
+                pass
+        frames = self.encode(events, encode)
+        return b"\n".join(frames) + b"\n" if frames else b""
+
     def refuse(self, event: WatchEvent, error: BaseException) -> None:
         """Set *event* aside: its format or sink failed on it with *error*."""
         self.refused += 1

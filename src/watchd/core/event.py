@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, Protocol
 
-import orjson
+import msgspec
 
 from watchd.core.jsonform import dumps_compact
 from watchd.core.timestamps import parse_timestamp
@@ -43,20 +43,47 @@ class Cursor(NamedTuple):
     start: int = -1
 
 
-#: Stands in for an event's time until something asks for it (parsed from ``ts`` then).
-LAZY_TIME: Any = object()
+class Positions(Protocol):
+    """Where the events of one read came from: cursor, line as read and record, by index."""
+
+    def cursor(self, index: int) -> Cursor:
+        """Return the cursor of the *index*-th line."""
+        ...
+
+    def line(self, index: int) -> bytes:
+        """Return the *index*-th line's bytes as read (without its newline)."""
+        ...
+
+    def record(self, index: int) -> dict[str, Any] | None:
+        """Return the record of the *index*-th line, if they were kept here."""
+        ...
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class WatchEvent:
-    """One audit record, normalized.
+class _Internal:
+    """An event's state that is not part of its JSON form (slots a Struct does not encode).
 
-    ``time`` (the parsed UTC time, None when ``ts`` could not be parsed),
-    ``cursor`` and ``record`` are internal: they order events, acknowledge
-    delivery, and keep the record as it was read (for formats that reproduce a
-    producer's own bytes); they are not part of the JSON form. ``time`` is
-    parsed from ``ts`` when first asked for: following one file to a JSON sink
-    never needs it.
+    Left unset until needed: ``_time`` is parsed from ``ts`` when first asked
+    for; the source that read the record attaches ``_at`` (where it was
+    read, which also holds the record) or ``_record``: one store per event.
+    """
+
+    __slots__ = ("_at", "_record", "_time")
+    _at: tuple[Positions, int]
+    _record: dict[str, Any]
+    _time: datetime | None
+
+
+class WatchEvent(_Internal, msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    """One audit record, normalized; encoded by msgspec in C, a batch in one call.
+
+    The JSON form is the fields in this order, defaults left out: ``level`` is
+    left out when it is ``info``, so that a record carrying only
+    terok-shield's fields serializes exactly as terok-shield's own
+    ``WatchEvent.to_json()`` does. ``time`` (the parsed UTC time, None when
+    ``ts`` could not be parsed), ``cursor``, ``record`` and ``raw`` are internal:
+    they order events, acknowledge delivery and keep the record as it was read
+    (for formats that reproduce it); they are not part of the JSON form and do
+    not take part in comparisons.
     """
 
     ts: str
@@ -68,172 +95,114 @@ class WatchEvent:
     level: str = "info"
     actor: str = ""
     origin: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
     worktree: str = ""
-    cursor: Cursor | None = field(default=None, compare=False, repr=False)
-    record: dict[str, Any] | None = field(default=None, compare=False, repr=False)
-    _time: datetime | None = field(default=LAZY_TIME, init=False, compare=False, repr=False)
-
-    def __init__(  # noqa: PLR0917 - the fields, in order, as the generated one
-        self,
-        ts: str,
-        source: str,
-        action: str,
-        container: str,
-        dest: str = "",
-        detail: str = "",
-        level: str = "info",
-        actor: str = "",
-        origin: str = "",
-        extra: dict[str, Any] | None = None,
-        worktree: str = "",
-        time: datetime | None = LAZY_TIME,
-        cursor: Cursor | None = None,
-        record: dict[str, Any] | None = None,
-    ) -> None:
-        # An event is built for every record read. A frozen dataclass's own
-        # __init__ stores each field through object.__setattr__; storing through
-        # the slots' descriptors directly takes half the time.
-        _set_ts(self, ts)
-        _set_source(self, source)
-        _set_action(self, action)
-        _set_container(self, container)
-        _set_dest(self, dest)
-        _set_detail(self, detail)
-        _set_level(self, level)
-        _set_actor(self, actor)
-        _set_origin(self, origin)
-        _set_extra(self, {} if extra is None else extra)
-        _set_worktree(self, worktree)
-        _set_cursor(self, cursor)
-        _set_record(self, record)
-        _set_time(self, time)
 
     @property
     def time(self) -> datetime | None:
         """Return ``ts`` as an aware UTC datetime, or None when it is not a timestamp."""
-        when = self._time
-        if when is LAZY_TIME:
+        try:
+            return self._time
+        except AttributeError:  # not parsed yet: following one file to JSON never needs it
             when = parse_timestamp(self.ts)
             _set_time(self, when)
-        return when
+            return when
+
+    @property
+    def record(self) -> dict[str, Any] | None:
+        """Return the record the event was read from (None for an event no record made)."""
+        try:
+            return self._record
+        except AttributeError:
+            at = self._position()
+            return None if at is None else at[0].record(at[1])
+
+    @property
+    def cursor(self) -> Cursor | None:
+        """Return where the record ends and starts in its file (None: not read from one)."""
+        at = self._position()
+        return None if at is None else at[0].cursor(at[1])
+
+    @property
+    def raw(self) -> bytes | None:
+        """Return the record's line as read, without its newline (None if not read from a file)."""
+        at = self._position()
+        return None if at is None else at[0].line(at[1])
+
+    def _position(self) -> tuple[Positions, int] | None:
+        """Return where the event was read (its block and index), or None."""
+        try:
+            return self._at
+        except AttributeError:
+            return None
+
+    def replace(self, **changes: object) -> WatchEvent:
+        """Return a copy with *changes*, its record kept, and its time unless ``ts`` changed."""
+        copy = msgspec.structs.replace(self, **changes)
+        for name in ("_record", "_at") if "ts" in changes else _Internal.__slots__:
+            with suppress(AttributeError):  # not set on this event
+                _SETTERS[name](copy, getattr(self, name))
+        return copy
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form as a dict: fixed keys always, others only when not empty.
-
-        ``level`` is left out when it is ``info``, the default, so that a record
-        carrying only terok-shield's fields serializes exactly as terok-shield's
-        own ``WatchEvent.to_json()`` does.
-        """
-        out: dict[str, Any] = {
-            "ts": self.ts,
-            "source": self.source,
-            "action": self.action,
-            "container": self.container,
-        }
-        # Spelled out rather than looped over: this runs for every event a sink writes.
-        if self.dest:
-            out["dest"] = self.dest
-        if self.detail:
-            out["detail"] = self.detail
-        if self.level != "info" and self.level:
-            out["level"] = self.level
-        if self.actor:
-            out["actor"] = self.actor
-        if self.origin:
-            out["origin"] = self.origin
-        if self.extra:
-            out["extra"] = self.extra
-        if self.worktree:
-            out["worktree"] = self.worktree
-        return out
+        """Return the JSON form as a dict: the fixed keys always, the others unless defaults."""
+        form: dict[str, Any] = {name: getattr(self, name) for name in _FIXED}
+        for name, default in _DEFAULTS:
+            value = getattr(self, name)
+            if value != default:
+                form[name] = value
+        return form
 
     def to_json(self) -> bytes:
         """Return the compact JSON form (UTF-8 bytes, no trailing newline)."""
-        form = self.to_dict()
         try:
-            return orjson.dumps(form)
-        except TypeError:  # what orjson refuses; the common case must not pay a second call
-            return dumps_compact(form)
+            return _ENCODER.encode(self)
+        except UnicodeEncodeError:  # a lone surrogate, as Python's json reads one
+            return dumps_compact(self.to_dict())
 
 
-class _Assembly:
-    """WatchEvent's storage without its frozen ``__setattr__``: where events are assembled.
-
-    A frozen dataclass can only store through ``object.__setattr__`` (or, as in
-    ``WatchEvent.__init__``, through each slot's descriptor): a call per field.
-    This class has the same slots, so plain attribute stores fill them (CPython
-    specializes those to a direct write), and then the object becomes the
-    WatchEvent it was laid out as: ``__class__`` may change between classes of
-    one layout. The result is an ordinary, frozen WatchEvent, built in less
-    than half the time. ``tests/test_hot_path_units.py`` keeps the two equal.
-    """
-
-    __slots__ = WatchEvent.__slots__
-
-    def __init__(  # noqa: PLR0917 - WatchEvent.__init__'s order, for build_event
-        self,
-        ts: str,
-        source: str,
-        action: str,
-        container: str,
-        dest: str,
-        detail: str,
-        level: str,
-        actor: str,
-        origin: str,
-        extra: dict[str, Any],
-        worktree: str,
-        time: datetime | None,
-        cursor: Cursor | None,
-        record: dict[str, Any] | None,
-    ) -> None:
-        self.ts = ts
-        self.source = source
-        self.action = action
-        self.container = container
-        self.dest = dest
-        self.detail = detail
-        self.level = level
-        self.actor = actor
-        self.origin = origin
-        self.extra = extra
-        self.worktree = worktree
-        self._time = time
-        self.cursor = cursor
-        self.record = record
-        self.__class__ = WatchEvent  # type: ignore[assignment]
-
-
-#: Build a WatchEvent from every field, positionally (``time`` may be LAZY_TIME):
-#: for the per-record path; elsewhere ``WatchEvent(...)`` reads better.
-assemble_event = cast(
-    "Callable[[str, str, str, str, str, str, str, str, str, dict[str, Any], str, "
-    "datetime | None, Cursor | None, dict[str, Any] | None], WatchEvent]",
-    _Assembly,
+_ENCODER = msgspec.json.Encoder()
+_FIXED = ("ts", "source", "action", "container")
+_DEFAULTS = tuple(
+    (field.name, {} if field.default_factory is dict else field.default)
+    for field in msgspec.structs.fields(WatchEvent)
+    if field.name not in _FIXED
 )
 
 
 def _setter(name: str) -> Callable[[WatchEvent, Any], None]:
-    descriptor: Any = WatchEvent.__dict__[name]
+    descriptor: Any = _Internal.__dict__[name]
     setter: Callable[[WatchEvent, Any], None] = descriptor.__set__
     return setter
 
 
-_set_ts = _setter("ts")
-_set_source = _setter("source")
-_set_action = _setter("action")
-_set_container = _setter("container")
-_set_dest = _setter("dest")
-_set_detail = _setter("detail")
-_set_level = _setter("level")
-_set_actor = _setter("actor")
-_set_origin = _setter("origin")
-_set_extra = _setter("extra")
-_set_worktree = _setter("worktree")
-_set_cursor = _setter("cursor")
-_set_record = _setter("record")
-_set_time = _setter("_time")
+_SETTERS = {name: _setter(name) for name in _Internal.__slots__}
+_set_time = _SETTERS["_time"]
+#: Attach the record an event was made from (for formats that reproduce it).
+set_record = _SETTERS["_record"]
+#: Attach where an event's record was read: a ``(Positions, index)`` pair.
+set_position = _SETTERS["_at"]
+
+
+def set_time(event: WatchEvent, when: datetime | None) -> WatchEvent:
+    """Give *event* its time (None: it has none, as for a record stamped with the read time)."""
+    _set_time(event, when)
+    return event
+
+
+def with_record(event: WatchEvent, record: dict[str, Any]) -> WatchEvent:
+    """Attach *record*, the record *event* was made from (for formats that reproduce it)."""
+    set_record(event, record)
+    return event
+
+
+def encode_lines(events: Sequence[WatchEvent]) -> bytes:
+    """Return the JSON form of *events*, one line each, newline-terminated, in one call.
+
+    Raises UnicodeEncodeError when some event holds a lone surrogate: the
+    caller then writes event by event (``to_json`` writes those too).
+    """
+    return _ENCODER.encode_lines(events)
 
 
 def event_time(event: WatchEvent) -> datetime:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
 from typing import Any
 
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.jsonform import dumps_compact
 
-#: The fields a user can name: the JSON form's keys (the compared fields), without ``extra``.
+#: The fields a user can name: the JSON form's keys, without ``extra``.
 FIELD_NAMES: tuple[str, ...] = tuple(
-    f.name for f in fields(WatchEvent) if f.compare and f.name != "extra"
+    name for name in WatchEvent.__struct_fields__ if name != "extra"
 )
 
 

@@ -161,7 +161,12 @@ class Dialect(Protocol):
     def to_event(
         self, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
     ) -> WatchEvent:
-        """Return the event for *record*; fields it does not map go into ``extra``."""
+        """Return the event for *record*; fields it does not map go into ``extra``.
+
+        *cursor* says where the record was read (None where it has no place in
+        a file). The dialect need not keep it: the source attaches the cursor,
+        the record and the line as read to the event it returns.
+        """
         ...
 
 
@@ -214,6 +219,39 @@ class HeaderedFormatter(Protocol):
 
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the frame of *event*."""
+        ...
+
+
+@runtime_checkable
+class BatchDialect(Dialect, Protocol):
+    """A dialect that maps a whole block of records in one call.
+
+    :meth:`to_events` returns exactly what :meth:`Dialect.to_event` returns
+    for each record, in order; it may raise, and the source then maps the
+    block record by record. A dialect without it is called once per record.
+    """
+
+    def to_events(self, records: list[dict[str, Any]], where: RecordSource) -> list[WatchEvent]:
+        """Return the event of each of *records*, in order."""
+        ...
+
+
+@runtime_checkable
+class BatchFormatter(Protocol):
+    """A format that writes a whole batch in one call (the JSON form, encoded in C).
+
+    :meth:`encode_lines` returns the frames of *events*, each ended by a
+    newline, exactly as calling the format on each would; it may raise where
+    some event is one it cannot write that way, and the sink then writes the
+    batch event by event.
+    """
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the frame of *event*."""
+        ...
+
+    def encode_lines(self, events: Sequence[WatchEvent]) -> bytes:
+        """Return the frames of *events*, each newline-terminated, in one piece."""
         ...
 
 

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Callable, Iterable
+from functools import partial
+from itertools import count, repeat
+from typing import Any
 
 import msgspec
 import structlog
 
-from watchd.codecs.integrity import BROKEN, HASH_KEY, Chain, is_chained
-from watchd.codecs.records import RECORD_DECODER, Skip, decode_record
+from watchd.codecs.integrity import BROKEN, HASH_KEY, Chain, any_chained, is_chained
+from watchd.codecs.lines import LineBlock
+from watchd.codecs.records import RECORD_DECODER, Skip, decode_block, decode_record
 from watchd.core.checkpoints import CheckpointStore
 from watchd.core.context import ResourceKey, RunContext, SourceFactory, StartAt
 from watchd.core.errors import UsageError
-from watchd.core.event import Cursor, WatchEvent
+from watchd.core.event import Cursor, WatchEvent, set_position, set_record
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import Dialect, RecordSource
 from watchd.core.registry import TypeTable
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import Options, Spec
 from watchd.core.timestamps import record_ts
+from watchd.watchers.dialects.base import batch_mapper
 from watchd.watchers.dialects.generic import fallback_event
 from watchd.watchers.files.inotify import InotifyHub, shared_hub
 from watchd.watchers.files.listing import shown_scope
@@ -28,6 +34,8 @@ from watchd.watchers.files.symlinks import MODES
 from watchd.watchers.files.tail import Tail
 from watchd.watchers.files.trail import Trail
 
+#: Runs an iterator to its end in C, keeping nothing.
+_drain: Callable[[Iterable[object]], object] = partial(deque, maxlen=0)
 #: How much one poll reads at most, so one busy file cannot starve the others.
 READ_BUDGET = 64 * 1024
 
@@ -64,6 +72,7 @@ class AuditWatcher:
         self._chained_files: set[str] = set()  # keys of files that held a dashboard record
         self._heads: deque[str | None] = deque()  # the chain's head after each poll
         self._dialect = dialect
+        self._to_events = batch_mapper(dialect)
         self._container = container
         self._hub = hub
         self._log = structlog.get_logger("watchd").bind(source=self.name)
@@ -82,28 +91,66 @@ class AuditWatcher:
         if self._hub is not None:
             self._hub.pump()
         events: list[WatchEvent] = []
-        for tail, lines in self._trail.poll(READ_BUDGET):
-            if lines:
-                self._decode(tail, lines, events)
+        for tail, blocks in self._trail.poll(READ_BUDGET):
+            for block in blocks:
+                self._decode(tail, block, events)
             too_long = tail.splitter.take_too_long()
             if too_long:
                 self._skips.note_many("over-long line", tail.path, too_long)
         self._heads.append(self._chain.head if self._chain is not None else None)
         return events
 
-    def _decode(self, tail: Tail, lines: list[tuple[bytes, int]], events: list[WatchEvent]) -> None:
-        append = events.append
-        to_event = self._dialect.to_event
-        path, key, chain = tail.path, tail.key, self._chain
+    def _decode(self, tail: Tail, block: LineBlock, events: list[WatchEvent]) -> None:
+        """Turn *block*'s lines into events: decoded whole, or line by line where it must be."""
         where = RecordSource(
             source=self._source,
-            origin=self._worktree or path,
+            origin=self._worktree or tail.path,
             container=self._container,
             worktree=self._worktree,
         )
-        new_cursor = tuple.__new__  # Cursor's own __new__ is Python code, run per record
+        data = block.data
+        records = None if data is None else decode_block(data, len(block))
+        if records is None or self._may_chain(block.key, records):
+            self._decode_lines(tail, block, where, events)
+            return
+        # The common case: one call decoded the block, no record is a link of a chain.
+        try:
+            made = self._to_events(records, where)
+        except Exception:  # noqa: BLE001 - the dialect failed on some record: find which
+            made = [self._event_of(record, where, block, n) for n, record in enumerate(records)]
+        block.records = records
+        # Where each event was read, stored in C: a (block, index) pair each.
+        _drain(map(set_position, made, zip(repeat(block), count())))
+        events += made
+
+    def _event_of(
+        self, record: dict[str, Any], where: RecordSource, block: LineBlock, index: int
+    ) -> WatchEvent:
+        """Return the event of one record, by the common keys where the dialect fails on it."""
+        try:
+            return self._dialect.to_event(record, where, None)
+        except Exception:  # noqa: BLE001 - one odd record must not stop the trail
+            return self._fallback(record, where, block.cursor(index))
+
+    def _may_chain(self, key: str, records: list[dict[str, Any]]) -> bool:
+        """Return True when a record of the block may be a link of the integrity chain."""
+        if self._chain is None:
+            return False
+        return key in self._chained_files or any_chained(records)
+
+    def _fallback(self, record: dict[str, Any], where: RecordSource, cursor: Cursor) -> WatchEvent:
+        """Return the event of a record the dialect failed on, mapped by the common keys."""
+        name, path = self._dialect.name, where.origin
+        return fallback_event(name, record, where, self._log, path=path, offset=cursor.start)
+
+    def _decode_lines(
+        self, tail: Tail, block: LineBlock, where: RecordSource, events: list[WatchEvent]
+    ) -> None:
+        """Decode *block* line by line: each bad line skipped and reported, chain links checked."""
+        append = events.append
+        path, key, chain = tail.path, tail.key, self._chain
         loads = RECORD_DECODER.decode  # wide integers stay integers (orjson made them floats)
-        for line, end in lines:
+        for index, (line, end) in enumerate(zip(block.lines, block.ends, strict=True)):
             start = end - len(line) - 1
             try:
                 record = loads(line)
@@ -125,17 +172,9 @@ class AuditWatcher:
                 # A record not of loki's shape is a link too, in a file of the chain.
                 if chained or chain.binds(key in self._chained_files):
                     status, broken = self._check_link(chain, tail, record, start)
-            cursor = new_cursor(Cursor, (key, end, start))
-            try:
-                event = to_event(record, where, cursor)
-            except Exception:  # noqa: BLE001 - one odd record must not stop the trail
-                self._log.exception(
-                    "dialect failed on a record, mapped by the common keys",
-                    path=path,
-                    dialect=self._dialect.name,
-                    offset=start,
-                )
-                event = fallback_event(self._dialect.name, record, where, cursor)
+            event = self._event_of(record, where, block, index)
+            set_record(event, record)
+            set_position(event, (block, index))
             if status:  # watchd's verdict goes with the event, not into the record as read
                 event.extra["integrity"] = status
             append(event)

@@ -25,6 +25,7 @@ from watchd.core.interfaces import Dialect, RecordSource
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
 from watchd.watchers.audit import shared_store
+from watchd.watchers.dialects.generic import event_from
 from watchd.watchers.files.identity import digest
 
 FILE = ".ito/.state/audit/events.jsonl"
@@ -85,7 +86,7 @@ class ItoBranchWatcher:
         new = [(k, r) for k, r in zip(keys, records, strict=True) if k not in self._seen]
         self._seen = set(keys)  # what the cap dropped cannot come back
         self._unacked.append(sorted(self._seen))
-        return [self._dialect.to_event(r, self._where, None) for _, r in new]
+        return [event_from(self._dialect, r, self._where) for _, r in new]
 
     def _fresh_at_start(self, records: list[dict[str, object]]) -> int:
         """Return how many of the last records the start position shows (``--since``: by time)."""

@@ -35,7 +35,7 @@ from watchd.core.registry import TypeTable
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import Spec, parse_address, peer_name
 from watchd.core.timestamps import record_ts
-from watchd.watchers.dialects.generic import fallback_event
+from watchd.watchers.dialects.generic import event_from
 
 #: Messages one poll takes at most, so a flood cannot starve the other watchers.
 POLL_BUDGET = 2048
@@ -68,12 +68,7 @@ class MessageMapper:
             record = decode_record(body.encode())
             if isinstance(record, dict):
                 where = RecordSource(source="syslog", origin=origin)
-                try:
-                    event = self._dialect.to_event(record, where, None)
-                except Exception:  # noqa: BLE001 - one odd record must not stop the listener
-                    self._log.exception("dialect failed on a record, mapped by the common keys")
-                    event = fallback_event(self._dialect.name, record, where, None)
-                out.append(event)
+                out.append(event_from(self._dialect, record, where, self._log))
                 return
         out.append(plain_event(message, origin, peer))
 

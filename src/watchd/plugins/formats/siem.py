@@ -193,7 +193,12 @@ class EcsFormat:
         """Return the ECS document of *event*."""
         when = event_time(event)
         category = _CATEGORIES.get(event.action) or ("network" if is_ip(event.dest) else "host")
-        original = event.record if event.record is not None else event.to_dict()
+        raw = event.raw  # the record's line as read; re-serialised only where there is none
+        if raw is not None:
+            original = raw.decode("utf-8", "replace")
+        else:
+            record = event.record
+            original = dumps_compact(record if record is not None else event.to_dict()).decode()
         doc: dict[str, Any] = {
             "@timestamp": iso_millis(when),
             "ecs": {"version": ECS_VERSION},
@@ -204,7 +209,7 @@ class EcsFormat:
                 "kind": "event",
                 "category": [category],
                 "outcome": outcome(event),
-                "original": dumps_compact(original).decode(),
+                "original": original,
                 "module": event.source,
             },
             "host": {"name": self._host},

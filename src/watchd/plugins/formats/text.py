@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 
-from watchd.core.event import WatchEvent
+from watchd.core.event import WatchEvent, encode_lines
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import FormatContext, FormatFactory, Formatter
 from watchd.core.jsonform import dumps_compact
@@ -15,9 +16,21 @@ from watchd.core.spec import Options
 from watchd.core.terminal import level_column, local_clock, paint
 
 
+class JsonFormat:
+    """The compact JSON form (terok-shield's ``to_json`` shape); a batch is encoded in one call."""
+
+    def __call__(self, event: WatchEvent) -> bytes:
+        """Return the JSON form of *event*."""
+        return event.to_json()
+
+    def encode_lines(self, events: Sequence[WatchEvent]) -> bytes:
+        """Return the JSON forms of *events*, one line each (raises on a lone surrogate)."""
+        return encode_lines(events)
+
+
 def json_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
     """Build the compact JSON format (terok-shield's ``to_json`` shape)."""
-    return WatchEvent.to_json
+    return JsonFormat()
 
 
 #: The labelled fields after the columns, in this order; empty ones are left out.

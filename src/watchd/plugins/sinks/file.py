@@ -54,14 +54,14 @@ class FileSink:
 
     def emit_batch(self, events: Sequence[WatchEvent]) -> None:
         """Append *events*; return once the file took every byte of them."""
-        frames = self._dead.encode(events, self._format)
-        if not frames:
+        data = self._dead.encode_lines(events, self._format)
+        if not data:
             return
         self._follow_path()
         header = header_of(self._format)
         if header is not None and starts_output(self._fd):  # a new file, or one rotated in
-            frames.insert(0, header)
-        write_frames(self._fd, b"\n".join(frames) + b"\n")
+            data = header + b"\n" + data
+        write_frames(self._fd, data)
         if self._fsync:
             os.fsync(self._fd)
 

@@ -48,13 +48,12 @@ class StdoutSink:
 
     def emit_batch(self, events: Sequence[WatchEvent]) -> None:
         """Write *events*; return once every byte of them was taken."""
-        frames = self._dead.encode(events, self._format)
-        if not frames:
+        data = self._dead.encode_lines(events, self._format)
+        if not data:
             return
         if self._header is not None:
-            frames.insert(0, self._header)
+            data = self._header + b"\n" + data
             self._header = None
-        data = b"\n".join(frames) + b"\n"
         try:
             if self._fd < 0:
                 self._stream.write(data)

@@ -8,6 +8,7 @@ from typing import Any
 from watchd.core.event import Cursor, WatchEvent
 from watchd.core.interfaces import Dialect, KeyedDialect, RecordSource
 from watchd.core.registry import TypeTable
+from watchd.watchers.dialects.base import ToEvents, batch_mapper
 
 ToEvent = Callable[[dict[str, Any], RecordSource, Cursor | None], WatchEvent]
 
@@ -30,6 +31,9 @@ class AutoDialect:
         self._keyed: set[int] = set()
         #: The ``to_event`` of the dialect each key set was found to fit.
         self._by_keys: dict[tuple[str, ...], ToEvent] = {}
+        #: The block mapper of the dialect each key set was found to fit.
+        self._blocks_by_keys: dict[tuple[str, ...], ToEvents] = {}
+        self._mappers: dict[int, ToEvents] = {}  # by id() of the dialect
 
     def _dialects(self) -> list[Dialect]:
         # Resolved on first use: plugins loaded after this one have registered by then.
@@ -59,6 +63,33 @@ class AutoDialect:
             if id(dialect) in self._keyed and len(self._by_keys) < KEY_SETS:
                 self._by_keys[keys] = to_event
         return to_event(record, where, cursor)
+
+    def to_events(self, records: list[dict[str, Any]], where: RecordSource) -> list[WatchEvent]:
+        """Map *records*, each run of them that fits one dialect in one call to it."""
+        events: list[WatchEvent] = []
+        by_keys = self._blocks_by_keys
+        run: list[dict[str, Any]] = []
+        current: ToEvents | None = None
+        for record in records:
+            mapper = by_keys.get(tuple(record)) or self._mapper_for(record)
+            if mapper is not current:
+                if current is not None:
+                    events += current(run, where)
+                run, current = [], mapper
+            run.append(record)
+        if current is not None:
+            events += current(run, where)
+        return events
+
+    def _mapper_for(self, record: dict[str, Any]) -> ToEvents:
+        """Return the block mapper of the first dialect that fits *record*, remembered by keys."""
+        dialect = self._first_fit(record)
+        mapper = self._mappers.get(id(dialect))
+        if mapper is None:
+            mapper = self._mappers[id(dialect)] = batch_mapper(dialect)
+        if id(dialect) in self._keyed and len(self._blocks_by_keys) < KEY_SETS:
+            self._blocks_by_keys[tuple(record)] = mapper
+        return mapper
 
     def _first_fit(self, record: dict[str, Any]) -> Dialect:
         for dialect in self._dialects():

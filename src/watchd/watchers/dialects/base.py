@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from watchd.core.event import LAZY_TIME, Cursor, WatchEvent, assemble_event, normalize_level
+from watchd.core.event import WatchEvent, normalize_level, set_record, set_time
 from watchd.core.fields import as_text
-from watchd.core.interfaces import RecordSource
+from watchd.core.interfaces import Dialect, RecordSource
 from watchd.core.timestamps import READ_TIME_KEY, own_ts, utc_now_iso
+
+#: Maps a block of records to their events, in order (see BatchDialect).
+ToEvents = Callable[[list[dict[str, Any]], RecordSource], list[WatchEvent]]
+
+
+def batch_mapper(dialect: Dialect) -> ToEvents:
+    """Return *dialect*'s ``to_events``, or one that calls its ``to_event`` per record."""
+    to_events: ToEvents | None = getattr(dialect, "to_events", None)  # a BatchDialect
+    if to_events is not None:
+        return to_events
+    to_event = dialect.to_event
+
+    def each(records: list[dict[str, Any]], where: RecordSource) -> list[WatchEvent]:
+        return [to_event(record, where, None) for record in records]
+
+    return each
 
 
 def build_event(
     record: dict[str, Any],
     where: RecordSource,
-    cursor: Cursor | None,
     *,
     ts: object,
     mapped: Collection[str],
@@ -36,8 +51,8 @@ def build_event(
     extra = record.copy()  # a copy and a few pops beat a filtering comprehension
     for key in mapped:
         extra.pop(key, None)
-    stamp, when = stamped(ts, extra)
-    return assemble_event(
+    stamp, timed = stamped(ts, extra)
+    event = WatchEvent(
         stamp,
         where.source,
         action or "unknown",
@@ -49,25 +64,24 @@ def build_event(
         where.origin if origin is None else origin,
         extra,
         where.worktree,
-        when,
-        cursor,
-        record,
     )
+    set_record(event, record)
+    return event if timed else set_time(event, None)
 
 
-def stamped(ts: object, extra: dict[str, Any]) -> tuple[str, Any]:
-    """Return the ``ts`` and event time of a record whose own time is *ts*.
+def stamped(ts: object, extra: dict[str, Any]) -> tuple[str, bool]:
+    """Return the ``ts`` of a record whose own time is *ts*, and whether that is its time.
 
-    The record's own ``ts`` (see ``own_ts``), its time left to parse lazily;
-    or, when it has none, the read time with no event time, marked in *extra*.
+    The record's own ``ts`` (see ``own_ts``), its time parsed when asked for;
+    or, when it has none, the read time, marked in *extra*: no event time.
     """
     if type(ts) is str and ts:  # nearly every record: one call per record, not two
-        return ts, LAZY_TIME
+        return ts, True
     own = own_ts(ts)
     if own is not None:
-        return own, LAZY_TIME
+        return own, True
     extra[READ_TIME_KEY] = True
-    return utc_now_iso(), None
+    return utc_now_iso(), False
 
 
 def text(record: Mapping[str, Any], key: str) -> str:

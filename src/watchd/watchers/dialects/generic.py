@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from watchd.core.event import Cursor, WatchEvent
-from watchd.core.interfaces import RecordSource
+from watchd.core.event import Cursor, WatchEvent, set_record
+from watchd.core.interfaces import Dialect, RecordSource
 from watchd.watchers.dialects.base import build_event, record_level, text
+
+if TYPE_CHECKING:
+    from structlog.typing import FilteringBoundLogger
 
 #: Where records keep their time, first found wins.
 TIME_KEYS = ("ts", "timestamp", "time", "@timestamp", "date")
@@ -35,7 +38,7 @@ class GenericDialect:
     name = "generic"
     matches_by_keys = True
 
-    def matches(self, record: Mapping[str, Any]) -> bool:  # noqa: ARG002 - the fallback
+    def matches(self, record: Mapping[str, Any]) -> bool:
         """Return True: every object has this shape."""
         return True
 
@@ -53,7 +56,6 @@ class GenericDialect:
         return build_event(
             record,
             where,
-            cursor,
             ts=record.get(found["ts"]) if found["ts"] else None,
             mapped=mapped,
             action=value("action"),
@@ -69,13 +71,38 @@ _GENERIC = GenericDialect()
 
 
 def fallback_event(
-    dialect: str, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
+    dialect: str,
+    record: dict[str, Any],
+    where: RecordSource,
+    log: FilteringBoundLogger | None = None,
+    **context: object,
 ) -> WatchEvent:
     """Return *record*'s event by the common key names, when *dialect* failed on it.
 
     A dialect (a third party's, say) that raises on one odd record must not
-    lose that record: it goes on with ``extra.dialect_failed`` naming the dialect.
+    lose that record: it goes on with ``extra.dialect_failed`` naming the
+    dialect. Called while the exception is handled: *log* reports it (its
+    type and where, with *context*; never the record).
     """
-    event = _GENERIC.to_event(record, where, cursor)
+    if log is not None:
+        log.exception(
+            "dialect failed on a record, mapped by the common keys", dialect=dialect, **context
+        )
+    event = _GENERIC.to_event(record, where, None)
     event.extra["dialect_failed"] = dialect
+    return event
+
+
+def event_from(
+    dialect: Dialect,
+    record: dict[str, Any],
+    where: RecordSource,
+    log: FilteringBoundLogger | None = None,
+) -> WatchEvent:
+    """Return the event *dialect* makes of *record*, the record attached (see fallback_event)."""
+    try:
+        event = dialect.to_event(record, where, None)
+    except Exception:  # noqa: BLE001 - one odd record must not stop a source, nor be lost
+        event = fallback_event(dialect.name, record, where, log)
+    set_record(event, record)
     return event

@@ -32,7 +32,6 @@ class ItoDialect:
         return build_event(
             record,
             where,
-            cursor,
             ts=record.get("ts"),
             mapped=_MAPPED,
             action=f"{text(record, 'entity')}.{text(record, 'op')}",

@@ -54,7 +54,6 @@ class LokiDialect:
             return build_event(
                 record,
                 where,
-                cursor,
                 ts=record.get("timestamp"),
                 mapped=_AGENT,
                 action=text(record, "action"),
@@ -65,7 +64,6 @@ class LokiDialect:
         return build_event(
             record,
             where,
-            cursor,
             ts=record.get("timestamp"),
             mapped=_DASHBOARD,
             action=text(record, "action"),

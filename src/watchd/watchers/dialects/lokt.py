@@ -55,7 +55,6 @@ class LoktDialect:
         return build_event(
             record,
             where,
-            cursor,
             ts=record.get("ts"),
             mapped=_MAPPED,
             action=event,
@@ -64,3 +63,46 @@ class LoktDialect:
             level="warning" if event in _WARNING else "info",
             actor=text(record, "owner"),
         )
+
+    def to_events(self, records: list[dict[str, Any]], where: RecordSource) -> list[WatchEvent]:
+        """Map a block of records, each as :meth:`to_event` does (a test holds them equal).
+
+        The usual record's four mapped values are text already, so they are
+        taken as they are; any other goes through :meth:`to_event`.
+        """
+        source, origin, worktree = where.source, where.origin, where.worktree
+        fallback = where.container
+        events: list[WatchEvent] = []
+        append = events.append
+        for record in records:
+            get = record.get
+            ts, event, name, owner = get("ts"), get("event"), get("name"), get("owner")
+            if not (
+                type(ts) is str
+                and ts
+                and type(event) is str
+                and event
+                and type(name) is str
+                and type(owner) is str
+            ):
+                append(self.to_event(record, where, None))
+                continue
+            extra = record.copy()
+            del extra["ts"], extra["event"], extra["name"], extra["owner"]
+            inner = extra.get("extra")
+            append(
+                WatchEvent(
+                    ts,
+                    source,
+                    event,
+                    name or fallback,
+                    "",
+                    "" if inner is None else _summary(event, inner),
+                    "warning" if event in _WARNING else "info",
+                    owner,
+                    origin,
+                    extra,
+                    worktree,
+                )
+            )
+        return events

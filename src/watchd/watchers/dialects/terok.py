@@ -35,7 +35,6 @@ class TerokDialect:
         return build_event(
             record,
             where,
-            cursor,
             ts=record.get("ts"),
             mapped=_MAPPED,
             action=text(record, "action"),
@@ -43,3 +42,50 @@ class TerokDialect:
             dest=text(record, "dest"),
             detail=text(record, "detail"),
         )
+
+    def to_events(self, records: list[dict[str, Any]], where: RecordSource) -> list[WatchEvent]:
+        """Map a block of records, each as :meth:`to_event` does (a test holds them equal).
+
+        The usual record's mapped values are text (``dest`` and ``detail``
+        may be absent), taken as they are; any other goes through :meth:`to_event`.
+        """
+        source, origin, worktree = where.source, where.origin, where.worktree
+        fallback = where.container
+        events: list[WatchEvent] = []
+        append = events.append
+        for record in records:
+            get = record.get
+            ts, action, container = get("ts"), get("action"), get("container")
+            dest, detail = get("dest", ""), get("detail", "")
+            if not (
+                type(ts) is str
+                and ts
+                and type(action) is str
+                and action
+                and type(container) is str
+                and type(dest) is str
+                and type(detail) is str
+            ):
+                append(self.to_event(record, where, None))
+                continue
+            extra = record.copy()
+            pop = extra.pop
+            del extra["ts"], extra["action"], extra["container"]
+            pop("dest", None)
+            pop("detail", None)
+            append(
+                WatchEvent(
+                    ts,
+                    source,
+                    action,
+                    container or fallback,
+                    dest,
+                    detail,
+                    "info",
+                    "",
+                    origin,
+                    extra,
+                    worktree,
+                )
+            )
+        return events

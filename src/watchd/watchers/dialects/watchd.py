@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from watchd.core.event import Cursor, WatchEvent, normalize_level
+from watchd.core.event import Cursor, WatchEvent, normalize_level, set_time
 from watchd.core.fields import as_text
 from watchd.core.interfaces import RecordSource
 from watchd.core.timestamps import READ_TIME_KEY
@@ -38,10 +38,10 @@ class WatchdDialect:
         extra = record.get("extra")
         extra = dict(extra) if isinstance(extra, dict) else {}
         level = record.get("level")
-        ts, when = stamped(record.get("ts"), extra)
+        ts, timed = stamped(record.get("ts"), extra)
         if extra.get(READ_TIME_KEY) is True:  # the first watchd's read time is no record's time
-            when = None
-        return WatchEvent(
+            timed = False
+        event = WatchEvent(
             ts=ts,
             source=as_text(record.get("source")) or where.source,
             action=as_text(record.get("action")) or "unknown",
@@ -53,7 +53,5 @@ class WatchdDialect:
             origin=as_text(record.get("origin")) or where.origin,
             extra=extra,
             worktree=as_text(record.get("worktree")) or where.worktree,
-            time=when,
-            cursor=cursor,
-            record=record,
         )
+        return event if timed else set_time(event, None)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 
-from watchd.codecs.lines import LineSplitter, lines_backward_at
+from watchd.codecs.lines import LineBlock, LineSplitter, lines_backward_at
 from watchd.codecs.records import Skip, decode_record
 from watchd.watchers.files.identity import Fingerprint, file_key, mark_at
 from watchd.watchers.files.since import offset_since
@@ -102,9 +102,9 @@ class Tail:
         self.mark = self.safe_mark = mark_at(self.fd, 0)
         self.fingerprint = Fingerprint.of(self.fd, self.size())
 
-    def read(self, budget: int) -> list[tuple[bytes, int]]:
-        """Return the complete lines available, reading about *budget* bytes at most."""
-        lines: list[tuple[bytes, int]] = []
+    def read(self, budget: int) -> list[LineBlock]:
+        """Return the complete lines available (a block a read), reading about *budget* bytes."""
+        blocks: list[LineBlock] = []
         consumed = 0
         while consumed < budget:
             chunk = os.pread(self.fd, _CHUNK, self.offset)
@@ -112,14 +112,16 @@ class Tail:
                 break
             self.offset += len(chunk)
             consumed += len(chunk)
-            lines.extend(self.splitter.feed(chunk, self.offset))
+            block = self.splitter.feed_block(chunk, self.offset, self.key)
+            if len(block):
+                blocks.append(block)
         self.backlog = consumed >= budget
         if consumed:
             self.last_growth = self._clock()
             self.mark = mark_at(self.fd, self.offset)
             safe = self.safe_offset
             self.safe_mark = self.mark if safe == self.offset else mark_at(self.fd, safe)
-        return lines
+        return blocks
 
     def close(self) -> int:
         """Close the descriptor; return the bytes of an incomplete last line left behind."""

@@ -50,6 +50,8 @@ from watchd.watchers.files.tail import Change, State, Tail
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
 
+    from watchd.codecs.lines import LineBlock
+
 
 #: One acknowledgement: entries to write, and keys of files gone for good.
 #: Each entry and each file gone goes with the opening number of the tail it is of.
@@ -185,8 +187,8 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
 
     # -- reading ---------------------------------------------------------------
 
-    def poll(self, budget: int) -> list[tuple[Tail, list[tuple[bytes, int]]]]:
-        """Return the new complete lines of every file that changed, per file."""
+    def poll(self, budget: int) -> list[tuple[Tail, list[LineBlock]]]:
+        """Return the new complete lines of every file that changed, per file, a block a read."""
         now = self._clock()
         self._schedule(now)
         if self.store is not None:
@@ -223,9 +225,9 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
 
     def _read_changed(
         self, budget: int, now: float
-    ) -> tuple[list[tuple[Tail, list[tuple[bytes, int]]]], list[tuple[Entry, int]]]:
+    ) -> tuple[list[tuple[Tail, list[LineBlock]]], list[tuple[Entry, int]]]:
         """Read every file marked changed (oldest first) within *budget* bytes."""
-        results: list[tuple[Tail, list[tuple[bytes, int]]]] = []
+        results: list[tuple[Tail, list[LineBlock]]] = []
         entries: list[tuple[Entry, int]] = []
         wanted = self._dirty | self._backlogged
         for key in sorted(wanted, key=self._read_order):
@@ -237,13 +239,13 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
                 self._dirty.add(key)
                 continue
             before, safe_before = tail.offset, tail.safe_offset
-            lines = self._read(tail, budget, now)
+            blocks = self._read(tail, budget, now)
             budget -= max(tail.offset - before, 0)
             if tail.backlog:
                 self._backlogged.add(key)
             else:
                 self._backlogged.discard(key)
-            results.append((tail, lines))
+            results.append((tail, blocks))
             if len(tail.prefix) < PREFIX and tail.offset > len(tail.prefix):
                 self._unindex(tail)
                 self._index(tail)
@@ -263,7 +265,7 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
             return (False, -1)
         return (tail.state is State.ACTIVE, tail.seq)
 
-    def _read(self, tail: Tail, budget: int, now: float) -> list[tuple[bytes, int]]:
+    def _read(self, tail: Tail, budget: int, now: float) -> list[LineBlock]:
         self._notice_change(tail, now)
         return tail.read(budget)
 

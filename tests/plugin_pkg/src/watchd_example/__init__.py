@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from watchd import (
     UsageError,
     WatchEvent,
     hookimpl,
+    set_time,
 )
 
 __version__ = "1.2.0"
@@ -88,13 +88,15 @@ class Ticker:
         self._next += self._interval
         now = datetime.now(UTC)
         return [
-            WatchEvent(
-                ts=now.isoformat(),
-                source="ticker",
-                action=self._action,
-                container=self._label,
-                detail=f"{self._left} left",
-                time=now,
+            set_time(
+                WatchEvent(
+                    ts=now.isoformat(),
+                    source="ticker",
+                    action=self._action,
+                    container=self._label,
+                    detail=f"{self._left} left",
+                ),
+                now,
             )
         ]
 
@@ -204,7 +206,6 @@ class ExampleDialect:
             actor=str(record.get("who") or ""),
             origin=where.origin,
             extra={k: v for k, v in record.items() if k not in mapped},
-            cursor=cursor,
         )
 
 
@@ -223,7 +224,7 @@ def make_redact(spec: Spec, context: RunContext) -> EventFilter:
     blank = dict.fromkeys(fields, "***")
 
     def redact(events: list[WatchEvent]) -> list[WatchEvent]:
-        return [dataclasses.replace(event, **blank) for event in events]
+        return [event.replace(**blank) for event in events]
 
     return redact
 
