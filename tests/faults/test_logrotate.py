@@ -124,7 +124,11 @@ def test_r31_the_real_logrotate(tmp_path, mode, crash):
             capture_output=True,
             text=True,
         )
-        assert rotated.returncode == 0, rotated.stderr
+        # The writer opens the path for each record (O_CREAT), so it can create
+        # the new file between logrotate's rename and its create: logrotate
+        # says so and fails, the rotation (the rename) done. Any other error fails.
+        raced = "error creating output file" in rotated.stderr and "File exists" in rotated.stderr
+        assert rotated.returncode == 0 or raced, rotated.stderr
         if crash and rotation == 4:
             delivered += follower.kill()
         if crash and rotation == 6:

@@ -118,8 +118,8 @@ class TrailModel(RuleBasedStateMachine):
         assert self.trail_obj is not None
         for _ in range(rounds):
             seqs = []
-            for _tail, lines in self.trail_obj.poll(1 << 20):
-                for line, _end in lines:
+            for _tail, blocks in self.trail_obj.poll(1 << 20):
+                for line in (line for block in blocks for line in block.lines):
                     record = decode_record(line)
                     if isinstance(record, dict) and "seq" in record:
                         seqs.append(record["seq"])
