@@ -37,7 +37,7 @@ from watchd.core.terminal import LEVEL_TAGS, local_clock
 from watchd.plugins.formats.loki_cef import LokiCefFormat
 from watchd.plugins.formats.siem import CefFormat, EcsFormat, LeefFormat
 from watchd.plugins.formats.text import CsvFormat, HumanFormat
-from watchd.watchers.dialects.generic import GenericDialect
+from watchd.watchers.dialects.generic import GenericDialect, event_from
 from watchd.watchers.dialects.ito import ItoDialect
 from watchd.watchers.dialects.loki import LokiDialect
 from watchd.watchers.dialects.lokt import LoktDialect
@@ -149,9 +149,7 @@ def test_cef_fields_read_back_through_an_independent_parser(event: WatchEvent) -
 @FUZZ
 @given(records)
 def test_loki_cef_is_one_line_with_its_header_whole(record: dict[str, object]) -> None:
-    line = LokiCefFormat("Autonomi", "Loki Mode", "9.9.9")(
-        LokiDialect().to_event(record, WHERE, None)
-    )
+    line = LokiCefFormat("Autonomi", "Loki Mode", "9.9.9")(event_from(LokiDialect(), record, WHERE))
     assert one_line(line)
     parsed = cefp.parse(line.decode())
     assert (parsed["device"]["vendor"], parsed["device"]["product"]) == ("Autonomi", "Loki Mode")

@@ -18,6 +18,7 @@ import pytest
 
 from watchd.core.interfaces import RecordSource
 from watchd.plugins.formats.loki_cef import LokiCefFormat, js_string
+from watchd.watchers.dialects.generic import event_from
 from watchd.watchers.dialects.loki import LokiDialect
 
 GOLDEN = [
@@ -28,7 +29,7 @@ FORMAT = LokiCefFormat("Autonomi", "Loki Mode", "9.9.9")
 
 
 def loki_cef(record: dict[str, object]) -> bytes:
-    return FORMAT(LokiDialect().to_event(record, RecordSource("audit", "/a.jsonl"), None))
+    return FORMAT(event_from(LokiDialect(), record, RecordSource("audit", "/a.jsonl")))
 
 
 def test_every_golden_record_gives_loki_modes_bytes() -> None:

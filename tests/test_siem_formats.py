@@ -15,6 +15,7 @@ from watchd.core.event import WatchEvent, set_position
 from watchd.core.interfaces import RecordSource
 from watchd.plugins.formats.loki_cef import LokiCefFormat
 from watchd.plugins.formats.siem import CefFormat, EcsFormat, LeefFormat
+from watchd.watchers.dialects.generic import event_from
 from watchd.watchers.dialects.loki import LokiDialect
 from watchd.watchers.dialects.terok import TerokDialect
 
@@ -41,7 +42,7 @@ HOSTILE = {
 
 
 def loki_event() -> WatchEvent:
-    return LokiDialect().to_event(json.loads(LOKI_INPUT), RecordSource("audit", "/a.jsonl"), None)
+    return event_from(LokiDialect(), json.loads(LOKI_INPUT), RecordSource("audit", "/a.jsonl"))
 
 
 def terok_event(record: dict[str, Any]) -> WatchEvent:

@@ -22,6 +22,7 @@ from watchd.core.event import WatchEvent, set_time
 from watchd.core.interfaces import RecordSource
 from watchd.core.timestamps import parse_timestamp
 from watchd.plugins.formats.text import HumanFormat
+from watchd.watchers.dialects.generic import event_from
 from watchd.watchers.dialects.loki import LokiDialect
 
 
@@ -146,15 +147,15 @@ LOKI_COMPAT = [
 
 @pytest.mark.parametrize(("record", "expected"), LOKI_COMPAT)
 def test_loki_bytes_are_loki_modes_own(record: str, expected: bytes) -> None:
-    loki = LokiDialect().to_event(json.loads(record), RecordSource("audit", "f"), None)
+    loki = event_from(LokiDialect(), json.loads(record), RecordSource("audit", "f"))
     assert LokiSyslog()(loki) == expected
 
 
 def test_loki_warns_on_failure_and_sends_non_loki_events_as_their_json() -> None:
-    failed = LokiDialect().to_event(
+    failed = event_from(
+        LokiDialect(),
         {"timestamp": "t", "action": "start", "resource_type": "s", "success": False},
         RecordSource("audit", "f"),
-        None,
     )
     assert LokiSyslog()(failed).startswith(b"<132>loki-audit: {")
     assert LokiSyslog()(event(level="critical")) == (

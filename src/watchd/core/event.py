@@ -63,8 +63,9 @@ class _Internal:
     """An event's state that is not part of its JSON form (slots a Struct does not encode).
 
     Left unset until needed: ``_time`` is parsed from ``ts`` when first asked
-    for; the source that read the record attaches ``_at`` (where it was
-    read, which also holds the record) or ``_record``: one store per event.
+    for. The source that read the record attaches it: ``_at`` (where it was
+    read; a block decoded whole also holds its records, so that is the one
+    store) and, where the record is not kept there, ``_record``.
     """
 
     __slots__ = ("_at", "_record", "_time")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from watchd.core.event import WatchEvent, normalize_level, set_record, set_time
+from watchd.core.event import WatchEvent, normalize_level, set_time
 from watchd.core.fields import as_text
 from watchd.core.interfaces import Dialect, RecordSource
 from watchd.core.timestamps import READ_TIME_KEY, own_ts, utc_now_iso
@@ -65,7 +65,6 @@ def build_event(
         extra,
         where.worktree,
     )
-    set_record(event, record)
     return event if timed else set_time(event, None)
 
 
