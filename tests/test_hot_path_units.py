@@ -28,6 +28,9 @@ from watchd.core.event import (
 )
 from watchd.core.registry import TypeTable
 from watchd.watchers.dialects.auto import AutoDialect
+from watchd.watchers.dialects.generic import GenericDialect
+from watchd.watchers.dialects.ito import ItoDialect
+from watchd.watchers.dialects.loki import LokiDialect
 from watchd.watchers.dialects.lokt import LoktDialect
 from watchd.watchers.dialects.terok import TerokDialect
 from watchd.watchers.files.settings import TrailOptions
@@ -283,22 +286,98 @@ def test_a_block_decoded_whole_gives_each_lines_record_or_nothing(lines):
         assert whole == [decode_record(line) for line in lines]
 
 
-def lokt_records():
+#: Each built-in producer's usual record: the strategy below varies them.
+PRODUCERS = (
+    {"ts": "2026-02-01T00:00:00Z", "event": "deny", "name": "n", "owner": "o", "host": "h"},
+    {"ts": "2026-02-01T00:00:00Z", "container": "c", "action": "blocked", "dest": "d"},
+    {
+        "timestamp": "2026-02-01T00:00:00Z",
+        "action": "update",
+        "resource_type": "task",
+        "resource_id": "t-1",
+        "user_id": "u",
+        "ip_address": "198.51.100.7",
+        "success": True,
+    },
+    {"timestamp": "2026-02-01T00:00:00Z", "action": "x", "resource_type": "t", "level": "ERROR"},
+    {"timestamp": "2026-02-01T00:00:00Z", "action": "edit", "agent": "a"},
+    {
+        "ts": "2026-02-01T00:00:00Z",
+        "entity": "task",
+        "entity_id": "1.1",
+        "scope": "s",
+        "op": "status_change",
+        "from": "todo",
+        "to": "done",
+        "actor": "cli",
+    },
+    {
+        "ts": "2026-02-01T00:00:00Z",
+        "entity": "change",
+        "entity_id": "x",
+        "op": "archive",
+        "actor": "a",
+    },
+)
+
+
+def producer_records():
+    """A producer's record with some keys dropped, added or given a value of another type."""
     value = st.sampled_from(
-        [None, "", "x", "2026-02-01T00:00:00Z", "deny", 0, 7, [1], {"holder_owner": "ana"}]
+        [
+            None,
+            "",
+            "x",
+            "2026-02-01T00:00:00Z",
+            "delete",
+            "special",
+            "critical",
+            0,
+            7,
+            False,
+            [1],
+            {"holder_owner": "ana"},
+            {"pruned_owner": "bo"},
+        ]
     )
-    keys = st.sampled_from(["ts", "event", "name", "owner", "extra", "host", "action", "dest"])
-    return st.dictionaries(keys, value, max_size=8)
+    keys = st.sampled_from(
+        sorted(
+            {key for shape in PRODUCERS for key in shape} | {"level", "extra", "error", "detail"}
+        )
+    )
+    return st.builds(
+        lambda shape, changed, dropped: {
+            k: v for k, v in {**shape, **changed}.items() if k not in dropped
+        },
+        st.sampled_from(PRODUCERS),
+        st.dictionaries(keys, value, max_size=3),
+        st.sets(keys, max_size=2),
+    )
 
 
-@given(st.lists(lokt_records(), max_size=4))
+BLOCK_WHERE = RecordSource(source="audit", origin="/t", container="fallback", worktree="wt")
+
+
+@given(st.lists(producer_records(), max_size=6))
 def test_a_block_mapper_maps_each_record_as_to_event_does(records):
-    where = RecordSource(source="audit", origin="/t", container="fallback", worktree="wt")
-    for dialect in (LoktDialect(), TerokDialect()):
-        one_by_one = [dialect.to_event(dict(r), where, None) for r in records]
-        batch = dialect.to_events([dict(r) for r in records], where)
-        assert [e.time is None for e in batch] == [e.time is None for e in one_by_one]
-        assert list(map(unstamped, batch)) == list(map(unstamped, one_by_one))
+    dialects = (LoktDialect(), TerokDialect(), LokiDialect(), ItoDialect())
+    for dialect in dialects:
+        assert_maps_as_one_by_one(dialect, records)
+
+
+@given(st.lists(producer_records(), max_size=12))
+def test_auto_maps_a_block_of_mixed_producers_as_record_by_record(records):
+    plugins = (ByValue(), ItoDialect(), LokiDialect(), LoktDialect(), TerokDialect())
+    auto = AutoDialect(table(*plugins, GenericDialect()))
+    for _ in range(2):  # the second time from the key sets auto remembered
+        assert_maps_as_one_by_one(auto, records)
+
+
+def assert_maps_as_one_by_one(dialect: Any, records: list[dict[str, Any]]) -> None:
+    one_by_one = [dialect.to_event(dict(r), BLOCK_WHERE, None) for r in records]
+    batch = dialect.to_events([dict(r) for r in records], BLOCK_WHERE)
+    assert [e.time is None for e in batch] == [e.time is None for e in one_by_one]
+    assert list(map(unstamped, batch)) == list(map(unstamped, one_by_one))
 
 
 def unstamped(event):

@@ -30,7 +30,7 @@ def link_hash(previous: str, record: Mapping[str, Any]) -> str:
 
 def is_chained(record: Mapping[str, Any]) -> bool:
     """Return True for records of loki-mode's dashboard trail (chained or not)."""
-    return _SHAPE_KEY in record and "timestamp" in record
+    return SHAPE_KEY in record and "timestamp" in record
 
 
 def any_chained(records: list[dict[str, Any]]) -> bool:
@@ -38,10 +38,11 @@ def any_chained(records: list[dict[str, Any]]) -> bool:
 
     Asked of a whole block in C: a block without the key holds none of them.
     """
-    return any(map(dict.__contains__, records, repeat(_SHAPE_KEY)))
+    return any(map(dict.__contains__, records, repeat(SHAPE_KEY)))
 
 
-_SHAPE_KEY = "resource_type"
+#: The key that marks loki-mode's dashboard records.
+SHAPE_KEY = "resource_type"
 
 
 class Chain:

@@ -102,21 +102,20 @@ class WatchEvent(_Internal, msgspec.Struct, frozen=True, gc=False, omit_defaults
     @property
     def time(self) -> datetime | None:
         """Return ``ts`` as an aware UTC datetime, or None when it is not a timestamp."""
-        try:
-            return self._time
-        except AttributeError:  # not parsed yet: following one file to JSON never needs it
+        when: datetime | None = getattr(self, "_time", _UNSET)  # cheaper than try/except
+        if when is _UNSET:  # not parsed yet: following one file to JSON never needs it
             when = parse_timestamp(self.ts)
             _set_time(self, when)
-            return when
+        return when
 
     @property
     def record(self) -> dict[str, Any] | None:
         """Return the record the event was read from (None for an event no record made)."""
-        try:
-            return self._record
-        except AttributeError:
+        record: dict[str, Any] | None = getattr(self, "_record", None)
+        if record is None:  # a block decoded whole holds its records
             at = self._position()
             return None if at is None else at[0].record(at[1])
+        return record
 
     @property
     def cursor(self) -> Cursor | None:
@@ -132,10 +131,7 @@ class WatchEvent(_Internal, msgspec.Struct, frozen=True, gc=False, omit_defaults
 
     def _position(self) -> tuple[Positions, int] | None:
         """Return where the event was read (its block and index), or None."""
-        try:
-            return self._at
-        except AttributeError:
-            return None
+        return getattr(self, "_at", None)
 
     def replace(self, **changes: object) -> WatchEvent:
         """Return a copy with *changes*, its record kept, and its time unless ``ts`` changed."""
@@ -163,6 +159,7 @@ class WatchEvent(_Internal, msgspec.Struct, frozen=True, gc=False, omit_defaults
 
 
 _ENCODER = msgspec.json.Encoder()
+_UNSET: Any = object()
 _FIXED = ("ts", "source", "action", "container")
 _DEFAULTS = tuple(
     (field.name, {} if field.default_factory is dict else field.default)
@@ -211,4 +208,7 @@ def event_time(event: WatchEvent) -> datetime:
 
     Converted even though the dialects give UTC: a plugin's event may carry another zone.
     """
-    return (event.time or datetime.now(UTC)).astimezone(UTC)
+    when = event.time
+    if when is None:
+        return datetime.now(UTC)
+    return when if when.tzinfo is UTC else when.astimezone(UTC)

@@ -12,7 +12,14 @@ from typing import Any
 import msgspec
 import structlog
 
-from watchd.codecs.integrity import BROKEN, HASH_KEY, Chain, any_chained, is_chained
+from watchd.codecs.integrity import (
+    BROKEN,
+    HASH_KEY,
+    SHAPE_KEY,
+    Chain,
+    any_chained,
+    is_chained,
+)
 from watchd.codecs.lines import LineBlock
 from watchd.codecs.records import RECORD_DECODER, Skip, decode_block, decode_record
 from watchd.core.checkpoints import CheckpointStore
@@ -110,10 +117,11 @@ class AuditWatcher:
         )
         data = block.data
         records = None if data is None else decode_block(data, len(block))
-        if records is None or self._may_chain(block.key, records):
+        if records is None:  # a line is not a record: each is decoded, or skipped, alone
             self._decode_lines(tail, block, where, events)
             return
-        # The common case: one call decoded the block, no record is a link of a chain.
+        # The common case: one call decoded the block, one call maps it.
+        links = self._links(tail, block, records) if self._may_chain(block.key, records) else []
         try:
             made = self._to_events(records, where)
         except Exception:  # noqa: BLE001 - the dialect failed on some record: find which
@@ -121,7 +129,47 @@ class AuditWatcher:
         block.records = records
         # Where each event was read, stored in C: a (block, index) pair each.
         _drain(map(set_position, made, zip(repeat(block), count())))
+        for index, status, broken in reversed(links):  # from the end: indexes stay right
+            made[index].extra["integrity"] = status
+            if broken is not None:
+                made.insert(index + 1, broken)
         events += made
+
+    def _links(
+        self, tail: Tail, block: LineBlock, records: list[dict[str, Any]]
+    ) -> list[tuple[int, str, WatchEvent | None]]:
+        """Check the block's links of the chain in order: (index, verdict, alert) of each."""
+        chain = self._chain
+        links: list[tuple[int, str, WatchEvent | None]] = []
+        if chain is None:
+            return links
+        begun = chain.begun
+        for index, record in enumerate(records):
+            if not begun and SHAPE_KEY not in record:
+                continue  # before the chain begins only loki's own records are links of it
+            status, broken = self._link(chain, tail, record, block, index)
+            if status:
+                links.append((index, status, broken))
+            begun = chain.begun
+        return links
+
+    def _link(
+        self, chain: Chain, tail: Tail, record: dict[str, Any], block: LineBlock, index: int
+    ) -> tuple[str, WatchEvent | None]:
+        """Return a record's verdict as a link of the chain ("" if it is none) and any alert."""
+        key = block.key
+        chained = is_chained(record)
+        if chained:
+            self._chained_files.add(key)
+        # A record not of loki's shape is a link too, in a file of the chain.
+        if not (chained or chain.binds(key in self._chained_files)):
+            return "", None
+        status, expected = chain.check(record)
+        broken = None
+        if status == BROKEN and not self._in_break:
+            broken = self._broken_event(tail, record, block.cursor(index).start, expected)
+        self._in_break = status == BROKEN
+        return status, broken
 
     def _event_of(
         self, record: dict[str, Any], where: RecordSource, block: LineBlock, index: int
@@ -166,12 +214,7 @@ class AuditWatcher:
                     continue
             status, broken = "", None
             if chain is not None:
-                chained = is_chained(record)
-                if chained:
-                    self._chained_files.add(key)
-                # A record not of loki's shape is a link too, in a file of the chain.
-                if chained or chain.binds(key in self._chained_files):
-                    status, broken = self._check_link(chain, tail, record, start)
+                status, broken = self._link(chain, tail, record, block, index)
             event = self._event_of(record, where, block, index)
             set_record(event, record)
             set_position(event, (block, index))
@@ -180,17 +223,6 @@ class AuditWatcher:
             append(event)
             if broken is not None:
                 append(broken)
-
-    def _check_link(
-        self, chain: Chain, tail: Tail, record: dict[str, object], start: int
-    ) -> tuple[str, WatchEvent | None]:
-        """Return a chained record's verdict, and the alert when it starts a broken run."""
-        status, expected = chain.check(record)
-        broken = None
-        if status == BROKEN and not self._in_break:
-            broken = self._broken_event(tail, record, start, expected)
-        self._in_break = status == BROKEN
-        return status, broken
 
     def _unreadable_link(self, tail: Tail, start: int, events: list[WatchEvent]) -> None:
         """Break the chain at a line that does not parse, once the chain has begun."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from watchd._version import __version__
@@ -35,8 +36,8 @@ _OTHER_CONTROLS = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
 _TO_ESCAPE = re.compile(r"[\x00-\x1f\x7f\\|=]")
 #: What an IP address can be spelled with: anything else is no address, without asking.
 _IP_CHARS = re.compile(r"[0-9A-Fa-f.:]+(%\S+)?")
-_LABEL_KEY = re.compile(r"[^A-Za-z0-9_]")
 _CLIENT_KEYS = ("ip_address", "src", "source_ip", "client_ip")
+_CLIENT_KEY_SET = frozenset(_CLIENT_KEYS)
 
 
 def outcome(event: WatchEvent) -> str:
@@ -56,7 +57,8 @@ def epoch_ms(event: WatchEvent) -> int:
 
 def is_ip(value: str) -> bool:
     """Return True when *value* is an IPv4 or IPv6 address."""
-    if _IP_CHARS.fullmatch(value) is None:  # a ValueError raised and caught costs microseconds
+    # Asked first: a ValueError raised and caught costs microseconds.
+    if not value or _IP_CHARS.fullmatch(value) is None:
         return False
     try:
         ipaddress.ip_address(value)
@@ -67,7 +69,9 @@ def is_ip(value: str) -> bool:
 
 def client_ip(event: WatchEvent) -> str:
     """Return the address the record says the actor came from, if it says one."""
-    record = event.record or {}
+    record = event.record
+    if not record or _CLIENT_KEY_SET.isdisjoint(record):  # nearly every record: in C
+        return ""
     for key in _CLIENT_KEYS:
         value = record.get(key)
         if isinstance(value, str) and is_ip(value):
@@ -89,11 +93,15 @@ def cef_value(value: str) -> str:
     return _OTHER_CONTROLS.sub(" ", value.translate(_CEF_VALUE))
 
 
-def cef_line(header: list[str], severity: int, extension: list[tuple[str, str]]) -> bytes:
-    """Return one CEF line from its header fields, severity and extension pairs."""
-    head = "|".join(cef_header(field) for field in header)
-    pairs = " ".join(f"{key}={cef_value(value)}" for key, value in extension if value != "")
-    return utf8(f"CEF:0|{head}|{severity}|{pairs}")
+def cef_line(header: list[str], severity: int, keys: Sequence[str], values: list[str]) -> bytes:
+    """Return one CEF line from its header fields, severity and extension (the empty left out)."""
+    # One search over all of them: nearly every line has nothing to escape.
+    if _TO_ESCAPE.search("".join(header)) is not None:
+        header = list(map(cef_header, header))
+    if _TO_ESCAPE.search("".join(values)) is not None:
+        values = list(map(cef_value, values))
+    pairs = " ".join([f"{key}={value}" for key, value in zip(keys, values, strict=True) if value])
+    return utf8(f"CEF:0|{'|'.join(header)}|{severity}|{pairs}")
 
 
 class CefFormat:
@@ -117,26 +125,53 @@ class CefFormat:
             severity = max(severity, 8)
         source = client_ip(event)
         dest = event.dest if event.dest != source else ""
-        extension = [
-            ("rt", str(epoch_ms(event))),
-            ("act", event.action),
-            ("suser", event.actor),
-            ("src", source),
-            ("dst" if is_ip(dest) else "dhost", dest),
-            ("msg", event.detail),
-            ("outcome", result if result != "unknown" else ""),
-            ("cs1", event.container),
-            ("cs1Label", "container" if event.container else ""),
-            ("cs2", event.origin),
-            ("cs2Label", "origin" if event.origin else ""),
-            ("cs3", event.source),
-            ("cs3Label", "source"),
-            ("cs4", event.worktree),
-            ("cs4Label", "worktree" if event.worktree else ""),
-            ("cs6", dumps_compact(event.extra).decode() if event.extra else ""),
-            ("cs6Label", "extra" if event.extra else ""),
+        extra = event.extra
+        container, origin, worktree = event.container, event.origin, event.worktree
+        values = [
+            str(epoch_ms(event)),
+            event.action,
+            event.actor,
+            source,
+            dest,
+            event.detail,
+            result if result != "unknown" else "",
+            container,
+            "container" if container else "",
+            origin,
+            "origin" if origin else "",
+            event.source,
+            "source",
+            worktree,
+            "worktree" if worktree else "",
+            dumps_compact(extra).decode() if extra else "",
+            "extra" if extra else "",
         ]
-        return cef_line([*self._header, event.action, event.action], severity, extension)
+        keys = _CEF_KEYS_IP if is_ip(dest) else _CEF_KEYS
+        return cef_line([*self._header, event.action, event.action], severity, keys, values)
+
+
+#: The CEF extension's keys, in the order :class:`CefFormat` gives their values.
+_CEF_KEYS = (
+    "rt",
+    "act",
+    "suser",
+    "src",
+    "dhost",
+    "msg",
+    "outcome",
+    "cs1",
+    "cs1Label",
+    "cs2",
+    "cs2Label",
+    "cs3",
+    "cs3Label",
+    "cs4",
+    "cs4Label",
+    "cs6",
+    "cs6Label",
+)
+#: The same where the destination is an address.
+_CEF_KEYS_IP = tuple("dst" if key == "dhost" else key for key in _CEF_KEYS)
 
 
 class LeefFormat:
@@ -197,23 +232,26 @@ class EcsFormat:
     """One Elastic Common Schema document per line (NDJSON)."""
 
     def __init__(self, hostname: str) -> None:
-        self._host = hostname
+        self._host_doc = {"name": hostname}
 
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the ECS document of *event*."""
         when = event_time(event)
-        category = _CATEGORIES.get(event.action) or ("network" if is_ip(event.dest) else "host")
+        dest = event.dest
+        dest_is_ip = is_ip(dest)
+        category = _CATEGORIES.get(event.action) or ("network" if dest_is_ip else "host")
         raw = event.raw  # the record's line as read; re-serialised only where there is none
         if raw is not None:
             original = raw.decode("utf-8", "replace")
         else:
             record = event.record
             original = dumps_compact(record if record is not None else event.to_dict()).decode()
+        log: dict[str, Any] = {"level": event.level}
         doc: dict[str, Any] = {
             "@timestamp": iso_millis(when),
-            "ecs": {"version": ECS_VERSION},
+            "ecs": _ECS,
             "message": event.detail or event.action,
-            "log": {"level": event.level},
+            "log": log,
             "event": {
                 "action": event.action,
                 "kind": "event",
@@ -222,7 +260,7 @@ class EcsFormat:
                 "original": original,
                 "module": event.source,
             },
-            "host": {"name": self._host},
+            "host": self._host_doc,
             "labels": _labels(event),
         }
         if event.actor:
@@ -230,23 +268,30 @@ class EcsFormat:
         source_ip = client_ip(event)
         if source_ip:
             doc["source"] = {"ip": source_ip}
-        if is_ip(event.dest) and event.dest != source_ip:
-            doc["destination"] = {"ip": event.dest}
-        if event.origin.startswith("/"):
-            doc["log"]["file"] = {"path": event.origin}
-            if event.cursor is not None and event.cursor.start >= 0:
-                doc["log"]["offset"] = event.cursor.start
+        if dest_is_ip and dest != source_ip:
+            doc["destination"] = {"ip": dest}
+        origin = event.origin
+        if origin.startswith("/"):
+            log["file"] = {"path": origin}
+            cursor = event.cursor
+            if cursor is not None and cursor.start >= 0:
+                log["offset"] = cursor.start
         return dumps_compact(doc)
 
 
+_ECS = {"version": ECS_VERSION}
+
+
 def _labels(event: WatchEvent) -> dict[str, str]:
-    """Return ECS labels: keys of ``[A-Za-z0-9_]``, values strings, the empty left out."""
-    values = {
-        "container": event.container,
-        "origin": event.origin,
-        "worktree": event.worktree,
-    }
-    return {_LABEL_KEY.sub("_", k): v for k, v in values.items() if v}
+    """Return ECS labels (their keys are of ``[A-Za-z0-9_]`` already), the empty left out."""
+    labels = {}
+    if event.container:
+        labels["container"] = event.container
+    if event.origin:
+        labels["origin"] = event.origin
+    if event.worktree:
+        labels["worktree"] = event.worktree
+    return labels
 
 
 def cef_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from itertools import compress, repeat
+from operator import is_
+from typing import Any, cast
 
 from watchd.core.event import Cursor, WatchEvent
 from watchd.core.interfaces import Dialect, KeyedDialect, RecordSource
@@ -65,21 +67,31 @@ class AutoDialect:
         return to_event(record, where, cursor)
 
     def to_events(self, records: list[dict[str, Any]], where: RecordSource) -> list[WatchEvent]:
-        """Map *records*, each run of them that fits one dialect in one call to it."""
-        events: list[WatchEvent] = []
-        by_keys = self._blocks_by_keys
-        run: list[dict[str, Any]] = []
-        current: ToEvents | None = None
-        for record in records:
-            mapper = by_keys.get(tuple(record)) or self._mapper_for(record)
-            if mapper is not current:
-                if current is not None:
-                    events += current(run, where)
-                run, current = [], mapper
-            run.append(record)
-        if current is not None:
-            events += current(run, where)
-        return events
+        """Map *records*: those each dialect fits in one call to it, the events in their order.
+
+        Records are sorted out by their key sets in C; a block of one producer
+        (the usual trail) is one call. Where producers alternate, each
+        dialect's records go to it together, and the events are put back in
+        order: every block mapper gives one event per record (``BatchDialect``).
+        """
+        found = list(map(self._blocks_by_keys.get, map(tuple, records)))
+        if None in found:  # a key set not seen yet, or one a dialect must see every time
+            mappers = [m or self._mapper_for(r) for m, r in zip(found, records, strict=True)]
+        else:
+            mappers = cast("list[ToEvents]", found)
+        if not mappers:
+            return []
+        first = mappers[0]
+        if mappers.count(first) == len(mappers):
+            return first(records, where)
+        made: dict[ToEvents, Iterator[WatchEvent]] = {}
+        for mapper in set(mappers):
+            own = list(compress(records, map(is_, mappers, repeat(mapper))))
+            events = mapper(own, where)
+            if len(events) != len(own):
+                raise ValueError(f"a block mapper gave {len(events)} events for {len(own)} records")
+            made[mapper] = iter(events)
+        return list(map(next, map(made.__getitem__, mappers)))
 
     def _mapper_for(self, record: dict[str, Any]) -> ToEvents:
         """Return the block mapper of the first dialect that fits *record*, remembered by keys."""

@@ -39,3 +39,55 @@ class ItoDialect:
             detail=detail,
             actor=text(record, "actor"),
         )
+
+    def to_events(self, records: list[dict[str, Any]], where: RecordSource) -> list[WatchEvent]:
+        """Map a block of records, each as :meth:`to_event` does (a test holds them equal).
+
+        The usual record's mapped values are text (the optional ones may be
+        absent): it is mapped here; any other goes through :meth:`to_event`.
+        """
+        source, origin, worktree = where.source, where.origin, where.worktree
+        fallback = where.container
+        events: list[WatchEvent] = []
+        append = events.append
+        for record in records:
+            get = record.get
+            ts, entity, op, actor = get("ts"), get("entity"), get("op"), get("actor")
+            scope, entity_id = get("scope", ""), get("entity_id", "")
+            before, after = get("from", ""), get("to", "")
+            if not (
+                type(ts) is str
+                and ts
+                and type(entity) is str
+                and type(op) is str
+                and type(actor) is str
+                and type(scope) is str
+                and type(entity_id) is str
+                and type(before) is str
+                and type(after) is str
+            ):
+                append(self.to_event(record, where, None))
+                continue
+            extra = record.copy()
+            pop = extra.pop
+            del extra["ts"], extra["entity"], extra["op"], extra["actor"]
+            pop("scope", None)
+            pop("entity_id", None)
+            pop("from", None)
+            pop("to", None)
+            append(
+                WatchEvent(
+                    ts,
+                    source,
+                    f"{entity}.{op}",
+                    f"{scope}/{entity_id}" if scope else entity_id or fallback,
+                    "",
+                    f"{before} -> {after}" if before else f"-> {after}" if after else "",
+                    "info",
+                    actor,
+                    origin,
+                    extra,
+                    worktree,
+                )
+            )
+        return events

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from watchd.codecs.loki import loki_warns
+from watchd.codecs.loki import SECURITY_ACTIONS, loki_warns
 from watchd.core.event import Cursor, WatchEvent
 from watchd.core.interfaces import RecordSource
 from watchd.watchers.dialects.base import build_event, record_level, text
@@ -73,3 +73,58 @@ class LokiDialect:
             level=loki_level(record),
             actor=text(record, "user_id"),
         )
+
+    def to_events(self, records: list[dict[str, Any]], where: RecordSource) -> list[WatchEvent]:
+        """Map a block of records, each as :meth:`to_event` does (a test holds them equal).
+
+        The usual dashboard record's mapped values are text (the optional ones
+        may be absent) and it names no level of its own: it is mapped here;
+        any other record, agent records included, goes through :meth:`to_event`.
+        """
+        source, origin, worktree = where.source, where.origin, where.worktree
+        fallback = where.container
+        events: list[WatchEvent] = []
+        append = events.append
+        for record in records:
+            get = record.get
+            ts, action, kind = get("timestamp"), get("action"), get("resource_type")
+            resource, user = get("resource_id", ""), get("user_id", "")
+            dest, error = get("ip_address", ""), get("error", "")
+            if not (
+                type(ts) is str
+                and ts
+                and type(action) is str
+                and action
+                and type(kind) is str
+                and type(resource) is str
+                and type(user) is str
+                and type(dest) is str
+                and type(error) is str
+                and "level" not in record
+            ):
+                append(self.to_event(record, where, None))
+                continue
+            extra = record.copy()
+            pop = extra.pop
+            del extra["timestamp"], extra["action"], extra["resource_type"]
+            pop("resource_id", None)
+            pop("user_id", None)
+            pop("ip_address", None)
+            pop("error", None)
+            warns = get("success") is False or action in SECURITY_ACTIONS
+            append(
+                WatchEvent(
+                    ts,
+                    source,
+                    action,
+                    f"{kind}/{resource}" if resource else kind or fallback,
+                    dest,
+                    error,
+                    "warning" if warns else "info",
+                    user,
+                    origin,
+                    extra,
+                    worktree,
+                )
+            )
+        return events

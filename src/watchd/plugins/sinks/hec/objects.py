@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from watchd.core.event import WatchEvent, event_time
 from watchd.core.jsonform import dumps_compact
 
@@ -15,6 +17,7 @@ ACK_PATH = "/services/collector/ack"
 BAD_DATA = frozenset((400, 413, 422))
 REFUSED = frozenset((401, 403))
 WRONG_PLACE = frozenset((404, 405))
+_ENCODER = msgspec.json.Encoder()
 
 
 @dataclass(slots=True)
@@ -66,8 +69,12 @@ class HecObjects:
         }
         if self._index:
             obj["index"] = self._index
-        obj["event"] = event.to_dict()
-        return dumps_compact(obj)
+        obj["event"] = event  # encoded as its JSON form, in C: no dict copied from it
+        try:
+            return _ENCODER.encode(obj)
+        except (TypeError, ValueError, UnicodeEncodeError, RecursionError):  # a lone surrogate...
+            obj["event"] = event.to_dict()
+            return dumps_compact(obj)  # ... written as the JSON sink writes it
 
     def _loki_object(self, event: WatchEvent, when: datetime) -> bytes:
         """loki-mode's own converter: its keys, its order, the record as it is."""
