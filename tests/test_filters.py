@@ -45,7 +45,8 @@ def trail(tmp_path):
 
 def selected(watchd, trail, *args):
     """Return the actions watchd prints for the whole trail with *args*."""
-    process = watchd("run", "--source", f"audit:{trail}", "--from-beginning", "--json", *args)
+    process = watchd("run", "--source", f"audit:{trail}", "--from-beginning", "--json", "-v", *args)
+    process.wait_log("ready")  # the trail was read: a quiet moment now means nothing more comes
     lines = []
     while not process.quiet_for(0.5):
         lines.append(json.loads(process.read_line()))
