@@ -143,6 +143,15 @@ def test_an_unknown_option_is_named_with_the_closest_and_the_commands_help(args,
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_a_commands_option_given_before_it_says_where_it_goes():
+    result = run_watchd("-q", "run", "--source", "audit:x")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "watchd: error: -q is an option of 'watchd run': give it after the command,"
+        " as in 'watchd run -q' (see 'watchd --help')\n"
+    )
+
+
 def test_p_may_come_before_the_command():
     result = run_watchd("-p", "no:siem", "plugins", "--json")
     assert result.returncode == 0

@@ -49,8 +49,25 @@ def parse_command_line(parser: argparse.ArgumentParser, args: list[str]) -> argp
             _unrecognized(owner, unknown)
     ns, extra = parser.parse_known_args(args)
     if extra:
-        _unrecognized(commands.get(getattr(ns, "command", ""), parser), extra)
+        owner = commands.get(getattr(ns, "command", ""), parser)
+        if owner is not parser:
+            _misplaced(parser, owner, extra)
+        _unrecognized(owner, extra)
     return ns
+
+
+def _misplaced(
+    parser: argparse.ArgumentParser, owner: argparse.ArgumentParser, words: list[str]
+) -> None:
+    """Refuse an option of the command given before the command (``watchd -q run``)."""
+    known = set(_options(owner))
+    early = next((w for w in words if w.split("=", 1)[0] in known), None)
+    if early is not None:
+        option = early.split("=", 1)[0]
+        parser.error(
+            f"{option} is an option of '{owner.prog}': give it after the command,"
+            f" as in '{owner.prog} {option}'"
+        )
 
 
 def _unrecognized(parser: argparse.ArgumentParser, words: list[str]) -> NoReturn:
