@@ -7,7 +7,8 @@ import shlex
 from watchd.cli.app import build_parser
 from watchd.cli.arguments import parse_command_line
 from watchd.cli.config import with_config
-from watchd.cli.run import filter_specs, plan_from_args
+from watchd.cli.run import plan_from_args
+from watchd.commands.selection import filter_specs
 from watchd.core.plugins import PluginHost
 from watchd.core.run import RunPlan, factories_of
 from watchd.core.spec import parse_spec

@@ -34,7 +34,7 @@ def hook_calls_for(trail, records: int) -> tuple[Counter[str], bytes]:
 
     def keep_context(ready):
         nonlocal context
-        context = ready
+        context = ready.context
 
     context = None
     plan = RunPlan(

@@ -26,7 +26,8 @@ from watchd.cli.arguments import (
     parse_quietly,
     positive_int,
 )
-from watchd.cli.run import cmd_run, filter_specs
+from watchd.cli.run import cmd_run
+from watchd.commands.selection import filter_specs
 from watchd.core.context import Registry
 from watchd.core.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from watchd.core.heap import keep_heap
@@ -34,6 +35,7 @@ from watchd.core.logging import configure_logging
 from watchd.core.plugins import PluginHost, PluginLoadError, scan_plugin_args
 from watchd.core.registry import PluginConflictError
 from watchd.core.reload import fall_back, take_handover
+from watchd.http.setup import add_http_options
 from watchd.plugins.sinks.stdout import silence
 
 
@@ -242,6 +244,7 @@ def build_parser(host: PluginHost, registry: Registry | None = None) -> argparse
         metavar="DURATION",
         help="forget files not seen for this long (default 1d; a bare number is seconds)",
     )
+    add_http_options(run)
     host.add_options(run)
     run.set_defaults(handler=cmd_run)
 

@@ -11,33 +11,15 @@ from dataclasses import replace
 
 from watchd.cli import config
 from watchd.cli.arguments import parse_quietly
+from watchd.commands.selection import filter_specs
 from watchd.core.context import Registry, RunSettings, StartAt
 from watchd.core.errors import EXIT_FAILURE, UsageError
 from watchd.core.plugins import PluginHost
 from watchd.core.reload import Reloader, fall_back
 from watchd.core.run import RunPlan, execute, factories_of
-from watchd.core.spec import Options, Spec, parse_spec
+from watchd.core.spec import parse_spec
 from watchd.core.timestamps import parse_when
-
-
-def _shortcut(kind: str, target: str, flag: str) -> Spec:
-    """Build a filter spec from a command-line shortcut (the value is taken verbatim)."""
-    return Spec(kind, target, Options({}, f"{flag} {target!r}"), f"{kind}:{target}")
-
-
-def filter_specs(ns: argparse.Namespace) -> list[Spec]:
-    """Return the filters of ``--apply`` and the shortcut options, in that order."""
-    filters = [parse_spec(text, "--apply") for text in ns.apply]
-    if ns.name:
-        filters.append(_shortcut("name", ",".join(ns.name), "--name"))
-    if ns.action:
-        filters.append(_shortcut("action", ",".join(ns.action), "--action"))
-    if ns.level is not None:
-        filters.append(_shortcut("level", ns.level, "--level"))
-    filters.extend(_shortcut("field", text, "--filter") for text in ns.filter)
-    if ns.change is not None:
-        filters.append(_shortcut("change", ns.change, "--change"))
-    return filters
+from watchd.http.setup import http_setup
 
 
 def plan_from_args(ns: argparse.Namespace) -> RunPlan:
@@ -91,7 +73,23 @@ def cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int
         plan.settings, state_dir=reloader.state_dir, durable_state=reloader.durable
     )
     try:
-        status = execute(host, registry, ns, plan, sys.stdout.buffer, on_hup=reloader.on_hup)
+        http = http_setup(ns)
+        if http is not None:
+            plan.observers.append(http.live)
+        sources = list(plan.sources)
+        try:
+            status = execute(
+                host,
+                registry,
+                ns,
+                plan,
+                sys.stdout.buffer,
+                on_ready=(lambda running: http.start(running, sources)) if http else None,
+                on_hup=reloader.on_hup,
+            )
+        finally:
+            if http is not None:
+                http.close()
     except UsageError as exc:
         if ns.previous is not None:  # a reload whose plan does not start: back to the last one
             fall_back(ns.previous, str(exc), reloader.ephemeral)
@@ -113,7 +111,9 @@ def reload_check(
     def check() -> str | None:
         try:
             args = config.with_config(parser, config.read_ahead_plugins(list(raw_args)))
-            factories_of(registry, plan_from_args(parse_quietly(parser, args)))
+            ns = parse_quietly(parser, args)
+            factories_of(registry, plan_from_args(ns))
+            http_setup(ns)
         except UsageError as exc:
             return str(exc)
         return None

@@ -137,6 +137,13 @@ class LineBlock:
     def __len__(self) -> int:
         return self.count
 
+    def size(self) -> int:
+        """Return how many bytes the block's lines take in the file, newlines included."""
+        if self.data is not None:
+            return len(self.data)
+        ends = self.ends
+        return ends[-1] - self.start if ends else 0
+
     @property
     def lines(self) -> list[bytes]:
         """Return each line, without its newline."""

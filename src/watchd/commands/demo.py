@@ -20,7 +20,7 @@ from watchd.codecs.integrity import GENESIS, link_hash
 from watchd.core.context import Registry, RunContext, RunSettings, StartAt
 from watchd.core.event import WatchEvent
 from watchd.core.plugins import PluginHost
-from watchd.core.run import RunPlan, execute
+from watchd.core.run import Running, RunPlan, execute
 from watchd.core.spec import parse_spec
 
 # The four producers watchd reads natively, as they write their trails.
@@ -209,8 +209,8 @@ def run_demo(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> in
         )
         until_shown = _StopWhenShown(ns.count)
 
-        def start_writer(context: RunContext) -> None:
-            until_shown.context = context
+        def start_writer(running: Running) -> None:
+            until_shown.context = running.context
             writer.start()
 
         plan = RunPlan(

@@ -1,8 +1,13 @@
-"""``watchd query``: the matching events of the trails, in any format."""
+"""``watchd query``: the matching events of the trails, in any format.
+
+:func:`formatted` is the one path from matching events to output bytes; the
+command line and the HTTP API's ``/api/events`` both write through it.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from watchd.commands.reading import Reading, select
@@ -11,12 +16,41 @@ from watchd.core.context import Registry
 from watchd.core.deadletters import DeadLetters
 from watchd.core.errors import EXIT_FAILURE, EXIT_OK
 from watchd.core.event import WatchEvent
-from watchd.core.interfaces import FormatContext
+from watchd.core.interfaces import FormatContext, Formatter
 from watchd.core.plugins import PluginHost
 from watchd.core.spec import Options, Spec
 from watchd.core.terminal import isatty
 from watchd.plugins.sinks.stdout import silence
 from watchd.plugins.sinks.text import header_of, wants_color
+
+_BATCH = 512
+
+
+def formatter_named(registry: Registry, name: str, *, color: bool = False) -> Formatter:
+    """Return the format *name* (``--format``'s value) with its default options."""
+    factory = registry.formats.get(name, "--format")
+    return factory(Options({}, "--format"), FormatContext(color=color))
+
+
+def formatted(events: Iterable[WatchEvent], formatter: Formatter, name: str) -> Iterator[bytes]:
+    """Yield the output of *events* in *formatter*: its header line, then batches of lines.
+
+    An event the format cannot write is left out and reported, as a sink does.
+    """
+    header = header_of(formatter)
+    if header is not None:
+        yield header + b"\n"
+    refused = DeadLetters(f"--format {name}")
+    batch: list[WatchEvent] = []
+    try:
+        for event in events:
+            batch.append(event)
+            if len(batch) >= _BATCH:
+                yield _lines(refused.encode(batch, formatter))
+                batch = []
+        yield _lines(refused.encode(batch, formatter))
+    finally:
+        refused.close()
 
 
 def run_query(
@@ -30,27 +64,16 @@ def run_query(
     with configured(host, registry, ns, stdout) as context:
         tty = isatty(stdout)
         name = ns.format or ("human" if tty else "json")
-        factory = registry.formats.get(name, "--format")
-        formatter = factory(
-            Options({}, "--format"), FormatContext(color=wants_color("auto", tty=tty))
-        )
+        formatter = formatter_named(registry, name, color=wants_color("auto", tty=tty))
         sources, event_filters, window = selection(ns, filters, context)
         # Events on the terminal show progress themselves; a line under them would be torn.
         reading = Reading(progress(sources, shown=not tty))
-        header = header_of(formatter)
+        events = select(sources, event_filters, window, ns.last, reading)
         try:
-            if header is not None:
-                stdout.write(header + b"\n")
-            refused = DeadLetters(f"--format {name}")
-            batch: list[WatchEvent] = []
-            for event in select(sources, event_filters, window, ns.last, reading):
-                batch.append(event)
-                if len(batch) >= 512:
-                    _write(stdout, refused.encode(batch, formatter))
-                    batch.clear()
-            _write(stdout, refused.encode(batch, formatter))
+            for chunk in formatted(events, formatter, name):
+                if chunk:
+                    stdout.write(chunk)
             stdout.flush()
-            refused.close()
         except BrokenPipeError:
             silence(stdout)
         finally:
@@ -58,6 +81,5 @@ def run_query(
     return EXIT_OK if reading.finish() else EXIT_FAILURE
 
 
-def _write(stdout: BinaryIO, frames: list[bytes]) -> None:
-    if frames:
-        stdout.write(b"\n".join(frames) + b"\n")
+def _lines(frames: list[bytes]) -> bytes:
+    return b"\n".join(frames) + b"\n" if frames else b""

@@ -1,6 +1,7 @@
-"""What a batch command reads: plugins configured as in run; sources, filters, a window.
+"""What a command reads: plugins configured as in run; sources, filters, a window.
 
-``query`` and ``summary`` name them on their command lines the same way.
+``run``, ``query`` and ``summary`` name them on their command lines the same
+way, and the HTTP API in its parameters.
 """
 
 from __future__ import annotations
@@ -16,7 +17,27 @@ from watchd.core.context import Registry, RunContext
 from watchd.core.interfaces import EventFilter
 from watchd.core.plugins import PluginHost
 from watchd.core.progress import Progress
-from watchd.core.spec import Spec, parse_spec
+from watchd.core.spec import Options, Spec, parse_spec
+
+
+def _shortcut(kind: str, target: str, flag: str) -> Spec:
+    """Build a filter spec from a command-line shortcut (the value is taken verbatim)."""
+    return Spec(kind, target, Options({}, f"{flag} {target!r}"), f"{kind}:{target}")
+
+
+def filter_specs(ns: argparse.Namespace) -> list[Spec]:
+    """Return the filters of ``--apply`` and the shortcut options, in that order."""
+    filters = [parse_spec(text, "--apply") for text in ns.apply]
+    if ns.name:
+        filters.append(_shortcut("name", ",".join(ns.name), "--name"))
+    if ns.action:
+        filters.append(_shortcut("action", ",".join(ns.action), "--action"))
+    if ns.level is not None:
+        filters.append(_shortcut("level", ns.level, "--level"))
+    filters.extend(_shortcut("field", text, "--filter") for text in ns.filter)
+    if ns.change is not None:
+        filters.append(_shortcut("change", ns.change, "--change"))
+    return filters
 
 
 @contextlib.contextmanager

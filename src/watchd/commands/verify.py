@@ -70,12 +70,15 @@ def trail_files(target: str) -> list[Path]:
     return [Path(p) for p in files]
 
 
-def verify(target: str) -> Report:
-    """Check the chain over *target* (a file, or a directory of daily files)."""
+def verify(target: str, *, shown: bool = True) -> Report:
+    """Check the chain over *target* (a file, or a directory of daily files).
+
+    The progress line goes to stderr when it is a terminal, unless not *shown*.
+    """
     report = Report()
     chain = Chain(GENESIS)
     files = trail_files(target)
-    progress = Progress.over([str(path) for path in files], sys.stderr)
+    progress = Progress.over([str(path) for path in files], sys.stderr if shown else None)
     try:
         for path in files:
             report.files.append(_verify_file(path, chain, report, progress))

@@ -14,6 +14,7 @@ import errno
 import fcntl
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -78,6 +79,8 @@ class _Writer:
         self._closed = False
         #: Set when a write failed: the store writes again at its next interval.
         self.failed = False
+        #: When the last checkpoint was written (``time.time()``), None before the first.
+        self.written_at: float | None = None
         self._thread = threading.Thread(target=self._run, name="watchd-checkpoints", daemon=True)
         self._thread.start()
 
@@ -109,6 +112,7 @@ class _Writer:
                 self._busy = True
             try:
                 replace_file(self._path, self._directory, document, durable=self._durable)
+                self.written_at = time.time()
             except OSError as exc:
                 self.failed = True
                 log.error(  # noqa: TRY400 - the reason says it all; a traceback would not help
@@ -270,6 +274,10 @@ class CheckpointStore:
         if source not in self.sources:
             self.sources[source] = {"seen": self.wall()}
             self._dirty = True
+
+    def written_at(self) -> float | None:
+        """Return when a checkpoint was last written (``time.time()``), None before the first."""
+        return self._writer.written_at
 
     def due(self) -> float | None:
         """Return the seconds until a pending write is due, None when nothing is pending."""

@@ -118,6 +118,10 @@ class RunContext:
         self._ids[base] = count
         return base if count == 1 else f"{base}#{count}"
 
+    def existing(self, key: ResourceKey[T]) -> T | None:
+        """Return the run's instance of *key* if some part made it, else None."""
+        return self._resources.get(key)  # type: ignore[arg-type, return-value]
+
     def shared(self, key: ResourceKey[T], make: Callable[[], T], close: Callable[[T], None]) -> T:
         """Return the run's one instance of *key*, making it on first use.
 

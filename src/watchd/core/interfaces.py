@@ -7,7 +7,7 @@ methods, without importing or subclassing anything from watchd.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from watchd.core.event import Cursor, WatchEvent
@@ -78,6 +78,67 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """Release resources; called exactly once, after the last flush."""
+        ...
+
+
+class Observer(Protocol):
+    """Sees every delivered batch without being a sink (the HTTP API's live feed).
+
+    It never holds up the run: it is not waited for, what it raises is logged
+    and ignored, and a run whose sinks are all gone ends whatever it watches.
+    """
+
+    name: str
+
+    def observe(self, events: Sequence[WatchEvent]) -> None:
+        """Look at *events*, just delivered to the sinks; must not block."""
+        ...
+
+    def close(self) -> None:
+        """Release what it holds; called once, when the run ends."""
+        ...
+
+
+@dataclass(frozen=True)
+class SourceMeasures:
+    """What a source tells ``/metrics`` of itself, besides the events it gave."""
+
+    bytes_read: int = 0
+    #: Bytes the files followed hold past what was read.
+    bytes_behind: int = 0
+    files: int = 0
+    integrity_breaks: int = 0
+    #: Lines skipped so far, by reason.
+    skipped: Mapping[str, int] = field(default_factory=dict)
+
+
+@runtime_checkable
+class MeasuredSource(Protocol):
+    """A source that reports :class:`SourceMeasures`; called from another thread, cheaply."""
+
+    def measures(self) -> SourceMeasures:
+        """Return the counts as they are now."""
+        ...
+
+
+@dataclass(frozen=True)
+class SinkMeasures:
+    """What a sink tells ``/metrics`` of itself, besides the events it delivered."""
+
+    queued_events: int = 0
+    queued_bytes: int = 0
+    #: None: not a connection.
+    connected: bool | None = None
+    reconnects: int = 0
+    dead_lettered: int = 0
+
+
+@runtime_checkable
+class MeasuredSink(Protocol):
+    """A sink that reports :class:`SinkMeasures`; called from another thread, cheaply."""
+
+    def measures(self) -> SinkMeasures:
+        """Return the counts as they are now."""
         ...
 
 

@@ -49,10 +49,27 @@ class EventLoop:
         self._stopping = False
         self._status = 0
         self._failed_watchers = 0
+        #: True once every source was polled a first time (``/readyz``).
+        self.started = False
+        #: Rounds of the loop so far: another thread sees it turn (``/healthz``).
+        self.turns = 0
+        self._events_of_detached: dict[str, int] = {}
 
     def add(self, watcher: Watcher) -> None:
         """Attach *watcher*; it is polled once at start, then as the loop decides."""
         self._entries.append(_Entry(watcher))
+
+    def ping(self) -> None:
+        """Make the loop turn once (from any thread): a health check sees it answer."""
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\xff")  # no signal has this number
+
+    def events_by_source(self) -> dict[str, int]:
+        """Return how many events each source has given so far (from any thread)."""
+        counts = dict(self._events_of_detached)
+        for entry in list(self._entries):
+            counts[entry.watcher.name] = counts.get(entry.watcher.name, 0) + entry.events
+        return counts
 
     def stop(self, status: int = 0) -> None:
         """End the loop with exit *status*; safe to call from any thread or a handler."""
@@ -67,6 +84,7 @@ class EventLoop:
         self._watch_hangups()
         try:
             self._poll_all(list(self._entries))
+            self.started = True
             log.debug("ready", sources=len(self._entries))
             while not self._stopping:
                 if not self._entries:
@@ -83,6 +101,7 @@ class EventLoop:
         return self._status
 
     def _iterate(self) -> None:
+        self.turns += 1
         now = time.monotonic()
         paused = not self.pipeline.has_room()
         deadlines: list[tuple[_Entry, float]] = []
@@ -143,6 +162,7 @@ class EventLoop:
                 log.exception("source failed and was detached", source=entry.watcher.name)
                 self._detach(entry, failed=True)
                 continue
+            entry.events += len(events)
             self.pipeline.dispatch(events, entry.acknowledge)
 
     def _sync_fd(self, entry: _Entry, *, paused: bool = False) -> int:
@@ -173,6 +193,8 @@ class EventLoop:
             return
         entry.attached = False
         self._entries.remove(entry)
+        name = entry.watcher.name
+        self._events_of_detached[name] = self._events_of_detached.get(name, 0) + entry.events
         self._unregister(entry)
         if failed:
             self._failed_watchers += 1
@@ -390,10 +412,11 @@ class _SinkDriver:
 class _Entry:
     """A watcher attached to the loop, with the descriptor it is registered under."""
 
-    __slots__ = ("acknowledge", "attached", "fd", "watcher")
+    __slots__ = ("acknowledge", "attached", "events", "fd", "watcher")
 
     def __init__(self, watcher: Watcher) -> None:
         self.watcher = watcher
+        self.events = 0
         self.fd = -1
         self.attached = True
         self.acknowledge = watcher.acknowledge if isinstance(watcher, Acknowledging) else None

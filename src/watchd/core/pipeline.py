@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from watchd.core.event import WatchEvent
-from watchd.core.interfaces import AsyncSink, EventFilter, Sink
+from watchd.core.interfaces import AsyncSink, EventFilter, Observer, Sink
 from watchd.core.reorder import Reorderer
 
 log = structlog.get_logger("watchd")
@@ -29,6 +29,9 @@ class Pipeline:
     error. Once a sink is lost, no batch is acknowledged again in this run, so
     a restart delivers again what that sink missed. When no sink is left,
     :attr:`alive` turns False and the run ends.
+
+    *observers* see each batch after the sinks took it; they are neither
+    waited for nor counted as sinks, and their failures are only logged.
     """
 
     def __init__(
@@ -36,14 +39,20 @@ class Pipeline:
         filters: Sequence[EventFilter],
         sinks: Sequence[Sink],
         reorderer: Reorderer | None = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.filters = list(filters)
         self.sinks = list(sinks)
+        self.observers = list(observers)
         # Sorted out once: isinstance() against a runtime-checkable protocol is slow.
         self._async = [sink for sink in self.sinks if isinstance(sink, AsyncSink)]
         self.reorderer = reorderer
         self.failed = False
         self.lost = False
+        #: Events each synchronous sink took, by sink name (async sinks count their own).
+        self.emitted: dict[str, int] = {}
+        #: Sinks detached because they failed, by name.
+        self.detached: dict[str, int] = {}
         self._waiting: deque[tuple[list[tuple[AsyncSink, int]], Delivered]] = deque()
 
     @property
@@ -105,9 +114,19 @@ class Pipeline:
                     driven = self._driven(sink)
                     if driven is not None:
                         targets.append((driven, driven.accepted()))
+                    else:
+                        self.emitted[sink.name] = self.emitted.get(sink.name, 0) + len(events)
+            self._observe(events)
         if not self.lost:
             self._waiting.extend((targets, ack) for ack in acks)
             self.collect()
+
+    def _observe(self, events: list[WatchEvent]) -> None:
+        for observer in self.observers:
+            try:
+                observer.observe(events)
+            except Exception:  # an observer never stops delivery: it is told, and goes on
+                log.exception("observer failed on a batch", observer=observer.name)
 
     def collect(self) -> None:
         """Acknowledge, in order, every batch that every sink has written out."""
@@ -122,6 +141,7 @@ class Pipeline:
         """Remove *sink* (it failed); nothing is acknowledged from now on."""
         self.lost = True
         self._waiting.clear()
+        self.detached[sink.name] = self.detached.get(sink.name, 0) + 1
         if sink in self.sinks:
             self.sinks.remove(sink)
             driven = self._driven(sink)
@@ -142,6 +162,12 @@ class Pipeline:
             _close_quietly(sink)
         self.sinks.clear()
         self._async.clear()
+        for observer in self.observers:
+            try:
+                observer.close()
+            except Exception:
+                log.exception("observer failed to close", observer=observer.name)
+        self.observers.clear()
 
 
 def _close_quietly(sink: Sink) -> None:

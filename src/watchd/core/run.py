@@ -16,7 +16,7 @@ from watchd.core.context import (
     SinkFactory,
     SourceFactory,
 )
-from watchd.core.interfaces import EventFilter, Merging, Sink, Watcher
+from watchd.core.interfaces import EventFilter, Merging, Observer, Sink, Watcher
 from watchd.core.loop import EventLoop
 from watchd.core.pipeline import Pipeline
 from watchd.core.plugins import PluginHost
@@ -33,6 +33,18 @@ class RunPlan:
     filters: list[Spec]
     settings: RunSettings = field(default_factory=RunSettings)
     extra_filters: list[EventFilter] = field(default_factory=list)
+    #: What sees every delivered batch besides the sinks (the HTTP API's live feed).
+    observers: list[Observer] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Running:
+    """A run as built, handed to ``on_ready`` before its loop starts."""
+
+    context: RunContext
+    loop: EventLoop
+    watchers: list[Watcher]
+    sinks: list[Sink]
 
 
 class Factories(NamedTuple):
@@ -62,7 +74,7 @@ def execute(
     plan: RunPlan,
     stdout: BinaryIO,
     *,
-    on_ready: Callable[[RunContext], None] | None = None,
+    on_ready: Callable[[Running], None] | None = None,
     on_hup: Callable[[EventLoop], None] | None = None,
 ) -> int:
     """Build the run described by *plan*, run it to the end, and return its exit status.
@@ -84,13 +96,13 @@ def execute(
         merging = len(watchers) > 1 or any(isinstance(w, Merging) and w.merges for w in watchers)
         window = plan.settings.reorder_window
         reorderer = Reorderer(window) if merging and window else None
-        pipeline = Pipeline([*filters, *plan.extra_filters], sinks, reorderer)
+        pipeline = Pipeline([*filters, *plan.extra_filters], sinks, reorderer, plan.observers)
         loop = EventLoop(pipeline, on_hup=(lambda: on_hup(loop)) if on_hup else None)
         context.request_stop = loop.stop
         for watcher in watchers:
             loop.add(watcher)
         if on_ready is not None:
-            on_ready(context)
+            on_ready(Running(context, loop, list(watchers), list(sinks)))
         started = True
         return loop.run()  # closes every watcher and sink
     finally:

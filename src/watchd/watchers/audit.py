@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -27,7 +28,7 @@ from watchd.core.context import ResourceKey, RunContext, SourceFactory, StartAt
 from watchd.core.errors import UsageError
 from watchd.core.event import Cursor, WatchEvent, set_position, set_record
 from watchd.core.hookspecs import hookimpl
-from watchd.core.interfaces import Dialect, RecordSource
+from watchd.core.interfaces import Dialect, RecordSource, SourceMeasures
 from watchd.core.registry import TypeTable
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import Options, Spec
@@ -84,6 +85,8 @@ class AuditWatcher:
         self._hub = hub
         self._log = structlog.get_logger("watchd").bind(source=self.name)
         self._skips = SkipCounter(self._log)
+        self._bytes_read = 0
+        self._breaks = 0
 
     def fileno(self) -> int:
         """Return the shared inotify descriptor, or -1 where files are polled."""
@@ -100,6 +103,7 @@ class AuditWatcher:
         events: list[WatchEvent] = []
         for tail, blocks in self._trail.poll(READ_BUDGET):
             for block in blocks:
+                self._bytes_read += block.size()
                 self._decode(tail, block, events)
             too_long = tail.splitter.take_too_long()
             if too_long:
@@ -243,6 +247,7 @@ class AuditWatcher:
     ) -> WatchEvent:
         """Return the alert for the first broken link of the chain (of a run of them)."""
         line = line_number(tail.fd, offset)
+        self._breaks += 1
         self._log.error("integrity chain broken", path=tail.path, line=line)
         stated, ts = record.get(HASH_KEY), record_ts(record.get("timestamp"))
         why = "the record does not match its integrity hash"
@@ -260,6 +265,18 @@ class AuditWatcher:
             origin=tail.path,
             extra={"file": tail.path, "line": line, "stated": stated, "expected": expected},
         )
+
+    def measures(self) -> SourceMeasures:
+        """Return what was read, what is left to read and what was skipped (any thread)."""
+        behind = 0
+        tails = list(self._trail.tails.values())
+        for tail in tails:
+            with contextlib.suppress(OSError):  # let go of meanwhile
+                behind += max(tail.size() - tail.offset, 0)
+        skipped: dict[str, int] = {}
+        for (_, reason), number in self._skips.counts.copy().items():
+            skipped[reason] = skipped.get(reason, 0) + number
+        return SourceMeasures(self._bytes_read, behind, len(tails), self._breaks, skipped)
 
     def acknowledge(self) -> None:
         """Every sink has the events of the oldest unacknowledged poll: checkpoint them."""

@@ -19,6 +19,7 @@ import structlog
 from watchd.core.clock import Clock
 from watchd.core.deadletters import DeadLetters
 from watchd.core.errors import UsageError
+from watchd.core.interfaces import SinkMeasures
 from watchd.core.spec import Options
 
 
@@ -76,6 +77,8 @@ class Outage:
         self._backoff = backoff
         self._next_attempt = 0.0
         self._down_since: float | None = None
+        #: Connections made again after an outage.
+        self.reconnects = 0
 
     def failed(self, reason: str, queued: int) -> None:
         """Schedule the next attempt; warn when this starts an outage."""
@@ -98,6 +101,7 @@ class Outage:
         """Start the backoff again; say how long the outage lasted, if there was one."""
         self._backoff.reset()
         if self._down_since is not None:
+            self.reconnects += 1
             self._log.info(
                 "connection restored",
                 address=self.peer,
@@ -185,6 +189,20 @@ class QueuedSink:
         self._queued_bytes -= len(frame)
         self._delivered += 1
         return frame
+
+    def measures(self) -> SinkMeasures:
+        """Return the queue, the connection and the counts, for ``/metrics``."""
+        return SinkMeasures(
+            queued_events=len(self._queue),
+            queued_bytes=self._queued_bytes,
+            connected=self.fileno() >= 0,
+            reconnects=self._outage.reconnects,
+            dead_lettered=self._letters.refused,
+        )
+
+    def fileno(self) -> int:
+        """Return the connection's descriptor, or -1 (each sink says it; see there)."""
+        return -1
 
     def accepted(self) -> int:
         """Return how many events were queued so far."""
