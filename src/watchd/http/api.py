@@ -116,7 +116,7 @@ class Cut(Exception):  # noqa: N818 - a bound reached, not a failure
     """A request read as many records as it may."""
 
 
-class _Bounded(Progress):
+class Bounded(Progress):
     """A reading's progress that ends the reading after *most* records."""
 
     def __init__(self, most: int) -> None:
@@ -137,6 +137,8 @@ class Api:
         self._context = context
         self._specs = [spec for spec in sources if spec.type == "audit" and spec.target]
         self._sources = [spec.text for spec in self._specs]
+        #: The paths (files, globs, directories) of the run's audit sources.
+        self.targets = [spec.target for spec in self._specs]
 
     def _selected(
         self, found: Mapping[str, list[str]]
@@ -145,7 +147,7 @@ class Api:
             raise BadRequestError("this run follows no audit trail to read")
         ns = _namespace(self._sources, found)
         try:
-            return ns, filter_specs(ns), Reading(_Bounded(MAX_READ))
+            return ns, filter_specs(ns), Reading(Bounded(MAX_READ))
         except UsageError as exc:
             raise BadRequestError(str(exc)) from None
 
@@ -177,6 +179,15 @@ class Api:
         if cut:
             headers["X-Watchd-Cut"] = f"read {MAX_READ:,} records; narrow the query with since"
         return Answer(MEDIA_TYPES[name], formatted(page, formatter, name), headers)
+
+    def every_event(self, reading: Reading) -> Iterator[WatchEvent]:
+        """Yield every event of the run's audit trails in time order, until *reading*'s bound."""
+        ns, specs, _ = self._selected({})
+        try:
+            sources, filters, window = selection(ns, specs, self._context)
+        except UsageError as exc:
+            raise BadRequestError(str(exc)) from None
+        return self._bounded(sources, filters, window, None, reading)
 
     def summary(self, query: str) -> bytes:
         """``GET /api/summary``: what ``watchd summary --json`` prints for these options."""

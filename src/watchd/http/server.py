@@ -31,6 +31,7 @@ from watchd.core.spec import Spec
 from watchd.http.access import Access, Address
 from watchd.http.api import STREAM_PARAMETERS, Api, BadRequestError, parameters
 from watchd.http.live import Dropped, LiveFeed
+from watchd.http.loki import LokiApi
 from watchd.http.metrics import CONTENT_TYPE, RunCollector, exposition, registry_for
 from watchd.watchers.audit import CHECKPOINTS
 
@@ -109,6 +110,7 @@ class HttpService:
         self.running = running
         self.live = live
         self.api = Api(running.context, sources)
+        self.loki = LokiApi(self.api)
         self.metrics = registry_for(RunCollector(running, live, self._checkpoint_time))
         try:
             self._server = _Server(address, self)
@@ -251,6 +253,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, "application/json", [api.verify(query)])
         elif path == "/api/events/stream":
             self._stream(service, query)
+        elif path in service.loki.routes:
+            answer = service.loki.routes[path](query)
+            self._send(HTTPStatus.OK, answer.media_type, answer.chunks, answer.headers.items())
         else:
             self._json(HTTPStatus.NOT_FOUND, {"error": "no such endpoint"})
 

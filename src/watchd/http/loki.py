@@ -1,0 +1,416 @@
+"""loki-mode's audit endpoints, answered from the loki-mode dashboard trails of the run.
+
+So that loki-mode's own clients and dashboards work against watchd, each
+endpoint takes loki-mode's parameter names and answers in its shapes:
+
+- the dashboard's ``/api/v2/audit``, ``/api/v2/audit/export``,
+  ``/api/v2/audit/verify``, ``/api/enterprise/audit`` and
+  ``/api/enterprise/audit/summary`` (what its ``query_logs``,
+  ``get_audit_summary`` and ``verify_all_logs`` return);
+- the documented ``/audit`` and ``/audit/summary`` (also under ``/api/``),
+  whose ``event``, ``level`` and ``actor`` are watchd's own mapping of a record.
+
+The records are the dashboard's (those with ``resource_type`` and
+``timestamp``), as they were written, newest first. Two differences, both
+deliberate: ``start_date``/``end_date`` compare with each record's UTC date
+rather than with file names (the same for loki-mode's daily files, and right
+for any other name), and a parameter loki-mode would ignore is a 400 that
+names it, as on every endpoint of watchd.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from watchd.codecs.integrity import GENESIS, HASH_KEY, is_chained, link_hash
+from watchd.codecs.records import Skip, decode_record
+from watchd.commands.reading import Reading, Window
+from watchd.commands.verify import trail_files
+from watchd.core.errors import UsageError
+from watchd.core.event import WatchEvent
+from watchd.core.jsonform import dumps_compact
+from watchd.core.timestamps import parse_when
+from watchd.http.api import MAX_READ, Answer, Api, BadRequestError, Bounded, parameters
+
+Record = dict[str, Any]
+#: What loki-mode's ``get_audit_summary`` and export read at most: its newest records.
+SUMMARY_READ = 10_000
+_DATES = ("start_date", "end_date")
+
+
+class LokiApi:
+    """loki-mode's endpoints over the dashboard records of one run's audit sources."""
+
+    def __init__(self, api: Api, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._api = api
+        self._clock = clock
+        self.routes: dict[str, Callable[[str], Answer]] = {
+            "/api/v2/audit": self._v2_query,
+            "/api/v2/audit/export": self._v2_export,
+            "/api/v2/audit/verify": self._v2_verify,
+            "/api/enterprise/audit": self._enterprise_query,
+            "/api/enterprise/audit/summary": self._enterprise_summary,
+            "/audit": self._documented_query,
+            "/api/audit": self._documented_query,
+            "/audit/summary": self._documented_summary,
+            "/api/audit/summary": self._documented_summary,
+        }
+
+    # -- the dashboard's endpoints ---------------------------------------------
+
+    def _v2_query(self, query: str) -> Answer:
+        found = parameters(
+            query, frozenset((*_DATES, "action", "resource_type", "limit", "offset"))
+        )
+        return _json(self._page(found, most=10_000))
+
+    def _enterprise_query(self, query: str) -> Answer:
+        names = (*_DATES, "action", "resource_type", "resource_id", "limit", "offset")
+        return _json(self._page(parameters(query, frozenset(names)), most=1_000))
+
+    def _v2_export(self, query: str) -> Answer:
+        found = parameters(query, frozenset((*_DATES, "format")))
+        shape = _one(found, "format") or "json"
+        if shape not in ("json", "csv"):
+            raise BadRequestError(f"format: json or csv, not {shape!r}")
+        records = self._newest(_matcher(found), SUMMARY_READ)
+        if shape == "json":
+            return _json(records)
+        attachment = {"Content-Disposition": "attachment; filename=audit-export.csv"}
+        return Answer("text/csv; charset=utf-8", iter([_csv(records)]), attachment)
+
+    def _enterprise_summary(self, query: str) -> Answer:
+        found = parameters(query, frozenset(("days",)))
+        days = _number(found, "days", 7, low=0, high=36_500)
+        start = (self._clock() - timedelta(days=days)).strftime("%Y-%m-%d")
+        entries = self._newest(_matcher({"start_date": [start]}), SUMMARY_READ)
+        by_action: Counter[object] = Counter()
+        by_resource: Counter[object] = Counter()
+        by_user: Counter[object] = Counter()
+        failures: list[Record] = []
+        for entry in entries:
+            action = entry.get("action", "unknown")
+            resource_type = entry.get("resource_type", "unknown")
+            by_action[action] += 1
+            by_resource[resource_type] += 1
+            by_user[entry.get("user_id") or entry.get("token_id") or "anonymous"] += 1
+            if not entry.get("success") and len(failures) < 10:
+                failures.append(
+                    {
+                        "timestamp": entry.get("timestamp"),
+                        "action": action,
+                        "resource_type": resource_type,
+                        "error": entry.get("error"),
+                    }
+                )
+        successful = sum(1 for e in entries if e.get("success"))
+        return _json(
+            {
+                "period_days": days,
+                "total_events": len(entries),
+                "successful_events": successful,
+                "failed_events": len(entries) - successful,
+                "by_action": dict(by_action),
+                "by_resource_type": dict(by_resource),
+                "by_user": dict(by_user),
+                "recent_failures": failures,
+            }
+        )
+
+    def _v2_verify(self, query: str) -> Answer:
+        parameters(query, frozenset())
+        return _json(verify_dashboard(self._dashboard_files()))
+
+    # -- the documented endpoints ------------------------------------------------
+
+    def _documented_query(self, query: str) -> Answer:
+        found = parameters(
+            query, frozenset(("start", "end", "event", "level", "actor", "limit", "offset"))
+        )
+        limit = _number(found, "limit", 100, low=1, high=10_000)
+        offset = _number(found, "offset", 0, low=0, high=MAX_READ)
+        now = self._clock()
+        window = Window(
+            _when(found, "start", now),
+            _when(found, "end", now),
+        )
+        wanted = {
+            field: value
+            for field, name in (("action", "event"), ("level", "level"), ("actor", "actor"))
+            if (value := _one(found, name))
+        }
+
+        def keep(event: WatchEvent, _record: Record) -> bool:
+            return window.holds(event) and all(getattr(event, f) == v for f, v in wanted.items())
+
+        return _json(self._newest(keep, offset + limit)[offset:])
+
+    def _documented_summary(self, query: str) -> Answer:
+        parameters(query, frozenset())
+        since = self._clock() - timedelta(hours=24)
+        by_type: Counter[str] = Counter()
+        by_level: Counter[str] = Counter()
+        for event, _ in self._records():
+            when = event.time
+            if when is not None and when >= since:
+                by_type[event.action] += 1
+                by_level[event.level] += 1
+        return _json(
+            {
+                "period": "24h",
+                "total_events": by_type.total(),
+                "by_type": dict(by_type),
+                "by_level": dict(by_level),
+            }
+        )
+
+    # -- reading ------------------------------------------------------------------
+
+    def _page(self, found: Mapping[str, list[str]], most: int) -> list[Record]:
+        limit = _number(found, "limit", 100, low=1, high=most)
+        offset = _number(found, "offset", 0, low=0, high=MAX_READ)
+        return self._newest(_matcher(found), offset + limit)[offset:]
+
+    def _records(self) -> Iterator[tuple[WatchEvent, Record]]:
+        """Yield each dashboard record of the run's trails with its event (a bounded read)."""
+        reading = Reading(Bounded(MAX_READ))
+        for event in self._api.every_event(reading):
+            record = event.record
+            if record is not None and is_chained(record):
+                yield event, record
+
+    def _newest(self, keep: Callable[[WatchEvent, Record], bool], count: int) -> list[Record]:
+        """Return the newest *count* records that *keep* takes, as loki-mode sorts them.
+
+        ``nlargest`` is ``sorted(..., reverse=True)[:count]``, stable for equal
+        timestamps, holding only *count* records whatever the trail's length.
+        """
+        kept = (record for event, record in self._records() if keep(event, record))
+        return heapq.nlargest(count, kept, key=_stamp)
+
+    def _dashboard_files(self) -> list[Path]:
+        """Return the run's files whose first record is a dashboard one, oldest first."""
+        files: dict[Path, None] = {}
+        for target in self._api.targets:
+            try:
+                found = trail_files(target)
+            except UsageError:  # a trail not there yet holds no links
+                continue
+            files.update((path, None) for path in found if _holds_dashboard(path))
+        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+
+
+def _stamp(record: Record) -> str:
+    stamp = record.get("timestamp")
+    return stamp if isinstance(stamp, str) else ""
+
+
+def _matcher(found: Mapping[str, list[str]]) -> Callable[[WatchEvent, Record], bool]:
+    """Return query_logs' test: the record's UTC date in range, named fields equal."""
+    start, end = (_day(found, name) for name in _DATES)
+    wanted = {
+        name: v for name in ("action", "resource_type", "resource_id") if (v := _one(found, name))
+    }
+
+    def keep(_event: WatchEvent, record: Record) -> bool:
+        day = _stamp(record)[:10]
+        if (start and day < start) or (end and day > end):
+            return False
+        return all(record.get(name) == value for name, value in wanted.items())
+
+    return keep
+
+
+def _one(found: Mapping[str, list[str]], name: str) -> str | None:
+    values = found.get(name)
+    return values[0] if values else None
+
+
+def _number(found: Mapping[str, list[str]], name: str, default: int, *, low: int, high: int) -> int:
+    text = _one(found, name)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise BadRequestError(f"{name}: a whole number from {low} to {high:,}, not {text!r}")
+    return int(text)
+
+
+def _day(found: Mapping[str, list[str]], name: str) -> str:
+    text = _one(found, name) or ""
+    if text:
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            raise BadRequestError(f"{name}: a date as YYYY-MM-DD, not {text!r}") from None
+        if len(text) != len("YYYY-MM-DD"):
+            raise BadRequestError(f"{name}: a date as YYYY-MM-DD, not {text!r}")
+    return text
+
+
+def _when(found: Mapping[str, list[str]], name: str, now: datetime) -> datetime | None:
+    text = _one(found, name)
+    if not text:
+        return None
+    try:
+        return parse_when(text, name, now)
+    except UsageError as exc:
+        raise BadRequestError(str(exc)) from None
+
+
+def _json(body: object) -> Answer:
+    return Answer("application/json", iter([_dumps(body)]), {})
+
+
+def _dumps(body: object) -> bytes:
+    try:  # keys loki-mode counts by may be null or numbers: written as Python's json writes them
+        return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:  # integers wider than 64 bits, nesting past orjson's limit
+        return dumps_compact(body)
+
+
+def _csv(records: list[Record]) -> bytes:
+    """Return the export as loki-mode writes it: the first record's keys, nested values as JSON."""
+    if not records:
+        return b""
+    out = io.StringIO()
+    # A key the first record lacks is left out (loki-mode's writer would fail on it).
+    writer = csv.DictWriter(out, fieldnames=list(records[0]), extrasaction="ignore")
+    writer.writeheader()
+    for record in records:
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in record.items()}
+        )
+    return out.getvalue().encode()
+
+
+# -- loki-mode's verification, file by file ---------------------------------------
+
+
+def _lines(path: Path) -> Iterator[tuple[int, Record | None]]:
+    """Yield (line number, record, or None when unreadable) for each line that is not blank."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            record = decode_record(line)
+            if record is Skip.BLANK:
+                continue
+            yield number, None if isinstance(record, Skip) else record
+
+
+def _holds_dashboard(path: Path) -> bool:
+    try:
+        first = next(_lines(path), None)
+    except OSError:
+        return False
+    return first is not None and first[1] is not None and is_chained(first[1])
+
+
+def _has_integrity(path: Path) -> bool:
+    """Return whether the file's first record carries a hash, as ``_file_has_integrity``."""
+    try:
+        first = next(_lines(path), None)
+    except OSError:
+        return False
+    return first is not None and first[1] is not None and HASH_KEY in first[1]
+
+
+def verify_file(path: Path, start: str) -> dict[str, object]:
+    """Return loki-mode's ``verify_log_integrity`` of one file, its chain starting at *start*."""
+    head, checked = start, 0
+
+    def verdict(line: int | None) -> dict[str, object]:
+        valid = line is None
+        return {
+            "valid": valid,
+            "entries_checked": checked,
+            "first_tampered_line": line,
+            "last_hash": head,
+        }
+
+    try:
+        for number, record in _lines(path):
+            stated = record.get(HASH_KEY) if record is not None else None
+            if record is None or stated is None or link_hash(head, record) != stated:
+                return verdict(number)  # the first link that does not hold ends the check
+            head = stated
+            checked += 1
+    except FileNotFoundError:
+        pass
+    return verdict(None)
+
+
+def verify_dashboard(files: Iterable[Path]) -> dict[str, object]:
+    """Return ``/api/v2/audit/verify``: the chain across *files* and each file's own check.
+
+    As loki-mode walks them: files without hashes before the chain begins are
+    skipped; once it has begun, each file must continue it. The per-file list
+    skips every file without hashes and carries a file's last hash on only
+    when that file held.
+    """
+    files = list(files)
+    aggregate: dict[str, object] = {
+        "valid": True,
+        "files_checked": 0,
+        "files_skipped": 0,
+        "entries_checked": 0,
+        "first_tampered_file": None,
+        "first_tampered_line": None,
+        "genesis_file": None,
+    }
+    head, checked, skipped, entries = GENESIS, 0, 0, 0
+    integrity = {path: _has_integrity(path) for path in files}
+    for path in files:
+        if aggregate["genesis_file"] is None:
+            if not integrity[path]:
+                skipped += 1
+                continue
+            aggregate["genesis_file"] = str(path)
+        result = verify_file(path, head)
+        checked += 1
+        entries += _int(result["entries_checked"])
+        if not result["valid"]:
+            aggregate.update(
+                valid=False,
+                first_tampered_file=str(path),
+                first_tampered_line=result["first_tampered_line"],
+            )
+            break
+        head = str(result["last_hash"])
+    aggregate.update(files_checked=checked, files_skipped=skipped, entries_checked=entries)
+    results: list[dict[str, object]] = []
+    head = GENESIS
+    for path in files:
+        if not integrity[path]:
+            results.append(
+                {
+                    "file": path.name,
+                    "valid": True,
+                    "skipped_pre_integrity": True,
+                    "entries_checked": 0,
+                }
+            )
+            continue
+        result = verify_file(path, head)
+        results.append({**result, "file": path.name})
+        if result["valid"]:
+            head = str(result["last_hash"])
+    order = ("valid", "files_checked", "files_skipped", "entries_checked", "genesis_file")
+    return {
+        **{key: aggregate[key] for key in order},
+        "first_tampered_file": aggregate["first_tampered_file"],
+        "first_tampered_line": aggregate["first_tampered_line"],
+        "results": results,
+    }
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
