@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -592,3 +593,44 @@ def test_an_event_json_cannot_hold_is_left_out_of_the_stream_not_the_run():
     assert [h.event.container for h in held] == ["c0", "c1"]
     assert [json.loads(h.frame)["container"] for h in held] == ["c0", "c1"]
     assert (upto, feed.unencodable) == (2, 1)
+
+
+def test_the_page_is_served_with_its_files_and_no_inline_code(watchd, tmp_path):
+    server = serve(
+        watchd, trail_of(tmp_path / "audit.jsonl", 1), env=clean_env(WATCHD_HTTP_TOKEN=TOKEN)
+    )
+    kinds = {
+        "/": "text/html; charset=utf-8",
+        "/app.js": "text/javascript; charset=utf-8",
+        "/app.css": "text/css; charset=utf-8",
+        "/favicon.svg": "image/svg+xml",
+    }
+    for path, kind in kinds.items():
+        status, headers, body = server.get(path, token=None)  # they hold no data: no token
+        assert (status, headers["Content-Type"]) == (200, kind), path
+        assert {k: headers[k] for k in SECURITY_HEADERS} == SECURITY_HEADERS
+        assert b"innerHTML" not in body
+        assert b"eval(" not in body
+    page = server.get("/", token=None)[2].decode()
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="/app.js" defer>']
+    assert not re.search(r"\son[a-z]+=|\sstyle=|<style", page)
+    assert server.get("/api/events", token=None)[0] == 401
+
+
+def test_the_stream_backlog_record_and_text_parameters(watchd, tmp_path):
+    trail = trail_of(tmp_path / "audit.jsonl", 6)
+    server = serve(watchd, trail)
+    wait_until(lambda: len((tmp_path / "out.jsonl").read_bytes().splitlines()) == 6)
+    lines = trail.read_bytes().splitlines()
+    conn, response = stream(server, "?backlog=2&raw=1")
+    got = read_events(response, 2)
+    assert [data["record"].encode() for _, data in got] == lines[4:6]
+    assert [data["event"]["detail"].split()[0] for _, data in got] == ["n=4", "n=5"]
+    conn.close()
+    conn, response = stream(server, "?backlog=10000&text=N%3D3")  # in any case
+    assert [data["detail"].split()[0] for _, data in read_events(response, 1)] == ["n=3"]
+    append(trail, terok(13) + terok(30))
+    assert [data["detail"].split()[0] for _, data in read_events(response, 1)] == ["n=30"]
+    conn.close()
+    assert server.get("/api/events/stream?raw=yes")[0] == 400
+    assert server.get("/api/events/stream?backlog=10001")[0] == 400

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from itertools import islice
 from urllib.parse import parse_qsl
 
+import msgspec
 import orjson
 
 from watchd.commands.query import formatted, formatter_named
@@ -44,7 +45,7 @@ _REPEATABLE = frozenset(("action", "name", "filter", "actor"))
 _WINDOW = ("since", "until")
 EVENT_PARAMETERS = frozenset((*_FILTERS, *_WINDOW, "last", "limit", "offset", "format"))
 SUMMARY_PARAMETERS = frozenset((*_FILTERS, *_WINDOW))
-STREAM_PARAMETERS = frozenset(_FILTERS)
+STREAM_PARAMETERS = frozenset((*_FILTERS, "text", "raw", "backlog"))
 
 
 class BadRequestError(Exception):
@@ -76,7 +77,10 @@ def _one(found: Mapping[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _count(found: Mapping[str, list[str]], name: str, default: int | None, most: int) -> int | None:
+def count_of(
+    found: Mapping[str, list[str]], name: str, default: int | None, most: int
+) -> int | None:
+    """Return parameter *name* as a whole number up to *most*; BadRequestError otherwise."""
     text = _one(found, name)
     if text is None:
         return default
@@ -157,9 +161,9 @@ class Api:
         name = _one(found, "format") or "json"
         if name not in MEDIA_TYPES:
             raise BadRequestError(f"format: one of {', '.join(MEDIA_TYPES)}, not {name!r}")
-        last = _count(found, "last", None, MAX_LIMIT)
-        limit = _count(found, "limit", DEFAULT_LIMIT, MAX_LIMIT) or 0
-        offset = _count(found, "offset", 0, MAX_READ) or 0
+        last = count_of(found, "last", None, MAX_LIMIT)
+        limit = count_of(found, "limit", DEFAULT_LIMIT, MAX_LIMIT) or 0
+        offset = count_of(found, "offset", 0, MAX_READ) or 0
         ns, specs, reading = self._selected(found)
         try:
             formatter = formatter_named(self._context.registry, name)
@@ -224,9 +228,13 @@ class Api:
         try:
             specs = filter_specs(ns)
             registry = self._context.registry
-            return [registry.filters.get(s.type, s.options.where)(s, self._context) for s in specs]
+            built = [registry.filters.get(s.type, s.options.where)(s, self._context) for s in specs]
         except UsageError as exc:
             raise BadRequestError(str(exc)) from None
+        text = _one(found, "text")
+        if text:
+            built.append(_containing(text))
+        return built
 
     @staticmethod
     def _bounded(
@@ -240,3 +248,23 @@ class Api:
             yield from select(sources, filters, window, last, reading)
         except Cut:
             return
+
+
+def _containing(text: str) -> EventFilter:
+    """Return the stream's free-text filter: *text*, in any case, in the event or its record."""
+    needle = text.casefold()
+
+    def keep(events: list[WatchEvent]) -> list[WatchEvent]:
+        return [event for event in events if needle in _searchable(event)]
+
+    return keep
+
+
+def _searchable(event: WatchEvent) -> str:
+    # Both: the record as read may escape what the event's JSON holds as UTF-8 (é as \u00e9).
+    raw = event.raw or b""
+    try:
+        made = msgspec.json.encode(event)
+    except (TypeError, ValueError):  # a plugin's value JSON cannot hold: the record alone
+        made = b""
+    return (raw + b"\n" + made).decode("utf-8", "replace").casefold()

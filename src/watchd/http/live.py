@@ -31,6 +31,12 @@ class Held:
     event: WatchEvent
     frame: bytes
 
+    def with_record(self) -> bytes:
+        """Return the event's JSON form and its record's line as read, as one JSON object."""
+        raw = self.event.raw
+        record = b"null" if raw is None else _ENCODER.encode(raw.decode("utf-8", "replace"))
+        return b'{"event":%s,"record":%s}' % (self.frame, record)
+
     @property
     def id(self) -> str:
         """Return the event's id on the stream: its cursor, or its number without one."""
@@ -62,6 +68,11 @@ class LiveFeed:
         self.clients = 0
         #: Events left out of the stream because they could not be encoded.
         self.unencodable = 0
+
+    @property
+    def size(self) -> int:
+        """Return how many events the buffer holds at most."""
+        return self._size
 
     # -- the loop's side ------------------------------------------------------
 
@@ -116,6 +127,11 @@ class LiveFeed:
             if one.id == last_id:
                 return one.seq + 1
         return first
+
+    def start_back(self, count: int) -> int:
+        """Return the number of the first event a client sends that asks for *count* held ones."""
+        with self._changed:
+            return max(self._first(), self._next - count)
 
     def wait(
         self, seq: int, filters: Sequence[EventFilter], timeout: float

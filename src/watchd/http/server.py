@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -29,8 +30,8 @@ from watchd.core.interfaces import AsyncSink
 from watchd.core.run import Running
 from watchd.core.spec import Spec
 from watchd.http.access import Access, Address
-from watchd.http.api import STREAM_PARAMETERS, Api, BadRequestError, parameters
-from watchd.http.live import Dropped, LiveFeed
+from watchd.http.api import STREAM_PARAMETERS, Api, BadRequestError, count_of, parameters
+from watchd.http.live import Dropped, Held, LiveFeed
 from watchd.http.loki import LokiApi
 from watchd.http.metrics import CONTENT_TYPE, RunCollector, exposition, registry_for
 from watchd.watchers.audit import CHECKPOINTS
@@ -54,6 +55,25 @@ MAX_CONNECTIONS = 256
 #: Streams are checked this often for their client having left, or the run stopping.
 _STREAM_WAKE = 1.0
 
+
+def _frame(held: Held) -> bytes:
+    return held.frame
+
+
+def _page_files() -> dict[str, tuple[str, bytes]]:
+    """Return the live view's files by path: one page, its script and style, from the package."""
+    folder = resources.files("watchd.http") / "page"
+    kinds = {
+        "/": ("index.html", "text/html; charset=utf-8"),
+        "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+        "/app.css": ("app.css", "text/css; charset=utf-8"),
+        "/favicon.svg": ("favicon.svg", "image/svg+xml"),
+    }
+    return {path: (media, (folder / name).read_bytes()) for path, (name, media) in kinds.items()}
+
+
+#: The live view, read once when the server is first imported.
+PAGE = _page_files()
 
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -189,7 +209,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = 30.0  # a client that neither asks nor reads gives its thread back
-    _PUBLIC: ClassVar[frozenset[str]] = frozenset(("/healthz", "/readyz"))
+    # The page and its files hold no data: without a token the page asks for one.
+    _PUBLIC: ClassVar[frozenset[str]] = frozenset(("/healthz", "/readyz", *PAGE))
 
     def setup(self) -> None:
         """Set the request's timeout, and finish a TLS handshake under it."""
@@ -234,7 +255,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, service: HttpService, path: str, query: str) -> None:
         api = service.api
-        if path == "/healthz":
+        if path in PAGE:
+            media_type, body = PAGE[path]
+            self._send(HTTPStatus.OK, media_type, [body])
+        elif path == "/healthz":
             ok = service.healthy()
             status = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
             self._json(status, {"status": "ok" if ok else "the loop does not answer"})
@@ -292,7 +316,13 @@ class _Handler(BaseHTTPRequestHandler):
         live = service.live
         found = parameters(query, STREAM_PARAMETERS)
         filters = service.api.stream_filters(found)
-        seq = live.start_after(self.headers.get("Last-Event-ID"))
+        raw = found.get("raw", ["0"])[0]
+        if raw not in ("0", "1"):
+            raise BadRequestError(f"raw: 0 or 1, not {raw!r}")
+        backlog = count_of(found, "backlog", 0, live.size) or 0
+        last_id = self.headers.get("Last-Event-ID")
+        seq = live.start_after(last_id) if last_id or not backlog else live.start_back(backlog)
+        frame = Held.with_record if raw == "1" else _frame
         self._head(
             HTTPStatus.OK, "text/event-stream; charset=utf-8", (("X-Accel-Buffering", "no"),)
         )
@@ -316,7 +346,7 @@ class _Handler(BaseHTTPRequestHandler):
                 seq, held = taken
                 if held:
                     self.wfile.write(
-                        b"".join(b"id: %s\ndata: %s\n\n" % (h.id.encode(), h.frame) for h in held)
+                        b"".join(b"id: %s\ndata: %s\n\n" % (h.id.encode(), frame(h)) for h in held)
                     )
                     self.wfile.flush()
                     quiet_since = time.monotonic()
