@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import append, clean_env, run_watchd
 from watchd.core.event import WatchEvent
 from watchd.core.pipeline import Pipeline
-from watchd.http.live import Dropped, LiveFeed
+from watchd.http.live import Dropped, LiveFeed, frames
 from watchd.http.server import MAX_CONNECTIONS
 from watchd.writer import AuditWriter
 
@@ -503,17 +503,26 @@ def test_the_buffer_drops_a_client_that_fell_behind(tmp_path):
     upto, held = feed.wait(start, [], 0)
     assert (upto, [h.event.container for h in held]) == (3, ["c0", "c1", "c2"])
     assert [h.id for h in held] == ["#0", "#1", "#2"]  # no cursor: its number
-    feed.observe(event[3:9])  # six more: 5..8 are held
+    for one in event[3:9]:  # six more, a batch each: 5..8 are held
+        feed.observe([one])
     with pytest.raises(Dropped):
         feed.wait(upto, [], 0)
     assert feed.dropped == 1
     assert feed.start_after("#6") == 7
     assert feed.start_after("#1") == 5  # gone: from the oldest held
+    assert feed.start_back(3) == 6
+    assert feed.start_back(100) == 5
     upto, held = feed.wait(7, [lambda events: [e for e in events if e.container != "c7"]], 0)
     assert (upto, [h.event.container for h in held]) == (9, ["c8"])
     assert feed.wait(9, [], 0) == (9, [])
+    # A batch is held whole: seven events where four are asked, the older ones let go.
+    feed.observe(event[:7])
+    assert feed.start_back(100) == 9
+    upto, held = feed.wait(9, [], 0)
+    assert (upto, [h.event.container for h in held]) == (16, [f"c{n}" for n in range(7)])
+    assert frames(held) == b"".join(h.sse() for h in held)
     feed.close()
-    assert feed.wait(9, [], 1) is None
+    assert feed.wait(16, [], 1) is None
 
 
 def test_the_live_feed_never_keeps_a_run_alive_whose_reader_left(tmp_path):
@@ -592,7 +601,8 @@ def test_an_event_json_cannot_hold_is_left_out_of_the_stream_not_the_run():
     upto, held = feed.wait(0, [], 0)
     assert [h.event.container for h in held] == ["c0", "c1"]
     assert [json.loads(h.frame)["container"] for h in held] == ["c0", "c1"]
-    assert (upto, feed.unencodable) == (2, 1)
+    assert (upto, feed.unencodable) == (3, 1)  # numbered, and left out
+    assert frames(held) == held[0].sse() + held[1].sse()
 
 
 def test_the_page_is_served_with_its_files_and_no_inline_code(watchd, tmp_path):

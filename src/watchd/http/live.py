@@ -1,18 +1,22 @@
 """The live events, for ``/api/events/stream``: a bounded buffer the loop writes and clients read.
 
-The loop's side is :meth:`LiveFeed.observe`: it encodes the batch once and
-appends it; it never waits for a client. Each client reads from its own place
-in the buffer on its own thread; one that falls further behind than the buffer
-holds has lost events, so it is dropped (and counted), never waited for.
-An event's id on the stream is its cursor (``SOURCE@OFFSET``): a client that
-reconnects with ``Last-Event-ID`` gets every held event after it.
+The loop's side is :meth:`LiveFeed.observe`: it appends the batch it was
+handed, as it is, and goes on; it never encodes, never waits for a client.
+Everything else happens on the clients' threads, once per batch for all of
+them: the first client to need a batch encodes it (one msgspec call) and
+makes its server-sent frames, which every other client then sends as they
+are. Each client reads from its own place in the buffer; one that falls
+further behind than the buffer holds has lost events, so it is dropped (and
+counted), never waited for. An event's id on the stream is its cursor
+(``SOURCE@OFFSET``): a client that reconnects with ``Last-Event-ID`` gets
+every held event after it.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import msgspec
@@ -23,13 +27,25 @@ from watchd.core.interfaces import EventFilter
 _ENCODER = msgspec.json.Encoder()
 
 
-@dataclass(frozen=True, slots=True)
 class Held:
     """One event in the buffer: its number, the event and its JSON form."""
 
-    seq: int
-    event: WatchEvent
-    frame: bytes
+    __slots__ = ("_frames", "batch", "event", "frame", "seq")
+
+    def __init__(self, seq: int, event: WatchEvent, frame: bytes, batch: Batch) -> None:
+        self.seq = seq
+        self.event = event
+        self.frame = frame
+        self.batch = batch
+        self._frames: dict[bool, bytes] = {}
+
+    def sse(self, *, with_record: bool = False) -> bytes:
+        """Return the event as one server-sent event: its id, then its data (made once)."""
+        made = self._frames.get(with_record)
+        if made is None:  # two clients may both make it: the same bytes, and no lock
+            data = self.with_record() if with_record else self.frame
+            made = self._frames[with_record] = b"id: %s\ndata: %s\n\n" % (self.id.encode(), data)
+        return made
 
     def with_record(self) -> bytes:
         """Return the event's JSON form and its record's line as read, as one JSON object."""
@@ -46,57 +62,127 @@ class Held:
         return f"{quote(cursor.source, safe='')}@{cursor.offset}"
 
 
+class Batch:
+    """The events the loop handed over in one call, numbered from *first*."""
+
+    __slots__ = ("_frames", "_held", "_lock", "events", "first", "unencodable")
+
+    def __init__(self, first: int, events: list[WatchEvent]) -> None:
+        self.first = first
+        self.events = events
+        self.unencodable = 0
+        self._held: list[Held | None] | None = None
+        self._frames: dict[bool, bytes] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def end(self) -> int:
+        """Return the number after the batch's last event."""
+        return self.first + len(self.events)
+
+    def held(self) -> list[Held | None]:
+        """Return the batch's events encoded, made by the first client that asks.
+
+        The batch is encoded in one call; should that fail, each event alone,
+        and one that cannot be is None (left out of the stream and counted),
+        so the live view never costs the run an event or a sink.
+        """
+        with self._lock:  # made once, whichever client comes first
+            if self._held is None:
+                self._held = self._encode()
+            return self._held
+
+    def _encode(self) -> list[Held | None]:
+        first, events = self.first, self.events
+        try:
+            lines = _ENCODER.encode_lines(events).split(b"\n")
+        except Exception:  # noqa: BLE001 - a plugin's value msgspec cannot write
+            return [self._alone(first + n, event) for n, event in enumerate(events)]
+        return [
+            Held(first + n, event, line, self)
+            for n, (event, line) in enumerate(zip(events, lines, strict=False))
+        ]
+
+    def _alone(self, seq: int, event: WatchEvent) -> Held | None:
+        try:
+            return Held(seq, event, _ENCODER.encode(event), self)
+        except Exception:  # noqa: BLE001 - left out and counted, as held() says
+            self.unencodable += 1
+            return None
+
+    def sse(self, *, with_record: bool = False) -> bytes:
+        """Return every event of the batch as server-sent events, made the first time asked."""
+        made = self._frames.get(with_record)
+        if made is None:  # two clients may both make it: the same bytes, and no lock
+            made = b"".join(h.sse(with_record=with_record) for h in self.held() if h is not None)
+            self._frames[with_record] = made
+        return made
+
+
 class Dropped(Exception):  # noqa: N818 - a state of the client, not an error of the program
     """The client fell behind by more than the buffer holds."""
 
 
 class LiveFeed:
-    """The newest *size* events of the run, held for the clients by an observer of the pipeline."""
+    """The newest *size* events of the run (and the rest of the oldest batch), for the clients."""
 
     name = "http-live"
 
     def __init__(self, size: int) -> None:
         self._size = size
-        # A ring: event number n is at n % size; the newest *size* are held.
-        self._ring: list[Held | None] = [None] * size
+        # The held batches, oldest first, from _batches[_head]; their first numbers for bisect.
+        self._batches: list[Batch] = []
+        self._firsts: list[int] = []
+        self._head = 0
+        self._held = 0
         self._changed = threading.Condition()
         self._next = 0
         self._closed = False
+        self._unencodable_gone = 0
         #: Clients dropped because they fell behind.
         self.dropped = 0
         #: Clients reading now.
         self.clients = 0
-        #: Events left out of the stream because they could not be encoded.
-        self.unencodable = 0
 
     @property
     def size(self) -> int:
-        """Return how many events the buffer holds at most."""
+        """Return how many events the buffer holds at least, once it is full."""
         return self._size
+
+    @property
+    def unencodable(self) -> int:
+        """Return how many events were left out of the stream: they could not be encoded."""
+        with self._changed:
+            held = self._batches[self._head :]
+            return self._unencodable_gone + sum(batch.unencodable for batch in held)
 
     # -- the loop's side ------------------------------------------------------
 
     def observe(self, events: Sequence[WatchEvent]) -> None:
-        """Hold *events* (encoded once here) and wake the clients; never raises.
-
-        The batch is encoded in one call; should that fail, each event is
-        encoded alone and one that cannot be is left out of the stream (and
-        counted), so the live view never costs the run an event or a sink.
-        """
+        """Hold *events* as they are and wake the clients; never raises, never encodes."""
         if not events:
             return
-        try:
-            pairs = list(zip(events, _ENCODER.encode_lines(events).split(b"\n"), strict=False))
-        except Exception:  # noqa: BLE001 - a plugin's value msgspec cannot write
-            pairs = list(_one_by_one(events, self))
         with self._changed:
-            seq = self._next
-            ring, size = self._ring, self._size
-            for event, frame in pairs:
-                ring[seq % size] = Held(seq, event, frame)
-                seq += 1
-            self._next = seq
+            batch = Batch(self._next, list(events))
+            self._batches.append(batch)
+            self._firsts.append(batch.first)
+            self._next = batch.end
+            self._held += len(batch.events)
+            self._evict()
             self._changed.notify_all()
+
+    def _evict(self) -> None:
+        """Let the oldest batches go while the rest still hold *size* events (lock held)."""
+        batches = self._batches
+        while self._held - len(batches[self._head].events) >= self._size:
+            gone = batches[self._head]
+            self._held -= len(gone.events)
+            self._unencodable_gone += gone.unencodable
+            self._head += 1
+        if self._head >= 64:  # let them go: a let-go batch must not stay referenced here
+            del batches[: self._head]
+            del self._firsts[: self._head]
+            self._head = 0
 
     def close(self) -> None:
         """End every stream."""
@@ -122,10 +208,11 @@ class LiveFeed:
             if last_id is None:
                 return self._next
             first = self._first()
-            held = self._take(first, self._next)
-        for one in reversed(held):  # ids are worked out here, on the client's thread
-            if one.id == last_id:
-                return one.seq + 1
+            batches = self._batches[self._head :]
+        for batch in reversed(batches):  # ids are worked out here, on the client's thread
+            for one in reversed(batch.held()):
+                if one is not None and one.id == last_id:
+                    return one.seq + 1
         return first
 
     def start_back(self, count: int) -> int:
@@ -152,8 +239,17 @@ class LiveFeed:
                 self.dropped += 1
                 raise Dropped
             upto = self._next
-            taken = self._take(seq, upto)
-        # Filtered on the client's thread: the loop never waits for it.
+            at = bisect.bisect_right(self._firsts, seq, lo=self._head) - 1
+            batches = self._batches[at:]
+        # Encoded and filtered on the client's thread: the loop never waits for it.
+        taken = [
+            one
+            for batch in batches
+            for one in (batch.held() if seq <= batch.first else batch.held()[seq - batch.first :])
+            if one is not None
+        ]
+        if not filters:
+            return upto, taken
         kept = [held.event for held in taken]
         for event_filter in filters:
             kept = event_filter(kept)
@@ -161,21 +257,25 @@ class LiveFeed:
         return upto, [held for held in taken if id(held.event) in chosen]
 
     def _first(self) -> int:
-        return max(self._next - self._size, 0)
-
-    def _take(self, start: int, end: int) -> list[Held]:
-        """Return the held events *start* to *end* (held, and the lock taken)."""
-        ring, size = self._ring, self._size
-        low, high = start % size, (end - 1) % size + 1
-        if end - start <= 0:
-            return []
-        part = ring[low:high] if low < high else ring[low:] + ring[:high]
-        return [held for held in part if held is not None]
+        return self._firsts[self._head] if self._head < len(self._firsts) else self._next
 
 
-def _one_by_one(events: Sequence[WatchEvent], feed: LiveFeed) -> Iterator[tuple[WatchEvent, bytes]]:
-    for event in events:
-        try:
-            yield event, _ENCODER.encode(event)
-        except Exception:  # noqa: BLE001 - left out and counted, as the docstring says
-            feed.unencodable += 1
+def frames(held: Sequence[Held], *, with_record: bool = False) -> bytes:
+    """Return *held* (rising numbers) as server-sent events, each whole batch as one piece."""
+    parts, index, count = [], 0, len(held)
+    while index < count:
+        one = held[index]
+        batch = one.batch
+        last = index + len(batch.events) - 1  # numbers rise: the last in place means all are
+        if (
+            not batch.unencodable
+            and one.seq == batch.first
+            and last < count
+            and held[last].seq == batch.end - 1
+        ):
+            parts.append(batch.sse(with_record=with_record))
+            index += len(batch.events)
+        else:
+            parts.append(one.sse(with_record=with_record))
+            index += 1
+    return b"".join(parts)
