@@ -346,3 +346,30 @@ def collector() -> Iterator[LineServer]:
     server.start()
     yield server
     server.stop()
+
+
+def through_head(
+    command: list[str], then: Callable[[], object] | None = None, timeout: float = 60
+) -> tuple[int, bytes, bytes]:
+    """Run watchd into ``head -1``: read its first line, close the pipe, call *then*.
+
+    Return its exit status, that line and what it wrote on stderr; a watchd
+    still running after *timeout* is killed and the test fails.
+    """
+    with subprocess.Popen(
+        [sys.executable, "-m", "watchd", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+    ) as watchd:
+        assert watchd.stdout is not None
+        first = watchd.stdout.readline()
+        watchd.stdout.close()  # as head does after its line
+        if then is not None:
+            then()
+        try:
+            _, stderr = watchd.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            watchd.kill()
+            raise
+        return watchd.returncode, first, stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLUGIN_PKG, clean_env, run_watchd
+from conftest import PLUGIN_PKG, clean_env, run_watchd, through_head
 from shown import check_shown
 from watchd import __version__
 from watchd.cli.app import build_parser
@@ -178,23 +178,8 @@ def test_a_reader_that_goes_away_ends_every_command_quietly(tmp_path):
         )
     )
     for command in (["plugins"], ["query", "--source", f"audit:{trail}", "--json"]):
-        pipeline = _through_head(command)
-        assert pipeline == (0, b""), command
-
-
-def _through_head(command: list[str]) -> tuple[int, bytes]:
-    """Run watchd into ``head -1``; return its exit status and what it wrote on stderr."""
-    with subprocess.Popen(
-        [sys.executable, "-m", "watchd", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=clean_env(),
-    ) as watchd:
-        assert watchd.stdout is not None
-        watchd.stdout.readline()
-        watchd.stdout.close()  # as head does after its line
-        _, stderr = watchd.communicate(timeout=60)
-        return watchd.returncode, stderr
+        status, _, stderr = through_head(command)
+        assert (status, stderr) == (0, b""), command
 
 
 def test_ctrl_c_during_query_exits_130_with_one_line(tmp_path):

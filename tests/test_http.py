@@ -13,8 +13,6 @@ import json
 import re
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +21,7 @@ import pytest
 import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import append, clean_env, run_watchd
+from conftest import append, clean_env, run_watchd, through_head
 from watchd.core.event import WatchEvent
 from watchd.core.pipeline import Pipeline
 from watchd.http.live import Dropped, LiveFeed, frames
@@ -532,22 +530,10 @@ def test_the_live_feed_never_keeps_a_run_alive_whose_reader_left(tmp_path):
         *("run", "--source", f"audit:{trail}", "--from-beginning", "--sink", "stdout"),
         *("--format", "json", "--http", "127.0.0.1:0", "--state-dir", str(tmp_path / "state")),
     ]
-    with subprocess.Popen(
-        [sys.executable, "-m", "watchd", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=clean_env(),
-    ) as process:
-        assert process.stdout is not None
-        assert json.loads(process.stdout.readline())["container"] == "c0"
-        process.stdout.close()  # as head does after its line
-        append(trail, b"".join(terok(n) for n in range(5, 5000)))  # the next write finds it gone
-        try:
-            _, stderr = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-    assert process.returncode == 0, stderr
+    more = b"".join(terok(n) for n in range(5, 5000))  # the next write finds the reader gone
+    status, first, stderr = through_head(command, lambda: append(trail, more), timeout=30)
+    assert json.loads(first)["container"] == "c0"
+    assert status == 0, stderr
 
 
 class _Refusing:

@@ -25,7 +25,7 @@ import heapq
 import io
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -198,16 +198,20 @@ class LokiApi:
         kept = (record for event, record in self._records() if keep(event, record))
         return heapq.nlargest(count, kept, key=_stamp)
 
-    def _dashboard_files(self) -> list[Path]:
-        """Return the run's files whose first record is a dashboard one, oldest first."""
-        files: dict[Path, None] = {}
+    def _dashboard_files(self) -> dict[Path, Record]:
+        """Return the run's files whose first record is a dashboard one, oldest first, with it."""
+        files: dict[Path, Record] = {}
         for target in self._api.targets:
             try:
                 found = trail_files(target)
             except UsageError:  # a trail not there yet holds no links
                 continue
-            files.update((path, None) for path in found if _holds_dashboard(path))
-        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+            for path in found:
+                first = _first_record(path)
+                if first is not None and is_chained(first):
+                    files[path] = first
+        order = sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+        return {path: files[path] for path in order}
 
 
 def _stamp(record: Record) -> str:
@@ -306,21 +310,13 @@ def _lines(path: Path) -> Iterator[tuple[int, Record | None]]:
             yield number, None if isinstance(record, Skip) else record
 
 
-def _holds_dashboard(path: Path) -> bool:
+def _first_record(path: Path) -> Record | None:
+    """Return the file's first record that is not blank; None if it is unreadable or absent."""
     try:
         first = next(_lines(path), None)
     except OSError:
-        return False
-    return first is not None and first[1] is not None and is_chained(first[1])
-
-
-def _has_integrity(path: Path) -> bool:
-    """Return whether the file's first record carries a hash, as ``_file_has_integrity``."""
-    try:
-        first = next(_lines(path), None)
-    except OSError:
-        return False
-    return first is not None and first[1] is not None and HASH_KEY in first[1]
+        return None
+    return None if first is None else first[1]
 
 
 def verify_file(path: Path, start: str) -> dict[str, object]:
@@ -348,15 +344,18 @@ def verify_file(path: Path, start: str) -> dict[str, object]:
     return verdict(None)
 
 
-def verify_dashboard(files: Iterable[Path]) -> dict[str, object]:
-    """Return ``/api/v2/audit/verify``: the chain across *files* and each file's own check.
+def verify_dashboard(firsts: Mapping[Path, Record]) -> dict[str, object]:
+    """Return ``/api/v2/audit/verify``: the chain across the files and each file's own check.
+
+    *firsts* are the files, oldest first, each with its first record: one whose
+    first record has a hash has integrity (loki-mode's ``_file_has_integrity``).
 
     As loki-mode walks them: files without hashes before the chain begins are
     skipped; once it has begun, each file must continue it. The per-file list
     skips every file without hashes and carries a file's last hash on only
     when that file held.
     """
-    files = list(files)
+    files = list(firsts)
     aggregate: dict[str, object] = {
         "valid": True,
         "files_checked": 0,
@@ -367,7 +366,7 @@ def verify_dashboard(files: Iterable[Path]) -> dict[str, object]:
         "genesis_file": None,
     }
     head, checked, skipped, entries = GENESIS, 0, 0, 0
-    integrity = {path: _has_integrity(path) for path in files}
+    integrity = {path: HASH_KEY in first for path, first in firsts.items()}
     for path in files:
         if aggregate["genesis_file"] is None:
             if not integrity[path]:

@@ -106,25 +106,29 @@ class RunCollector(Collector):
         detached = CounterMetricFamily(
             "watchd_sink_detached", "Times a sink was detached (it failed)", labels=["sink"]
         )
-        gauges = {
-            "queued_events": GaugeMetricFamily(
-                "watchd_sink_queue_events", "Events queued for the sink", labels=["sink"]
-            ),
-            "queued_bytes": GaugeMetricFamily(
-                "watchd_sink_queue_bytes", "Bytes queued for the sink", labels=["sink"]
-            ),
+        # SinkMeasures field -> its family; the order is the exposition's.
+        measured: dict[str, GaugeMetricFamily | CounterMetricFamily] = {
+            key: family("watchd_sink_" + name, text, labels=["sink"])
+            for key, family, name, text in (
+                ("queued_events", GaugeMetricFamily, "queue_events", "Events queued for the sink"),
+                ("queued_bytes", GaugeMetricFamily, "queue_bytes", "Bytes queued for the sink"),
+                (
+                    "reconnects",
+                    CounterMetricFamily,
+                    "reconnects",
+                    "Connections made again after an outage",
+                ),
+                (
+                    "dead_lettered",
+                    CounterMetricFamily,
+                    "dead_lettered",
+                    "Events set aside as dead letters",
+                ),
+            )
         }
         connected = GaugeMetricFamily(
             "watchd_sink_connected", "1 while the sink's connection is up", labels=["sink"]
         )
-        counters = {
-            "reconnects": CounterMetricFamily(
-                "watchd_sink_reconnects", "Connections made again after an outage", labels=["sink"]
-            ),
-            "dead_lettered": CounterMetricFamily(
-                "watchd_sink_dead_lettered", "Events set aside as dead letters", labels=["sink"]
-            ),
-        }
         for sink in self._running.sinks:
             name = sink.name
             if isinstance(sink, AsyncSink):
@@ -133,17 +137,14 @@ class RunCollector(Collector):
                 delivered.add_metric([name], emitted.get(name, 0))
             detached.add_metric([name], pipeline.detached.get(name, 0))
             measures = _measures_of(sink)
-            for key, family in gauges.items():
+            for key, family in measured.items():
                 family.add_metric([name], getattr(measures, key))
-            for key, counter in counters.items():
-                counter.add_metric([name], getattr(measures, key))
             if measures.connected is not None:
                 connected.add_metric([name], 1.0 if measures.connected else 0.0)
         yield delivered
         yield detached
-        yield from gauges.values()
+        yield from measured.values()
         yield connected
-        yield from counters.values()
 
 
 def _measures_of(sink: object) -> SinkMeasures:
