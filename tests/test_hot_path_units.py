@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -27,6 +28,8 @@ from watchd.core.event import (
     with_record,
 )
 from watchd.core.registry import TypeTable
+from watchd.http.live import LiveFeed
+from watchd.watchers.audit import AuditWatcher
 from watchd.watchers.dialects.auto import AutoDialect
 from watchd.watchers.dialects.generic import GenericDialect
 from watchd.watchers.dialects.ito import ItoDialect
@@ -124,7 +127,7 @@ def test_an_event_read_from_a_block_knows_its_cursor_line_and_record():
     assert (len(block), block.lines, block.ends) == (2, [b'{"a":1}\r', b'{"b":2}'], [109, 117])
     block.records = [{"a": 1}, {"b": 2}]
     event = WatchEvent("t", "s", "a", "")
-    set_position(event, (block, 1))
+    set_position(event, block, 1)
     assert (event.cursor, event.raw, event.record) == (Cursor("k", 117, 109), b'{"b":2}', {"b": 2})
     assert WatchEvent("t", "s", "a", "").cursor is None
 
@@ -383,3 +386,41 @@ def assert_maps_as_one_by_one(dialect: Any, records: list[dict[str, Any]]) -> No
 def unstamped(event):
     """The event, its ts blanked where it is the read time (that differs by the clock)."""
     return event.replace(ts="") if event.extra.get("ts_is_read_time") else event
+
+
+# -- what held events cost ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("odd_line", [False, True], ids=["block-decoded", "line-by-line"])
+def test_held_events_give_the_garbage_collector_nothing_to_track(tmp_path, odd_line):
+    """The live feed holds the newest events; each one held must not add a tracked object.
+
+    Tracked objects that outlive a batch make the collector run every few
+    hundred events and walk the whole heap (issue 19: the loop was a third
+    slower with --http, its time in the collector).
+    """
+    lines = [LOKT_LINE % n for n in range(2_000)]
+    if odd_line:  # one line not a record: that block is decoded line by line
+        lines[7] = b"not json"
+    (tmp_path / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    watcher = AuditWatcher(make_trail(tmp_path), LoktDialect(), "", None)
+    feed = LiveFeed(10_000)
+    gc.collect()
+    before = len(gc.get_objects())
+    events: list[WatchEvent] = []
+    while batch := watcher.poll():  # as the loop hands over its batches
+        feed.observe(batch)
+        events += batch
+    gc.collect()
+    grown = len(gc.get_objects()) - before
+    assert len(events) == 2_000 - odd_line
+    assert events[-1].cursor is not None
+    assert events[-1].raw == lines[-1]
+    assert grown < 100, f"{grown} more objects tracked while {len(events)} events are held"
+    watcher.close()
+
+
+LOKT_LINE = (
+    b'{"ts":"2026-02-01T10:33:10Z","event":"acquire","name":"build-%d","owner":"claude",'
+    b'"host":"macbook","pid":48201,"ttl_sec":300}'
+)

@@ -14,6 +14,7 @@ import re
 import socket
 import ssl
 import time
+import weakref
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from conftest import append, clean_env, run_watchd, through_head
 from watchd.core.event import WatchEvent
 from watchd.core.pipeline import Pipeline
-from watchd.http.live import Dropped, LiveFeed, frames
+from watchd.http.live import Dropped, LiveFeed, frames, held_of
 from watchd.http.server import MAX_CONNECTIONS
 from watchd.writer import AuditWriter
 
@@ -498,7 +499,8 @@ def test_the_buffer_drops_a_client_that_fell_behind(tmp_path):
     event = [WatchEvent(ts=f"t{n}", source="s", action="a", container=f"c{n}") for n in range(10)]
     start = feed.start_after(None)
     feed.observe(event[:3])
-    upto, held = feed.wait(start, [], 0)
+    upto, pieces = feed.wait(start, [], 0)
+    held = held_of(pieces)
     assert (upto, [h.event.container for h in held]) == (3, ["c0", "c1", "c2"])
     assert [h.id for h in held] == ["#0", "#1", "#2"]  # no cursor: its number
     for one in event[3:9]:  # six more, a batch each: 5..8 are held
@@ -510,17 +512,49 @@ def test_the_buffer_drops_a_client_that_fell_behind(tmp_path):
     assert feed.start_after("#1") == 5  # gone: from the oldest held
     assert feed.start_back(3) == 6
     assert feed.start_back(100) == 5
-    upto, held = feed.wait(7, [lambda events: [e for e in events if e.container != "c7"]], 0)
+    upto, pieces = feed.wait(7, [lambda events: [e for e in events if e.container != "c7"]], 0)
+    held = held_of(pieces)
     assert (upto, [h.event.container for h in held]) == (9, ["c8"])
     assert feed.wait(9, [], 0) == (9, [])
     # A batch is held whole: seven events where four are asked, the older ones let go.
     feed.observe(event[:7])
     assert feed.start_back(100) == 9
-    upto, held = feed.wait(9, [], 0)
+    upto, pieces = feed.wait(9, [], 0)
+    held = held_of(pieces)
     assert (upto, [h.event.container for h in held]) == (16, [f"c{n}" for n in range(7)])
-    assert frames(held) == b"".join(h.sse() for h in held)
+    assert frames(pieces) == b"".join(h.sse() for h in held)
+    upto, pieces = feed.wait(11, [], 0)  # from the middle of a batch: its rest
+    assert (upto, [h.event.container for h in held_of(pieces)]) == (
+        16,
+        ["c2", "c3", "c4", "c5", "c6"],
+    )
+    assert frames(pieces) == b"".join(h.sse() for h in held[2:])
     feed.close()
     assert feed.wait(16, [], 1) is None
+
+
+class _Marker(dict[str, str]):
+    """A value an event holds (JSON can hold it) that says, by a weak reference, when freed."""
+
+
+def test_a_batch_the_buffer_let_go_is_freed_at_once():
+    """The feed holds its newest events and no more: memory follows --http-buffer."""
+    feed = LiveFeed(4)
+    markers = [_Marker() for _ in range(8)]
+    alive = [weakref.ref(marker) for marker in markers]
+    for n, marker in enumerate(markers):
+        feed.observe(
+            [WatchEvent(ts="t", source="s", action="a", container="", extra={"m": marker})]
+        )
+        del marker
+        if n == 5:
+            taken = feed.wait(feed.start_back(4), [], 0)  # a client reads 2..5 meanwhile
+    del markers
+    assert [ref() is not None for ref in alive] == [False, False] + [True] * 6
+    assert taken is not None
+    assert len(held_of(taken[1])) == 4
+    del taken  # the client let them go: only the four newest are held
+    assert [ref() is not None for ref in alive] == [False] * 4 + [True] * 4
 
 
 def test_the_live_feed_never_keeps_a_run_alive_whose_reader_left(tmp_path):
@@ -584,11 +618,12 @@ def test_an_event_json_cannot_hold_is_left_out_of_the_stream_not_the_run():
     odd = WatchEvent(ts="t", source="s", action="a", container="odd", extra={"x": object()})
     events = [WatchEvent(ts="t", source="s", action="a", container=f"c{n}") for n in range(2)]
     feed.observe([events[0], odd, events[1]])
-    upto, held = feed.wait(0, [], 0)
+    upto, pieces = feed.wait(0, [], 0)
+    held = held_of(pieces)
     assert [h.event.container for h in held] == ["c0", "c1"]
     assert [json.loads(h.frame)["container"] for h in held] == ["c0", "c1"]
     assert (upto, feed.unencodable) == (3, 1)  # numbered, and left out
-    assert frames(held) == held[0].sse() + held[1].sse()
+    assert frames(pieces) == held[0].sse() + held[1].sse()
 
 
 def test_the_page_is_served_with_its_files_and_no_inline_code(watchd, tmp_path):

@@ -50,7 +50,7 @@ def terok_event(record: dict[str, Any]) -> WatchEvent:
     line = json.dumps(record).encode()
     block = LineSplitter(1 << 20).feed_block(line + b"\n", 40 + len(line) + 1, "k")
     event = TerokDialect().to_event(dict(record), RecordSource("audit", "/t.jsonl"), None)
-    set_position(event, (block, 0))
+    set_position(event, block, 0)
     return event
 
 

@@ -186,7 +186,7 @@ def _events_of(
         event = event_from(dialect, record, where)
         # Where it was read, for formats that quote the line (ECS event.original) or its offset.
         body = line.removesuffix(b"\n")  # read forward, a line comes with its newline
-        set_position(event, (LineBlock(path, offset, 1, None, [body], [offset + len(body) + 1]), 0))
+        set_position(event, LineBlock(path, offset, 1, None, [body], [offset + len(body) + 1]), 0)
         yield event
     progress.advance(records, read)
 

@@ -63,13 +63,17 @@ class _Internal:
     """An event's state that is not part of its JSON form (slots a Struct does not encode).
 
     Left unset until needed: ``_time`` is parsed from ``ts`` when first asked
-    for. The source that read the record attaches it: ``_at`` (where it was
-    read; a block decoded whole also holds its records, so that is the one
-    store) and, where the record is not kept there, ``_record``.
+    for. The source that read the record attaches it: ``_block`` and
+    ``_index`` (where it was read; a block decoded whole also holds its
+    records, so that is the one store) and, where the record is not kept
+    there, ``_record``. Two slots, not a ``(block, index)`` tuple: a tuple is
+    an object the garbage collector tracks, and events the live feed holds
+    would give it one each to walk (the loop was a third slower for it).
     """
 
-    __slots__ = ("_at", "_record", "_time")
-    _at: tuple[Positions, int]
+    __slots__ = ("_block", "_index", "_record", "_time")
+    _block: Positions
+    _index: int
     _record: dict[str, Any]
     _time: datetime | None
 
@@ -113,30 +117,30 @@ class WatchEvent(_Internal, msgspec.Struct, frozen=True, gc=False, omit_defaults
         """Return the record the event was read from (None for an event no record made)."""
         record: dict[str, Any] | None = getattr(self, "_record", None)
         if record is None:  # a block decoded whole holds its records
-            at = self._position()
-            return None if at is None else at[0].record(at[1])
+            block = self._position()
+            return None if block is None else block.record(self._index)
         return record
 
     @property
     def cursor(self) -> Cursor | None:
         """Return where the record ends and starts in its file (None: not read from one)."""
-        at = self._position()
-        return None if at is None else at[0].cursor(at[1])
+        block = self._position()
+        return None if block is None else block.cursor(self._index)
 
     @property
     def raw(self) -> bytes | None:
         """Return the record's line as read, without its newline (None if not read from a file)."""
-        at = self._position()
-        return None if at is None else at[0].line(at[1])
+        block = self._position()
+        return None if block is None else block.line(self._index)
 
-    def _position(self) -> tuple[Positions, int] | None:
-        """Return where the event was read (its block and index), or None."""
-        return getattr(self, "_at", None)
+    def _position(self) -> Positions | None:
+        """Return the block the event was read in (its place there is ``_index``), or None."""
+        return getattr(self, "_block", None)
 
     def replace(self, **changes: object) -> WatchEvent:
         """Return a copy with *changes*, its record kept, and its time unless ``ts`` changed."""
         copy = msgspec.structs.replace(self, **changes)
-        for name in ("_record", "_at") if "ts" in changes else _Internal.__slots__:
+        for name in ("_record", "_block", "_index") if "ts" in changes else _Internal.__slots__:
             with suppress(AttributeError):  # not set on this event
                 _SETTERS[name](copy, getattr(self, name))
         return copy
@@ -178,8 +182,15 @@ _SETTERS = {name: _setter(name) for name in _Internal.__slots__}
 _set_time = _SETTERS["_time"]
 #: Attach the record an event was made from (for formats that reproduce it).
 set_record = _SETTERS["_record"]
-#: Attach where an event's record was read: a ``(Positions, index)`` pair.
-set_position = _SETTERS["_at"]
+#: Attach the block an event's record was read in, and its index there (both are needed).
+set_block = _SETTERS["_block"]
+set_index = _SETTERS["_index"]
+
+
+def set_position(event: WatchEvent, block: Positions, index: int) -> None:
+    """Attach where *event*'s record was read: the *index*-th record of *block*."""
+    set_block(event, block)
+    set_index(event, index)
 
 
 def set_time(event: WatchEvent, when: datetime | None) -> WatchEvent:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Sequence
+from typing import TypeAlias
 from urllib.parse import quote
 
 import msgspec
@@ -28,15 +29,18 @@ _ENCODER = msgspec.json.Encoder()
 
 
 class Held:
-    """One event in the buffer: its number, the event and its JSON form."""
+    """One event in the buffer: its number, the event and its JSON form.
 
-    __slots__ = ("_frames", "batch", "event", "frame", "seq")
+    It does not point back at its batch: a batch and its events in a cycle
+    would wait for the garbage collector to be freed, not for the last client.
+    """
 
-    def __init__(self, seq: int, event: WatchEvent, frame: bytes, batch: Batch) -> None:
+    __slots__ = ("_frames", "event", "frame", "seq")
+
+    def __init__(self, seq: int, event: WatchEvent, frame: bytes) -> None:
         self.seq = seq
         self.event = event
         self.frame = frame
-        self.batch = batch
         self._frames: dict[bool, bytes] = {}
 
     def sse(self, *, with_record: bool = False) -> bytes:
@@ -99,13 +103,13 @@ class Batch:
         except Exception:  # noqa: BLE001 - a plugin's value msgspec cannot write
             return [self._alone(first + n, event) for n, event in enumerate(events)]
         return [
-            Held(first + n, event, line, self)
+            Held(first + n, event, line)
             for n, (event, line) in enumerate(zip(events, lines, strict=False))
         ]
 
     def _alone(self, seq: int, event: WatchEvent) -> Held | None:
         try:
-            return Held(seq, event, _ENCODER.encode(event), self)
+            return Held(seq, event, _ENCODER.encode(event))
         except Exception:  # noqa: BLE001 - left out and counted, as held() says
             self.unencodable += 1
             return None
@@ -117,6 +121,10 @@ class Batch:
             made = b"".join(h.sse(with_record=with_record) for h in self.held() if h is not None)
             self._frames[with_record] = made
         return made
+
+
+#: What stands in the list for a batch let go, until the list is shortened.
+_GONE = Batch(-1, [])
 
 
 class Dropped(Exception):  # noqa: N818 - a state of the client, not an error of the program
@@ -178,8 +186,9 @@ class LiveFeed:
             gone = batches[self._head]
             self._held -= len(gone.events)
             self._unencodable_gone += gone.unencodable
+            batches[self._head] = _GONE  # its events freed now (a client reading it has it)
             self._head += 1
-        if self._head >= 64:  # let them go: a let-go batch must not stay referenced here
+        if self._head >= 64:  # the list itself shortened now and then, not every batch
             del batches[: self._head]
             del self._firsts[: self._head]
             self._head = 0
@@ -222,10 +231,12 @@ class LiveFeed:
 
     def wait(
         self, seq: int, filters: Sequence[EventFilter], timeout: float
-    ) -> tuple[int, list[Held]] | None:
+    ) -> tuple[int, list[Piece]] | None:
         """Return the held events from *seq* on that pass *filters*, and the next *seq*.
 
-        Waits up to *timeout* for one; None once the feed is closed;
+        The events come as pieces: a whole batch where every event of it is
+        sent (its frames are made once for all clients), else events one by
+        one. Waits up to *timeout* for one; None once the feed is closed;
         :class:`Dropped` when *seq* is no longer held.
         """
         with self._changed:
@@ -242,14 +253,19 @@ class LiveFeed:
             at = bisect.bisect_right(self._firsts, seq, lo=self._head) - 1
             batches = self._batches[at:]
         # Encoded and filtered on the client's thread: the loop never waits for it.
+        if not filters:
+            pieces: list[Piece] = list(batches)
+            if seq > batches[0].first:  # the first batch from the middle: event by event
+                pieces[:1] = [
+                    one for one in batches[0].held()[seq - batches[0].first :] if one is not None
+                ]
+            return upto, pieces
         taken = [
             one
             for batch in batches
             for one in (batch.held() if seq <= batch.first else batch.held()[seq - batch.first :])
             if one is not None
         ]
-        if not filters:
-            return upto, taken
         kept = [held.event for held in taken]
         for event_filter in filters:
             kept = event_filter(kept)
@@ -260,22 +276,20 @@ class LiveFeed:
         return self._firsts[self._head] if self._head < len(self._firsts) else self._next
 
 
-def frames(held: Sequence[Held], *, with_record: bool = False) -> bytes:
-    """Return *held* (rising numbers) as server-sent events, each whole batch as one piece."""
-    parts, index, count = [], 0, len(held)
-    while index < count:
-        one = held[index]
-        batch = one.batch
-        last = index + len(batch.events) - 1  # numbers rise: the last in place means all are
-        if (
-            not batch.unencodable
-            and one.seq == batch.first
-            and last < count
-            and held[last].seq == batch.end - 1
-        ):
-            parts.append(batch.sse(with_record=with_record))
-            index += len(batch.events)
-        else:
-            parts.append(one.sse(with_record=with_record))
-            index += 1
-    return b"".join(parts)
+#: What a client is sent at once: a whole batch, or one event.
+Piece: TypeAlias = Batch | Held
+
+
+def frames(pieces: Sequence[Piece], *, with_record: bool = False) -> bytes:
+    """Return *pieces* as server-sent events, in one piece of bytes."""
+    return b"".join(piece.sse(with_record=with_record) for piece in pieces)
+
+
+def held_of(pieces: Sequence[Piece]) -> list[Held]:
+    """Return the events *pieces* hold, in order (those JSON could not hold left out)."""
+    return [
+        one
+        for piece in pieces
+        for one in (piece.held() if isinstance(piece, Batch) else (piece,))
+        if one is not None
+    ]

@@ -26,7 +26,7 @@ from watchd.codecs.records import RECORD_DECODER, Skip, decode_block, decode_rec
 from watchd.core.checkpoints import CheckpointStore
 from watchd.core.context import ResourceKey, RunContext, SourceFactory, StartAt
 from watchd.core.errors import UsageError
-from watchd.core.event import Cursor, WatchEvent, set_position, set_record
+from watchd.core.event import Cursor, WatchEvent, set_block, set_index, set_position, set_record
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import Dialect, RecordSource, SourceMeasures
 from watchd.core.registry import TypeTable
@@ -131,8 +131,9 @@ class AuditWatcher:
         except Exception:  # noqa: BLE001 - the dialect failed on some record: find which
             made = [self._event_of(record, where, block, n) for n, record in enumerate(records)]
         block.records = records
-        # Where each event was read, stored in C: a (block, index) pair each.
-        _drain(map(set_position, made, zip(repeat(block), count())))
+        # Where each event was read, stored in C: its block, and its index there.
+        _drain(map(set_block, made, repeat(block)))
+        _drain(map(set_index, made, count()))
         for index, status, broken in reversed(links):  # from the end: indexes stay right
             made[index].extra["integrity"] = status
             if broken is not None:
@@ -221,7 +222,7 @@ class AuditWatcher:
                 status, broken = self._link(chain, tail, record, block, index)
             event = self._event_of(record, where, block, index)
             set_record(event, record)
-            set_position(event, (block, index))
+            set_position(event, block, index)
             if status:  # watchd's verdict goes with the event, not into the record as read
                 event.extra["integrity"] = status
             append(event)
