@@ -6,8 +6,10 @@ import io
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import structlog
@@ -81,8 +83,8 @@ def watchd_register_sink_types(sinks):
 """
 
 
-@pytest.mark.parametrize("tty", [False, True], ids=["json", "terminal"])
-def test_no_byte_of_a_failing_record_reaches_stderr(tmp_path, tty: bool) -> None:
+@pytest.mark.parametrize("where", ["json", "terminal", "journal"])
+def test_no_byte_of_a_failing_record_reaches_stderr(tmp_path, where: str) -> None:
     secret = "hunter2-5f1c-secret"  # noqa: S105 - planted in a record, searched for in stderr
     (tmp_path / "leaky_plugin.py").write_text(LEAKY_PLUGIN)
     trail = tmp_path / "audit.jsonl"
@@ -94,7 +96,7 @@ def test_no_byte_of_a_failing_record_reaches_stderr(tmp_path, tty: bool) -> None
         sys.executable, "-m", "watchd", "run", "-p", "leaky_plugin", "--from-beginning", "-v",
         "--source", f"audit:{trail},schema=leaky", "--sink", "leaky",
     ]  # fmt: skip
-    if tty:  # a terminal, where the console renderer writes the traceback
+    if where == "terminal":  # where the console renderer writes the traceback
         primary, secondary = pty.openpty()
         proc = subprocess.run(
             command,
@@ -107,6 +109,10 @@ def test_no_byte_of_a_failing_record_reaches_stderr(tmp_path, tty: bool) -> None
         )
         os.close(secondary)
         stderr = _drain(primary)
+    elif where == "journal":  # stderr is systemd's journal stream: priority-prefixed lines
+        stderr, proc = _as_journald_sees_it(command, env, tmp_path / "journal")
+        assert all(re.match(rb"<[0-7]>", text) for text in stderr.splitlines()), stderr
+        assert re.search(rb"^<3>Traceback", stderr, re.MULTILINE)  # each line at its priority
     else:
         proc = subprocess.run(command, capture_output=True, env=env, timeout=30, check=False)
         stderr = proc.stderr
@@ -115,6 +121,35 @@ def test_no_byte_of_a_failing_record_reaches_stderr(tmp_path, tty: bool) -> None
     assert b"Traceback" in stderr or b'"exception"' in stderr
     assert secret.encode() not in stderr
     assert b"hunter2" not in stderr
+
+
+def _as_journald_sees_it(
+    command: list[str], env: dict[str, str], path: Path
+) -> tuple[bytes, subprocess.CompletedProcess[bytes]]:
+    """Run *command* with stderr on a file that $JOURNAL_STREAM names, as systemd's stream."""
+    with path.open("wb") as journal:
+        info = os.fstat(journal.fileno())
+        env = {**env, "JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}"}
+        proc = subprocess.run(
+            command, stdout=subprocess.DEVNULL, stderr=journal, env=env, timeout=30, check=False
+        )
+    return path.read_bytes(), proc
+
+
+def test_under_journald_each_line_has_its_priority_and_no_json(tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(b'{"ts":"2026-01-01T00:00:00Z","action":"a","container":"c"}\nnot json\n')
+    command = [sys.executable, "-m", "watchd", "query", "--source", f"audit:{trail}", "-v"]
+    stderr, proc = _as_journald_sees_it(command, clean_env(), tmp_path / "journal")
+    assert proc.returncode == 0
+    lines = stderr.decode().splitlines()
+    assert any(text.startswith("<4>skipped malformed JSON  path=") for text in lines), lines
+    assert all(re.match(r"<[0-7]>[^{<]", text) for text in lines), lines
+    # $JOURNAL_STREAM naming another stream (stderr redirected by hand): JSON, as before.
+    other = subprocess.run(
+        command, capture_output=True, env=clean_env(JOURNAL_STREAM="1:1"), timeout=30, check=True
+    )
+    assert json.loads(other.stderr.splitlines()[0])["level"] == "warning"
 
 
 def _drain(fd: int) -> bytes:

@@ -14,9 +14,10 @@ from watchd.cli.arguments import parse_quietly
 from watchd.commands.selection import filter_specs
 from watchd.core.context import Registry, RunSettings, StartAt
 from watchd.core.errors import EXIT_FAILURE, UsageError
+from watchd.core.notify import ServiceNotifier
 from watchd.core.plugins import PluginHost
 from watchd.core.reload import Reloader, fall_back
-from watchd.core.run import RunPlan, execute, factories_of
+from watchd.core.run import Running, RunPlan, execute, factories_of
 from watchd.core.spec import parse_spec
 from watchd.core.timestamps import parse_when
 from watchd.http.setup import http_setup
@@ -72,11 +73,21 @@ def cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int
     plan.settings = replace(
         plan.settings, state_dir=reloader.state_dir, durable_state=reloader.durable
     )
+    service = ServiceNotifier.from_environment()  # run by systemd: it is told what happens
+    if service is not None:
+        reloader.on_reload = service.reloading
     try:
         http = http_setup(ns)
         if http is not None:
             plan.observers.append(http.live)
         sources = list(plan.sources)
+
+        def on_ready(running: Running) -> None:
+            if http is not None:
+                http.start(running, sources)
+            if service is not None:
+                service.attach(running)
+
         try:
             status = execute(
                 host,
@@ -84,12 +95,14 @@ def cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int
                 ns,
                 plan,
                 sys.stdout.buffer,
-                on_ready=(lambda running: http.start(running, sources)) if http else None,
+                on_ready=on_ready,
                 on_hup=reloader.on_hup,
             )
         finally:
             if http is not None:
                 http.close()
+            if service is not None:
+                service.close()
     except UsageError as exc:
         if ns.previous is not None:  # a reload whose plan does not start: back to the last one
             fall_back(ns.previous, str(exc), reloader.ephemeral)

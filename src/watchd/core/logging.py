@@ -1,4 +1,4 @@
-"""watchd's own diagnostics: structlog to stderr, readable on a terminal, JSON otherwise."""
+"""watchd's own diagnostics: structlog to stderr, for a terminal, for journald, JSON otherwise."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import io
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -92,6 +93,43 @@ class TerminalRenderer:
         return line + "\n" + out.getvalue().rstrip("\n")
 
 
+#: sd-daemon(3)'s priority prefixes, which journald reads at the start of each line.
+_PRIORITIES = {"debug": 7, "info": 6, "notice": 5, "warning": 4, "error": 3, "critical": 2}
+
+
+class JournalRenderer:
+    """watchd's diagnostics for journald: ``<N>what happened  key=value ...`` per line.
+
+    journald stamps each line with its time, unit and PID, and reads its
+    priority from the ``<N>`` prefix; a traceback's lines carry the same one,
+    so ``journalctl -p err`` shows them whole.
+    """
+
+    def __call__(self, _logger: object, _name: str, event: dict[str, Any]) -> str:
+        """Return the lines for one log call."""
+        exc_info = _exc_info(event.pop("exc_info", None))
+        event.pop("timestamp", None)
+        prefix = f"<{_PRIORITIES.get(str(event.pop('level', 'info')), 6)}>"
+        what = printable(str(event.pop("event", "")))
+        fields = [f"{printable(str(key))}={quoted(_text(value))}" for key, value in event.items()]
+        lines = ["  ".join([what, *fields]).rstrip()]
+        if exc_info is not None:
+            out = io.StringIO()
+            _plain_traceback(out, exc_info)
+            lines += out.getvalue().rstrip("\n").split("\n")
+        return "\n".join(prefix + text for text in lines)
+
+
+def journal_stream(out: TextIO, env: Mapping[str, str] = os.environ) -> bool:
+    """Return True when *out* is the stream systemd connected to journald (``$JOURNAL_STREAM``)."""
+    device, _, inode = env.get("JOURNAL_STREAM", "").partition(":")
+    try:
+        info = os.fstat(out.fileno())
+        return (info.st_dev, info.st_ino) == (int(device), int(inode))
+    except (ValueError, OSError, io.UnsupportedOperation):
+        return False
+
+
 def _text(value: object) -> str:
     return value if isinstance(value, str) else _json_serializer(value)
 
@@ -112,7 +150,9 @@ def configure_logging(verbosity: int = 0, stream: TextIO | None = None) -> None:
     """Send watchd's logs to *stream* (stderr): ``-v`` adds debug, ``-q`` keeps warnings.
 
     On a terminal the lines are rendered for people (colour unless NO_COLOR);
-    otherwise each line is one JSON object, for journald, Docker or a collector.
+    under systemd, when stderr is its journal stream, plain lines with the
+    priority prefixes journald reads; otherwise each line is one JSON object,
+    for Docker or a collector.
     """
     out = stream if stream is not None else sys.stderr
     level = _LEVELS[max(-2, min(1, verbosity))]
@@ -124,6 +164,8 @@ def configure_logging(verbosity: int = 0, stream: TextIO | None = None) -> None:
     renderer: list[Any]
     if out.isatty():
         renderer = [TerminalRenderer(color=not os.environ.get("NO_COLOR"))]
+    elif journal_stream(out):
+        renderer = [JournalRenderer()]
     else:
         renderer = [
             structlog.processors.TimeStamper(fmt="iso", utc=True),

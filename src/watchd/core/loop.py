@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Protocol
 
 import structlog
 
@@ -23,6 +24,26 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _WAKEUP = object()  # selector data of the wakeup socket
 #: How long a stopping loop keeps writing what its sinks still hold.
 DRAIN_SECONDS = 2.0
+
+
+class Supervisor(Protocol):
+    """What the loop tells the process's supervisor (systemd): see :mod:`watchd.core.notify`."""
+
+    def started(self) -> None:
+        """Learn that every source was polled a first time."""
+        ...
+
+    def deadline(self) -> float | None:
+        """Return when :meth:`tick` is next due (``time.monotonic``), None for never."""
+        ...
+
+    def tick(self, now: float) -> None:
+        """Do what is due at *now*; called by the loop between two rounds."""
+        ...
+
+    def stopping(self) -> None:
+        """Learn that the loop begins to stop."""
+        ...
 
 
 class EventLoop:
@@ -54,6 +75,11 @@ class EventLoop:
         #: Rounds of the loop so far: another thread sees it turn (``/healthz``).
         self.turns = 0
         self._events_of_detached: dict[str, int] = {}
+        self._supervisor: Supervisor | None = None
+
+    def supervise(self, supervisor: Supervisor) -> None:
+        """Tell *supervisor* when the loop has started, between rounds, and when it stops."""
+        self._supervisor = supervisor
 
     def add(self, watcher: Watcher) -> None:
         """Attach *watcher*; it is polled once at start, then as the loop decides."""
@@ -86,6 +112,8 @@ class EventLoop:
             self._poll_all(list(self._entries))
             self.started = True
             log.debug("ready", sources=len(self._entries))
+            if self._supervisor is not None:
+                self._supervisor.started()
             while not self._stopping:
                 if not self._entries:
                     self._finish_without_watchers()
@@ -124,9 +152,15 @@ class EventLoop:
             held = self.pipeline.reorderer.timeout()
             if held is not None:
                 pending.append(now + held)
+        supervisor = self._supervisor
+        told = supervisor.deadline() if supervisor is not None else None
+        if told is not None:
+            pending.append(told)
         timeout = max(min(pending) - now, 0.0) if pending else None
         due = self._dispatch_ready(self._selector.select(timeout), paused=paused)
         now = time.monotonic()
+        if supervisor is not None and told is not None and now >= told:
+            supervisor.tick(now)  # from the loop itself: a loop stuck elsewhere sends nothing
         self._sinks.on_timers(sink_deadlines, now)
         self.pipeline.release()
         self.pipeline.collect()
@@ -268,6 +302,8 @@ class EventLoop:
         return restore
 
     def _shutdown(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.stopping()
         self.pipeline.release(everything=True)
         if not self._sinks.drain(DRAIN_SECONDS, self._stop_signalled):
             log.warning("drain cut short by a second signal")

@@ -67,6 +67,8 @@ class Reloader:
         self._raw = list(raw_args)
         self._args = list(args)
         self._check = check
+        #: Called when a checked reload begins (systemd is told: RELOADING=1).
+        self.on_reload: Callable[[], None] | None = None
         self.requested = False
         handed_over = os.environ.pop(RELOAD_ENV, None)
         self.ephemeral: str | None = None
@@ -87,6 +89,8 @@ class Reloader:
             return
         log.info("SIGHUP received: reloading")
         self.requested = True
+        if self.on_reload is not None:
+            self.on_reload()
         loop.stop(0)
 
     def finish(self, status: int) -> int:
