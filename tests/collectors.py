@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
+from conftest import missing
 
 ROOT = Path(os.environ.get("WATCHD_COLLECTORS", "/opt/watchd-collectors"))
 
@@ -29,10 +29,7 @@ def require(binary: Path, what: str) -> None:
     """Skip (fail under CI=true) when *binary* is not there."""
     if binary.is_file():
         return
-    reason = f"{what} is not at {binary}: run .ci/collectors (or set WATCHD_COLLECTORS)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    missing(f"{what} is not at {binary}: run .ci/collectors (or set WATCHD_COLLECTORS)")
 
 
 def free_ports(count: int) -> list[int]:

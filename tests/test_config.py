@@ -106,7 +106,8 @@ def test_bad_configs_are_one_clear_line(tmp_path: Path, text: str, error: str) -
     assert error in result.stderr
 
 
-def test_config_belongs_to_run_query_and_summary(tmp_path: Path) -> None:
+def test_config_belongs_to_run_validate_query_and_summary(tmp_path: Path) -> None:
     result = run_watchd("verify", str(tmp_path), "--config", "x.toml")
     assert result.returncode == 2
-    assert result.stderr == "watchd: error: --config is an option of run, query, summary\n"
+    expected = "watchd: error: --config is an option of run, validate, query, summary\n"
+    assert result.stderr == expected

@@ -11,9 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from conftest import append, clean_env, line, wait_for_lines
+from conftest import append, clean_env, line, missing, wait_for_lines
 
 STRACE = shutil.which("strace")
 
@@ -52,9 +50,7 @@ def fsyncs_of(tmp_path: Path, *options: str) -> list[str]:
     needs CAP_SYS_PTRACE), and is stopped by its own PID.
     """
     if STRACE is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("strace is not installed; .ci/run installs it")
-        pytest.skip("strace is not installed")
+        missing("strace is not installed; .ci/run installs it")
     trail = tmp_path / "audit.jsonl"
     trail.write_bytes(line(0))
     out = tmp_path / "out.jsonl"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import append, clean_env
+from conftest import append, clean_env, missing
 from test_http import TOKEN, Server
 from watchd.writer import AuditWriter
 
@@ -26,20 +26,14 @@ HOSTILE = (
 )
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser():
     try:
         from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only these tests need it
     except ImportError:
-        _missing("playwright is not installed (pip install -e '.[test]')")
+        missing("playwright is not installed (pip install -e '.[test]')")
     if not Path(CHROMIUM).is_file():
-        _missing(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set WATCHD_CHROMIUM)")
+        missing(f"no Chromium at {CHROMIUM}: apt-get install chromium (or set WATCHD_CHROMIUM)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

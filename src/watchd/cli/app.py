@@ -26,6 +26,7 @@ from watchd.cli.arguments import (
     parse_quietly,
     positive_int,
 )
+from watchd.cli.reference import SHELLS, completion, manual
 from watchd.cli.run import cmd_run
 from watchd.commands.selection import filter_specs
 from watchd.core.context import Registry
@@ -174,6 +175,138 @@ def build_parser(host: PluginHost, registry: Registry | None = None) -> argparse
             "--state-dir /var/lib/watchd",
         ),
     )
+    _add_run_options(run, host, formats)
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the configuration and print the plan, as 'watchd validate'; open nothing",
+    )
+    run.set_defaults(handler=cmd_run)
+
+    validate = command(
+        commands,
+        "validate",
+        common,
+        "check a configuration: print the plan or every error",
+        "Read the configuration and the command line as 'watchd run' would, build every\n"
+        "source, sink, format and filter without opening anything, and print the plan,\n"
+        "or every error with its key and line (exit 0 or 2). The same as 'run --dry-run'.",
+        examples=(
+            "watchd validate --config /etc/watchd/watchd.toml",
+            "watchd validate --source audit:/var/log/app/ --sink syslog:tcp://127.0.0.1:514",
+        ),
+    )
+    _add_run_options(validate, host, formats)
+    validate.set_defaults(handler=cmd_run, dry_run=True)
+    add_service_commands(commands, common)
+
+    plugins = command(
+        commands,
+        "plugins",
+        common,
+        "list plugins",
+        "List every plugin and what it provides.",
+        examples=("watchd plugins", "watchd -p no:siem plugins --json"),
+    )
+    plugins.add_argument("--json", action="store_true", help="one JSON object per plugin")
+    plugins.set_defaults(handler=_cmd_plugins)
+
+    add_batch_commands(commands, common, formats)
+    add_trail_tools(commands, common)
+
+    demo = command(
+        commands,
+        "demo",
+        common,
+        "show watchd on sample events",
+        "Append sample audit records to a temporary file and follow it, as 'watchd run' would.",
+        examples=("watchd demo", "watchd demo --count 3 --interval 100 --format json"),
+    )
+    demo.add_argument("--count", type=positive_int, default=12, help="records to write")
+    demo.add_argument(
+        "--interval",
+        type=Duration("ms", least=0.001),
+        default=0.3,
+        metavar="DURATION",
+        help="pause between records (default 300ms; a bare number is ms)",
+    )
+    add_output_options(demo, formats)
+    demo.set_defaults(handler=_cmd_demo)
+    parser.commands = dict(commands.choices)
+    return parser
+
+
+def add_service_commands(
+    commands: argparse._SubParsersAction[CommandParser], common: CommandParser
+) -> None:
+    """Add ``unit``, ``completion`` and ``man``: what installing watchd as a service takes."""
+    unit = command(
+        commands,
+        "unit",
+        common,
+        "print the systemd unit",
+        "Print watchd's systemd unit (Type=notify, watchdog, reload, hardened), running\n"
+        "this installation's watchd with /etc/watchd/watchd.toml; --template prints\n"
+        "watchd@.service, whose watchd@NAME.service reads /etc/watchd/NAME.toml.",
+        examples=(
+            "watchd unit > /etc/systemd/system/watchd.service",
+            "watchd unit --template > /etc/systemd/system/watchd@.service",
+        ),
+    )
+    unit.add_argument("--template", action="store_true", help="the template unit watchd@.service")
+    unit.add_argument(
+        "--read-any",
+        action="store_true",
+        help="let it read any file, whatever its mode (CAP_DAC_READ_SEARCH, nothing more)",
+    )
+    unit.add_argument("--exec", dest="command_path", metavar="COMMAND", help="ExecStart's watchd")
+    unit.set_defaults(handler=_cmd_unit)
+    completion = command(
+        commands,
+        "completion",
+        common,
+        "print the shell completion",
+        "Print the completion script of a shell, made from this installation's parser\n"
+        "(its plugins' source, sink, filter and format names included).",
+        examples=(
+            "watchd completion bash > /etc/bash_completion.d/watchd",
+            "watchd completion zsh > ~/.zfunc/_watchd",
+            "watchd completion fish > ~/.config/fish/completions/watchd.fish",
+        ),
+    )
+    completion.add_argument("shell", choices=SHELLS, help="bash, zsh or fish")
+    completion.set_defaults(handler=_cmd_completion)
+    manual_page = command(
+        commands,
+        "man",
+        common,
+        "print the man page",
+        "Print watchd's man page (roff), made from its parser: every command and option.",
+        examples=("watchd man > /usr/local/share/man/man1/watchd.1", "watchd man | man -l -"),
+    )
+    manual_page.set_defaults(handler=_cmd_man)
+
+
+def _cmd_unit(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001
+    from watchd.service.unit import unit_text  # noqa: PLC0415 - only this command needs it
+
+    text = unit_text(template=ns.template, read_any=ns.read_any, command=ns.command_path or "")
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _cmd_completion(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001
+    sys.stdout.write(completion(ns.parser, registry, ns.shell))
+    return EXIT_OK
+
+
+def _cmd_man(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001
+    sys.stdout.write(manual(ns.parser))
+    return EXIT_OK
+
+
+def _add_run_options(run: argparse.ArgumentParser, host: PluginHost, formats: list[str]) -> None:
+    """Add what ``run`` takes (``validate`` takes the same, to check it)."""
     run.add_argument(
         "--source",
         action="append",
@@ -246,42 +379,6 @@ def build_parser(host: PluginHost, registry: Registry | None = None) -> argparse
     )
     add_http_options(run)
     host.add_options(run)
-    run.set_defaults(handler=cmd_run)
-
-    plugins = command(
-        commands,
-        "plugins",
-        common,
-        "list plugins",
-        "List every plugin and what it provides.",
-        examples=("watchd plugins", "watchd -p no:siem plugins --json"),
-    )
-    plugins.add_argument("--json", action="store_true", help="one JSON object per plugin")
-    plugins.set_defaults(handler=_cmd_plugins)
-
-    add_batch_commands(commands, common, formats)
-    add_trail_tools(commands, common)
-
-    demo = command(
-        commands,
-        "demo",
-        common,
-        "show watchd on sample events",
-        "Append sample audit records to a temporary file and follow it, as 'watchd run' would.",
-        examples=("watchd demo", "watchd demo --count 3 --interval 100 --format json"),
-    )
-    demo.add_argument("--count", type=positive_int, default=12, help="records to write")
-    demo.add_argument(
-        "--interval",
-        type=Duration("ms", least=0.001),
-        default=0.3,
-        metavar="DURATION",
-        help="pause between records (default 300ms; a bare number is ms)",
-    )
-    add_output_options(demo, formats)
-    demo.set_defaults(handler=_cmd_demo)
-    parser.commands = dict(commands.choices)
-    return parser
 
 
 def _cmd_query(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
@@ -367,9 +464,15 @@ def _overview() -> int:
     try:
         build_parser(PluginHost(scan_plugin_args([]))).print_help()
     except (PluginLoadError, PluginConflictError) as exc:
-        print(f"watchd: error: {exc}", file=sys.stderr)
+        _say_error(exc)
         return EXIT_FAILURE if isinstance(exc, PluginLoadError) else EXIT_USAGE
     return EXIT_OK
+
+
+def _say_error(exc: Exception) -> None:
+    """Print an error, each of its lines as one (a configuration's errors come together)."""
+    for text in str(exc).splitlines() or [""]:
+        print(f"watchd: error: {text}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -395,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, PluginLoadError, PluginConflictError) as exc:
         if previous is not None:
             fall_back(previous, str(exc))
-        print(f"watchd: error: {exc}", file=sys.stderr)
+        _say_error(exc)
         return EXIT_FAILURE if isinstance(exc, PluginLoadError) else EXIT_USAGE
     ns.raw_args, ns.args, ns.previous, ns.parser = raw_args, args, previous, parser
     ns.reloaded = handover is not None
@@ -408,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = ns.handler(host, registry, ns)
     except UsageError as exc:
-        print(f"watchd: error: {exc}", file=sys.stderr)
+        _say_error(exc)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"watchd: {ns.command} interrupted, its output cut short", file=sys.stderr)

@@ -26,7 +26,7 @@ from typing import Any
 from watchd.core.errors import UsageError
 
 #: The commands that take ``--config``.
-CONFIGURABLE = ("run", "query", "summary")
+CONFIGURABLE = ("run", "validate", "query", "summary")
 #: The options whose values are specs: a table of theirs is written as TYPE:TARGET,K=V.
 SPEC_KEYS = frozenset(("source", "sink", "apply"))
 
@@ -90,18 +90,50 @@ def expand(args: Sequence[str], command: argparse.ArgumentParser) -> list[str]:
     options = _long_options(command)
     given = {arg.partition("=")[0] for arg in rest if arg.startswith("--")}
     tokens: list[str] = []
+    problems: list[str] = []  # every key's, one per line: a deploy check wants them all
     for key, value in table.items():
         name = key.replace("_", "-")
         action = options.get(name)
         if action is None:
             known = ", ".join(sorted(options))
-            raise UsageError(f"{path}:{_line_of(text, key)}: unknown key {key!r} (known: {known})")
+            problems.append(f"{path}:{_line_of(text, key)}: unknown key {key!r} (known: {known})")
+            continue
         flag = action.option_strings[-1] if action.option_strings[-1].startswith("--") else name
         if set(action.option_strings) & given or name == "plugin":
             continue  # the command line says otherwise; plugins were read ahead
-        tokens += _tokens(flag, action, value, path, _line_of(text, key))
+        try:
+            tokens += _tokens(flag, action, value, path, _line_of(text, key))
+        except UsageError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise UsageError("\n".join(problems))
     # The command word first, then the file's options, then the command line's.
     return [*rest[:1], *tokens, *rest[1:]]
+
+
+def origins(args: Sequence[str]) -> dict[tuple[str, str], str]:
+    """Return where the file of ``--config`` sets each spec: (key, spec text) -> ``FILE:LINE``."""
+    path, _ = config_path(args)
+    if path is None:
+        return {}
+    text, table = _load(path)
+    found: dict[tuple[str, str], str] = {}
+    for key in sorted(SPEC_KEYS):
+        value = table.get(key)
+        values = value if isinstance(value, list) else [] if value is None else [value]
+        headers = [m.start() for m in re.finditer(rf"^[ \t]*\[\[[ \t]*{key}[ \t]*\]\]", text, re.M)]
+        for index, item in enumerate(values):
+            try:
+                spec = _text(item, True, "")
+            except UsageError:
+                continue  # reported by expand, with its line
+            if isinstance(item, dict) and index < len(headers):
+                line = text.count("\n", 0, headers[index]) + 1
+            else:
+                at = text.find(str(item)) if isinstance(item, str) else -1
+                line = text.count("\n", 0, at) + 1 if at >= 0 else _line_of(text, key)
+            found[(key, spec)] = f"{path}:{line}: {key}"
+    return found
 
 
 def _long_options(command: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -129,8 +161,23 @@ def _tokens(flag: str, action: argparse.Action, value: Any, path: str, line: int
         raise UsageError(f"{where}: expected one value, not a list")
     tokens: list[str] = []
     for item in values:
-        tokens += [flag, _text(item, flag[2:] in SPEC_KEYS, where)]
+        token = _text(item, flag[2:] in SPEC_KEYS, where)
+        _check_value(action, token, where)
+        tokens += [flag, token]
     return tokens
+
+
+def _check_value(action: argparse.Action, token: str, where: str) -> None:
+    """Refuse a value the option's type or choices refuse, naming the file's key and line."""
+    if action.choices is not None and token not in action.choices:
+        raise UsageError(f"{where}: {token!r} is not one of {', '.join(map(str, action.choices))}")
+    convert = action.type
+    if not callable(convert):
+        return
+    try:
+        convert(token)
+    except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+        raise UsageError(f"{where}: {exc}") from None
 
 
 def _text(value: Any, spec: bool, where: str) -> str:  # noqa: ANN401, FBT001 - any TOML value

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from watchd.cli import config
 from watchd.cli.arguments import parse_quietly
+from watchd.cli.validate import dry_run
 from watchd.commands.selection import filter_specs
 from watchd.core.context import Registry, RunSettings, StartAt
 from watchd.core.errors import EXIT_FAILURE, UsageError
@@ -25,11 +26,21 @@ from watchd.http.setup import http_setup
 
 def plan_from_args(ns: argparse.Namespace) -> RunPlan:
     """Turn ``watchd run`` options into a plan; every spec is parsed here."""
+    settings = settings_from_args(ns)
+    return RunPlan(
+        sources=[parse_spec(text, "--source") for text in ns.source],
+        sinks=[parse_spec(text, "--sink") for text in ns.sink or ["stdout"]],
+        filters=filter_specs(ns),
+        settings=settings,
+    )
+
+
+def settings_from_args(ns: argparse.Namespace) -> RunSettings:
+    """Return the run's settings the options give (where to start, state, timings)."""
     if ns.until is not None:
         raise UsageError(
             "run: --until ends what is read, and following has no end: use 'watchd query --until T'"
         )
-    filters = filter_specs(ns)
     if ns.since is not None:
         start = StartAt("since", since=parse_when(ns.since, "--since"))
     elif ns.from_beginning:
@@ -38,7 +49,7 @@ def plan_from_args(ns: argparse.Namespace) -> RunPlan:
         start = StartAt("last", ns.last)
     else:
         start = StartAt("end")
-    settings = RunSettings(
+    return RunSettings(
         start=start,
         poll_interval=ns.poll_interval,
         default_format=ns.format,
@@ -47,12 +58,6 @@ def plan_from_args(ns: argparse.Namespace) -> RunPlan:
         state_ttl=ns.state_ttl,
         reorder_window=ns.reorder_window,
         continued=getattr(ns, "reloaded", False),
-    )
-    return RunPlan(
-        sources=[parse_spec(text, "--source") for text in ns.source],
-        sinks=[parse_spec(text, "--sink") for text in ns.sink or ["stdout"]],
-        filters=filters,
-        settings=settings,
     )
 
 
@@ -66,6 +71,8 @@ def _raise_open_files_limit() -> None:
 
 def cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
     """Run ``watchd run``: plan, check, follow, and reload on SIGHUP."""
+    if ns.dry_run:
+        return dry_run(host, registry, ns, settings_from_args, sys.stdout)
     _raise_open_files_limit()
     plan = plan_from_args(ns)
     check = reload_check(ns.parser, registry, ns.raw_args)

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, Generic, Literal, TypeVar
 
 import structlog
 
+from watchd.core.errors import Checked
 from watchd.core.interfaces import Dialect, EventFilter, FormatFactory, Sink, Watcher
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
@@ -103,9 +104,21 @@ class RunContext:
     stdout: BinaryIO
     settings: RunSettings = field(default_factory=RunSettings)
     request_stop: Callable[[int], None] = field(default=lambda _status: None)
+    #: ``watchd validate`` / ``run --dry-run``: factories check their spec, then stop.
+    dry_run: bool = False
     _resources: dict[ResourceKey[object], object] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _ids: dict[str, int] = field(default_factory=dict)
+
+    def opening(self) -> None:
+        """Say that the factory has checked its spec and now opens what it needs.
+
+        Every factory calls it between the two. In a dry run it raises
+        :class:`~watchd.core.errors.Checked`: the spec is good, and nothing is
+        opened, bound, created or connected to.
+        """
+        if self.dry_run:
+            raise Checked
 
     def claim_id(self, base: str) -> str:
         """Return a name for a source that no other source of this run has.

@@ -117,10 +117,18 @@ class DeadLetters:
             self._fd = -1
 
 
-def dead_letters(options: Options, sink: str) -> DeadLetters:
-    """Take a sink spec's ``dead_letter=FILE`` option (opened now: a bad path is a usage error)."""
+def dead_letters(options: Options, sink: str, *, dry_run: bool = False) -> DeadLetters:
+    """Take a sink spec's ``dead_letter=FILE`` option (opened now: a bad path is a usage error).
+
+    In a dry run it is not opened (nor created): only whether it could be.
+    """
     path = options.optional("dead_letter")
     if path is None:
+        return DeadLetters(sink)
+    if dry_run:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.access(path if os.path.exists(path) else folder, os.W_OK):
+            raise UsageError(f"{options.where}: dead_letter={path}: cannot be written")
         return DeadLetters(sink)
     try:
         fd = open_append(path)

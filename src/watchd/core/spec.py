@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from watchd.core.durations import parse_duration, shown
@@ -15,6 +16,8 @@ _TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*\Z")
 _OPTION_START = re.compile(r",(?=[A-Za-z_][A-Za-z0-9_.-]*=)")
 # Values of these options never appear in a message: they are credentials.
 _SECRET_VALUE = re.compile(r"(,(?:token|password|secret)=)[^,]*")
+_SECRET_KEYS = frozenset(("token", "password", "secret"))
+_T = TypeVar("_T")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -30,6 +33,8 @@ class Options:
     values: dict[str, str] = field(default_factory=dict)
     where: str = ""
     _known: list[str] = field(default_factory=list)
+    #: Each option taken, with the value it has (given or default): the plan shows them.
+    resolved: dict[str, str] = field(default_factory=dict)
 
     def __contains__(self, key: str) -> bool:
         return key in self.values
@@ -38,36 +43,44 @@ class Options:
         self._known.append(key)
         return self.values.pop(key, None)
 
+    def _noted(self, key: str, value: _T) -> _T:
+        shown_value = "***" if key in _SECRET_KEYS else value
+        self.resolved[key] = (
+            shown(shown_value) if isinstance(shown_value, float) else str(shown_value)
+        )
+        return value
+
     def text(self, key: str, default: str) -> str:
         """Take *key* as a string."""
         value = self._take(key)
-        return default if value is None else value
+        return self._noted(key, default if value is None else value)
 
     def optional(self, key: str) -> str | None:
         """Take *key* as a string, None when absent."""
-        return self._take(key)
+        value = self._take(key)
+        return value if value is None else self._noted(key, value)
 
     def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
         """Take *key*, which must be one of *choices*."""
         value = self._take(key)
         if value is None:
-            return default
+            return self._noted(key, default)
         if value not in choices:
             raise UsageError(f"{self.where}: {key}={value!r} is not one of {', '.join(choices)}")
-        return value
+        return self._noted(key, value)
 
     def number(self, key: str, default: int, *, minimum: int = 0) -> int:
         """Take *key* as an integer no smaller than *minimum*."""
         value = self._take(key)
         if value is None:
-            return default
+            return self._noted(key, default)
         try:
             number = int(value)
         except ValueError:
             raise UsageError(f"{self.where}: {key}={value!r} is not a whole number") from None
         if number < minimum:
             raise UsageError(f"{self.where}: {key}={value!r} is below {minimum}")
-        return number
+        return self._noted(key, number)
 
     def duration(
         self, key: str, default: float, *, unit: str | None, minimum: float = 0.0
@@ -79,21 +92,21 @@ class Options:
         """
         value = self._take(key)
         if value is None:
-            return default
+            return self._noted(key, float(default))
         seconds = parse_duration(value, unit=unit, what=f"{self.where}: {key}")
         if seconds < minimum:
             raise UsageError(f"{self.where}: {key}={value!r} is below {shown(minimum)}")
-        return seconds
+        return self._noted(key, seconds)
 
     def flag(self, key: str, *, default: bool) -> bool:
         """Take *key* as a boolean (true/false, yes/no, on/off, 1/0)."""
         value = self._take(key)
         if value is None:
-            return default
+            return self._noted(key, "yes" if default else "no") == "yes"
         if value.lower() in _TRUE:
-            return True
+            return self._noted(key, "yes") == "yes"
         if value.lower() in _FALSE:
-            return False
+            return self._noted(key, "no") == "yes"
         raise UsageError(f"{self.where}: {key}={value!r} is not true or false")
 
     def finish(self) -> None:

@@ -382,6 +382,7 @@ def make_audit_watcher(spec: Spec, context: RunContext) -> AuditWatcher:
     integrity = options.choice("integrity", ("auto", "off"), "auto") == "auto"
     timings = trail_options(options, context)
     options.finish()
+    context.opening()
     hub = shared_hub(context)
     store = shared_store(context)
     source_id = context.claim_id(f"audit:{spec.target}")

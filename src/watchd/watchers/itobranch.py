@@ -139,6 +139,7 @@ def make_ito_branch_watcher(spec: Spec, context: RunContext) -> ItoBranchWatcher
     interval = spec.options.duration("interval", 2.0, unit="ms", minimum=0.01)
     dialect = context.registry.dialects.get(spec.options.text("schema", "ito"), spec.options.where)
     spec.options.finish()
+    context.opening()
     return ItoBranchWatcher(context, repo, branch, interval, dialect)
 
 

@@ -413,6 +413,7 @@ def make_syslog_source(spec: Spec, context: RunContext) -> UdpListener | TcpList
     idle_timeout = options.duration("idle_timeout", 60.0, unit="s", minimum=1)
     rcvbuf = options.number("rcvbuf", 8 * 1024 * 1024, minimum=4096) if transport == "udp" else 0
     options.finish()
+    context.opening()
     name = f"syslog:{transport}://{host}:{port}"
     log = structlog.get_logger("watchd").bind(source=name)
     skips = SkipCounter(log)

@@ -60,7 +60,6 @@ class WorktreesWatcher:
         self._context = context
         self._spec = spec
         self._rediscover = rediscover
-        self._hub = shared_hub(context)
         self._children: dict[str, AuditWatcher] = {}
         self._polled: deque[list[AuditWatcher]] = deque()
         self._next = 0.0
@@ -70,6 +69,8 @@ class WorktreesWatcher:
         )
         self._options = trail_options(spec.options, context)
         spec.options.finish()
+        context.opening()
+        self._hub = shared_hub(context)
 
     def fileno(self) -> int:
         """Return the shared inotify descriptor, or -1 where files are polled."""

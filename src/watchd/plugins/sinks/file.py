@@ -96,8 +96,9 @@ def make_file_sink(spec: Spec, context: RunContext) -> FileSink:
     kept = context.state_dir is not None and context.durable_state  # the user's --state-dir
     fsync = options.choice("fsync", ("yes", "no"), "yes" if kept else "no") == "yes"
     formatter = formatter_for(options, context, tty=False)
-    dead = dead_letters(options, f"file:{spec.target}")
+    dead = dead_letters(options, f"file:{spec.target}", dry_run=context.dry_run)
     options.finish()
+    context.opening()
     try:
         return FileSink(os.path.abspath(spec.target), formatter, dead, fsync=fsync)
     except OSError as exc:

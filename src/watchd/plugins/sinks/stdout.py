@@ -107,8 +107,9 @@ def make_stdout_sink(spec: Spec, context: RunContext) -> StdoutSink:
     tty = isatty(context.stdout)
     default = context.default_format or ("human" if tty else "json")
     formatter = formatter_for(spec.options, context, tty=tty, default=default)
-    dead = dead_letters(spec.options, "stdout")
+    dead = dead_letters(spec.options, "stdout", dry_run=context.dry_run)
     spec.options.finish()
+    context.opening()
     header = header_of(formatter)
     try:
         fresh = not context.continued and starts_output(context.stdout.fileno())

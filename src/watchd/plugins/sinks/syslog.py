@@ -90,13 +90,14 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
     name, message = message_format(options, context, local=transport == "unix")
     settings = delivery(options)
     sink_name = f"syslog:{spec.target}"
-    letters = dead_letters(options, sink_name)
+    letters = dead_letters(options, sink_name, dry_run=context.dry_run)
     if transport in ("udp", "unix"):
         default_limit = 8192 if transport == "unix" else 1024 if name == "rfc3164" else 2048
         limit = options.number("limit", default_limit, minimum=480)
         if transport == "udp" and limit > _UDP_MAX:
             raise UsageError(f"{where}: limit={limit} is above UDP's {_UDP_MAX} bytes")
         options.finish()
+        context.opening()
         address: tuple[str, int] | str = (
             rest if transport == "unix" else parse_address(rest, where, _DEFAULT_PORTS["udp"])
         )
@@ -117,6 +118,7 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
         server_name = options.optional("server_name")
         tls = tls_context(options)
     options.finish()
+    context.opening()
     return TcpSink(
         sink_name,
         host_port,

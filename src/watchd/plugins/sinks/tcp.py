@@ -259,8 +259,9 @@ def make_tcp_sink(spec: Spec, context: RunContext) -> TcpSink:
     address = parse_address(spec.target, spec.options.where)
     settings = delivery(spec.options)
     formatter = formatter_for(spec.options, context, tty=False)
-    letters = dead_letters(spec.options, f"tcp:{spec.target}")
+    letters = dead_letters(spec.options, f"tcp:{spec.target}", dry_run=context.dry_run)
     spec.options.finish()
+    context.opening()
     return TcpSink(f"tcp:{spec.target}", address, formatter, delivery=settings, letters=letters)
 
 

@@ -108,6 +108,7 @@ def make_ticker(spec: Spec, context: RunContext) -> Ticker:
     interval = spec.options.duration("interval", 1.0, unit="ms", minimum=0.001)
     count = spec.options.number("count", 3, minimum=1)
     spec.options.finish()
+    context.opening()  # checked: `watchd validate` stops here, before anything is made
     return Ticker(spec.target or "default", interval, count, context.options.example_action)
 
 

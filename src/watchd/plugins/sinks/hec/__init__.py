@@ -31,7 +31,7 @@ from watchd.plugins.sinks.network import delivery, tls_context
 TOKEN_ENV = "WATCHD_HEC_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
-def make_hec_sink(spec: Spec, context: RunContext) -> HecSink:  # noqa: ARG001
+def make_hec_sink(spec: Spec, context: RunContext) -> HecSink:
     """Build ``hec:https://HOST:8088[,token=…][,index=…][,sourcetype=…]…``."""
     options = spec.options
     where = options.where
@@ -58,8 +58,9 @@ def make_hec_sink(spec: Spec, context: RunContext) -> HecSink:  # noqa: ARG001
     flush = _flush_option(options)
     ack_timeout = options.duration("ack_timeout", 300.0, unit="s", minimum=0.1)
     settings = delivery(options, base=0.2)
-    letters = dead_letters(options, f"hec:{url}")
+    letters = dead_letters(options, f"hec:{url}", dry_run=context.dry_run)
     options.finish()
+    context.opening()
     channel = str(uuid.uuid4()) if ack else None
     client = HecClient(url, token, tls=tls, compress=compress, channel=channel)
     return HecSink(

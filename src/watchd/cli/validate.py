@@ -1,0 +1,124 @@
+"""``watchd validate`` and ``watchd run --dry-run``: the plan a configuration makes, or its errors.
+
+Like ``vector validate`` or ``rsyslogd -N1``, for a deploy pipeline to run
+before a reload: the configuration file and the command line are read as
+``run`` reads them, every source, sink, filter and format is built as far as
+checking its spec (each factory stops at ``context.opening()``), and nothing
+is opened, bound, created or connected to. Out comes the plan, or every
+error, each naming its key and line when it came from the file. Exit 0 or 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from watchd.cli import config
+from watchd.commands.selection import filter_specs
+from watchd.core.context import Registry, RunContext, RunSettings
+from watchd.core.durations import shown
+from watchd.core.errors import EXIT_OK, EXIT_USAGE, Checked, UsageError
+from watchd.core.plugins import PluginHost
+from watchd.core.spec import Spec, parse_spec, redact
+from watchd.http.setup import http_setup
+
+
+def dry_run(
+    host: PluginHost,
+    registry: Registry,
+    ns: argparse.Namespace,
+    settings: Callable[[argparse.Namespace], RunSettings],
+    out: TextIO,
+) -> int:
+    """Check what ``run`` would build from *ns*; print the plan or every error; return 0 or 2."""
+    origins = config.origins(ns.raw_args)
+    problems: list[str] = []
+    lines: list[str] = []
+
+    def noted(exc: UsageError, kind: str, text: str) -> None:
+        where = origins.get((kind, text))
+        problems.append(f"{where}: {exc}" if where else str(exc))
+
+    try:
+        run_settings = settings(ns)
+    except UsageError as exc:
+        problems.append(str(exc))
+        run_settings = RunSettings()
+    context = RunContext(ns, registry, io.BytesIO(), run_settings, dry_run=True)
+    host.configure(context)
+    try:
+        groups: list[tuple[str, str, list[str], Any]] = [
+            ("source", "--source", list(ns.source), registry.sources),
+            ("sink", "--sink", list(ns.sink or ["stdout"]), registry.sinks),
+        ]
+        for kind, flag, texts, table in groups:
+            for text in texts:
+                try:
+                    spec = parse_spec(text, flag)
+                    _build(spec, table, context)
+                except UsageError as exc:
+                    noted(exc, kind, text)
+                    continue
+                lines.append(_shown(kind, spec))
+        try:
+            for spec in filter_specs(ns):
+                _build(spec, registry.filters, context)
+                lines.append(_shown("filter", spec))
+        except UsageError as exc:
+            noted(exc, "apply", "")
+        try:
+            http = http_setup(ns)
+        except UsageError as exc:
+            problems.append(str(exc))
+        else:
+            if http is not None:
+                token = "a token" if http.access.token is not None else "no token (loopback)"
+                lines.append(f"http    {ns.http}  {'https' if http.tls else 'http'}, {token}")
+    finally:
+        context.close_shared()
+        host.unconfigure(context)
+    if problems:
+        for problem in problems:
+            print(f"watchd: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    lines += _settings_lines(run_settings)
+    print("\n".join(lines), file=out)
+    return EXIT_OK
+
+
+def _build(spec: Spec, table: Any, context: RunContext) -> None:  # noqa: ANN401 - a TypeTable
+    """Build *spec* in a dry run: the factory checks it and stops before opening anything."""
+    factory = table.get(spec.type, spec.options.where)
+    try:
+        built = factory(spec, context)
+    except Checked:
+        return
+    close = getattr(built, "close", None)  # a plugin that does not say when it opens
+    if callable(close) and not callable(built):  # a filter is a function: nothing to close
+        close()
+
+
+def _shown(kind: str, spec: Spec) -> str:
+    options = "  ".join(f"{key}={value}" for key, value in spec.options.resolved.items())
+    head = f"{kind:<7} {redact(spec.text)}"
+    return f"{head}\n        {options}" if options else head
+
+
+def _settings_lines(settings: RunSettings) -> list[str]:
+    start = settings.start
+    begins = {
+        "end": "what is appended from now",
+        "beginning": "everything the sources hold, then what is appended",
+        "last": f"the last {start.count} records of each source, then what is appended",
+        "since": f"records since {start.since.isoformat() if start.since else ''}, then on",
+    }[start.mode]
+    state = (
+        f"{settings.state_dir} (checkpoints every {shown(settings.checkpoint_interval)},"
+        f" files forgotten after {shown(settings.state_ttl)})"
+        if settings.state_dir
+        else "none: a restart starts again from the end (give --state-dir)"
+    )
+    return [f"reads   {begins}", f"state   {state}"]

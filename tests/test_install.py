@@ -1,0 +1,236 @@
+"""Installing watchd as a service: its unit through systemd-analyze, completion in a real bash,
+its man page through man, and ``validate`` on good and bad configurations."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import clean_env, line, missing, run_watchd
+
+ANALYZE = shutil.which("systemd-analyze")
+
+
+def _unit(tmp_path: Path, *flags: str) -> tuple[Path, dict[str, str]]:
+    """Write the unit and the man page its Documentation= names (verify looks for it)."""
+    name = "watchd@.service" if "--template" in flags else "watchd.service"
+    unit = tmp_path / name
+    unit.write_text(run_watchd("unit", *flags).stdout)
+    manual = tmp_path / "man" / "man1"
+    manual.mkdir(parents=True, exist_ok=True)
+    (manual / "watchd.1").write_text(run_watchd("man").stdout)
+    return unit, clean_env(MANPATH=str(tmp_path / "man"))
+
+
+@pytest.mark.parametrize(
+    "flags", [(), ("--template",), ("--read-any",)], ids=["unit", "template", "read-any"]
+)
+def test_the_unit_passes_systemd_analyze_verify(tmp_path, flags):
+    if ANALYZE is None:
+        missing("systemd-analyze is not installed (Debian's systemd package; .ci/run installs it)")
+    unit, env = _unit(tmp_path, *flags)
+    result = subprocess.run(
+        [ANALYZE, "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_the_unit_runs_this_watchd_as_a_hardened_notify_service(tmp_path):
+    text = run_watchd("unit", "--exec", "/usr/bin/watchd").stdout
+    directives = [row for row in text.splitlines() if row and not row.startswith(("#", "["))]
+    for wanted in (
+        "Type=notify",
+        "ExecStart=/usr/bin/watchd run --config /etc/watchd/watchd.toml"
+        " --state-dir /var/lib/watchd",
+        "ExecStartPre=/usr/bin/watchd validate --config /etc/watchd/watchd.toml",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "WatchdogSec=30s",
+        "Restart=on-failure",
+        "StateDirectory=watchd",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=read-only",
+        "PrivateTmp=yes",
+        "SupplementaryGroups=adm",
+        "CapabilityBoundingSet=",
+    ):
+        assert wanted in directives, wanted
+    assert not any("CAP_DAC_READ_SEARCH" in row for row in directives)  # only when asked
+    template = run_watchd("unit", "--template", "--read-any", "--exec", "/w").stdout
+    assert (
+        "ExecStart=/w run --config /etc/watchd/%i.toml --state-dir /var/lib/watchd/%i" in template
+    )
+    assert "StateDirectory=watchd/%i" in template.splitlines()
+    assert "AmbientCapabilities=CAP_DAC_READ_SEARCH" in template.splitlines()
+    assert "CapabilityBoundingSet=CAP_DAC_READ_SEARCH" in template.splitlines()
+
+
+def _complete(script: Path, words: list[str]) -> list[str]:
+    """Complete the last of *words* as bash does on Tab, with the script sourced."""
+    program = f"""
+        source {script}
+        function=$(complete -p watchd | sed -E 's/.*-F ([^ ]+) .*/\\1/')
+        COMP_WORDS=({" ".join(words)}); COMP_CWORD={len(words) - 1}
+        COMP_LINE="{" ".join(words)}"; COMP_POINT=${{#COMP_LINE}}
+        "$function" watchd "{words[-1]}" "{words[-2]}"
+        printf '%s\\n' "${{COMPREPLY[@]}}"
+    """
+    done = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return done.stdout.split()
+
+
+def test_bash_completes_options_commands_and_registered_types(tmp_path):
+    script = tmp_path / "watchd.bash"
+    script.write_text(run_watchd("completion", "bash").stdout)
+    assert _complete(script, ["watchd", "run", "--so"]) == ["--source"]
+    assert _complete(script, ["watchd", "val"]) == ["validate"]
+    assert _complete(script, ["watchd", "run", "--source", "w"]) == ["worktrees:"]
+    assert _complete(script, ["watchd", "run", "--sink", "s"]) == ["stdout:", "syslog:"]
+    assert "ecs" in _complete(script, ["watchd", "run", "--format", "e"])
+
+
+def test_a_plugins_types_are_completed_too(tmp_path, example_plugin):
+    script = tmp_path / "watchd.bash"
+    env = clean_env(PYTHONPATH=str(example_plugin))
+    script.write_text(run_watchd("completion", "bash", env=env).stdout)  # by its entry point
+    assert _complete(script, ["watchd", "run", "--source", "tick"]) == ["ticker:"]
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish"])
+def test_zsh_and_fish_scripts_name_every_command_and_type(shell):
+    text = run_watchd("completion", shell).stdout
+    for word in ("validate", "source", "dry-run", "syslog", "audit", "ecs"):
+        assert word in text, word
+
+
+def test_the_man_page_is_made_from_the_parser_and_man_reads_it(tmp_path):
+    page = run_watchd("man").stdout
+    assert page.startswith('.TH WATCHD "1"')
+    if shutil.which("man") is None:
+        missing("man is not installed")
+    path = tmp_path / "watchd.1"
+    path.write_text(page)
+    shown = subprocess.run(
+        ["man", "-l", str(path)],
+        capture_output=True,
+        text=True,
+        env=clean_env(MANPAGER="cat", MANWIDTH="100"),
+        timeout=30,
+        check=True,
+    ).stdout
+    for words in ("watchd validate", "--dry-run", "watchd run", "--http-token-file", "--template"):
+        assert words in shown, words
+
+
+# -- validate ------------------------------------------------------------------
+
+
+GOOD = """\
+source = ["audit:{folder}/audit.jsonl"]
+state-dir = "{folder}/state"
+
+[[sink]]
+type = "syslog"
+target = "udp://127.0.0.1:{port}"
+
+[[sink]]
+type = "file"
+target = "{folder}/out/events.jsonl"
+"""
+
+
+def test_validate_prints_the_plan_and_opens_nothing(tmp_path):
+    (tmp_path / "audit.jsonl").write_bytes(line(1))
+    (tmp_path / "out").mkdir()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:  # a port in use
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        config = tmp_path / "watchd.toml"
+        config.write_text(GOOD.format(folder=tmp_path, port=port))
+        listening = f"syslog:udp://127.0.0.1:{port}"
+        done = run_watchd("validate", "--config", str(config), "--source", listening)
+        dry = run_watchd("run", "--dry-run", "--config", str(config), "--source", listening)
+    assert (done.returncode, done.stderr) == (0, "")
+    rows = done.stdout.splitlines()
+    assert rows[0] == f"source  {listening}"  # the command line's --source wins over the file
+    assert rows[1].split()[:2] == ["dialect=auto", "limit=65536"]
+    assert rows[2] == f"sink    syslog:udp://127.0.0.1:{port}"
+    assert "format=rfc5424" in rows[3].split()
+    assert rows[4] == f"sink    file:{tmp_path}/out/events.jsonl"
+    assert rows[-2:] == [
+        "reads   what is appended from now",
+        f"state   {tmp_path}/state (checkpoints every 1s, files forgotten after 1d)",
+    ]
+    assert (dry.returncode, dry.stdout) == (0, done.stdout)  # run --dry-run is validate
+    # Nothing was opened: no file written, no state made, and the port in use was no error.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.jsonl", "out", "watchd.toml"]
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+BAD = """\
+source = ["audit:/var/log/x.jsonl,schema=nosuch", "nosuchtype:/x"]
+poll-interval = "fast"
+colour = true
+
+[[sink]]
+type = "syslog"
+target = "tcp://127.0.0.1:6514"
+
+[[sink]]
+type = "syslog"
+target = "tcp://127.0.0.1:6514"
+framing = "weird"
+"""
+
+
+def test_validate_names_every_error_with_its_key_and_line(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text(BAD)
+    first = run_watchd("validate", "--config", str(config))
+    assert first.returncode == 2
+    assert first.stdout == ""
+    assert first.stderr.splitlines() == [
+        f"watchd: error: {config}:2: poll-interval: 'fast' is not a duration"
+        " (250ms, 5s, 2m, 1h; a bare number is ms)",
+        f"watchd: error: {config}:3: unknown key 'colour' (known: action, apply, change,"
+        " checkpoint-interval, filter, format, from-beginning, http, http-buffer, http-cert,"
+        " http-key, http-token-file, json, last, level, name, plugin, poll-interval, quiet,"
+        " reorder-window, since, sink, source, state-dir, state-ttl, verbose)",
+    ]
+    config.write_text(BAD.replace('poll-interval = "fast"\ncolour = true\n', "\n\n"))
+    second = run_watchd("validate", "--config", str(config))
+    assert second.returncode == 2
+    assert second.stderr.splitlines() == [
+        f"watchd: error: {config}:1: source: --source 'audit:/var/log/x.jsonl,schema=nosuch':"
+        " unknown dialect 'nosuch' (available: auto, generic, ito, loki, lokt, terok, watchd)",
+        f"watchd: error: {config}:1: source: --source 'nosuchtype:/x': unknown source type"
+        " 'nosuchtype' (available: audit, ito-branch, syslog, worktrees)",
+        f"watchd: error: {config}:9: sink: --sink 'syslog:tcp://127.0.0.1:6514,framing=weird':"
+        " framing='weird' is not one of octet, lf, none",
+    ]
+
+
+def test_validate_keeps_a_token_out_of_the_plan(tmp_path):
+    done = run_watchd(
+        "validate",
+        *("--source", f"audit:{tmp_path}/a.jsonl"),
+        *("--sink", "hec:https://127.0.0.1:8088,token=s3cr3t-t0ken-value"),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "s3cr3t" not in done.stdout
+    assert "token=***" in done.stdout
