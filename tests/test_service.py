@@ -149,6 +149,22 @@ def test_ready_comes_after_a_slow_source_started_then_status_then_stopping(
     assert [m for _, m in systemd.messages if "READY" in m] == [ready]  # ready once
 
 
+def test_the_status_line_names_a_sink_that_is_down(watchd, tmp_path, systemd):
+    with socket.socket() as refusing:  # bound, never listening: connections are refused
+        refusing.bind(("127.0.0.1", 0))
+        port = refusing.getsockname()[1]
+        process = watchd(
+            *("run", "--source", f"audit:{tmp_path}/audit.jsonl"),
+            *("--sink", f"tcp://127.0.0.1:{port}", "--sink", "stdout"),
+            env=clean_env(NOTIFY_SOCKET=systemd.address),
+        )
+        ready = systemd.wait_for("READY")
+        assert ready["STATUS"] == f"following 0 files; connecting: tcp://127.0.0.1:{port}"
+        later = systemd.wait_for("STATUS", timeout=20)  # the next, 5 s on
+        assert later["STATUS"].startswith("following 0 files, 0 events/s; sinks down: tcp:")
+        assert process.stop() == 0
+
+
 def test_watchdog_comes_from_the_loop_and_stops_while_it_is_blocked(
     watchd, tmp_path, systemd, plugin_dir
 ):

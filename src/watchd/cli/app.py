@@ -26,7 +26,7 @@ from watchd.cli.arguments import (
     parse_quietly,
     positive_int,
 )
-from watchd.cli.reference import SHELLS, completion, manual
+from watchd.cli.install import add_service_commands
 from watchd.cli.run import cmd_run
 from watchd.commands.selection import filter_specs
 from watchd.core.context import Registry
@@ -234,75 +234,6 @@ def build_parser(host: PluginHost, registry: Registry | None = None) -> argparse
     demo.set_defaults(handler=_cmd_demo)
     parser.commands = dict(commands.choices)
     return parser
-
-
-def add_service_commands(
-    commands: argparse._SubParsersAction[CommandParser], common: CommandParser
-) -> None:
-    """Add ``unit``, ``completion`` and ``man``: what installing watchd as a service takes."""
-    unit = command(
-        commands,
-        "unit",
-        common,
-        "print the systemd unit",
-        "Print watchd's systemd unit (Type=notify, watchdog, reload, hardened), running\n"
-        "this installation's watchd with /etc/watchd/watchd.toml; --template prints\n"
-        "watchd@.service, whose watchd@NAME.service reads /etc/watchd/NAME.toml.",
-        examples=(
-            "watchd unit > /etc/systemd/system/watchd.service",
-            "watchd unit --template > /etc/systemd/system/watchd@.service",
-        ),
-    )
-    unit.add_argument("--template", action="store_true", help="the template unit watchd@.service")
-    unit.add_argument(
-        "--read-any",
-        action="store_true",
-        help="let it read any file, whatever its mode (CAP_DAC_READ_SEARCH, nothing more)",
-    )
-    unit.add_argument("--exec", dest="command_path", metavar="COMMAND", help="ExecStart's watchd")
-    unit.set_defaults(handler=_cmd_unit)
-    completion = command(
-        commands,
-        "completion",
-        common,
-        "print the shell completion",
-        "Print the completion script of a shell, made from this installation's parser\n"
-        "(its plugins' source, sink, filter and format names included).",
-        examples=(
-            "watchd completion bash > /etc/bash_completion.d/watchd",
-            "watchd completion zsh > ~/.zfunc/_watchd",
-            "watchd completion fish > ~/.config/fish/completions/watchd.fish",
-        ),
-    )
-    completion.add_argument("shell", choices=SHELLS, help="bash, zsh or fish")
-    completion.set_defaults(handler=_cmd_completion)
-    manual_page = command(
-        commands,
-        "man",
-        common,
-        "print the man page",
-        "Print watchd's man page (roff), made from its parser: every command and option.",
-        examples=("watchd man > /usr/local/share/man/man1/watchd.1", "watchd man | man -l -"),
-    )
-    manual_page.set_defaults(handler=_cmd_man)
-
-
-def _cmd_unit(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001
-    from watchd.service.unit import unit_text  # noqa: PLC0415 - only this command needs it
-
-    text = unit_text(template=ns.template, read_any=ns.read_any, command=ns.command_path or "")
-    sys.stdout.write(text)
-    return EXIT_OK
-
-
-def _cmd_completion(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001
-    sys.stdout.write(completion(ns.parser, registry, ns.shell))
-    return EXIT_OK
-
-
-def _cmd_man(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001
-    sys.stdout.write(manual(ns.parser))
-    return EXIT_OK
 
 
 def _add_run_options(run: argparse.ArgumentParser, host: PluginHost, formats: list[str]) -> None:

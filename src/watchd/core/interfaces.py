@@ -325,3 +325,23 @@ class KeyedDialect(Dialect, Protocol):
     """
 
     matches_by_keys: ClassVar[bool]
+
+
+class Supervisor(Protocol):
+    """What the loop tells the process's supervisor (systemd): see :mod:`watchd.core.notify`."""
+
+    def started(self) -> None:
+        """Learn that every source was polled a first time."""
+        ...
+
+    def deadline(self) -> float | None:
+        """Return when :meth:`tick` is next due (``time.monotonic``), None for never."""
+        ...
+
+    def tick(self, now: float) -> None:
+        """Do what is due at *now*; called by the loop between two rounds."""
+        ...
+
+    def stopping(self) -> None:
+        """Learn that the loop begins to stop."""
+        ...

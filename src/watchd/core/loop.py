@@ -10,12 +10,18 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Protocol
 
 import structlog
 
 from watchd.core.errors import EXIT_INTERRUPTED, SinkStoppedError
-from watchd.core.interfaces import Acknowledging, AsyncSink, HangupAware, Sink, Watcher
+from watchd.core.interfaces import (
+    Acknowledging,
+    AsyncSink,
+    HangupAware,
+    Sink,
+    Supervisor,
+    Watcher,
+)
 from watchd.core.pipeline import Pipeline
 
 log = structlog.get_logger("watchd")
@@ -24,26 +30,6 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _WAKEUP = object()  # selector data of the wakeup socket
 #: How long a stopping loop keeps writing what its sinks still hold.
 DRAIN_SECONDS = 2.0
-
-
-class Supervisor(Protocol):
-    """What the loop tells the process's supervisor (systemd): see :mod:`watchd.core.notify`."""
-
-    def started(self) -> None:
-        """Learn that every source was polled a first time."""
-        ...
-
-    def deadline(self) -> float | None:
-        """Return when :meth:`tick` is next due (``time.monotonic``), None for never."""
-        ...
-
-    def tick(self, now: float) -> None:
-        """Do what is due at *now*; called by the loop between two rounds."""
-        ...
-
-    def stopping(self) -> None:
-        """Learn that the loop begins to stop."""
-        ...
 
 
 class EventLoop:

@@ -132,7 +132,7 @@ class ServiceNotifier:
     def started(self) -> None:
         """Tell systemd the run is ready: every source was polled once, every sink built."""
         now = self._clock()
-        self._notifier.send("READY=1", f"STATUS={self.status(now)}")
+        self._notifier.send("READY=1", f"STATUS={self.status(now, starting=True)}")
         self._next_status = now + STATUS_EVERY
         if self._watchdog is not None:
             self._notifier.send("WATCHDOG=1")
@@ -172,8 +172,12 @@ class ServiceNotifier:
 
     # -- the status line ------------------------------------------------------
 
-    def status(self, now: float) -> str:
-        """Return the line ``systemctl status`` shows: files followed, events/s, sinks down."""
+    def status(self, now: float, *, starting: bool = False) -> str:
+        """Return the line ``systemctl status`` shows: files followed, events/s, sinks down.
+
+        While *starting*, a network sink not connected yet is connecting (it
+        tries once the loop turns), not down.
+        """
         running = self._running
         if running is None:
             return "starting"
@@ -186,7 +190,8 @@ class ServiceNotifier:
             rate = f", {(events - before) / max(now - then, 1e-9):,.0f} events/s"
         self._counted = (now, events)
         down = sorted(sink.name for sink in running.loop.pipeline.sinks if _down(sink))
-        sinks = f"sinks down: {', '.join(down)}" if down else "every sink up"
+        said = "connecting" if starting else "sinks down"
+        sinks = f"{said}: {', '.join(down)}" if down else "every sink up"
         return f"following {files:,} file{'s' if files != 1 else ''}{rate}; {sinks}"
 
 
