@@ -3,6 +3,7 @@ its man page through man, and ``validate`` on good and bad configurations."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -116,6 +117,11 @@ def test_zsh_and_fish_scripts_name_every_command_and_type(shell):
     text = run_watchd("completion", shell).stdout
     for word in ("validate", "source", "dry-run", "syslog", "audit", "ecs"):
         assert word in text, word
+    types = "audit: ito-branch: syslog: worktrees:"
+    if shell == "fish":  # one candidate a word, as fish splits -a
+        assert re.search(rf"-l source -\w*a \"{types}\"", text)
+    else:
+        assert "(" + types.replace(":", r"\:") + ")" in text
 
 
 def test_the_man_page_is_made_from_the_parser_and_man_reads_it(tmp_path):

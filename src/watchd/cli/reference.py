@@ -43,12 +43,12 @@ def completion(parser: argparse.ArgumentParser, registry: Registry, shell: str) 
 def _words(option: str, words: list[str], preambles: dict[str, str]) -> dict[str, str]:
     """Return shtab's completion of *option* by *words*, for each shell."""
     function = "_watchd_" + option.strip("-").replace("-", "_")
-    quoted = " ".join(shlex.quote(word) for word in words)
     preambles[function] = (
         f'{function}() {{\n  compgen -W {shlex.quote(" ".join(words))} -- "$1"\n}}'
     )
     zsh = " ".join(word.replace(":", r"\:") for word in words)
-    return {"bash": function, "zsh": f"({zsh})", "fish": f"'{quoted}'" if words else ""}
+    # Type names are words (letters, digits, . _ -): fish splits the list as it is.
+    return {"bash": function, "zsh": f"({zsh})", "fish": " ".join(words)}
 
 
 def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

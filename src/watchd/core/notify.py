@@ -53,7 +53,7 @@ class Notifier:
         address = env.get("NOTIFY_SOCKET", "")
         if not address.startswith(("/", "@")):
             if address:  # vsock: and the like are for virtual machines, not for watchd
-                log.warning("NOTIFY_SOCKET is not a Unix socket: systemd is not told", kind="other")
+                log.warning("NOTIFY_SOCKET is not a Unix socket: systemd is not told")
             return None
         return cls(address)
 
