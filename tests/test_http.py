@@ -8,7 +8,9 @@ What ``/api/*`` answers is compared byte for byte with what ``watchd query``,
 
 from __future__ import annotations
 
+import argparse
 import http.client
+import io
 import json
 import re
 import socket
@@ -23,8 +25,12 @@ import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import append, clean_env, run_watchd, through_head
+from watchd.core.context import RunContext
 from watchd.core.event import WatchEvent
+from watchd.core.interfaces import delivering
 from watchd.core.pipeline import Pipeline
+from watchd.core.plugins import PluginHost, scan_plugin_args
+from watchd.core.spec import parse_spec
 from watchd.http.live import Dropped, LiveFeed, frames, held_of
 from watchd.http.server import MAX_CONNECTIONS
 from watchd.writer import AuditWriter
@@ -408,6 +414,26 @@ def test_readyz_says_no_while_no_sink_can_deliver(watchd, tmp_path):
         found = metrics(server)
         assert found["watchd_sink_connected", sink] == 0
         assert found["watchd_sink_queue_events", sink] == 3
+
+
+def test_a_connection_still_being_made_is_not_one_that_delivers():
+    """The rule /readyz and systemd's status share: connecting, or refused, is not connected."""
+    registry = PluginHost(scan_plugin_args([])).collect()
+    context = RunContext(argparse.Namespace(format=None), registry, io.BytesIO())
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: refused
+        sink = registry.sinks.get("tcp", "")(
+            parse_spec(f"tcp:127.0.0.1:{closed.getsockname()[1]}", "--sink"), context
+        )
+        assert not delivering(sink)  # not tried yet
+        sink.on_timeout()  # the loop's first turn: a non-blocking connect, in progress
+        assert sink.fileno() >= 0
+        assert not delivering(sink)
+        assert sink.measures().connected is False
+        sink.on_writable()  # refused
+        assert (sink.fileno(), delivering(sink)) == (-1, False)
+        sink.close()
+    assert delivering(object())  # a sink that is no connection always can
 
 
 def read_events(response, count: int) -> list[tuple[str, dict]]:

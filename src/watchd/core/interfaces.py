@@ -196,6 +196,18 @@ Formatter = Callable[[WatchEvent], bytes]
 EventFilter = Callable[[list[WatchEvent]], list[WatchEvent]]
 
 
+def delivering(sink: object) -> bool:
+    """Return False for a sink that cannot deliver now: its connection is not up.
+
+    Connecting (a TCP connect or a TLS handshake under way) is not up, nor is
+    an outage. A sink that is no connection (a file, stdout) always can.
+    ``/readyz`` and the status systemd shows both ask this.
+    """
+    if isinstance(sink, MeasuredSink):
+        return sink.measures().connected is not False
+    return not (isinstance(sink, AsyncSink) and sink.fileno() < 0)
+
+
 @dataclass(frozen=True, slots=True)
 class RecordSource:
     """Where a record was read: what a dialect needs besides the record itself."""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from watchd.core.interfaces import AsyncSink, MeasuredSink, MeasuredSource
+from watchd.core.interfaces import MeasuredSource, delivering
 
 if TYPE_CHECKING:
     from watchd.core.run import Running
@@ -189,13 +189,7 @@ class ServiceNotifier:
             then, before = self._counted
             rate = f", {(events - before) / max(now - then, 1e-9):,.0f} events/s"
         self._counted = (now, events)
-        down = sorted(sink.name for sink in running.loop.pipeline.sinks if _down(sink))
+        down = sorted(sink.name for sink in running.loop.pipeline.sinks if not delivering(sink))
         said = "connecting" if starting else "sinks down"
         sinks = f"{said}: {', '.join(down)}" if down else "every sink up"
         return f"following {files:,} file{'s' if files != 1 else ''}{rate}; {sinks}"
-
-
-def _down(sink: object) -> bool:
-    if isinstance(sink, MeasuredSink):
-        return sink.measures().connected is False
-    return isinstance(sink, AsyncSink) and sink.fileno() < 0

@@ -26,7 +26,7 @@ import orjson
 import structlog
 
 from watchd.core.errors import UsageError
-from watchd.core.interfaces import AsyncSink
+from watchd.core.interfaces import delivering
 from watchd.core.run import Running
 from watchd.core.spec import Spec
 from watchd.http.access import Access, Address
@@ -193,7 +193,7 @@ class HttpService:
         sinks = list(loop.pipeline.sinks)
         if not sinks:
             return False, "no sink left"
-        if all(isinstance(s, AsyncSink) and s.fileno() < 0 for s in sinks):
+        if not any(delivering(sink) for sink in sinks):
             return False, "no sink connected"
         return True, "ready"
 

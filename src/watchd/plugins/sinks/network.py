@@ -195,7 +195,7 @@ class QueuedSink:
         return SinkMeasures(
             queued_events=len(self._queue),
             queued_bytes=self._queued_bytes,
-            connected=self.fileno() >= 0,
+            connected=self.connected(),
             reconnects=self._outage.reconnects,
             dead_lettered=self._letters.refused,
         )
@@ -203,6 +203,10 @@ class QueuedSink:
     def fileno(self) -> int:
         """Return the connection's descriptor, or -1 (each sink says it; see there)."""
         return -1
+
+    def connected(self) -> bool:
+        """Return True while the connection is up (a sink that connects says when it is)."""
+        return self.fileno() >= 0
 
     def accepted(self) -> int:
         """Return how many events were queued so far."""

@@ -84,6 +84,10 @@ class TcpSink(QueuedSink):
         """Return the socket, or -1 between connections."""
         return self._sock.fileno() if self._sock is not None else -1
 
+    def connected(self) -> bool:
+        """Return True once connected (and TLS negotiated): connecting is not connected."""
+        return self._sock is not None and not self._connecting and self._handshake_wants is None
+
     def wants_write(self) -> bool:
         """Return True while connecting, while a TLS handshake must write, or frames wait."""
         if self._sock is None:
