@@ -240,3 +240,17 @@ def test_validate_keeps_a_token_out_of_the_plan(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "s3cr3t" not in done.stdout
     assert "token=***" in done.stdout
+
+
+def test_validate_names_every_filter_that_does_not_check(tmp_path):
+    done = run_watchd(
+        *("validate", "--source", f"audit:{tmp_path}/a.jsonl"),
+        *("--apply", "level:loud", "--apply", "nosuch:x"),
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "watchd: error: --apply 'level:loud': unknown level"
+        " (levels: debug, info, notice, warning, error, critical)",
+        "watchd: error: --apply 'nosuch:x': unknown filter 'nosuch'"
+        " (available: action, change, field, level, name)",
+    ]

@@ -50,25 +50,7 @@ def dry_run(
     context = RunContext(ns, registry, io.BytesIO(), run_settings, dry_run=True)
     host.configure(context)
     try:
-        groups: list[tuple[str, str, list[str], Any]] = [
-            ("source", "--source", list(ns.source), registry.sources),
-            ("sink", "--sink", list(ns.sink or ["stdout"]), registry.sinks),
-        ]
-        for kind, flag, texts, table in groups:
-            for text in texts:
-                try:
-                    spec = parse_spec(text, flag)
-                    _build(spec, table, context)
-                except UsageError as exc:
-                    noted(exc, kind, text)
-                    continue
-                lines.append(_shown(kind, spec))
-        try:
-            for spec in filter_specs(ns):
-                _build(spec, registry.filters, context)
-                lines.append(_shown("filter", spec))
-        except UsageError as exc:
-            noted(exc, "apply", "")
+        lines += _checked_specs(ns, registry, context, noted)
         try:
             http = http_setup(ns)
         except UsageError as exc:
@@ -87,6 +69,42 @@ def dry_run(
     lines += _settings_lines(run_settings)
     print("\n".join(lines), file=out)
     return EXIT_OK
+
+
+def _checked_specs(
+    ns: argparse.Namespace,
+    registry: Registry,
+    context: RunContext,
+    noted: Callable[[UsageError, str, str], None],
+) -> list[str]:
+    """Check every source, sink and filter; return the plan's lines of the good ones."""
+    groups: list[tuple[str, str, list[str], Any]] = [
+        ("source", "--source", list(ns.source), registry.sources),
+        ("sink", "--sink", list(ns.sink or ["stdout"]), registry.sinks),
+    ]
+    lines: list[str] = []
+    for kind, flag, texts, table in groups:
+        for text in texts:
+            try:
+                spec = parse_spec(text, flag)
+                _build(spec, table, context)
+            except UsageError as exc:
+                noted(exc, kind, text)
+                continue
+            lines.append(_shown(kind, spec))
+    try:
+        filters = filter_specs(ns)
+    except UsageError as exc:  # an --apply that does not parse
+        noted(exc, "apply", "")
+        filters = []
+    for spec in filters:  # each checked, so that every one's error is said
+        try:
+            _build(spec, registry.filters, context)
+        except UsageError as exc:
+            noted(exc, "apply", spec.text)
+            continue
+        lines.append(_shown("filter", spec))
+    return lines
 
 
 def _build(spec: Spec, table: Any, context: RunContext) -> None:  # noqa: ANN401 - a TypeTable

@@ -44,10 +44,15 @@ class Options:
         return self.values.pop(key, None)
 
     def _noted(self, key: str, value: _T) -> _T:
-        shown_value = "***" if key in _SECRET_KEYS else value
-        self.resolved[key] = (
-            shown(shown_value) if isinstance(shown_value, float) else str(shown_value)
-        )
+        """Keep *value* for the plan, written as the option would be; return it."""
+        if key in _SECRET_KEYS:
+            self.resolved[key] = "***"
+        elif isinstance(value, bool):
+            self.resolved[key] = "yes" if value else "no"
+        elif isinstance(value, float):
+            self.resolved[key] = shown(value)
+        else:
+            self.resolved[key] = str(value)
         return value
 
     def text(self, key: str, default: str) -> str:
@@ -102,11 +107,11 @@ class Options:
         """Take *key* as a boolean (true/false, yes/no, on/off, 1/0)."""
         value = self._take(key)
         if value is None:
-            return self._noted(key, "yes" if default else "no") == "yes"
+            return self._noted(key, default)
         if value.lower() in _TRUE:
-            return self._noted(key, "yes") == "yes"
+            return self._noted(key, True)
         if value.lower() in _FALSE:
-            return self._noted(key, "no") == "yes"
+            return self._noted(key, False)
         raise UsageError(f"{self.where}: {key}={value!r} is not true or false")
 
     def finish(self) -> None:

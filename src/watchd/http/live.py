@@ -253,19 +253,14 @@ class LiveFeed:
             at = bisect.bisect_right(self._firsts, seq, lo=self._head) - 1
             batches = self._batches[at:]
         # Encoded and filtered on the client's thread: the loop never waits for it.
+        pieces: list[Piece] = list(batches)
+        if seq > batches[0].first:  # the first batch from the middle: event by event
+            pieces[:1] = [
+                one for one in batches[0].held()[seq - batches[0].first :] if one is not None
+            ]
         if not filters:
-            pieces: list[Piece] = list(batches)
-            if seq > batches[0].first:  # the first batch from the middle: event by event
-                pieces[:1] = [
-                    one for one in batches[0].held()[seq - batches[0].first :] if one is not None
-                ]
             return upto, pieces
-        taken = [
-            one
-            for batch in batches
-            for one in (batch.held() if seq <= batch.first else batch.held()[seq - batch.first :])
-            if one is not None
-        ]
+        taken = held_of(pieces)
         kept = [held.event for held in taken]
         for event_filter in filters:
             kept = event_filter(kept)
