@@ -273,7 +273,7 @@ def test_the_token_is_checked_and_only_taken_from_the_header(watchd, tmp_path):
     assert server.get("/api/events")[0] == 200
     # Probes need no token and say nothing of the trails.
     assert server.get("/healthz", token=None)[:3:2] == (200, b'{"status":"ok"}')
-    assert server.get("/readyz", token=None)[0] == 200
+    wait_until(lambda: server.get("/readyz", token=None)[0] == 200)  # once the source started
     assert TOKEN not in server.process.stderr
 
 
@@ -407,13 +407,21 @@ def test_readyz_says_no_while_no_sink_can_deliver(watchd, tmp_path):
         port = closed.getsockname()[1]  # bound, never listening: connections are refused
         trail = trail_of(tmp_path / "audit.jsonl", 3)
         server = serve(watchd, trail, sink=f"tcp:127.0.0.1:{port}")
-        status, _, body = server.get("/readyz")
-        assert (status, json.loads(body)) == (503, {"status": "no sink connected"})
+        # Until the loop's first poll of the source it says "sources starting"; after that
+        # it must say why it is not ready, never that it is.
+        status, body = wait_until(lambda: not_starting(server.get("/readyz")))
+        assert (status, body) == (503, {"status": "no sink connected"})
         assert server.get("/healthz")[0] == 200
         sink = (("sink", f"tcp:127.0.0.1:{port}"),)
         found = metrics(server)
         assert found["watchd_sink_connected", sink] == 0
         assert found["watchd_sink_queue_events", sink] == 3
+
+
+def not_starting(answer: tuple[int, object, bytes]) -> tuple[int, dict] | None:
+    status, _, body = answer
+    found = json.loads(body)
+    return None if found == {"status": "sources starting"} else (status, found)
 
 
 def test_a_connection_still_being_made_is_not_one_that_delivers():
