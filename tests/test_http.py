@@ -9,12 +9,14 @@ What ``/api/*`` answers is compared byte for byte with what ``watchd query``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import io
 import json
 import re
 import socket
 import ssl
+import sys
 import time
 import weakref
 from pathlib import Path
@@ -32,7 +34,7 @@ from watchd.core.pipeline import Pipeline
 from watchd.core.plugins import PluginHost, scan_plugin_args
 from watchd.core.spec import parse_spec
 from watchd.http.live import Dropped, LiveFeed, frames, held_of
-from watchd.http.server import MAX_CONNECTIONS
+from watchd.http.server import MAX_CONNECTIONS, SERVER_NICE
 from watchd.writer import AuditWriter
 
 TOKEN = "s3cret-token-of-the-test-0123456789"  # noqa: S105 - the test's own
@@ -506,6 +508,33 @@ def ends(trail: Path) -> list[int]:
         end += len(one)
         found.append(end)
     return found
+
+
+def nice_of_threads(pid: int) -> dict[int, int]:
+    """Return each thread of *pid* and its nice value, from /proc."""
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a request's thread that just ended
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+            found[int(task.name)] = int(fields[16])
+    return found
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
+def test_the_servers_threads_give_the_cpu_to_the_loop_first(watchd, tmp_path):
+    """Linux schedules threads, not processes: a stream's thread at the loop's own priority
+    took the loop's share (bench/http_load.py: 24-29 s behind the writer, 0.6 s now)."""
+    trail = trail_of(tmp_path / "audit.jsonl", 3)
+    server = serve(watchd, trail)
+    conn, _ = stream(server)
+    wait_until(lambda: metrics(server)["watchd_http_live_clients", ()] == 1)
+    pid = server.process.proc.pid
+    nice = nice_of_threads(pid)
+    assert nice.pop(pid) == 0  # the loop
+    # The accepting thread and the stream's, at least; every other thread at the loop's.
+    assert list(nice.values()).count(SERVER_NICE) >= 2, nice
+    assert set(nice.values()) <= {0, SERVER_NICE}, nice
+    conn.close()
 
 
 def test_a_stalled_stream_client_never_holds_the_pipeline(watchd, tmp_path):
