@@ -34,7 +34,8 @@ from watchd.core.pipeline import Pipeline
 from watchd.core.plugins import PluginHost, scan_plugin_args
 from watchd.core.spec import parse_spec
 from watchd.http.live import Dropped, LiveFeed, frames, held_of
-from watchd.http.server import MAX_CONNECTIONS, SERVER_NICE
+from watchd.http.priority import SERVER_NICE
+from watchd.http.server import MAX_CONNECTIONS
 from watchd.writer import AuditWriter
 
 TOKEN = "s3cret-token-of-the-test-0123456789"  # noqa: S105 - the test's own
@@ -324,6 +325,15 @@ def test_https_with_the_given_certificate(watchd, tmp_path):
         status, _, body = server.get("/api/events?limit=1")
         assert status == 200
         assert body == query(trail, "--json", "--last", "5").splitlines(keepends=True)[0]
+    # The live stream over TLS, written by the stream writer's non-blocking socket.
+    wait_until(lambda: len((tmp_path / "out.jsonl").read_bytes().splitlines()) == 5)
+    conn, response = stream(server, "?backlog=2")
+    assert [data["detail"].split()[0] for _, data in read_events(response, 2)] == ["n=3", "n=4"]
+    append(trail, b"".join(terok(n) for n in range(5, 2005)))  # more than one TLS record
+    got = [data["detail"].split()[0] for _, data in read_events(response, 2000)]
+    assert got == [f"n={n}" for n in range(5, 2005)]
+    response.close()
+    conn.close()
 
 
 def test_idle_connections_past_the_bound_are_answered_503_and_the_rest_go_on(watchd, tmp_path):
@@ -522,8 +532,8 @@ def nice_of_threads(pid: int) -> dict[int, int]:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
 def test_the_servers_threads_give_the_cpu_to_the_loop_first(watchd, tmp_path):
-    """Linux schedules threads, not processes: a stream's thread at the loop's own priority
-    took the loop's share (bench/http_load.py: 24-29 s behind the writer, 0.6 s now)."""
+    """Linux schedules threads, not processes: the server's at the loop's own priority took
+    the loop's share (bench/http_load.py: 20-29 s behind the writer)."""
     trail = trail_of(tmp_path / "audit.jsonl", 3)
     server = serve(watchd, trail)
     conn, _ = stream(server)
@@ -531,7 +541,7 @@ def test_the_servers_threads_give_the_cpu_to_the_loop_first(watchd, tmp_path):
     pid = server.process.proc.pid
     nice = nice_of_threads(pid)
     assert nice.pop(pid) == 0  # the loop
-    # The accepting thread and the stream's, at least; every other thread at the loop's.
+    # The accepting thread and the streams' writer, at least; every other at the loop's.
     assert list(nice.values()).count(SERVER_NICE) >= 2, nice
     assert set(nice.values()) <= {0, SERVER_NICE}, nice
     conn.close()
@@ -553,7 +563,43 @@ def test_a_stalled_stream_client_never_holds_the_pipeline(watchd, tmp_path):
             handle.flush()
     lines = wait_until(lambda: (n := len(out.read_bytes().splitlines())) == count and n, 60)
     assert lines == count
+    # It fell behind the 100 events held while its socket was full: dropped, counted, and
+    # its connection closed (a thread blocked on it kept the connection for good).
+    wait_until(lambda: metrics(server)["watchd_http_live_clients", ()] == 0)
+    assert metrics(server)["watchd_http_live_clients_dropped_total", ()] == 1
+    stalled.settimeout(10)
+    received = b""
+    while chunk := stalled.recv(1 << 16):
+        received += chunk
+    assert received.count(b"\ndata: ") < count
     stalled.close()
+
+
+def test_one_thread_writes_every_stream(watchd, tmp_path):
+    """Twenty clients are twenty sockets of one writer, not twenty threads beside the loop."""
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(b"")
+    server = serve(watchd, trail)
+    pid = server.process.proc.pid
+    first = [stream(server)]
+    wait_until(lambda: metrics(server)["watchd_http_live_clients", ()] == 1)
+    before = len(nice_of_threads(pid))
+    streams = first + [stream(server) for _ in range(19)]
+    wait_until(lambda: metrics(server)["watchd_http_live_clients", ()] == 20)
+    assert len(nice_of_threads(pid)) <= before + 1  # a request thread that is ending, at most
+    append(trail, b"".join(terok(n) for n in range(5)))
+    for _, response in streams:
+        got = [data["detail"].split()[0] for _, data in read_events(response, 5)]
+        assert got == ["n=0", "n=1", "n=2", "n=3", "n=4"]
+    for conn, response in streams[:10]:
+        response.close()  # the socket is the response's too
+        conn.close()
+    wait_until(lambda: metrics(server)["watchd_http_live_clients", ()] == 10)
+    append(trail, terok(5))
+    for _, response in streams[10:]:
+        assert read_events(response, 1)[0][1]["detail"].startswith("n=5 ")
+    for conn, _ in streams[10:]:
+        conn.close()
 
 
 def test_the_buffer_drops_a_client_that_fell_behind(tmp_path):

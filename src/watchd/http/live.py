@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeAlias
 from urllib.parse import quote
 
@@ -151,6 +151,8 @@ class LiveFeed:
         self.dropped = 0
         #: Clients reading now.
         self.clients = 0
+        #: Called on the loop's thread after each batch (the stream writer's wakeup).
+        self.on_new: Callable[[], None] | None = None
 
     @property
     def size(self) -> int:
@@ -178,6 +180,8 @@ class LiveFeed:
             self._held += len(batch.events)
             self._evict()
             self._changed.notify_all()
+        if self.on_new is not None:
+            self.on_new()
 
     def _evict(self) -> None:
         """Let the oldest batches go while the rest still hold *size* events (lock held)."""
@@ -236,19 +240,17 @@ class LiveFeed:
 
         The events come as pieces: a whole batch where every event of it is
         sent (its frames are made once for all clients), else events one by
-        one. Waits up to *timeout* for one; None once the feed is closed;
+        one. Waits up to *timeout* for one (0: not at all); None once the feed is closed;
         :class:`Dropped` when *seq* is no longer held.
         """
         with self._changed:
-            if not self._closed and seq >= self._next:
+            if timeout > 0 and not self._closed and seq >= self._next:
                 self._changed.wait(timeout)
             if self._closed:
                 return None
             if seq >= self._next:
                 return seq, []
-            if seq < self._first():
-                self.dropped += 1
-                raise Dropped
+            self._keep(seq)
             upto = self._next
             at = bisect.bisect_right(self._firsts, seq, lo=self._head) - 1
             batches = self._batches[at:]
@@ -266,6 +268,16 @@ class LiveFeed:
             kept = event_filter(kept)
         chosen = {id(event) for event in kept}
         return upto, [held for held in taken if id(held.event) in chosen]
+
+    def check(self, seq: int) -> None:
+        """Raise :class:`Dropped` (and count the client) when *seq* is no longer held."""
+        with self._changed:
+            self._keep(seq)
+
+    def _keep(self, seq: int) -> None:
+        if seq < self._first():
+            self.dropped += 1
+            raise Dropped
 
     def _first(self) -> int:
         return self._firsts[self._head] if self._head < len(self._firsts) else self._next

@@ -5,17 +5,17 @@ JSON endpoints and a stream per client, each request on a thread of its own,
 so a slow client or a long query waits only for itself; the select loop stays
 the only thing on the main thread and an async framework would be a second
 event loop beside it for no gain. It has no dependencies, and TLS is the
-standard ``ssl`` module's. Its threads run at the lowest priority (see
-:func:`_yield_to_the_loop`): what it serves must never cost the following.
+standard ``ssl`` module's. A live stream's request thread ends once its
+headers are sent: one writer thread sends every stream (``http/streams.py``).
+The server's threads run at the lowest priority (``http/priority.py``):
+what it serves must never cost the following.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -34,9 +34,11 @@ from watchd.core.run import Running
 from watchd.core.spec import Spec
 from watchd.http.access import Access, Address
 from watchd.http.api import STREAM_PARAMETERS, Api, BadRequestError, count_of, parameters
-from watchd.http.live import Dropped, LiveFeed, frames
+from watchd.http.live import LiveFeed
 from watchd.http.loki import LokiApi
 from watchd.http.metrics import CONTENT_TYPE, RunCollector, exposition, registry_for
+from watchd.http.priority import yield_to_the_loop
+from watchd.http.streams import Stream, StreamWriter
 from watchd.watchers.audit import CHECKPOINTS
 
 log = structlog.get_logger("watchd")
@@ -51,20 +53,8 @@ SECURITY_HEADERS = (
 )
 #: How long ``/healthz`` waits for the loop to turn.
 HEALTH_WAIT = 2.0
-#: A stream's keep-alive comment, this often while nothing matches.
-KEEPALIVE = 15.0
-#: Connections served at once; one more is answered 503 and closed (each holds a thread).
+#: Connections served at once (a stream's counts until it ends); one more is answered 503.
 MAX_CONNECTIONS = 256
-#: Streams are checked this often for their client having left, or the run stopping.
-_STREAM_WAKE = 1.0
-#: After sending, a stream rests this long so that what comes meanwhile goes in one write:
-#: a hundred busy clients then wake 10 times a second each, not once per batch of the loop
-#: (at 20 ms, bench/http_load.py saw them take the CPU the loop needed: 11 s behind, not 0.1).
-_COALESCE = 0.1
-#: The nice value of the server's threads. Linux schedules threads, not processes: at the
-#: loop's own priority a hundred stream threads left the loop a small share of the CPU, and
-#: it ended 24-29 s behind a 20,000 records/s writer (bench/http_load.py; 0.6 s at this one).
-SERVER_NICE = 19
 
 
 def _page_files() -> dict[str, tuple[str, bytes]]:
@@ -109,25 +99,26 @@ class _Server(ThreadingHTTPServer):
         super().process_request(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:  # noqa: ANN401
-        """Serve, then give the slot back."""
+        """Serve, then close and give the slot back, or hand a live stream to its writer."""
+        stream = None
         try:
-            super().process_request_thread(request, client_address)
+            stream = _Handler(request, client_address, self).stream
+        except Exception:  # noqa: BLE001 - as socketserver does: logged, the connection closed
+            self.handle_error(request, client_address)
         finally:
-            self._slots.release()
+            if stream is None:
+                self.stream_ended(request)
+            else:  # its connection and its slot live on with the stream
+                self.service.streams.add(stream)
+
+    def stream_ended(self, request: Any) -> None:  # noqa: ANN401
+        """Close *request*'s connection and give its slot back."""
+        self.shutdown_request(request)
+        self._slots.release()
 
     def handle_error(self, request: object, client_address: object) -> None:  # noqa: ARG002
         """Log a request that failed, by its type only: the request may hold anything."""
         log.exception("HTTP request failed")
-
-
-def _yield_to_the_loop() -> None:
-    """Lower this thread's priority (and that of the threads it makes) below the loop's."""
-    if sys.platform != "linux":  # elsewhere PRIO_PROCESS with a thread's id is not per thread
-        return
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SERVER_NICE)
-    except OSError as exc:  # a sandbox may refuse it; serving still works
-        log.warning("could not lower the HTTP server's priority", error=exc.strerror)
 
 
 class HttpService:
@@ -160,6 +151,7 @@ class HttpService:
                 self._server.socket, server_side=True, do_handshake_on_connect=False
             )
         self.tls = tls is not None
+        self.streams = StreamWriter(live, self._server.stream_ended)
         self._thread = threading.Thread(target=self._serve, name="watchd-http", daemon=True)
 
     @property
@@ -171,17 +163,19 @@ class HttpService:
         return f"{'https' if self.tls else 'http'}://{shown}:{port}"
 
     def _serve(self) -> None:
-        _yield_to_the_loop()  # every request thread is made by this one, and inherits it
+        yield_to_the_loop()  # every request thread is made by this one, and inherits it
         self._server.serve_forever()
 
     def start(self) -> None:
         """Start answering."""
+        self.streams.start()
         self._thread.start()
         log.info("serving HTTP", url=self.url, token=self.access.token is not None)
 
     def close(self) -> None:
         """Stop answering; end every live stream."""
         self.live.close()
+        self.streams.close()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -228,6 +222,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = 30.0  # a client that neither asks nor reads gives its thread back
+    #: A live stream whose headers were sent: its writer takes it when this thread is done.
+    stream: Stream | None = None
     # The page and its files hold no data: without a token the page asks for one.
     _PUBLIC: ClassVar[frozenset[str]] = frozenset(("/healthz", "/readyz", *PAGE))
 
@@ -341,7 +337,6 @@ class _Handler(BaseHTTPRequestHandler):
         backlog = count_of(found, "backlog", 0, live.size) or 0
         last_id = self.headers.get("Last-Event-ID")
         seq = live.start_after(last_id) if last_id or not backlog else live.start_back(backlog)
-        with_record = raw == "1"
         self._head(
             HTTPStatus.OK, "text/event-stream; charset=utf-8", (("X-Accel-Buffering", "no"),)
         )
@@ -350,27 +345,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.wfile.write(b": watchd live events\n\n")
         self.wfile.flush()
-        live.joined(+1)
-        quiet_since = time.monotonic()
-        try:
-            while True:
-                try:
-                    taken = live.wait(seq, filters, _STREAM_WAKE)
-                except Dropped:
-                    self.wfile.write(b'event: dropped\ndata: {"reason":"fell behind"}\n\n')
-                    log.warning("live client dropped: it fell behind the buffer")
-                    return
-                if taken is None:
-                    return  # the run is stopping
-                seq, held = taken
-                if held:
-                    self.wfile.write(frames(held, with_record=with_record))
-                    self.wfile.flush()
-                    quiet_since = time.monotonic()
-                    time.sleep(_COALESCE)
-                elif time.monotonic() - quiet_since >= KEEPALIVE:
-                    self.wfile.write(b": keep-alive\n\n")  # finds a client that left
-                    self.wfile.flush()
-                    quiet_since = time.monotonic()
-        finally:
-            live.joined(-1)
+        # Handed to the stream writer once this thread is done with the connection.
+        self.stream = Stream(self.connection, seq, filters, with_record=raw == "1")
