@@ -2,14 +2,14 @@
 
 The loop's side is :meth:`LiveFeed.observe`: it appends the batch it was
 handed, as it is, and goes on; it never encodes, never waits for a client.
-Everything else happens on the clients' threads, once per batch for all of
-them: the first client to need a batch encodes it (one msgspec call) and
-makes its server-sent frames, which every other client then sends as they
-are. Each client reads from its own place in the buffer; one that falls
-further behind than the buffer holds has lost events, so it is dropped (and
-counted), never waited for. An event's id on the stream is its cursor
-(``SOURCE@OFFSET``): a client that reconnects with ``Last-Event-ID`` gets
-every held event after it.
+Everything else happens off the loop's thread (the stream writer's, or a
+request's), once per batch for all clients: the first to need a batch
+encodes it (one msgspec call) and makes its server-sent frames, which every
+other client then sends as they are. Each client reads from its own place
+in the buffer; one that falls further behind than the buffer holds has lost
+events, so it is dropped (and counted), never waited for. An event's id
+on the stream is its cursor (``SOURCE@OFFSET``): a client that reconnects
+with ``Last-Event-ID`` gets every held event after it.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ class LiveFeed:
     # -- the loop's side ------------------------------------------------------
 
     def observe(self, events: Sequence[WatchEvent]) -> None:
-        """Hold *events* as they are and wake the clients; never raises, never encodes."""
+        """Hold *events* as they are and wake the readers; never raises, never encodes."""
         if not events:
             return
         with self._changed:
@@ -222,7 +222,7 @@ class LiveFeed:
                 return self._next
             first = self._first()
             batches = self._batches[self._head :]
-        for batch in reversed(batches):  # ids are worked out here, on the client's thread
+        for batch in reversed(batches):  # ids are worked out here, on the request's thread
             for one in reversed(batch.held()):
                 if one is not None and one.id == last_id:
                     return one.seq + 1
@@ -254,7 +254,7 @@ class LiveFeed:
             upto = self._next
             at = bisect.bisect_right(self._firsts, seq, lo=self._head) - 1
             batches = self._batches[at:]
-        # Encoded and filtered on the client's thread: the loop never waits for it.
+        # Encoded and filtered on the reader's thread: the loop never waits for it.
         pieces: list[Piece] = list(batches)
         if seq > batches[0].first:  # the first batch from the middle: event by event
             pieces[:1] = [
