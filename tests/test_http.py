@@ -563,15 +563,13 @@ def test_a_stalled_stream_client_never_holds_the_pipeline(watchd, tmp_path):
             handle.flush()
     lines = wait_until(lambda: (n := len(out.read_bytes().splitlines())) == count and n, 60)
     assert lines == count
-    # It fell behind the 100 events held while its socket was full: dropped, counted, and
-    # its connection closed (a thread blocked on it kept the connection for good).
+    # It fell behind the 100 events held: dropped, counted, and its connection closed
+    # (what it did not read ends in the end of the stream, not in the 10 s timeout).
     wait_until(lambda: metrics(server)["watchd_http_live_clients", ()] == 0)
     assert metrics(server)["watchd_http_live_clients_dropped_total", ()] == 1
     stalled.settimeout(10)
-    received = b""
-    while chunk := stalled.recv(1 << 16):
-        received += chunk
-    assert received.count(b"\ndata: ") < count
+    while stalled.recv(1 << 16):
+        pass
     stalled.close()
 
 
