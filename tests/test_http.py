@@ -607,38 +607,38 @@ def test_the_buffer_drops_a_client_that_fell_behind(tmp_path):
     event = [WatchEvent(ts=f"t{n}", source="s", action="a", container=f"c{n}") for n in range(10)]
     start = feed.start_after(None)
     feed.observe(event[:3])
-    upto, pieces = feed.wait(start, [], 0)
+    upto, pieces = feed.read(start, [])
     held = held_of(pieces)
     assert (upto, [h.event.container for h in held]) == (3, ["c0", "c1", "c2"])
     assert [h.id for h in held] == ["#0", "#1", "#2"]  # no cursor: its number
     for one in event[3:9]:  # six more, a batch each: 5..8 are held
         feed.observe([one])
     with pytest.raises(Dropped):
-        feed.wait(upto, [], 0)
+        feed.read(upto, [])
     assert feed.dropped == 1
     assert feed.start_after("#6") == 7
     assert feed.start_after("#1") == 5  # gone: from the oldest held
     assert feed.start_back(3) == 6
     assert feed.start_back(100) == 5
-    upto, pieces = feed.wait(7, [lambda events: [e for e in events if e.container != "c7"]], 0)
+    upto, pieces = feed.read(7, [lambda events: [e for e in events if e.container != "c7"]])
     held = held_of(pieces)
     assert (upto, [h.event.container for h in held]) == (9, ["c8"])
-    assert feed.wait(9, [], 0) == (9, [])
+    assert feed.read(9, []) == (9, [])
     # A batch is held whole: seven events where four are asked, the older ones let go.
     feed.observe(event[:7])
     assert feed.start_back(100) == 9
-    upto, pieces = feed.wait(9, [], 0)
+    upto, pieces = feed.read(9, [])
     held = held_of(pieces)
     assert (upto, [h.event.container for h in held]) == (16, [f"c{n}" for n in range(7)])
     assert frames(pieces) == b"".join(h.sse() for h in held)
-    upto, pieces = feed.wait(11, [], 0)  # from the middle of a batch: its rest
+    upto, pieces = feed.read(11, [])  # from the middle of a batch: its rest
     assert (upto, [h.event.container for h in held_of(pieces)]) == (
         16,
         ["c2", "c3", "c4", "c5", "c6"],
     )
     assert frames(pieces) == b"".join(h.sse() for h in held[2:])
     feed.close()
-    assert feed.wait(16, [], 1) is None
+    assert feed.read(16, []) is None
 
 
 class _Marker(dict[str, str]):
@@ -656,7 +656,7 @@ def test_a_batch_the_buffer_let_go_is_freed_at_once():
         )
         del marker
         if n == 5:
-            taken = feed.wait(feed.start_back(4), [], 0)  # a client reads 2..5 meanwhile
+            taken = feed.read(feed.start_back(4), [])  # a client reads 2..5 meanwhile
     del markers
     assert [ref() is not None for ref in alive] == [False, False] + [True] * 6
     assert taken is not None
@@ -726,7 +726,7 @@ def test_an_event_json_cannot_hold_is_left_out_of_the_stream_not_the_run():
     odd = WatchEvent(ts="t", source="s", action="a", container="odd", extra={"x": object()})
     events = [WatchEvent(ts="t", source="s", action="a", container=f"c{n}") for n in range(2)]
     feed.observe([events[0], odd, events[1]])
-    upto, pieces = feed.wait(0, [], 0)
+    upto, pieces = feed.read(0, [])
     held = held_of(pieces)
     assert [h.event.container for h in held] == ["c0", "c1"]
     assert [json.loads(h.frame)["container"] for h in held] == ["c0", "c1"]

@@ -143,7 +143,7 @@ class LiveFeed:
         self._firsts: list[int] = []
         self._head = 0
         self._held = 0
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._next = 0
         self._closed = False
         self._unencodable_gone = 0
@@ -162,7 +162,7 @@ class LiveFeed:
     @property
     def unencodable(self) -> int:
         """Return how many events were left out of the stream: they could not be encoded."""
-        with self._changed:
+        with self._lock:
             held = self._batches[self._head :]
             return self._unencodable_gone + sum(batch.unencodable for batch in held)
 
@@ -172,14 +172,13 @@ class LiveFeed:
         """Hold *events* as they are and wake the readers; never raises, never encodes."""
         if not events:
             return
-        with self._changed:
+        with self._lock:
             batch = Batch(self._next, list(events))
             self._batches.append(batch)
             self._firsts.append(batch.first)
             self._next = batch.end
             self._held += len(batch.events)
             self._evict()
-            self._changed.notify_all()
         if self.on_new is not None:
             self.on_new()
 
@@ -198,16 +197,15 @@ class LiveFeed:
             self._head = 0
 
     def close(self) -> None:
-        """End every stream."""
-        with self._changed:
+        """End every stream (each is told at its next read)."""
+        with self._lock:
             self._closed = True
-            self._changed.notify_all()
 
     # -- the clients' side ----------------------------------------------------
 
     def joined(self, change: int) -> None:
         """Count a client that started (+1) or stopped (-1) reading."""
-        with self._changed:
+        with self._lock:
             self.clients += change
 
     def start_after(self, last_id: str | None) -> int:
@@ -217,7 +215,7 @@ class LiveFeed:
         when it is still held, else the oldest held (what was missed before it
         is gone).
         """
-        with self._changed:
+        with self._lock:
             if last_id is None:
                 return self._next
             first = self._first()
@@ -230,22 +228,18 @@ class LiveFeed:
 
     def start_back(self, count: int) -> int:
         """Return the number of the first event a client sends that asks for *count* held ones."""
-        with self._changed:
+        with self._lock:
             return max(self._first(), self._next - count)
 
-    def wait(
-        self, seq: int, filters: Sequence[EventFilter], timeout: float
-    ) -> tuple[int, list[Piece]] | None:
+    def read(self, seq: int, filters: Sequence[EventFilter]) -> tuple[int, list[Piece]] | None:
         """Return the held events from *seq* on that pass *filters*, and the next *seq*.
 
         The events come as pieces: a whole batch where every event of it is
         sent (its frames are made once for all clients), else events one by
-        one. Waits up to *timeout* for one (0: not at all); None once the feed is closed;
-        :class:`Dropped` when *seq* is no longer held.
+        one. Never waits (the stream writer is woken by :attr:`on_new`); None
+        once the feed is closed; :class:`Dropped` when *seq* is no longer held.
         """
-        with self._changed:
-            if timeout > 0 and not self._closed and seq >= self._next:
-                self._changed.wait(timeout)
+        with self._lock:
             if self._closed:
                 return None
             if seq >= self._next:
@@ -271,7 +265,7 @@ class LiveFeed:
 
     def check(self, seq: int) -> None:
         """Raise :class:`Dropped` (and count the client) when *seq* is no longer held."""
-        with self._changed:
+        with self._lock:
             self._keep(seq)
 
     def _keep(self, seq: int) -> None:

@@ -162,7 +162,7 @@ class StreamWriter:
                 self._live.check(stream.seq)  # still held, or it fell behind
                 stream.busy = False
                 return
-            taken = self._live.wait(stream.seq, stream.filters, 0.0)
+            taken = self._live.read(stream.seq, stream.filters)
         except Dropped:
             if not stream.pending:  # never in the middle of a frame: then the end says it
                 with contextlib.suppress(OSError, ssl.SSLError):
