@@ -43,7 +43,7 @@ _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 class Stream:
     """One client of the live stream: its socket, where it is, and what it was not sent yet."""
 
-    __slots__ = ("busy", "filters", "pending", "sent_at", "seq", "sock", "with_record", "writing")
+    __slots__ = ("busy", "filters", "pending", "sent_at", "seq", "sock", "with_record")
 
     def __init__(
         self,
@@ -61,8 +61,6 @@ class Stream:
         self.sent_at = time.monotonic()
         #: Sent something at its last turn: its next comes after COALESCE.
         self.busy = False
-        #: Registered for writability (its socket was full).
-        self.writing = False
 
 
 class StreamWriter:
@@ -129,7 +127,8 @@ class StreamWriter:
             for stream in list(self._streams):
                 if not stream.busy or now - stream.sent_at >= COALESCE:
                     self._turn(stream, now)
-            due = [s.sent_at + COALESCE for s in self._streams if s.busy and not s.writing]
+            # A stream whose socket is full is woken by the selector, not by the clock.
+            due = [s.sent_at + COALESCE for s in self._streams if s.busy and not s.pending]
             if due:
                 self._armed = False  # a turn comes soon anyway: spare the loop the byte
             timeout = max(0.0, min(due) - time.monotonic()) if due else _IDLE
@@ -201,10 +200,8 @@ class StreamWriter:
             stream.pending = stream.pending[sent:]
             if sent < len(chunk):
                 break
-        writing = bool(stream.pending)
-        if writing != stream.writing:
-            stream.writing = writing
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if writing else 0)
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if stream.pending else 0)
+        if self._selector.get_key(stream.sock).events != events:  # its socket filled or drained
             self._selector.modify(stream.sock, events, stream)
 
     @staticmethod
