@@ -16,8 +16,9 @@ import os
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 import structlog
 
@@ -33,17 +34,21 @@ LOCK_FILE = "lock"
 FORMAT_VERSION = 1
 
 
+#: A count that cannot be negative: a device, an inode, a length, an offset.
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
 @dataclass
 class Entry:
     """One file of one source: identity, fingerprint, and the acknowledged offset."""
 
     source: str
     path: str
-    dev: int
-    ino: int
-    head_len: int
+    dev: Count
+    ino: Count
+    head_len: Count
     head: str
-    offset: int
+    offset: Count
     mark: str
     seen: float  # wall-clock time the file was last known to exist
     extra: dict[str, str] | None = None  # what a source keeps beside the offset
@@ -52,6 +57,14 @@ class Entry:
     def key(self) -> str:
         """Return the entry's key in the store."""
         return entry_key(self.source, self.dev, self.ino)
+
+
+class _Document(msgspec.Struct):
+    """The checkpoint file's shape; its entries are checked one by one."""
+
+    version: int
+    sources: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    files: list[Any] = msgspec.field(default_factory=list)
 
 
 def entry_key(source: str, dev: int, ino: int) -> str:
@@ -168,6 +181,8 @@ class CheckpointStore:
         self.interval = interval
         self.ttl = ttl
         self.entries: dict[str, Entry] = {}
+        #: The file could not be trusted whole: every source counts as one that ran before.
+        self.damaged = False
         self.sources: dict[str, dict[str, Any]] = {}  # source -> {"seen": time, state...}
         self._dirty = False
         self._last_write = 0.0
@@ -216,28 +231,58 @@ class CheckpointStore:
         )
 
     def _load(self) -> None:
+        """Read the document; what cannot be trusted is read again, never skipped.
+
+        A damaged file (cut short, overwritten, of the wrong shape or version,
+        a link planted in its place) or a damaged entry leaves the store
+        :attr:`damaged`: every source then counts as one that ran before, so a
+        file without a trusted entry is read from its start (duplicates, said
+        in one line) rather than from its end (a gap).
+        """
         try:
-            with open(self.path, "rb") as state:
-                document = orjson.loads(state.read())
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         except FileNotFoundError:
             return
-        except (OSError, orjson.JSONDecodeError) as exc:
-            # Unreadable state must not stop the trail: start as if new, loudly.
-            log.error(  # noqa: TRY400 - the reason says it all; a traceback would not help
-                "checkpoint file unreadable, starting without it", path=self.path, reason=str(exc)
-            )
+        except OSError as exc:
+            self._distrust(exc.strerror or str(exc))
             return
-        if document.get("version") != FORMAT_VERSION:
-            log.error("checkpoint file of another version ignored", path=self.path)
+        try:
+            with os.fdopen(fd, "rb") as state:
+                document = msgspec.json.decode(state.read(), type=_Document)
+        except (OSError, msgspec.DecodeError) as exc:
+            self._distrust(str(exc))
             return
-        self.sources = dict(document.get("sources", {}))
-        for raw in document.get("files", []):
-            entry = Entry(**raw)
+        if document.version != FORMAT_VERSION:
+            self._distrust(f"version {document.version}, not {FORMAT_VERSION}")
+            return
+        self.sources = document.sources
+        untrusted = 0
+        for raw in document.files:
+            try:
+                entry = msgspec.convert(raw, Entry)
+            except msgspec.ValidationError:
+                untrusted += 1
+                continue
             self.entries[entry.key] = entry
+        if untrusted:
+            self._distrust(f"{untrusted} of {len(document.files)} file entries of the wrong shape")
+
+    def _distrust(self, reason: str) -> None:
+        self.damaged = True
+        log.error(
+            "checkpoint file damaged: files without a trusted checkpoint are read again "
+            "from their start",
+            path=self.path,
+            reason=reason,
+        )
 
     def ran_before(self, source: str) -> bool:
-        """Return True when *source* has run with this state directory before."""
-        return source in self.sources
+        """Return True when *source* has run with this state directory before.
+
+        With a damaged file nobody can tell: a source that may have run is read
+        from the start of its files, which can repeat records but skips none.
+        """
+        return self.damaged or source in self.sources
 
     def of_source(self, source: str) -> list[Entry]:
         """Return the entries of *source*."""

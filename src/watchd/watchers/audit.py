@@ -36,7 +36,7 @@ from watchd.core.timestamps import record_ts
 from watchd.watchers.dialects.base import batch_mapper
 from watchd.watchers.dialects.generic import fallback_event
 from watchd.watchers.files.inotify import InotifyHub, shared_hub
-from watchd.watchers.files.listing import shown_scope
+from watchd.watchers.files.scope import DIRECTORY_SCOPE, shown_scope
 from watchd.watchers.files.settings import TrailOptions
 from watchd.watchers.files.symlinks import MODES
 from watchd.watchers.files.tail import Tail
@@ -367,7 +367,7 @@ def scope_of(target: str) -> str:
     """
     expanded = os.path.expanduser(target)
     if target.endswith("/") or os.path.isdir(expanded):
-        return os.path.join(expanded, "*.jsonl|*.log")
+        return os.path.join(expanded, DIRECTORY_SCOPE)
     return expanded
 
 

@@ -12,6 +12,7 @@ siblings.
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING
 
 from watchd.core.checkpoints import Entry
@@ -25,6 +26,7 @@ from watchd.watchers.files.identity import (
     holds,
     same_head,
 )
+from watchd.watchers.files.rotated import mtime_ns
 from watchd.watchers.files.settings import PREFIX, Ghost
 from watchd.watchers.files.tail import State, Tail
 
@@ -35,41 +37,78 @@ if TYPE_CHECKING:
 class RuntimeCopies:
     """The rotation and copy half of a :class:`~watchd.watchers.files.trail.Trail` (a mixin)."""
 
-    def _adopt_moved_out(self: TrailParts, seen: set[str], now: float) -> None:
-        """Read the files that were renamed out of scope before they were ever read."""
-        moved = self._moved_out[:]
+    def _adopt_unaccounted(
+        self: TrailParts, directories: list[str], seen: set[str], now: float
+    ) -> None:
+        """Read the rotated files that nobody read, in every scope directory whose listing changed.
+
+        A directory that appeared (or was replaced) since start has no baseline:
+        everything in it is new, including a file created and rotated away
+        before the directory was watched. One whose rename out of scope was seen
+        is looked at whatever its mtime says.
+        """
+        forced = {os.path.dirname(path) for path in self._moved_out}
         self._moved_out.clear()
         self._moves_from_scope.clear()
-        for path in moved:
-            key = self._read_rotated(path, now)
-            if key is not None:
-                seen.add(key)
-                self._log.info(
-                    "file rotated out of scope before it was read, reading it now", path=path
-                )
-
-    def _adopt_new_directories(self: TrailParts, seen: set[str], now: float) -> None:
-        """Read the rotated files of a directory that appeared (or was recreated) since start.
-
-        Everything in it is new, but a file that was created and rotated away
-        before the directory was watched sent no event to pair its rename by:
-        its rotated name is all that is left of it.
-        """
-        directories = self._new_dirs[:]
-        self._new_dirs.clear()
-        for directory in directories:
+        for directory in self._new_dirs:
             self._log.info("directory appeared, reading what it holds", directory=directory)
-            plain = [*reversed(siblings(directory, self._plain_rotation))]  # oldest first
-            for item in plain:
-                key = self._read_rotated(item.path, now)
+            self._rotations.forget(directory)
+            forced.add(directory)
+        self._new_dirs.clear()
+        wall = time.time()
+        for directory in directories:
+            mtime = mtime_ns(directory)
+            if mtime is None:
+                continue
+            if not self._rotations.changed(directory, mtime, wall) and directory not in forced:
+                continue
+            for path in self._unaccounted(directory):
+                key = self._read_rotated(path, now)
                 if key is not None:
                     seen.add(key)
-                    self._log.info(
-                        "file rotated before it was read, reading it now", path=item.path
+                    self._log.info("file rotated before it was read, reading it now", path=path)
+
+    def _unaccounted(self: TrailParts, directory: str) -> list[str]:
+        """Return the rotated files of *directory* the trail cannot account for, oldest first."""
+        unaccounted, present = [], set()
+        for item in reversed(siblings(directory, self._plain_rotation)):
+            opened = open_rotated(item.path)
+            if opened is None:
+                continue
+            key = file_key(opened.dev, opened.ino)
+            present.add(key)
+            if not (
+                key in self.tails
+                or self._rotations.covers(directory, opened)
+                or self._copy_of_known(opened)
+            ):
+                unaccounted.append(item.path)
+            opened.close()
+        self._rotations.keep_only(directory, present)
+        return unaccounted
+
+    def _copy_of_known(self: TrailParts, opened: Opened) -> bool:
+        """Return True when *opened* begins as a file the trail follows or knows (a copy)."""
+        if self._known(opened):
+            return True
+        heads = [t.fingerprint for t in self.tails.values()] + [g.fingerprint for g in self._ghosts]
+        if self.store is not None:
+            heads += [Fingerprint(e.head_len, e.head) for e in self.store.of_source(self.source_id)]
+        return any(same_head(opened.fd, opened.size, head) for head in heads)
+
+    def _account_for_present(self: TrailParts, directories: list[str]) -> None:
+        """Take the rotated files there at start as accounted for: the start position rules them."""
+        for directory in directories:
+            for item in siblings(directory, self._plain_rotation):
+                opened = open_rotated(item.path)
+                if opened is not None:
+                    self._rotations.note(
+                        directory, opened.dev, opened.ino, Fingerprint.of(opened.fd, opened.size)
                     )
+                    opened.close()
 
     def _plain_rotation(self: TrailParts, name: str) -> bool:
-        return not compression_of(name) and self._rotation_of_scope(name)
+        return not compression_of(name) and self.scope.rotation(name)
 
     def _read_rotated(self: TrailParts, path: str, now: float) -> str | None:
         """Read a rotated file never read before from its start, and let it go once drained."""
@@ -121,7 +160,7 @@ class RuntimeCopies:
             fingerprint, offset, mark, acked = read.fingerprint, read.offset, read.mark, read.acked
         found = find_copy(
             directory,
-            self._rotation_of_scope,
+            self.scope.rotation,
             fingerprint,
             lambda fd, size: holds(fd, size, fingerprint, offset, mark),
             self._known,
@@ -264,6 +303,10 @@ class RuntimeCopies:
             self._backlogged.discard(key)
             self._unindex(tail)
             self._log.debug("file let go", path=tail.path, state=tail.state.value)
+            if tail.state is State.ROTATED:
+                self._rotations.note(
+                    os.path.dirname(tail.path), tail.dev, tail.ino, tail.fingerprint
+                )
             if tail.state is State.REMOVED:
                 gone.append((tail.dev, tail.ino, tail.seq))
                 self._deleted.add(tail.key)

@@ -67,6 +67,22 @@ class DirWatch:
             if not os.path.isdir(os.path.join(target, relevant)):
                 return
 
+    def stale(self) -> bool:
+        """Return True when the watch no longer stands for the path: it must be placed again.
+
+        A directory deleted while a file in it is still open (a file being
+        drained holds its parent) sends no ``IN_DELETE_SELF`` until that file
+        is closed; a directory made again at the path meanwhile would send its
+        events nowhere. So the path is looked at, not only the watch's events.
+        """
+        if self._hub is None or self._wd is None:
+            return False
+        try:
+            info = os.stat(self.directory)
+        except OSError:
+            return not self._at_ancestor  # gone: watch the nearest ancestor instead
+        return self._at_ancestor or (info.st_dev, info.st_ino) != self.identity
+
     def _on_event(self, name: str | None, mask: int, cookie: int) -> None:
         if name is None:
             self.needs_ensure = True

@@ -11,7 +11,6 @@ watched: its rotated files are then read from their start.
 from __future__ import annotations
 
 import errno
-import glob
 import os
 import stat
 import time
@@ -43,20 +42,38 @@ class ScopeListing:
         mtime as it was, so an mtime that recent is not trusted (git's "racy"
         rule for its index).
         """
-        if self._dir_magic or self._listed is None or self._pending or self._moved_out:
+        if self.scope.dir_magic or self._listed is None or self._pending or self._moved_out:
             return True
         identity, listed_at = self._listed
         try:
-            info = os.stat(self._dir_pattern)
+            info = os.stat(self.scope.directory)
         except OSError:
             return True
         current = (info.st_dev, info.st_ino, info.st_mtime_ns)
         return current != identity or info.st_mtime_ns / 1e9 >= listed_at - 1.0
 
-    def _scan_dirs(self: TrailParts) -> list[str]:
-        if self._dir_magic:
-            return sorted(d for d in glob.glob(self._dir_pattern) if os.path.isdir(d))
-        return [self._dir_pattern]
+    def _list_scope(self: TrailParts, *, full: bool) -> tuple[list[str], Found]:
+        """Watch and list the scope's directories; return them and the files in scope."""
+        self._settle_scope()
+        directories = self.scope.directories()
+        self._sync_watches(directories)
+        found = self._scan(directories, full=full)
+        if self._settle_scope():
+            # The named path became a directory between the look and the listing (mkdir -p).
+            directories = self.scope.directories()
+            self._sync_watches(directories)
+            found = self._scan(directories, full=True)
+        return directories, found
+
+    def _settle_scope(self: TrailParts) -> bool:
+        """Follow a named path's files once it turned out to be a directory (see :class:`Scope`)."""
+        if not self.scope.settle():
+            return False
+        self._log.info(
+            "the named path is a directory, following its files", path=self.scope.directory
+        )
+        self._listed = None
+        return True
 
     def _sync_watches(self: TrailParts, directories: list[str]) -> None:
         # A file followed through a symlink changes in its target's directory.
@@ -72,7 +89,7 @@ class ScopeListing:
         for directory in [d for d in self._dirs if d not in directories]:
             self._dirs.pop(directory).close()
         for watch in self._dirs.values():
-            if watch.needs_ensure:
+            if watch.needs_ensure or watch.stale():
                 watch.ensure()
 
     def _scan(self: TrailParts, directories: list[str], *, full: bool) -> Found:
@@ -95,11 +112,11 @@ class ScopeListing:
                 self._log.warning("cannot list directory", directory=directory, reason=exc.strerror)
                 continue
             device = info.st_dev
-            if not self._dir_magic:
+            if not self.scope.dir_magic:
                 self._listed = ((device, info.st_ino, info.st_mtime_ns), listed_at)
             self._note_identity(directory, (device, info.st_ino))
             for entry in entries:
-                if self._in_scope(entry.name):
+                if self.scope.takes(entry.name):
                     self._scan_entry(entry, device, found, links, full=full)
         return found
 
@@ -115,7 +132,7 @@ class ScopeListing:
         try:
             # A symlink is known by what it names, as open() sees it.
             link = entry.is_symlink()
-            if link and not self._links.allows(entry.path):
+            if link and not self.scope.links.allows(entry.path):
                 self._skip_link(entry.path)
                 return
             key = "" if link else file_key(device, entry.inode())
@@ -127,6 +144,8 @@ class ScopeListing:
         except OSError:
             return
         if not stat.S_ISREG(info.st_mode):
+            if stat.S_ISDIR(info.st_mode) and not self.scope.is_glob:
+                return  # the named path is a directory: the scope settles on it
             if entry.path not in self._skipped_paths:
                 self._skipped_paths.add(entry.path)
                 self._log.warning(
@@ -162,12 +181,12 @@ class ScopeListing:
             self._log.warning(
                 "symbolic link out of the source's directory, not followed",
                 path=path,
-                follow_symlinks=self._links.mode,
+                follow_symlinks=self.scope.links.mode,
             )
 
     def _open_new(self: TrailParts, path: str, now: float, orphans: list[Entry]) -> Tail | None:
         try:
-            opened = self._links.open(path)
+            opened = self.scope.links.open(path)
         except OutsideScopeError:
             self._skip_link(path)
             return None
@@ -208,11 +227,3 @@ class ScopeListing:
             tail.target = os.path.realpath(path)
         self._log.debug("following file", path=path, offset=offset)
         return tail
-
-
-def shown_scope(pattern: str) -> str:
-    """Return a scope as people read it: ``dir/*.jsonl|*.log`` is ``dir/{*.jsonl,*.log}``."""
-    directory, name = os.path.split(pattern)
-    if "|" not in name:
-        return pattern
-    return os.path.join(directory, "{" + name.replace("|", ",") + "}")

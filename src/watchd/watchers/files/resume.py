@@ -39,6 +39,12 @@ class StartupResume:
                     return entry.offset
                 # Truncated or rewritten while watchd was stopped: what was not read
                 # yet may be in a copy (copytruncate); the file itself starts anew.
+                self._log.warning(
+                    "file changed since its checkpoint, reading it again from the start",
+                    path=entry.path,
+                    size=info.st_size,
+                    offset=entry.offset,
+                )
                 store.drop(self.source_id, info.st_dev, info.st_ino)
                 if entry in orphans:
                     orphans.remove(entry)
@@ -129,7 +135,7 @@ class StartupResume:
         return later
 
     def _readable_rotation(self: TrailParts, name: str) -> bool:
-        return not name.endswith(UNREADABLE) and self._rotation_of_scope(name)
+        return not name.endswith(UNREADABLE) and self.scope.rotation(name)
 
     def _reopen(self: TrailParts, path: str, entry: Entry) -> Opened | None:
         """Open the checkpointed file at *path* again, if it still holds what *entry* says."""

@@ -23,12 +23,10 @@ siblings :mod:`~watchd.watchers.files.copies`.
 
 from __future__ import annotations
 
-import glob
 import os
 import time
 from collections import deque
 from collections.abc import Callable
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from watchd.core.checkpoints import CheckpointStore, Entry, entry_key
@@ -41,10 +39,11 @@ from watchd.watchers.files.identity import (
     mark_at,
 )
 from watchd.watchers.files.inotify import IN_MOVED_FROM, IN_MOVED_TO, NAMING, InotifyHub
-from watchd.watchers.files.listing import ScopeListing, shown_scope
+from watchd.watchers.files.listing import ScopeListing
 from watchd.watchers.files.resume import StartupResume
+from watchd.watchers.files.rotated import RotatedLedger
+from watchd.watchers.files.scope import Scope
 from watchd.watchers.files.settings import PREFIX, Ghost, TrailOptions
-from watchd.watchers.files.symlinks import LinkRule
 from watchd.watchers.files.tail import Change, State, Tail
 
 if TYPE_CHECKING:
@@ -73,15 +72,8 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         log: FilteringBoundLogger,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.pattern = os.path.abspath(os.path.expanduser(pattern))
+        self.scope = Scope(os.path.abspath(os.path.expanduser(pattern)), options.follow_symlinks)
         self.source_id = source_id
-        self._dir_pattern, base = os.path.split(self.pattern)
-        # "a|b" in the last part: names matching either (a directory's *.jsonl|*.log).
-        self._base_patterns = base.split("|")
-        self._dir_magic = glob.has_magic(self._dir_pattern)
-        self._base_magic = glob.has_magic(base) or len(self._base_patterns) > 1
-        self.is_glob = self._dir_magic or self._base_magic
-        self._links = LinkRule(options.follow_symlinks, explicit=not self.is_glob)
         self._start = start
         self._hub = hub
         self.store = store
@@ -105,6 +97,7 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         self._skipped_paths: set[str] = set()
         self._moves_from_scope: set[int] = set()
         self._moved_out: list[str] = []
+        self._rotations = RotatedLedger()
         # Per-poll work is proportional to what changed, not to the files followed.
         self._dirty: set[str] = set()
         self._backlogged: set[str] = set()
@@ -123,6 +116,16 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         now = self._clock()
         self._next_poll = now
         self._next_rescan = now + options.rescan_interval
+
+    @property
+    def pattern(self) -> str:
+        """Return the path or glob followed (a directory's, once a named path turned out one)."""
+        return self.scope.pattern
+
+    @property
+    def is_glob(self) -> bool:
+        """Return True when the trail may follow several files at once."""
+        return self.scope.is_glob
 
     # -- what the loop asks ----------------------------------------------------
 
@@ -160,7 +163,7 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
             self._dirty.add(key)
         if directory in self._link_dirs:
             return  # watched for a link's target only: its other names are not in scope
-        in_scope = self._in_scope(name)
+        in_scope = self.scope.takes(name)
         if (mask & NAMING or key is None) and in_scope:
             self._discover = True
         # A file can appear and be renamed out of scope between two looks; the
@@ -170,20 +173,6 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         elif mask & IN_MOVED_TO and not in_scope and cookie in self._moves_from_scope:
             self._moved_out.append(path)
             self._discover = True
-
-    def _rotation_of_scope(self, name: str) -> bool:
-        """Return True for a name out of scope made of one in scope and a rotation suffix."""
-        if self._in_scope(name):
-            return False
-        return any(name[i] in ".-_" and self._in_scope(name[:i]) for i in range(1, len(name) - 1))
-
-    def _in_scope(self, name: str) -> bool:
-        if not self._base_magic:
-            return name == self._base_patterns[0]
-        return any(
-            fnmatchcase(name, pattern) and (pattern.startswith(".") or not name.startswith("."))
-            for pattern in self._base_patterns
-        )
 
     # -- reading ---------------------------------------------------------------
 
@@ -365,9 +354,7 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
     # -- finding files ---------------------------------------------------------
 
     def _discovery(self, now: float, *, full: bool) -> None:
-        directories = self._scan_dirs()
-        self._sync_watches(directories)
-        found = self._scan(directories, full=full)
+        directories, found = self._list_scope(full=full)
         seen: set[str] = set()
         orphans = self._orphans() if not self._started else []
         if not self._started:
@@ -385,8 +372,8 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
                 self._add(opened)
                 seen.add(opened.key)
         self._pending = {p: t for p, t in self._pending.items() if p in found}
-        self._adopt_moved_out(seen, now)
-        self._adopt_new_directories(seen, now)
+        if self._started:
+            self._adopt_unaccounted(directories, seen, now)
         for key, tail in self.tails.items():
             if tail.state is State.ACTIVE and key not in seen:
                 self._let_go_of_name(tail, now)
@@ -399,10 +386,11 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         if starting:
             self._started = True
             self._adopt_rotated(orphans, now)
+            self._account_for_present(directories)
             if self.store is not None:
                 self.store.started(self.source_id)
         if not found and not self._waiting_said:
-            self._log.info("Waiting for audit events...", path=shown_scope(self.pattern))
+            self._log.info("Waiting for audit events...", path=self.scope.shown())
         self._waiting_said = not found
         if self._unwritten and self.store is not None:
             self._unwritten = False
