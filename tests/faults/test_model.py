@@ -9,9 +9,13 @@ every in-memory state (trail, store, what the sink had not acknowledged) and
 starts again from what the store wrote.
 
 The rules interleave appends (whole, split, with a NUL line between records),
-rename rotations, copytruncate with the copy in and out of scope, truncation,
-deletion, the directory deleted and recreated, the path swapped for a symlink,
-crashes, reloads, failing checkpoint writes and a failing sink. After every
+rename rotations (one at a time, and numbered ones back to back with no look
+between), copytruncate with the copy in and out of scope (and a second one while
+the first copy is still being finished after a crash), truncation, deletion, the
+directory deleted and recreated, the path swapped for a symlink, crashes,
+reloads, failing checkpoint writes, a checkpoint file damaged between runs and a
+failing sink. A second machine names the directory before it exists, as
+``audit:/x/logs`` without a slash, and deletes it at any depth. After every
 step the trail is driven until it is quiet, and what was delivered must cover
 what was written, except what a truncation or a deletion destroyed before it
 was read (the README's documented losses), and nothing may be invented.
@@ -69,12 +73,23 @@ def records_in(data: bytes) -> set[int]:
     return found
 
 
+#: What a damaged checkpoint file may hold, from what it held.
+DAMAGES: dict[str, Callable[[bytes], bytes]] = {
+    "empty": lambda good: b"",
+    "half-written": lambda good: good[: len(good) // 2],
+    "nul-filled": lambda good: b"\0" * len(good),
+    "random": lambda good: os.urandom(len(good)),
+    "wrong shape": lambda good: b'{"version": 1, "files": {"a": 1}}',
+}
+
+
 class TrailModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.root = Path(tempfile.mkdtemp(prefix="watchd-model-"))
         self.logs = self.root / "logs"
         self.logs.mkdir()
+        self.scope = f"{self.logs}/app*.jsonl"  # a glob: a copy can land in scope, or out of it
         self.trail = self.logs / "app.jsonl"
         self.state = self.root / "state"
         self.clock = Clock()
@@ -98,12 +113,12 @@ class TrailModel(RuleBasedStateMachine):
 
     # -- the engine ----------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, position: str = "beginning") -> None:
         self.store = CheckpointStore(str(self.state), interval=0.0, durable=False)
         self.trail_obj = Trail(
-            f"{self.logs}/app*.jsonl",  # a glob: a copy can land in scope, or out of it
+            self.scope,
             "audit:model",
-            start=StartAt("beginning"),
+            start=StartAt(position),
             hub=None,
             store=self.store,
             options=OPTIONS,
@@ -113,12 +128,12 @@ class TrailModel(RuleBasedStateMachine):
         self.sink_failing = False
         self.unacked = []
 
-    def pump(self, rounds: int = 12) -> None:
+    def pump(self, rounds: int = 12, budget: int = 1 << 20) -> None:
         """Poll, deliver, acknowledge, and let time pass, until the trail is quiet."""
         assert self.trail_obj is not None
         for _ in range(rounds):
             seqs = []
-            for _tail, blocks in self.trail_obj.poll(1 << 20):
+            for _tail, blocks in self.trail_obj.poll(budget):
                 for line in (line for block in blocks for line in block.lines):
                     record = decode_record(line)
                     if isinstance(record, dict) and "seq" in record:
@@ -149,6 +164,7 @@ class TrailModel(RuleBasedStateMachine):
         return json.dumps({"ts": "2026-01-01T00:00:00+00:00", "action": "w", "seq": seq}).encode()
 
     def append_bytes(self, data: bytes) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)  # made by the writer, as loki-mode does
         with self.trail.open("ab") as out:
             out.write(data)
 
@@ -196,7 +212,24 @@ class TrailModel(RuleBasedStateMachine):
         if self.trail.exists():
             self.rotations += 1
             os.rename(self.trail, self.logs / f"app.jsonl.{self.rotations}")
-        self.trail.touch()
+        self.append_bytes(b"")
+
+    @rule(burst=st.lists(st.integers(0, 15), min_size=2, max_size=6))
+    def numbered_rotations_back_to_back(self, burst: list[int]) -> None:
+        """``mv f.1 f.2; mv f f.1`` again and again, with no look between (logrotate's numbering).
+
+        A segment can be made, written and renamed twice before the trail opens it.
+        """
+        self.finish_half()
+        for count in burst:
+            self.append_bytes(b"".join(self.line() + b"\n" for _ in range(count)))
+            numbered = sorted(
+                (int(p.name.rsplit(".b", 1)[1]), p) for p in self.logs.glob("app.jsonl.b*")
+            )
+            for number, path in reversed(numbered):
+                os.rename(path, self.logs / f"app.jsonl.b{number + 1}")
+            os.rename(self.trail, self.logs / "app.jsonl.b1")
+        self.append_bytes(b"")
 
     @rule(in_scope=st.booleans())
     def copytruncate(self, in_scope: bool) -> None:
@@ -206,6 +239,29 @@ class TrailModel(RuleBasedStateMachine):
         self.rotations += 1
         name = f"app-{self.rotations}.jsonl" if in_scope else f"app.jsonl.{self.rotations}"
         shutil.copyfile(self.trail, self.logs / name)
+        os.truncate(self.trail, 0)
+
+    @precondition(lambda self: self.trail_obj is not None)
+    @rule(count=st.integers(1, 60))
+    def copytruncate_twice_while_finishing(self, count: int) -> None:
+        """R36: behind at a crash, copytruncate while stopped, and again while finishing the copy.
+
+        The restart finishes the first copy a little at a time; the second
+        rotation renames that copy away and copies the file to its name.
+        """
+        self.finish_half()
+        self.crash()
+        self.append_bytes(b"".join(self.line() + b"\n" for _ in range(count)))
+        self.rotations += 1
+        first = self.logs / f"app.jsonl.{self.rotations}"
+        shutil.copyfile(self.trail, first)
+        os.truncate(self.trail, 0)
+        self.append_bytes(b"".join(self.line() + b"\n" for _ in range(count)))
+        self.start()
+        self.pump(rounds=1, budget=300)  # still finishing the first copy
+        self.rotations += 1
+        os.rename(first, self.logs / f"app.jsonl.{self.rotations}")
+        shutil.copyfile(self.trail, first)
         os.truncate(self.trail, 0)
 
     def wipe(self, how: Callable[[Path], None]) -> None:
@@ -224,14 +280,17 @@ class TrailModel(RuleBasedStateMachine):
         # An open file is still read to its end; one never opened is lost.
         self.wipe(Path.unlink)
 
-    @rule()
-    def recreate_directory(self) -> None:
+    @rule(write_at_once=st.booleans())
+    def recreate_directory(self, write_at_once: bool) -> None:
         self.finish_half()
-        for path in self.logs.iterdir():
-            if path.is_file():
-                self.destroy(path.read_bytes(), self.other_files(path))
-        shutil.rmtree(self.logs)
-        self.logs.mkdir()
+        if self.logs.exists():
+            for path in self.logs.iterdir():
+                if path.is_file():
+                    self.destroy(path.read_bytes(), self.other_files(path))
+            shutil.rmtree(self.logs)
+        self.logs.mkdir(parents=True)
+        if write_at_once:
+            self.append(3, False)
 
     @rule()
     def symlink_swap(self) -> None:
@@ -243,6 +302,7 @@ class TrailModel(RuleBasedStateMachine):
         elif self.trail.is_symlink():
             self.trail.unlink()
         target.write_bytes(b"")
+        self.logs.mkdir(parents=True, exist_ok=True)
         os.symlink(target, self.logs / "tmp-link")
         os.rename(self.logs / "tmp-link", self.trail)
 
@@ -274,6 +334,26 @@ class TrailModel(RuleBasedStateMachine):
         self.pump(3)
         checkpoints.replace_file = self._real_replace
 
+    @precondition(lambda self: self.trail_obj is not None)
+    @rule(damage=st.sampled_from(sorted(DAMAGES)), count=st.integers(1, 10))
+    def checkpoint_damaged_while_stopped(self, damage: str, count: int) -> None:
+        """R37: what cannot be trusted is read again, never skipped, whatever the file holds."""
+        self.finish_half()
+        self.crash()
+        self.append(count, False)
+        # Only the checkpoint knew a link's target out of the directory once the link
+        # itself was rotated away: with it gone, so is that file (docs/delivery.md).
+        linked = self.trail.resolve() if self.trail.is_symlink() else None
+        in_scope = b"".join(
+            p.read_bytes() for p in self.logs.rglob("*") if p.is_file() and not p.is_symlink()
+        )
+        for target in self.root.glob("target-*"):
+            if target != linked:
+                self.destroy(target.read_bytes(), in_scope)
+        checkpoint = self.state / checkpoints.STATE_FILE
+        checkpoint.write_bytes(DAMAGES[damage](checkpoint.read_bytes()))
+        self.start("end")  # run's default: only a source known to have run reads new files
+
     @rule()
     def sink_fails(self) -> None:
         self.sink_failing = True
@@ -300,13 +380,44 @@ class TrailModel(RuleBasedStateMachine):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-TrailModel.TestCase.settings = settings(
+class NamedDirectoryModel(TrailModel):
+    """The same rules on ``audit:ROOT/a/b/logs``: a directory named before it exists."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        assert self.trail_obj is not None
+        self.trail_obj.close()
+        assert self.store is not None
+        self.store.close()
+        shutil.rmtree(self.root / "logs")
+        shutil.rmtree(self.state, ignore_errors=True)
+        self.logs = self.root / "a" / "b" / "logs"
+        self.scope = str(self.logs)  # no trailing slash, and nothing there yet
+        self.trail = self.logs / "app.jsonl"
+        self.start()
+
+    @rule(depth=st.integers(0, 2))
+    def remove_a_parent(self, depth: int) -> None:
+        """Delete the directory or a parent of it; the next write makes them again."""
+        self.finish_half()
+        doomed = self.logs.parents[depth - 1] if depth else self.logs
+        if doomed.exists():
+            for path in doomed.rglob("*"):
+                if path.is_file():
+                    self.destroy(path.read_bytes(), self.other_files(path))
+            shutil.rmtree(doomed)
+
+
+MODEL_SETTINGS = settings(
     max_examples=int(os.environ.get("WATCHD_MODEL_EXAMPLES", "60")),
     stateful_step_count=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+TrailModel.TestCase.settings = MODEL_SETTINGS
+NamedDirectoryModel.TestCase.settings = MODEL_SETTINGS
 test_the_tailing_engine_loses_nothing = TrailModel.TestCase
+test_a_directory_named_before_it_exists_loses_nothing = NamedDirectoryModel.TestCase
 
 
 def test_an_inode_a_deleted_file_left_is_a_new_file_even_when_both_started_empty():

@@ -24,9 +24,10 @@ from watchd.watchers.files.identity import (
     file_key,
     find_inode,
     holds,
+    mark_at,
     same_head,
 )
-from watchd.watchers.files.rotated import mtime_ns
+from watchd.watchers.files.rotated import RACY_SECONDS, mtime_ns
 from watchd.watchers.files.settings import PREFIX, Ghost
 from watchd.watchers.files.tail import State, Tail
 
@@ -88,24 +89,72 @@ class RuntimeCopies:
         return unaccounted
 
     def _copy_of_known(self: TrailParts, opened: Opened) -> bool:
-        """Return True when *opened* begins as a file the trail follows or knows (a copy)."""
+        """Return True when *opened* holds nothing that a file the trail knows will not deliver.
+
+        A copy is redundant while the followed file it was copied from still
+        holds all of it (copytruncate before its truncate; a backup copy); once
+        that file is truncated, the copy is finished from where it was read, by
+        the ghost it left. A head alone proves nothing: the records of one
+        trail often share their first bytes.
+        """
         if self._known(opened):
             return True
-        heads = [t.fingerprint for t in self.tails.values()] + [g.fingerprint for g in self._ghosts]
-        if self.store is not None:
-            heads += [Fingerprint(e.head_len, e.head) for e in self.store.of_source(self.source_id)]
-        return any(same_head(opened.fd, opened.size, head) for head in heads)
+        size = opened.size
+        if size == 0:
+            return True
+        head = os.pread(opened.fd, min(size, HEAD_BYTES), 0)
+        mark = mark_at(opened.fd, size)
+        for tail in self.tails.values():
+            if (
+                tail.state is State.ACTIVE
+                and tail.size() >= size
+                and os.pread(tail.fd, len(head), 0) == head
+                and mark_at(tail.fd, size) == mark
+            ):
+                return True
+        return any(same_head(opened.fd, size, ghost.fingerprint) for ghost in self._ghosts)
 
-    def _account_for_present(self: TrailParts, directories: list[str]) -> None:
-        """Take the rotated files there at start as accounted for: the start position rules them."""
+    def _last_run_of_source(self: TrailParts) -> float | None:
+        """Return when the source last checkpointed (wall time); 0 when that cannot be trusted."""
+        if self.store is None or not self._ran_before:
+            return None
+        if self.store.damaged:
+            return 0.0
+        seen = self.store.source_state(self.source_id).get("seen")
+        return float(seen) if isinstance(seen, int | float) else 0.0
+
+    def _account_for_present(
+        self: TrailParts, directories: list[str], seen: set[str], now: float
+    ) -> None:
+        """At start: read the rotations made while watchd was stopped; account for the others.
+
+        A rotated file nobody read that changed after the source's last
+        checkpoint (or any, when the checkpoints cannot be trusted) was made
+        while watchd was stopped: it is read from its start. The others were
+        there before, and the start position rules them.
+        """
+        since = self._last_run
         for directory in directories:
-            for item in siblings(directory, self._plain_rotation):
+            for item in reversed(siblings(directory, self._plain_rotation)):  # oldest first
                 opened = open_rotated(item.path)
-                if opened is not None:
-                    self._rotations.note(
-                        directory, opened.dev, opened.ino, Fingerprint.of(opened.fd, opened.size)
-                    )
+                if opened is None:
+                    continue
+                new = (
+                    since is not None
+                    and opened.mtime_ns / 1e9 >= since - RACY_SECONDS
+                    and file_key(opened.dev, opened.ino) not in self.tails
+                    and not self._copy_of_known(opened)
+                )
+                if not new:
+                    fingerprint = Fingerprint.of(opened.fd, opened.size)
+                    self._rotations.note(directory, opened.dev, opened.ino, fingerprint)
                     opened.close()
+                    continue
+                seen.add(self._drain_opened(opened, 0, now).key)
+                self._log.info(
+                    "reading a file rotated while watchd was stopped, from its start",
+                    path=item.path,
+                )
 
     def _plain_rotation(self: TrailParts, name: str) -> bool:
         return not compression_of(name) and self.scope.rotation(name)

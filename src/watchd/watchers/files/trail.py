@@ -88,6 +88,7 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         self._new_dirs: list[str] = []  # appeared since the last look
         self._copies_at_start: list[str] = []  # copies of files truncated while stopped
         self._ran_before = False  # the store knew this source when it started
+        self._last_run: float | None = None  # when it last put a checkpoint (wall time)
         self._pending: dict[str, float] = {}  # possible copies: path -> first seen
         self._ghosts: list[Ghost] = []
         self._unacked: deque[_Marks] = deque()
@@ -360,6 +361,7 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         if not self._started:
             # Asked before any file of this start puts its entry (which makes the source known).
             self._ran_before = self.store is not None and self.store.ran_before(self.source_id)
+            self._last_run = self._last_run_of_source()
         # Followed files first (mtime -1), then new ones oldest first.
         for path, (key, size, _) in sorted(found.items(), key=lambda item: item[1][2]):
             tail = self.tails.get(key)
@@ -386,7 +388,7 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         if starting:
             self._started = True
             self._adopt_rotated(orphans, now)
-            self._account_for_present(directories)
+            self._account_for_present(directories, seen, now)
             if self.store is not None:
                 self.store.started(self.source_id)
         if not found and not self._waiting_said:
