@@ -46,7 +46,7 @@ def client_process(port: int, count: int) -> None:
 
     def one(index: int) -> None:
         sock = socket.create_connection(("127.0.0.1", port))
-        sock.sendall(b"GET /api/events/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         sock.settimeout(1.0)
         events, dropped, tail = 0, False, b""
         while not done.is_set():

@@ -314,7 +314,7 @@ def test_https_with_the_given_certificate(watchd, tmp_path):
     assert status == 200
     assert body == query(trail, "--json")
     with socket.create_connection((server.host, server.port), timeout=5) as plain:
-        plain.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        plain.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         try:
             answer = plain.recv(4096)
         except ConnectionResetError:
@@ -554,7 +554,9 @@ def test_a_stalled_stream_client_never_holds_the_pipeline(watchd, tmp_path):
     server = serve(watchd, trail, "--http-buffer", "100")
     stalled = socket.create_connection((server.host, server.port))
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.sendall(b"GET /api/events/stream HTTP/1.1\r\nHost: x\r\n\r\n")  # and never reads
+    stalled.sendall(
+        b"GET /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    )  # and never reads
     wait_until(lambda: metrics(server)["watchd_http_live_clients", ()] == 1)
     count = 20_000
     with open(trail, "ab") as handle:

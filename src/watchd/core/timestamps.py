@@ -58,7 +58,10 @@ def parse_when(text: str, flag: str, now: datetime | None = None) -> datetime:
     except UsageError:
         pass
     else:
-        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+        try:
+            return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+        except OverflowError:
+            raise UsageError(f"{flag} {text!r}: goes back before the year 1") from None
     parsed = parse_timestamp(text)
     if parsed is None:
         raise UsageError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from watchd.core.errors import UsageError
@@ -57,9 +58,26 @@ def parse_address(text: str, where: str = "--http") -> Address:
 
 @dataclass(frozen=True)
 class Access:
-    """The token a request must bring (None: no token asked for)."""
+    """The token a request must bring (None: no token asked for), and the names it may use.
+
+    Without a token, a request must name the server by one of *hosts* in its
+    ``Host`` header: a web page the operator visits could otherwise make its
+    own name resolve to 127.0.0.1 (DNS rebinding) and read the trail with the
+    operator's browser, which sends that name. With a token the page has
+    nothing to send, so any name is served.
+    """
 
     token: bytes | None
+    hosts: frozenset[str] = frozenset()
+
+    def allows_host(self, host_header: str | None) -> bool:
+        """Return True when the ``Host`` header names this server (or a token guards it).
+
+        A request without the header is no browser's (every browser sends it).
+        """
+        if self.token is not None or host_header is None:
+            return True
+        return host_name(host_header) in self.hosts
 
     def allows(self, authorization: str | None) -> bool:
         """Return True when the ``Authorization`` header carries the token (or none is needed)."""
@@ -71,8 +89,29 @@ class Access:
         return hmac.compare_digest(given.strip().encode("utf-8", "replace"), self.token)
 
 
-def access_for(address: Address, token_file: str | None, environ: dict[str, str]) -> Access:
-    """Return the access rule of *address*: a token is required off loopback."""
+def host_name(header: str) -> str:
+    """Return the name a ``Host`` header gives, without its port, lower case, no final dot."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        name = header[1 : header.find("]")] if "]" in header else header
+    else:
+        name, colon, port = header.rpartition(":")
+        if not colon or not port.isdigit():
+            name = header
+    return name.rstrip(".")
+
+
+def access_for(
+    address: Address,
+    token_file: str | None,
+    environ: dict[str, str],
+    hosts: Sequence[str] = (),
+) -> Access:
+    """Return the access rule of *address*: a token is required off loopback.
+
+    *hosts* are the names, beside the listener's own address and the loopback
+    names, that a request without a token may give in its ``Host`` header.
+    """
     token: str | None = None
     if token_file is not None:
         try:
@@ -92,7 +131,11 @@ def access_for(address: Address, token_file: str | None, environ: dict[str, str]
         )
     if token is not None and (len(token) < 16 or any(c.isspace() for c in token)):
         raise UsageError("the HTTP token must be at least 16 characters, without spaces")
-    return Access(token.encode() if token is not None else None)
+    names = {address.host, *_LOOPBACK_NAMES, "127.0.0.1", "::1", *hosts}
+    return Access(
+        token.encode() if token is not None else None,
+        frozenset(host_name(name) for name in names),
+    )
 
 
 def environment() -> dict[str, str]:

@@ -32,6 +32,14 @@ def add_http_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the bearer token clients must send (required off loopback; or WATCHD_HTTP_TOKEN)",
     )
+    group.add_argument(
+        "--http-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a name clients may call the server by without a token, beside its address and "
+        "localhost (repeatable; guards against DNS rebinding)",
+    )
     group.add_argument("--http-cert", metavar="FILE", help="serve HTTPS with this certificate")
     group.add_argument("--http-key", metavar="FILE", help="the private key of --http-cert")
     group.add_argument(
@@ -72,13 +80,13 @@ class HttpSetup:
 def http_setup(ns: argparse.Namespace) -> HttpSetup | None:
     """Return the HTTP service the options ask for, or None; UsageError names a wrong one."""
     if getattr(ns, "http", None) is None:
-        for option in ("http_token_file", "http_cert", "http_key"):
-            if getattr(ns, option, None) is not None:
+        for option in ("http_token_file", "http_cert", "http_key", "http_host"):
+            if getattr(ns, option, None):
                 flag = "--" + option.replace("_", "-")
                 raise UsageError(f"{flag} goes with --http HOST:PORT")
         return None
     address = parse_address(ns.http)
-    access = access_for(address, ns.http_token_file, environment())
+    access = access_for(address, ns.http_token_file, environment(), ns.http_host)
     if ns.http_buffer < 1:
         raise UsageError(f"--http-buffer {ns.http_buffer}: at least 1")
     return HttpSetup(address, access, _tls(ns.http_cert, ns.http_key), LiveFeed(ns.http_buffer))
