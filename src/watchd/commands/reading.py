@@ -8,6 +8,7 @@ the same on a large file as on a small one.
 
 from __future__ import annotations
 
+import errno
 import glob
 import heapq
 import os
@@ -30,6 +31,7 @@ from watchd.core.spec import Spec
 from watchd.core.timestamps import parse_when
 from watchd.watchers.audit import scope_of
 from watchd.watchers.dialects.generic import event_from
+from watchd.watchers.files.copies import UNREADABLE, compression_of, open_rotated
 from watchd.watchers.files.identity import file_kind
 from watchd.watchers.files.symlinks import INSIDE, LinkRule
 
@@ -191,19 +193,47 @@ def _events_of(
     progress.advance(records, read)
 
 
+#: Why an unfinished last line yields no record (yet): said, never dropped silently.
+UNFINISHED = "unfinished last line (no newline yet)"
+
+
+def open_trail(path: str) -> int:
+    """Open a trail file to read its lines; OSError says why it cannot be read.
+
+    A compressed rotation named directly (``audit.jsonl.1.gz``) is read
+    decompressed, as ``run`` finishes one; a compression the standard library
+    does not read is refused in one line, never read as garbage or as nothing.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    compression = compression_of(os.path.basename(path))
+    if not compression:
+        return fd
+    os.close(fd)
+    if compression in UNREADABLE:
+        why = f"compressed as {compression}, which watchd does not read: decompress it first"
+        raise OSError(errno.EINVAL, why)
+    opened = open_rotated(path, follow=True)
+    if opened is None:
+        raise OSError(errno.EINVAL, f"not readable {compression} data")
+    os.lseek(opened.fd, 0, os.SEEK_SET)  # the engine reads by offset; a file object reads on
+    return opened.fd
+
+
 def _forward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
     """Yield the file's complete lines and where each starts."""
     try:
-        handle = open(path, "rb", buffering=_BLOCK)  # noqa: SIM115 - closed by the with below
+        fd = open_trail(path)
     except OSError as exc:
         reading.cannot_open(path, exc)
         return
     offset = 0
-    with handle:
+    with open(fd, "rb", buffering=_BLOCK) as handle:
         try:
             for line in handle:
-                if line.endswith(b"\n"):  # an unfinished last line is not a record yet
-                    yield line, offset
+                if not line.endswith(b"\n"):  # not a record yet: said, not dropped silently
+                    reading.skips.note(UNFINISHED, path, offset)
+                    break
+                yield line, offset
                 offset += len(line)
         except OSError as exc:  # a directory given as a file, an I/O error
             reading.cannot_open(path, exc)
@@ -212,18 +242,35 @@ def _forward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
 def _backward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
     """Yield the file's complete lines from the last to the first, and where each starts."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_trail(path)
     except OSError as exc:
         reading.cannot_open(path, exc)
         return
     try:
-        # Complete lines only: an unfinished last line is not a record yet.
-        for start, line in lines_backward_at(fd, os.fstat(fd).st_size):
+        size = os.fstat(fd).st_size
+        complete = size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            complete = lines_complete_to(fd, size)
+            reading.skips.note(UNFINISHED, path, complete)
+        for start, line in lines_backward_at(fd, complete):
             yield line, start
     except OSError as exc:
         reading.cannot_open(path, exc)
     finally:
         os.close(fd)
+
+
+def lines_complete_to(fd: int, size: int) -> int:
+    """Return where the file's complete lines end: after its last newline (0 for none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - _BLOCK)
+        chunk = os.pread(fd, end - start, start)
+        newline = chunk.rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        end = start
+    return 0
 
 
 def _sort_key(event: WatchEvent) -> datetime:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from watchd.codecs.integrity import BROKEN, GENESIS, OK, UNVERIFIED, Chain, is_chained
 from watchd.codecs.records import Skip, decode_record
-from watchd.commands.reading import files_of
+from watchd.commands.reading import files_of, open_trail
 from watchd.core.errors import UsageError
 from watchd.core.printable import printable
 from watchd.core.progress import Progress
@@ -90,7 +90,7 @@ def verify(target: str, *, shown: bool = True) -> Report:
 def _verify_file(path: Path, chain: Chain, report: Report, progress: Progress) -> FileReport:
     result = FileReport(str(path))
     try:
-        handle = path.open("rb")
+        handle = open(open_trail(str(path)), "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
         raise UsageError(f"verify: {path}: {exc.strerror}") from None
     in_chain = False  # the file held a dashboard record: each line is a link from then on

@@ -67,10 +67,14 @@ def compression_of(name: str) -> str:
     return ""
 
 
-def open_rotated(path: str) -> Opened | None:
-    """Open a rotated regular file as it is, or decompressed; None if it is gone or unreadable."""
+def open_rotated(path: str, *, follow: bool = False) -> Opened | None:
+    """Open a rotated regular file as it is, or decompressed; None if it is gone or unreadable.
+
+    Rotated copies are listed without their links; a path named by the operator
+    (*follow*) may be one.
+    """
     try:
-        opened = open_file(path, follow=False)  # rotated copies are listed without their links
+        opened = open_file(path, follow=follow)
     except OSError:
         return None
     if opened is None:
