@@ -27,7 +27,7 @@ from watchd.core.interfaces import Formatter
 from watchd.core.private import fsync_directory, make_dirs, open_append
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
-from watchd.plugins.sinks.frames import write_frames
+from watchd.plugins.sinks.frames import TORN_TAIL, repair_torn_tail, write_frames
 from watchd.plugins.sinks.text import formatter_for, header_of, starts_output
 
 
@@ -50,6 +50,13 @@ class FileSink:
         fd = open_append(self.path)
         if self._fsync:  # the file's name, too, must survive a power cut
             fsync_directory(os.path.dirname(self.path))
+        cut = repair_torn_tail(fd)
+        if cut:
+            self._log.warning(
+                TORN_TAIL,
+                path=self.path,
+                bytes=cut,
+            )
         return fd
 
     def emit_batch(self, events: Sequence[WatchEvent]) -> None:

@@ -6,15 +6,24 @@ checkpoint then covered records that never reached the file. Frames are
 written here with ``os.write`` until every byte is taken; when the descriptor
 refuses more (ENOSPC, EIO, EPIPE) the error is raised, so the batch is not
 acknowledged, and on a regular file the bytes of a frame cut off are taken back,
-so that a restart appends whole frames after whole frames.
+so that a restart appends whole frames after whole frames. A kill -9 in the
+middle of a large write leaves a frame cut where the kernel stopped; a sink
+opening a regular file takes such a tail back first (:func:`repair_torn_tail`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import select
 import stat
+
+#: What a sink says when it cut a torn frame back (:func:`repair_torn_tail`).
+TORN_TAIL = (
+    "output file ended in a cut line (a crash mid-write): cut back to its last whole line, "
+    "its events come again"
+)
 
 
 class FrameWriteError(OSError):
@@ -50,3 +59,50 @@ def _take_back_torn_frame(fd: int, data: bytes, written: int) -> int:
             os.ftruncate(fd, end)
             os.lseek(fd, end, os.SEEK_SET)
     return torn
+
+
+def repair_torn_tail(fd: int) -> int:
+    """Cut a regular file written at its end back to its last whole frame; return bytes cut.
+
+    What follows the last newline is a frame a killed process did not finish:
+    its events were not acknowledged, so they come again after the restart, and
+    appending after the cut bytes would leave one line that no reader can parse.
+    A descriptor that is not a regular file, or that writes before the end, is
+    left alone.
+    """
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+            return 0
+        appending = bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
+        if not appending and os.lseek(fd, 0, os.SEEK_CUR) != info.st_size:
+            return 0
+        end = _after_last_newline(_readable(fd), info.st_size)
+        if end == info.st_size:
+            return 0
+        os.ftruncate(fd, end)
+        if not appending:
+            os.lseek(fd, end, os.SEEK_SET)
+    except OSError:
+        return 0
+    return info.st_size - end
+
+
+def _readable(fd: int) -> int:
+    """Return a descriptor that reads the file *fd* writes (its own, opened again by /proc)."""
+    return os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _after_last_newline(fd: int, size: int, block: int = 1 << 16) -> int:
+    """Return the offset just after the file's last newline (0 when it has none); close *fd*."""
+    try:
+        end = size
+        while end > 0:
+            start = max(0, end - block)
+            newline = os.pread(fd, end - start, start).rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            end = start
+        return 0
+    finally:
+        os.close(fd)

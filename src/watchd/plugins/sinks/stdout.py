@@ -7,6 +7,8 @@ import stat
 from collections.abc import Sequence
 from typing import BinaryIO
 
+import structlog
+
 from watchd.core.context import RunContext, SinkFactory
 from watchd.core.deadletters import DeadLetters, dead_letters
 from watchd.core.event import WatchEvent
@@ -15,7 +17,7 @@ from watchd.core.interfaces import Formatter
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Spec
 from watchd.core.terminal import isatty
-from watchd.plugins.sinks.frames import write_frames
+from watchd.plugins.sinks.frames import TORN_TAIL, repair_torn_tail, write_frames
 from watchd.plugins.sinks.text import formatter_for, header_of, starts_output
 
 
@@ -45,6 +47,12 @@ class StdoutSink:
             self._fd = stream.fileno()
         except (OSError, ValueError):
             self._fd = -1  # an in-memory stream: its own write() is exact
+        if self._fd >= 0 and (cut := repair_torn_tail(self._fd)):
+            structlog.get_logger("watchd").warning(
+                TORN_TAIL,
+                sink=name,
+                bytes=cut,
+            )
 
     def emit_batch(self, events: Sequence[WatchEvent]) -> None:
         """Write *events*; return once every byte of them was taken."""
