@@ -41,6 +41,25 @@ def gaps(delivered: Iterable[int], expected: Iterable[int]) -> tuple[list[int], 
     return sorted(wanted - set(counts)), sorted(set(counts) - wanted)
 
 
+def out_of_order(delivered: Iterable[int]) -> list[tuple[int, int]]:
+    """Return (earlier, later) pairs where a record came first after a later one (R39).
+
+    Only first deliveries count (a re-send after a crash repeats what came
+    before); the trails of the storms write seq in file order, rotations
+    included, so first deliveries must rise.
+    """
+    seen: set[int] = set()
+    highest, wrong = -1, []
+    for seq in delivered:
+        if seq in seen:
+            continue
+        seen.add(seq)
+        if seq < highest:
+            wrong.append((highest, seq))
+        highest = max(highest, seq)
+    return wrong[:10]
+
+
 def duplicated(delivered: Iterable[int]) -> list[int]:
     return sorted(n for n, c in Counter(delivered).items() if c > 1)
 

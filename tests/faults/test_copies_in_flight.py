@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from ledger import gaps, seq_lines, seqs_of
+from ledger import gaps, out_of_order, seq_lines, seqs_of
 
 from conftest import clean_env, wait_checkpointed
 
@@ -70,6 +70,7 @@ def test_a_second_copytruncate_while_the_first_copy_is_finished_loses_nothing(tm
     _, err = again.communicate(timeout=60)
     delivered = seqs_of(out.read_bytes().splitlines())
     assert gaps(delivered, range(written)) == ([], []), err.decode()[-3000:]
+    assert out_of_order(delivered) == []
     # Truncated after some of it was read, or before: the copy is then a rotation nobody read.
     said = err.decode()
     assert (

@@ -1,7 +1,9 @@
 """R18 and R10: kill -9 while behind, rotations while stopped, and more kill -9 after them.
 
 Every record of every file, rotated or live, is delivered at least once,
-however many restarts come between; duplicates only after the last checkpoint.
+however many restarts come between; duplicates only after the last checkpoint;
+first deliveries in file order, the rotated files before the ones that took
+their names (R39).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import random
 import time
 
-from ledger import Follower, gaps, seq_lines
+from ledger import Follower, gaps, out_of_order, seq_lines
 
 PER_FILE = 20_000
 
@@ -48,3 +50,4 @@ def test_r18_kill_while_behind_rotations_while_stopped_then_more_kills(tmp_path)
     delivered += last
     assert status == 0, final.stderr[-2000:]
     assert gaps(delivered, range(4 * PER_FILE)) == ([], [])
+    assert out_of_order(delivered) == []

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ledger import Follower, gaps, seq_lines
+from ledger import Follower, gaps, out_of_order, seq_lines
 
 from trails import WRITER
 
@@ -54,6 +54,7 @@ def test_r19_copytruncate_while_behind_finishes_from_the_copy(tmp_path):
     status, seqs = follower.stop()
     assert status == 0
     assert gaps(seqs, range(21_000)) == ([], [])
+    assert out_of_order(seqs) == []
     assert "finishing a truncated file from its copy" in follower.stderr
 
 
@@ -72,6 +73,7 @@ def test_r19_copytruncate_while_stopped_finishes_from_the_copy(tmp_path, compres
     status, rest = second.stop()
     assert status == 0
     assert gaps(seqs + rest, range(21_000)) == ([], [])
+    assert out_of_order(seqs + rest) == []
 
 
 MODES = {
@@ -149,3 +151,4 @@ def test_r31_the_real_logrotate(tmp_path, mode, crash):
         assert set(missing) <= set(range(total)) - on_disk(logs)
     else:
         assert missing == []
+    assert out_of_order(delivered) == []

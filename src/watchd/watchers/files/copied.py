@@ -181,6 +181,7 @@ class RuntimeCopies:
             self.options.max_line_bytes,
             identity=(opened.dev, opened.ino),
             compression=opened.compression,
+            age=opened.mtime_ns,
             clock=self._clock,
         )
         tail.checkpoint_from = checkpoint_from

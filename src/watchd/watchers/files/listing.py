@@ -223,6 +223,7 @@ class ScopeListing:
             clock=self._clock,
         )
         tail.checkpoint_from = checkpoint_from
+        tail.after = self._read_after.pop(tail.key, "")
         if os.path.islink(path):
             tail.target = os.path.realpath(path)
         self._log.debug("following file", path=path, offset=offset)

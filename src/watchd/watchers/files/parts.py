@@ -36,6 +36,7 @@ class TrailParts(Protocol):
     _by_prefix: dict[bytes, set[str]]
     _clock: Callable[[], float]
     _copies_at_start: list[str]
+    _read_after: dict[str, str]
     _deleted: set[str]
     _dir_ids: dict[str, tuple[int, int]]
     _dirs: dict[str, DirWatch]

@@ -51,6 +51,7 @@ class StartupResume:
                 copy = self._finish_from_copy(os.path.dirname(entry.path), entry, self._clock())
                 if copy is not None:
                     self._copies_at_start.append(copy.path)  # later copies are read after it
+                    self._read_after[file_key(info.st_dev, info.st_ino)] = copy.key
             for orphan in orphans:
                 if copy_of(orphan, fd, info.st_size):
                     orphans.remove(orphan)  # copied while watchd was stopped

@@ -49,10 +49,13 @@ class Tail:
         *,
         identity: tuple[int, int] | None = None,
         compression: str = "",
+        age: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         info = os.fstat(fd)
         self.fd = fd
+        #: When it was last written as found (mtime, ns): rotated files are read oldest first.
+        self.age = info.st_mtime_ns if age is None else age
         # A compressed file is read from a decompressed copy, but known by its own inode.
         self.dev, self.ino = identity or (info.st_dev, info.st_ino)
         self.compression = compression
@@ -74,6 +77,8 @@ class Tail:
         self.target = ""  # where the path led, when it is a symlink
         #: Where its first checkpoint stands when that is before *offset* (-1: at it).
         self.checkpoint_from = -1
+        #: The key of the copy that finishes its previous generation: read before it.
+        self.after = ""
 
     @property
     def safe_offset(self) -> int:

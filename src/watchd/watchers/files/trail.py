@@ -87,6 +87,7 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         self._dir_ids: dict[str, tuple[int, int]] = {}  # scope directory -> (device, inode)
         self._new_dirs: list[str] = []  # appeared since the last look
         self._copies_at_start: list[str] = []  # copies of files truncated while stopped
+        self._read_after: dict[str, str] = {}  # a file truncated while stopped -> its copy
         self._ran_before = False  # the store knew this source when it started
         self._last_run: float | None = None  # when it last put a checkpoint (wall time)
         self._pending: dict[str, float] = {}  # possible copies: path -> first seen
@@ -228,36 +229,67 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
             if budget <= 0:
                 self._dirty.add(key)
                 continue
-            before, safe_before = tail.offset, tail.safe_offset
-            blocks = self._read(tail, budget, now)
-            budget -= max(tail.offset - before, 0)
-            if tail.backlog:
-                self._backlogged.add(key)
-            else:
-                self._backlogged.discard(key)
-            results.append((tail, blocks))
-            if len(tail.prefix) < PREFIX and tail.offset > len(tail.prefix):
-                self._unindex(tail)
-                self._index(tail)
-            if tail.safe_offset != safe_before or tail.offset != before:
-                entries.append((self._entry(tail), tail.seq))
+            self._notice_change(tail, now)
+            copy = self._copy_first(tail)
+            if copy is not None:
+                budget -= self._read_into(copy, budget, results, entries)
+                if copy.backlog:
+                    self._dirty.add(key)  # its new bytes come after what its copy still holds
+                    continue
+                tail.after = ""
+            budget -= self._read_into(tail, max(budget, 0), results, entries)
         return results, entries
 
-    def _read_order(self, key: str) -> tuple[bool, int]:
+    def _copy_first(self, tail: Tail) -> Tail | None:
+        """Return the copy finishing *tail*'s last generation, to be read before *tail*.
+
+        After copytruncate the file starts again from 0 while its copy holds
+        the records before them: the copy is drained first, so that a file's
+        records go out in its order (R39).
+        """
+        copy = self.tails.get(tail.after) if tail.after else None
+        if copy is None or copy is tail:
+            tail.after = ""
+            return None
+        return copy
+
+    def _read_into(
+        self,
+        tail: Tail,
+        budget: int,
+        results: list[tuple[Tail, list[LineBlock]]],
+        entries: list[tuple[Entry, int]],
+    ) -> int:
+        """Read *tail* within *budget*; add its blocks and its progress; return bytes read."""
+        before, safe_before = tail.offset, tail.safe_offset
+        blocks = tail.read(budget)
+        if tail.backlog:
+            self._backlogged.add(tail.key)
+        else:
+            self._backlogged.discard(tail.key)
+        results.append((tail, blocks))
+        if len(tail.prefix) < PREFIX and tail.offset > len(tail.prefix):
+            self._unindex(tail)
+            self._index(tail)
+        if tail.safe_offset != safe_before or tail.offset != before:
+            entries.append((self._entry(tail), tail.seq))
+        return max(tail.offset - before, 0)
+
+    def _read_order(self, key: str) -> tuple[bool, int, int]:
         """Files left behind (rotated, deleted) first, then the active ones; each by age.
 
         A rotated file holds records older than those of the file that took its
-        name, so it is drained first, as far as it is readable now; files found
-        at the same time are read in the order they were opened (oldest first).
+        name, so it is drained first, as far as it is readable now. Rotated
+        files go oldest first by when they were last written, not by when they
+        were opened: after a restart the newest rotation can be opened first
+        (its inode was a checkpointed file's), and must still come last (R39).
+        Active files go in the order they were opened (oldest first).
         """
         tail = self.tails.get(key)
         if tail is None:
-            return (False, -1)
-        return (tail.state is State.ACTIVE, tail.seq)
-
-    def _read(self, tail: Tail, budget: int, now: float) -> list[LineBlock]:
-        self._notice_change(tail, now)
-        return tail.read(budget)
+            return (False, -1, -1)
+        active = tail.state is State.ACTIVE
+        return (active, 0 if active else tail.age, tail.seq)
 
     def _notice_change(self, tail: Tail, now: float) -> None:
         """Restart a truncated or rewritten file; remember what a truncated one held."""
@@ -272,9 +304,11 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
             ghost = Ghost(
                 tail.fingerprint, tail.safe_offset, tail.safe_mark, now, self._acked(tail)
             )
-            if self._finish_from_copy(os.path.dirname(tail.path), ghost, now) is None:
+            copy = self._finish_from_copy(os.path.dirname(tail.path), ghost, now)
+            if copy is None:
                 self._ghosts.append(ghost)  # a copy may yet appear in scope
             self._restart(tail)
+            tail.after = copy.key if copy is not None else ""
         elif change is Change.REWRITTEN:
             self._log.warning(
                 "file rewritten in place, reading it again from the start",
