@@ -75,3 +75,19 @@ def test_a_batch_is_on_disk_before_it_counts_with_a_state_dir(tmp_path):
         ([f"file:{out},fsync=yes"], True),
     ):
         assert bool(fsyncs_of(tmp_path, "--sink", *options)) == synced, options
+
+
+def test_a_bad_option_of_the_last_spec_is_refused_before_anything_is_created(tmp_path):
+    trail = tmp_path / "a.jsonl"
+    trail.write_bytes(line(1))
+    state, out = tmp_path / "state", tmp_path / "out.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "watchd", "run", "--source", f"audit:{trail}",
+         "--state-dir", str(state), "--sink", f"file:{out}",
+         "--sink", f"file:{tmp_path}/b.jsonl,dead_letter={tmp_path}/missing/dead.jsonl"],
+        capture_output=True, text=True, env=clean_env(), timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.count("watchd: error:") == 1
+    assert "dead_letter=" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl"]  # no state, no output

@@ -253,3 +253,14 @@ def test_run_writes_the_same_csv_as_query_header_first(watchd, tmp_path):
     wait_for_lines(out, 2)
     assert out.read_bytes().splitlines()[0] == header.rstrip(b"\r\n")
     assert process.stop() == 0
+
+
+def test_an_over_long_line_is_reported_with_its_offset(watchd, tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(b"")
+    process = watchd("run", "--source", f"audit:{trail},max_line_bytes=150", "--json", "-v")
+    process.wait_log("following file", path=str(trail))
+    append(trail, line(1) + b'{"pad": "' + b"x" * 200 + b'"}\n' + line(2))
+    assert [json.loads(process.read_line())["detail"] for _ in range(2)] == ["n=1", "n=2"]
+    warned = process.wait_log("skipped over-long line", path=str(trail))
+    assert warned["offset"] == len(line(1))

@@ -82,6 +82,8 @@ def test_an_over_long_line_is_dropped_whole_and_the_next_flows():
         (b"ok2", 49),
     ]
     assert splitter.too_long == 2
+    assert splitter.take_too_long() == [0, 33]  # where each starts, for the warning
+    assert splitter.take_too_long() == []
 
 
 # -- records --------------------------------------------------------------------

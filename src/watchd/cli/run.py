@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import resource
 import sys
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from watchd.cli.arguments import parse_quietly
 from watchd.cli.validate import dry_run
 from watchd.commands.selection import filter_specs
 from watchd.core.context import Registry, RunSettings, StartAt
-from watchd.core.errors import EXIT_FAILURE, UsageError
+from watchd.core.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
 from watchd.core.notify import ServiceNotifier
 from watchd.core.plugins import PluginHost
 from watchd.core.reload import Reloader, fall_back
@@ -73,6 +74,10 @@ def cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int
     """Run ``watchd run``: plan, check, follow, and reload on SIGHUP."""
     if ns.dry_run:
         return dry_run(host, registry, ns, settings_from_args, sys.stdout)
+    # Every spec is checked before anything is opened: an error in the last one must
+    # not come after the first created its state directory or its output file.
+    if ns.previous is None and dry_run(host, registry, ns, settings_from_args, io.StringIO()):
+        return EXIT_USAGE
     _raise_open_files_limit()
     plan = plan_from_args(ns)
     check = reload_check(ns.parser, registry, ns.raw_args)

@@ -22,15 +22,16 @@ class LineSplitter:
     A trailing fragment waits for its newline. A CRLF line keeps its CR: JSON
     takes it as whitespace, and a line's start stays ``end - len(line) - 1``
     (which ECS ``log.offset`` and the skip reports name). A line of
-    *max_line_bytes* or more (its newline included) is dropped whole (counted
-    in :attr:`too_long`), and the lines after it flow; memory stays bounded by
-    *max_line_bytes*.
+    *max_line_bytes* or more (its newline included) is dropped whole (where it
+    starts is kept in :attr:`too_long_at`), and the lines after it flow; memory
+    stays bounded by *max_line_bytes*.
     """
 
     def __init__(self, max_line_bytes: int) -> None:
         self.max_line_bytes = max_line_bytes
-        self.too_long = 0
-        self._too_long_told = 0
+        #: Where each over-long line dropped since :meth:`take_too_long` starts.
+        self.too_long_at: list[int] = []
+        self.too_long = 0  # over-long lines dropped in all
         #: Offset just past the last newline seen: where a restart resumes.
         self.safe_offset = 0
         self._fragment = b""
@@ -41,10 +42,14 @@ class LineSplitter:
         """Return the bytes of the trailing fragment held back (or being discarded)."""
         return len(self._fragment)
 
-    def take_too_long(self) -> int:
-        """Return how many over-long lines were dropped since the last call."""
-        news, self._too_long_told = self.too_long - self._too_long_told, self.too_long
+    def take_too_long(self) -> list[int]:
+        """Return where each over-long line dropped since the last call starts."""
+        news, self.too_long_at = self.too_long_at, []
         return news
+
+    def _dropped(self, start: int) -> None:
+        self.too_long += 1
+        self.too_long_at.append(start)
 
     def reset(self, offset: int = 0) -> None:
         """Forget the fragment and resume at *offset* (truncation, or a new start)."""
@@ -76,7 +81,7 @@ class LineSplitter:
             self.safe_offset = offset + cut
         if len(tail) > limit:
             if not self._discarding:
-                self.too_long += 1
+                self._dropped(offset + cut)
             self._discarding = True
             tail = b""
         self._fragment = tail
@@ -91,12 +96,12 @@ class LineSplitter:
         lines: list[bytes] = []
         ends: list[int] = []
         for piece in pieces:
-            offset += len(piece) + 1
+            start, offset = offset, offset + len(piece) + 1
             if self._discarding:
                 self._discarding = False
                 continue
             if len(piece) > limit:
-                self.too_long += 1
+                self._dropped(start)
                 continue
             lines.append(piece)
             ends.append(offset)

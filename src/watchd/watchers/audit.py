@@ -105,9 +105,8 @@ class AuditWatcher:
             for block in blocks:
                 self._bytes_read += block.size()
                 self._decode(tail, block, events)
-            too_long = tail.splitter.take_too_long()
-            if too_long:
-                self._skips.note_many("over-long line", tail.path, too_long)
+            for start in tail.splitter.take_too_long():
+                self._skips.note("over-long line", tail.path, start)
         self._heads.append(self._chain.head if self._chain is not None else None)
         return events
 
