@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import signal
+import socket
 import time
 from collections import Counter
 
-from conftest import append
+from conftest import append, line
 from test_idle import asleep
 from trails import follow, records
 
@@ -97,3 +98,38 @@ def test_stopping_with_a_sink_down_says_at_once_that_it_drains_and_a_second_sign
         assert any(e.startswith("events not delivered at exit") for e in events), events
         assert "Traceback" not in process.stderr
         collector.start()
+
+
+def test_a_udp_peer_that_refuses_is_said_once_and_its_return_once(watchd, tmp_path):
+    """A UDP connect() proves nothing: it said "restored" and "lost" ~13 times a second."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nobody there: every datagram is answered "port unreachable"
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(b"")
+    process = watchd(
+        "run", "--source", f"audit:{trail}", "--sink", f"syslog:udp://127.0.0.1:{port}",
+        "-v", "--json",
+    )  # fmt: skip
+    process.wait_log("following file", path=str(trail))
+    for n in range(40):
+        append(trail, line(n))
+        time.sleep(0.05)  # paces the writer: two seconds of traffic to a refusing port
+    process.wait_log("connection lost, retrying with backoff")
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", port))
+    peer.settimeout(15)
+    try:
+        append(trail, line(100))
+        got = peer.recv(65536)
+        assert b"n=" in got
+        for n in range(101, 130):  # the outage ends once datagrams flow for a while
+            append(trail, line(n))
+            time.sleep(0.05)
+        process.wait_log("connection restored")
+    finally:
+        peer.close()
+    said = [r["event"] for r in process.logs() if r.get("level") in ("warning", "info")]
+    assert said.count("connection lost, retrying with backoff") == 1, said
+    assert said.count("connection restored") == 1, said

@@ -25,6 +25,8 @@ from watchd.core.spec import peer_name
 from watchd.plugins.sinks.network import Delivery, QueuedSink, warn_undelivered
 
 _AGAIN = (BlockingIOError, InterruptedError)
+#: How long datagrams must flow without a refusal before a UDP outage is over.
+PROBATION = 1.0
 
 
 class Cutter(Protocol):
@@ -58,6 +60,7 @@ class DatagramSink(QueuedSink):
         self._limit = limit
         self._cut = 0
         self._sock: socket.socket | None = None
+        self._flowing_since: float | None = None  # UDP after an outage: sent, none refused yet
         self._open()
 
     # -- what the pipeline and the loop call -------------------------------------
@@ -148,7 +151,11 @@ class DatagramSink(QueuedSink):
             self._away(exc)
             return False
         self._sock = sock
-        self._outage.restored()
+        if isinstance(self._address, str) or not self._outage.down:
+            # A Unix socket's connect() finds its reader; UDP's proves nothing (no
+            # handshake): a closed port answers the first datagram with a refusal,
+            # so the outage ends once datagrams have flowed for a while (_sent).
+            self._outage.restored()
         return True
 
     def _send(self) -> None:
@@ -169,12 +176,25 @@ class DatagramSink(QueuedSink):
                 self._away(exc)
                 return
             self._dequeue()
+            self._sent()
+
+    def _sent(self) -> None:
+        """End a UDP outage once datagrams have gone out for a while with no refusal."""
+        if not self._outage.down:
+            return
+        now = self._outage.now()
+        if self._flowing_since is None:
+            self._flowing_since = now
+        elif now - self._flowing_since >= PROBATION:
+            self._flowing_since = None
+            self._outage.restored()
 
     def _away(self, exc: OSError) -> None:
         """Close the socket, keep the queue, and try again after a backoff (the peer is away)."""
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        self._flowing_since = None
         self._outage.failed(exc.strerror or os.strerror(exc.errno or 0), len(self._queue))
 
     def _note_cut(self, size: int) -> None:

@@ -111,6 +111,15 @@ class Outage:
         else:
             self._log.debug("connected", address=self.peer)
 
+    @property
+    def down(self) -> bool:
+        """Return True during an outage (from the first failure to :meth:`restored`)."""
+        return self._down_since is not None
+
+    def now(self) -> float:
+        """Return the time on the backoff's clock."""
+        return self._backoff.clock()
+
     def wait(self) -> float:
         """Return the seconds until the next attempt is due (0 when it is)."""
         return max(self._next_attempt - self._backoff.clock(), 0.0)
