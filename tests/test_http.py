@@ -336,17 +336,23 @@ def test_https_with_the_given_certificate(watchd, tmp_path):
     conn.close()
 
 
-def test_idle_connections_past_the_bound_are_answered_503_and_the_rest_go_on(watchd, tmp_path):
+def test_connections_past_the_bound_are_answered_503_when_none_only_waits(watchd, tmp_path):
+    """Live streams are in a request: none is taken back, so one more connection gets a 503.
+
+    (Connections that only wait make room instead: tests/test_http_attacks.py.)
+    """
     trail = trail_of(tmp_path / "audit.jsonl", 3)
     server = serve(watchd, trail)
-    idle = [socket.create_connection((server.host, server.port)) for _ in range(MAX_CONNECTIONS)]
+    streams = [socket.create_connection((server.host, server.port)) for _ in range(MAX_CONNECTIONS)]
     try:
-        wait_until(lambda: metrics_refused(server))
+        for one in streams:
+            one.sendall(b"GET /api/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        wait_until(lambda: metrics_refused(server), timeout=30)
         status, headers, body = server.get("/api/events")
         assert (status, headers["Retry-After"]) == (503, "1")
         assert json.loads(body) == {"error": "too many connections"}
     finally:
-        for one in idle:
+        for one in streams:
             one.close()
     wait_until(lambda: server.get("/api/events")[0] == 200)
     assert server.get("/api/events")[2] == query(trail, "--json")

@@ -5,13 +5,19 @@ Raw sockets, so that what is sent and answered is exactly the bytes on the wire.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import ssl
 import statistics
 import time
 from pathlib import Path
 
+import trustme
+
 from conftest import append, clean_env, line
+from watchd.http.connections import Connections
+from watchd.http.server import MAX_CONNECTIONS
 
 TOKEN = "s3cret-token-of-the-test-0123456789"  # noqa: S105 - the test's own
 
@@ -133,3 +139,74 @@ def test_answers_stay_json(watchd, tmp_path):
     _process, port = serve(watchd, tmp_path)
     answer = ask(port, get("/api/events", "evil.example"))
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"].startswith("the Host header")
+
+
+def test_slowloris_connections_make_room_for_real_requests(watchd, tmp_path):
+    """Every slot held by clients trickling one header line at a time: requests still served."""
+    _process, port = serve(watchd, tmp_path)
+    trickling = []
+    try:
+        for _ in range(MAX_CONNECTIONS):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            trickling.append(sock)
+        for round_ in range(3):
+            for sock in trickling:
+                with contextlib.suppress(OSError):  # the ones taken back are closed
+                    sock.sendall(f"X-Slow-{round_}: 1\r\n".encode())
+            for path in ("/healthz", "/api/events"):
+                answer = ask(port, get(path, "127.0.0.1"))
+                assert status_of(answer) == 200, answer[:200]
+    finally:
+        for sock in trickling:
+            sock.close()
+
+
+def test_tls_clients_that_never_say_hello_make_room(watchd, tmp_path):
+    authority = trustme.CA()
+    cert = authority.issue_cert("127.0.0.1")
+    pem, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(pem)
+    cert.private_key_pem.write_to_path(key)
+    _process, port = serve(watchd, tmp_path, "--http-cert", str(pem), "--http-key", str(key))
+    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(300)]
+    try:
+        client = ssl.create_default_context()
+        authority.configure_trust(client)
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            client.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            tls.sendall(get("/api/events", "127.0.0.1"))
+            answer = b""
+            while chunk := tls.recv(65536):
+                answer += chunk
+        assert status_of(answer) == 200
+        assert b"n=1" in answer
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+def test_waiting_connections_are_reaped_at_the_deadline_and_per_address(monkeypatch):
+    """The bounds of Connections, with an injected clock (no sleeping through 20 s)."""
+    now = [100.0]
+    shut = []
+    monkeypatch.setattr(socket.socket, "shutdown", lambda sock, how: shut.append(sock))
+    held = Connections(deadline=20.0, per_address=2, clock=lambda: now[0])
+    a, b, c, d = (object() for _ in range(4))
+    assert held.admit(a, "10.0.0.1", full=False)
+    now[0] += 5
+    assert held.admit(b, "10.0.0.1", full=False)
+    held.busy(b)  # in a request: never taken back
+    # Its address holds its share: its own longest waiter (a) makes room.
+    assert held.admit(c, "10.0.0.1", full=False)
+    assert shut == [a]
+    held.gone(a)
+    held.busy(c)
+    assert not held.admit(d, "10.0.0.1", full=False)  # none of its own waits: refused
+    assert held.admit(d, "10.0.0.2", full=True) is False  # full, and nobody waits
+    held.waiting(c)
+    now[0] += 25
+    held._reap_once()
+    assert shut == [a, c]

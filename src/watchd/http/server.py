@@ -34,6 +34,7 @@ from watchd.core.run import Running
 from watchd.core.spec import Spec
 from watchd.http.access import Access, Address
 from watchd.http.api import STREAM_PARAMETERS, Api, BadRequestError, count_of, parameters
+from watchd.http.connections import Connections
 from watchd.http.live import LiveFeed
 from watchd.http.loki import LokiApi
 from watchd.http.metrics import CONTENT_TYPE, RunCollector, exposition, registry_for
@@ -53,8 +54,11 @@ SECURITY_HEADERS = (
 )
 #: How long ``/healthz`` waits for the loop to turn.
 HEALTH_WAIT = 2.0
-#: Connections served at once (a stream's counts until it ends); one more is answered 503.
+#: Connections served at once (a stream's counts until it ends); past that, the one
+#: waiting longest for a request makes room, and with none waiting the new one gets a 503.
 MAX_CONNECTIONS = 256
+#: Seconds a new connection waits for the slot a connection taken back gives up.
+ROOM_WAIT = 2.0
 
 
 def _page_files() -> dict[str, tuple[str, bytes]]:
@@ -87,11 +91,21 @@ class _Server(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if address.ipv6 else socket.AF_INET
         self.service = service
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        #: Who holds the slots; connections that only wait are taken back (connections.py).
+        self.connections = Connections()
         super().__init__((address.host, address.port), _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:  # noqa: ANN401 - socketserver types them so
-        """Serve on a thread of its own, unless every slot is taken: then 503 at once."""
-        if not self._slots.acquire(blocking=False):
+        """Serve on a thread of its own; when every slot is taken, a waiter makes room, or 503."""
+        host = str(client_address[0])
+        full = not self._slots.acquire(blocking=False)
+        admitted = self.connections.admit(request, host, full=full)
+        if full and admitted and not self._slots.acquire(timeout=ROOM_WAIT):
+            self.connections.gone(request)  # the waiter taken back did not end in time
+            admitted = False
+        elif not full and not admitted:
+            self._slots.release()
+        if not admitted:
             with contextlib.suppress(OSError):
                 request.sendall(_BUSY)
             self.shutdown_request(request)
@@ -113,6 +127,7 @@ class _Server(ThreadingHTTPServer):
 
     def stream_ended(self, request: Any) -> None:  # noqa: ANN401
         """Close *request*'s connection and give its slot back."""
+        self.connections.gone(request)
         self.shutdown_request(request)
         self._slots.release()
 
@@ -168,6 +183,7 @@ class HttpService:
 
     def start(self) -> None:
         """Start answering."""
+        self._server.connections.start()
         self.streams.start()
         self._thread.start()
         log.info("serving HTTP", url=self.url, token=self.access.token is not None)
@@ -179,6 +195,7 @@ class HttpService:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+        self._server.connections.close()
 
     # -- what the handlers ask ------------------------------------------------
 
@@ -235,6 +252,17 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
+
+    def handle_one_request(self) -> None:
+        """Wait for a request head (the connection may be taken back meanwhile), answer it."""
+        self.server.connections.waiting(self.connection)
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        """Parse the head; once it is whole, the connection is in a request."""
+        parsed = super().parse_request()
+        self.server.connections.busy(self.connection)
+        return parsed
 
     def log_message(self, format: str, *args: object) -> None:
         """Print nothing: requests are logged by path at debug, never with their query."""
