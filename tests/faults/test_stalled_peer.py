@@ -75,3 +75,45 @@ def test_r26_memory_stays_bounded_while_the_peer_reads_nothing(watchd, tmp_path)
     assert gaps(seqs_of(peer.lines()), range(count)) == ([], [])
     assert process.stop() == 0
     peer.close()
+
+
+def test_r40_a_peer_that_never_reads_then_dies_costs_at_most_its_receive_buffer(watchd, tmp_path):
+    """Plain TCP: what the dead peer's kernel acknowledged is lost, nothing of the send buffer.
+
+    Before, every byte the local kernel took counted as delivered: the send
+    buffer's worth (about 3 MB, 15,152 of 15,153 records) was lost with the peer.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # inherited when accepted
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    trail, state = tmp_path / "audit.jsonl", tmp_path / "state"
+    trail.touch()
+    process = follow(watchd, trail, "--sink", f"tcp://127.0.0.1:{port}", state=state)
+    dead, _ = listener.accept()
+    window = dead.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    count, record = 15_000, len(seq_line(0, pad=100))
+    append(trail, b"".join(seq_line(n, pad=100) for n in range(count)))
+    time.sleep(2)  # paces the peer: watchd fills what the kernels take, the peer reads nothing
+    dead.close()  # it dies with unread bytes: the kernel resets the connection
+    listener.close()
+    second = socket.create_server(("127.0.0.1", port))
+    received = bytearray()
+    conn, _ = second.accept()
+    conn.settimeout(10)
+    with conn:
+        while received.count(b"\n") < count:
+            try:
+                chunk = conn.recv(1 << 20)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            received += chunk
+    second.close()
+    missing, invented = gaps(seqs_of(bytes(received).splitlines()), range(count))
+    assert invented == []
+    # At most what fit in the dead peer's receive buffer (and its accept queue's first bytes).
+    assert len(missing) * record <= 2 * window, (len(missing), window)
+    assert process.stop() == 0

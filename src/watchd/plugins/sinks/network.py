@@ -195,9 +195,13 @@ class QueuedSink:
     def _dequeue(self) -> bytes:
         """Drop the first frame (written, or given up on) and count it delivered."""
         frame = self._queue.popleft()
+        self._confirm(frame)
+        return frame
+
+    def _confirm(self, frame: bytes) -> None:
+        """Count *frame*, taken off the queue, delivered: its bytes are held no more."""
         self._queued_bytes -= len(frame)
         self._delivered += 1
-        return frame
 
     def measures(self) -> SinkMeasures:
         """Return the queue, the connection and the counts, for ``/metrics``."""

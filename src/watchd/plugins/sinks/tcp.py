@@ -1,23 +1,32 @@
 """Events over a byte stream (TCP, or TLS over TCP), written from the loop without blocking it.
 
-The sink queues framed events, writes them when the socket takes bytes, and
-counts an event delivered once its last byte was written to the socket. When
-the peer closes or resets the connection (noticed at once: the socket is also
-selected for reading), the frame being written is sent again, whole, on the
-next connection; reconnects back off exponentially with jitter and never give
-up. A full queue pauses the sources instead of dropping anything. TLS is
+The sink queues framed events and writes them when the socket takes bytes.
+Over plain TCP an event counts as delivered once the peer's kernel has
+acknowledged its last byte: the socket's send queue (``SIOCOUTQ``) says how
+many written bytes are not acknowledged yet. When the peer closes or resets the
+connection (noticed at once: the socket is also selected for reading), every
+frame not acknowledged, and the one being written, is sent again, whole, on
+the next connection; reconnects back off exponentially with jitter and never
+give up. A full queue pauses the sources instead of dropping anything. TLS is
 negotiated on the same non-blocking socket, the handshake driven by readiness
 like everything else.
 
-What plain TCP cannot promise: bytes the kernel accepted just before the
-connection died may never reach the peer; they count as delivered.
+What plain TCP cannot promise: bytes the peer's kernel acknowledged that its
+process never read (it died with them in its receive buffer) are lost, and
+count as delivered; RELP (``syslog:relp://``) acknowledges what the peer
+took. Over TLS the send queue holds records, not frames: an event counts once
+written to the socket, so a whole send buffer is the window there.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import socket
 import ssl
+import struct
+import termios
+from collections import deque
 from collections.abc import Sequence
 from itertools import islice
 
@@ -38,6 +47,14 @@ from watchd.plugins.sinks.network import (
 from watchd.plugins.sinks.text import formatter_for
 
 _SEND_CHUNK = 256 * 1024
+#: Seconds between two looks at the send queue while written bytes wait for their ACK.
+ACK_POLL = 0.05
+
+
+def unacknowledged(sock: socket.socket) -> int:
+    """Return the bytes written to *sock* that its peer has not acknowledged (SIOCOUTQ)."""
+    raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+    return int(struct.unpack("i", raw)[0])
 
 
 def newline_frame(payload: bytes) -> bytes:
@@ -67,6 +84,9 @@ class TcpSink(QueuedSink):
         self._format = formatter
         self._frame = framer
         self._head_sent = 0  # bytes of the first queued frame already written
+        #: Frames written whole, not yet acknowledged by the peer: (frame, where it ends).
+        self._unacked: deque[tuple[bytes, int]] = deque()
+        self._written = 0  # bytes written on this connection
         self._sock: socket.socket | None = None
         self._connecting = False
         self._handshake_wants: int | None = None  # while TLS negotiates: 0 read, 1 write
@@ -99,13 +119,18 @@ class TcpSink(QueuedSink):
         return bool(self._queue)
 
     def timeout(self) -> float | None:
-        """Return the time until the next connection attempt, between connections."""
-        return None if self._sock is not None else self._outage.wait()
+        """Return the time until the next connection attempt, or the next look for ACKs."""
+        if self._sock is None:
+            return self._outage.wait()
+        return ACK_POLL if self._unacked else None
 
     def on_timeout(self) -> None:
-        """Try to connect when it is time."""
-        if self._sock is None and self._outage.wait() == 0:
-            self._connect()
+        """Try to connect when it is time; count what the peer acknowledged meanwhile."""
+        if self._sock is None:
+            if self._outage.wait() == 0:
+                self._connect()
+        elif self._ready():
+            self._settle()
 
     def on_readable(self) -> None:
         """Discard what the peer says; notice when it closes or resets."""
@@ -145,9 +170,9 @@ class TcpSink(QueuedSink):
             self._send()
 
     def close(self) -> None:
-        """Close the connection; say how many events were not written."""
-        if self._queue:
-            warn_undelivered(self._log, len(self._queue))
+        """Close the connection; say how many events were not delivered."""
+        if self._queue or self._unacked:
+            warn_undelivered(self._log, len(self._queue) + len(self._unacked))
         self._close_socket()
         self._letters.close()
 
@@ -234,22 +259,43 @@ class TcpSink(QueuedSink):
                 return
             self._account(written)
             if written < size:
-                return
+                break
+        self._settle()
 
     def _account(self, written: int) -> None:
-        """Advance past *written* bytes: whole frames count as delivered."""
+        """Advance past *written* bytes: whole frames wait for the peer's acknowledgement."""
+        self._written += written
         while written and self._queue:
             left = len(self._queue[0]) - self._head_sent
             if written < left:
                 self._head_sent += written
                 return
             written -= left
-            self._dequeue()
             self._head_sent = 0
+            frame = self._queue.popleft()
+            self._unacked.append((frame, self._written - written))
+
+    def _settle(self) -> None:
+        """Count delivered the frames whose every byte the peer's kernel acknowledged."""
+        if not self._unacked or self._sock is None:
+            return
+        if self._tls is not None:
+            acknowledged = self._written  # the send queue counts records: see the module
+        else:
+            try:
+                acknowledged = self._written - unacknowledged(self._sock)
+            except OSError:
+                return
+        while self._unacked and self._unacked[0][1] <= acknowledged:
+            self._confirm(self._unacked.popleft()[0])
 
     def _lost(self, reason: str) -> None:
         self._close_socket()
         self._head_sent = 0  # the frame in progress goes again, whole
+        # What the peer did not acknowledge goes again too, first and in order.
+        self._queue.extendleft(frame for frame, _ in reversed(self._unacked))
+        self._unacked.clear()
+        self._written = 0
         self._outage.failed(reason, len(self._queue))
 
     def _close_socket(self) -> None:
