@@ -1,6 +1,7 @@
 """The ``syslog`` sink and source: forwarding to collectors, and receiving from senders.
 
-Sink: ``syslog:udp://HOST[:PORT]``, ``syslog:tcp://…``, ``syslog:tls://…`` and
+Sink: ``syslog:udp://HOST[:PORT]``, ``syslog:tcp://…``, ``syslog:tls://…``,
+``syslog:relp://…`` (rsyslog's acknowledged protocol) and
 ``syslog:unix:///dev/log``, in RFC 5424 (default), RFC 3164 or loki-mode's own
 bytes. Source: ``syslog:udp://…`` and ``syslog:tcp://…`` listeners.
 """
@@ -26,9 +27,10 @@ from watchd.core.registry import TypeTable
 from watchd.core.spec import Options, Spec, parse_address
 from watchd.plugins.sinks.datagram import DatagramSink
 from watchd.plugins.sinks.network import delivery, tls_context
+from watchd.plugins.sinks.relp import RelpSink
 from watchd.plugins.sinks.tcp import TcpSink
 
-_DEFAULT_PORTS = {"udp": 514, "tcp": 514, "tls": 6514}
+_DEFAULT_PORTS = {"udp": 514, "tcp": 514, "tls": 6514, "relp": 2514}
 #: Largest UDP payload over IPv4.
 _UDP_MAX = 65_507
 
@@ -84,7 +86,7 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
     options = spec.options
     where = options.where
     transport, rest = split_transport(
-        spec.target or "udp://127.0.0.1:514", where, ("udp", "tcp", "tls", "unix")
+        spec.target or "udp://127.0.0.1:514", where, ("udp", "tcp", "tls", "relp", "unix")
     )
     # A local socket such as /dev/log speaks what syslog(3) sends: RFC 3164.
     name, message = message_format(options, context, local=transport == "unix")
@@ -111,8 +113,12 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
             delivery=settings,
             letters=letters,
         )
-    framing = options.choice("framing", tuple(FRAMINGS), "none" if name == "loki" else "octet")
     host_port = parse_address(rest, where, _DEFAULT_PORTS[transport])
+    if transport == "relp":  # RELP frames each message itself
+        options.finish()
+        context.opening()
+        return RelpSink(sink_name, host_port, message, bytes, delivery=settings, letters=letters)
+    framing = options.choice("framing", tuple(FRAMINGS), "none" if name == "loki" else "octet")
     tls = server_name = None
     if transport == "tls":
         server_name = options.optional("server_name")
@@ -137,6 +143,6 @@ def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     sinks.add(
         "syslog",
         make_syslog_sink,
-        "syslog collector: syslog:udp|tcp|tls://HOST:PORT or unix:///dev/log"
+        "syslog collector: syslog:udp|tcp|tls|relp://HOST:PORT or unix:///dev/log"
         "[,format=rfc5424|rfc3164|loki][,facility=local0][,framing=octet|lf][,dead_letter=FILE]",
     )
