@@ -13,6 +13,7 @@ invalid-event answers) goes to the same file through :meth:`write`.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -127,6 +128,9 @@ def dead_letters(options: Options, sink: str, *, dry_run: bool = False) -> DeadL
         return DeadLetters(sink)
     if dry_run:
         folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            why = os.strerror(errno.ENOENT if not os.path.exists(folder) else errno.ENOTDIR)
+            raise UsageError(f"{options.where}: dead_letter={path}: {why}")
         if not os.access(path if os.path.exists(path) else folder, os.W_OK):
             raise UsageError(f"{options.where}: dead_letter={path}: cannot be written")
         return DeadLetters(sink)

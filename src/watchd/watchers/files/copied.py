@@ -63,14 +63,21 @@ class RuntimeCopies:
                 continue
             if not self._rotations.changed(directory, mtime, wall) and directory not in forced:
                 continue
-            for path in self._unaccounted(directory):
-                key = self._read_rotated(path, now)
-                if key is not None:
-                    seen.add(key)
-                    self._log.info("file rotated before it was read, reading it now", path=path)
+            for opened, offset, acked in self._unaccounted(directory):
+                seen.add(self._drain_opened(opened, offset, now, checkpoint_from=acked).key)
+                self._log.info(
+                    "file rotated before it was read, reading it now",
+                    path=opened.path,
+                    offset=offset,
+                )
 
-    def _unaccounted(self: TrailParts, directory: str) -> list[str]:
-        """Return the rotated files of *directory* the trail cannot account for, oldest first."""
+    def _unaccounted(self: TrailParts, directory: str) -> list[tuple[Opened, int, int]]:
+        """Return the rotated files of *directory* nobody read, oldest first, open.
+
+        Each with where to read it from: 0, or for the copy of a file truncated
+        before it was read to its end, where that file was read to (and
+        acknowledged to: its checkpoint starts there).
+        """
         unaccounted, present = [], set()
         for item in reversed(siblings(directory, self._plain_rotation)):
             opened = open_rotated(item.path)
@@ -78,13 +85,26 @@ class RuntimeCopies:
                 continue
             key = file_key(opened.dev, opened.ino)
             present.add(key)
-            if not (
+            if (
                 key in self.tails
                 or self._rotations.covers(directory, opened)
                 or self._copy_of_known(opened)
             ):
-                unaccounted.append(item.path)
-            opened.close()
+                opened.close()
+                continue
+            ghost = next(
+                (
+                    g
+                    for g in self._ghosts
+                    if holds(opened.fd, opened.size, g.fingerprint, g.offset, g.mark)
+                ),
+                None,
+            )
+            if ghost is not None:
+                self._ghosts.remove(ghost)
+            unaccounted.append(
+                (opened, ghost.offset, ghost.acked) if ghost is not None else (opened, 0, -1)
+            )
         self._rotations.keep_only(directory, present)
         return unaccounted
 
@@ -93,9 +113,9 @@ class RuntimeCopies:
 
         A copy is redundant while the followed file it was copied from still
         holds all of it (copytruncate before its truncate; a backup copy); once
-        that file is truncated, the copy is finished from where it was read, by
-        the ghost it left. A head alone proves nothing: the records of one
-        trail often share their first bytes.
+        that file is truncated, the copy is finished from where it was read
+        (the ghost it left says where). A head alone proves nothing: the
+        records of one trail often share their first bytes.
         """
         if self._known(opened):
             return True
@@ -112,7 +132,7 @@ class RuntimeCopies:
                 and mark_at(tail.fd, size) == mark
             ):
                 return True
-        return any(same_head(opened.fd, size, ghost.fingerprint) for ghost in self._ghosts)
+        return False
 
     def _last_run_of_source(self: TrailParts) -> float | None:
         """Return when the source last checkpointed (wall time); 0 when that cannot be trusted."""
