@@ -215,8 +215,8 @@ def test_validate_names_every_error_with_its_key_and_line(tmp_path):
         " (250ms, 5s, 2m, 1h; a bare number is ms)",
         f"watchd: error: {config}:3: unknown key 'colour' (known: action, apply, change,"
         " checkpoint-interval, filter, format, from-beginning, http, http-buffer, http-cert,"
-        " http-key, http-token-file, json, last, level, name, plugin, poll-interval, quiet,"
-        " reorder-window, since, sink, source, state-dir, state-ttl, verbose)",
+        " http-host, http-key, http-token-file, json, last, level, name, plugin, poll-interval,"
+        " quiet, reorder-window, since, sink, source, state-dir, state-ttl, verbose)",
     ]
     config.write_text(BAD.replace('poll-interval = "fast"\ncolour = true\n', "\n\n"))
     second = run_watchd("validate", "--config", str(config))
