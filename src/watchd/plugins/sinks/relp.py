@@ -105,22 +105,8 @@ class RelpSink(TcpSink):
         """Return the time until the next connection attempt, between connections."""
         return self._outage.wait() if self._sock is None else None
 
-    def on_readable(self) -> None:
+    def _heard(self, data: bytes) -> None:
         """Read the receiver's responses: what it answered 200 is delivered."""
-        if not self._ready():
-            super().on_readable()
-            return
-        assert self._sock is not None  # noqa: S101 - ready means connected
-        try:
-            data = self._sock.recv(65536)
-        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            return
-        except OSError as exc:
-            self._lost(exc.strerror or str(exc))
-            return
-        if not data:
-            self._lost("closed by the peer")
-            return
         self._in += data
         try:
             for txnr, command, body in parse_frames(self._in):

@@ -133,14 +133,14 @@ class TcpSink(QueuedSink):
             self._settle()
 
     def on_readable(self) -> None:
-        """Discard what the peer says; notice when it closes or resets."""
+        """Take what the peer says; notice when it closes or resets."""
         if self._sock is None or self._connecting:
             return
         if self._handshake_wants is not None:
             self._handshake()
             return
         try:
-            data = self._sock.recv(4096)
+            data = self._sock.recv(65536)
         except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         except OSError as exc:
@@ -148,6 +148,11 @@ class TcpSink(QueuedSink):
             return
         if not data:
             self._lost("closed by the peer")
+            return
+        self._heard(data)
+
+    def _heard(self, data: bytes) -> None:
+        """Take bytes the peer sent: a plain stream's peer says nothing we need."""
 
     def on_writable(self) -> None:
         """Finish a connect, or write queued frames."""

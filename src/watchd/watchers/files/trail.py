@@ -233,11 +233,12 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
             copy = self._copy_first(tail)
             if copy is not None:
                 budget -= self._read_into(copy, budget, results, entries)
-                if copy.backlog:
+                if not copy.backlog:
+                    tail.after = ""  # drained: the file's new bytes are next
+                if copy.backlog or budget <= 0:
                     self._dirty.add(key)  # its new bytes come after what its copy still holds
                     continue
-                tail.after = ""
-            budget -= self._read_into(tail, max(budget, 0), results, entries)
+            budget -= self._read_into(tail, budget, results, entries)
         return results, entries
 
     def _copy_first(self, tail: Tail) -> Tail | None:
