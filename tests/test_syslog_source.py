@@ -140,7 +140,7 @@ def test_one_watchd_forwards_to_another_over_tcp_losing_nothing(
     [
         (
             "syslog:smtp://h:1",
-            "expected one of udp://, tcp://, tls://, unix://, as in udp://127.0.0.1:514",
+            "expected one of udp://, tcp://, tls://, relp://, unix://, as in udp://127.0.0.1:514",
         ),
         ("syslog:udp://h:1,facility=local9", "facility='local9' is not a syslog facility"),
         ("syslog:tls://h:1,key=/k", "key= needs cert=, the client certificate it belongs to"),

@@ -23,6 +23,7 @@ was read (the README's documented losses), and nothing may be invented.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -42,6 +43,7 @@ from watchd.codecs.records import decode_record
 from watchd.core import checkpoints
 from watchd.core.checkpoints import CheckpointStore
 from watchd.core.context import StartAt
+from watchd.watchers.files.inotify import InotifyHub
 from watchd.watchers.files.settings import TrailOptions
 from watchd.watchers.files.trail import Trail
 
@@ -53,6 +55,8 @@ OPTIONS = TrailOptions(
     copy_wait=0.5,
     follow_symlinks="yes",  # the swapped-in links name files beside the directory, on purpose
 )
+#: Under inotify: rescans an hour apart, so only what the kernel says is seen.
+INOTIFY_OPTIONS = dataclasses.replace(OPTIONS, rescan_interval=3600.0)
 
 
 class Clock:
@@ -113,15 +117,21 @@ class TrailModel(RuleBasedStateMachine):
 
     # -- the engine ----------------------------------------------------------------
 
+    #: Files polled (every look a whole rescan); the inotify machine below sets it.
+    inotify = False
+    hub: InotifyHub | None = None
+
     def start(self, position: str = "beginning") -> None:
         self.store = CheckpointStore(str(self.state), interval=0.0, durable=False)
+        if self.inotify:
+            self.hub = InotifyHub.open()
         self.trail_obj = Trail(
             self.scope,
             "audit:model",
             start=StartAt(position),
-            hub=None,
+            hub=self.hub,
             store=self.store,
-            options=OPTIONS,
+            options=INOTIFY_OPTIONS if self.inotify else OPTIONS,
             log=self.log,
             clock=self.clock,
         )
@@ -133,6 +143,8 @@ class TrailModel(RuleBasedStateMachine):
         assert self.trail_obj is not None
         for _ in range(rounds):
             seqs = []
+            if self.hub is not None:
+                self.hub.pump()
             for _tail, blocks in self.trail_obj.poll(budget):
                 for line in (line for block in blocks for line in block.lines):
                     record = decode_record(line)
@@ -153,7 +165,13 @@ class TrailModel(RuleBasedStateMachine):
         for tail in self.trail_obj.tails.values():
             os.close(tail.fd)
         os.close(self.store._lock_fd)
+        self.close_hub()
         self.trail_obj = self.store = None
+
+    def close_hub(self) -> None:
+        if self.hub is not None:
+            self.hub.close()
+            self.hub = None
 
     # -- writing -------------------------------------------------------------------
 
@@ -322,6 +340,7 @@ class TrailModel(RuleBasedStateMachine):
         else:
             self.trail_obj.close()
             self.store.close()
+            self.close_hub()
         self.start()
 
     @precondition(lambda self: self.store is not None)
@@ -377,6 +396,7 @@ class TrailModel(RuleBasedStateMachine):
         if self.trail_obj is not None and self.store is not None:
             self.trail_obj.close()
             self.store.close()
+        self.close_hub()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -408,6 +428,24 @@ class NamedDirectoryModel(TrailModel):
             shutil.rmtree(doomed)
 
 
+class InotifyModel(TrailModel):
+    """The same rules under inotify, with rescans rare: what the kernel tells is all there is.
+
+    A directory deleted while a file in it is still drained sends no
+    ``IN_DELETE_SELF`` until that file is closed; only this machine sees it.
+    """
+
+    inotify = True
+
+    # A failing sink is the polling machine's: its runs end by a crash, the same
+    # under inotify. Left out here, where discovery is what is tested (see the
+    # issue-32 note for the one example of both that is still open).
+    @precondition(lambda self: False)
+    @rule()
+    def sink_fails(self) -> None:
+        """Not in this machine."""
+
+
 MODEL_SETTINGS = settings(
     max_examples=int(os.environ.get("WATCHD_MODEL_EXAMPLES", "60")),
     stateful_step_count=25,
@@ -416,8 +454,10 @@ MODEL_SETTINGS = settings(
 )
 TrailModel.TestCase.settings = MODEL_SETTINGS
 NamedDirectoryModel.TestCase.settings = MODEL_SETTINGS
+InotifyModel.TestCase.settings = MODEL_SETTINGS
 test_the_tailing_engine_loses_nothing = TrailModel.TestCase
 test_a_directory_named_before_it_exists_loses_nothing = NamedDirectoryModel.TestCase
+test_under_inotify_the_engine_loses_nothing = InotifyModel.TestCase
 
 
 def test_an_inode_a_deleted_file_left_is_a_new_file_even_when_both_started_empty():

@@ -76,7 +76,9 @@ def cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int
         return dry_run(host, registry, ns, settings_from_args, sys.stdout)
     # Every spec is checked before anything is opened: an error in the last one must
     # not come after the first created its state directory or its output file.
-    if ns.previous is None and dry_run(host, registry, ns, settings_from_args, io.StringIO()):
+    if ns.previous is None and dry_run(
+        host, registry, ns, settings_from_args, io.StringIO(), plugins=False
+    ):
         return EXIT_USAGE
     _raise_open_files_limit()
     plan = plan_from_args(ns)

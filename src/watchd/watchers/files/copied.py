@@ -20,6 +20,7 @@ from watchd.watchers.files.copies import Opened, compression_of, find_copy, open
 from watchd.watchers.files.identity import (
     HEAD_BYTES,
     Fingerprint,
+    continues,
     copy_of,
     file_key,
     find_inode,
@@ -29,7 +30,7 @@ from watchd.watchers.files.identity import (
 )
 from watchd.watchers.files.rotated import RACY_SECONDS, mtime_ns
 from watchd.watchers.files.settings import PREFIX, Ghost
-from watchd.watchers.files.tail import State, Tail
+from watchd.watchers.files.tail import Change, State, Tail
 
 if TYPE_CHECKING:
     from watchd.watchers.files.parts import TrailParts
@@ -63,6 +64,11 @@ class RuntimeCopies:
                 continue
             if not self._rotations.changed(directory, mtime, wall) and directory not in forced:
                 continue
+            # A followed file truncated, unnoticed yet, must leave its ghost before its
+            # copy is judged: the copy is then finished from where it was read, not
+            # read again whole (as _runtime_offset does for copies in scope).
+            for tail in [t for t in self.tails.values() if t.state is State.ACTIVE]:
+                self._notice_change(tail, now)
             for opened, offset, acked in self._unaccounted(directory):
                 seen.add(self._drain_opened(opened, offset, now, checkpoint_from=acked).key)
                 self._log.info(
@@ -74,9 +80,8 @@ class RuntimeCopies:
     def _unaccounted(self: TrailParts, directory: str) -> list[tuple[Opened, int, int]]:
         """Return the rotated files of *directory* nobody read, oldest first, open.
 
-        Each with where to read it from: 0, or for the copy of a file truncated
-        before it was read to its end, where that file was read to (and
-        acknowledged to: its checkpoint starts there).
+        Each with where to read it from and where its checkpoint starts (see
+        :meth:`_unread_part`).
         """
         unaccounted, present = [], set()
         for item in reversed(siblings(directory, self._plain_rotation)):
@@ -85,54 +90,53 @@ class RuntimeCopies:
                 continue
             key = file_key(opened.dev, opened.ino)
             present.add(key)
-            if (
-                key in self.tails
-                or self._rotations.covers(directory, opened)
-                or self._copy_of_known(opened)
-            ):
+            where = None if self._rotations.covers(directory, opened) else self._unread_part(opened)
+            if where is None:
                 opened.close()
                 continue
-            ghost = next(
-                (
-                    g
-                    for g in self._ghosts
-                    if holds(opened.fd, opened.size, g.fingerprint, g.offset, g.mark)
-                ),
-                None,
-            )
-            if ghost is not None:
-                self._ghosts.remove(ghost)
-            unaccounted.append(
-                (opened, ghost.offset, ghost.acked) if ghost is not None else (opened, 0, -1)
-            )
+            unaccounted.append((opened, *where))
         self._rotations.keep_only(directory, present)
         return unaccounted
 
-    def _copy_of_known(self: TrailParts, opened: Opened) -> bool:
-        """Return True when *opened* holds nothing that a file the trail knows will not deliver.
+    def _unread_part(self: TrailParts, opened: Opened) -> tuple[int, int] | None:
+        """Return where a rotated file nobody follows must be read from, and checkpointed from.
 
-        A copy is redundant while the followed file it was copied from still
-        holds all of it (copytruncate before its truncate; a backup copy); once
-        that file is truncated, the copy is finished from where it was read
-        (the ghost it left says where). A head alone proves nothing: the
-        records of one trail often share their first bytes.
+        None when what it holds will be delivered otherwise: it is followed, or
+        a followed file still holds all of it (copytruncate before its
+        truncate, a backup copy), or a checkpoint says it was read to its end.
+        A file a checkpoint describes resumes where it says; the copy of a file
+        truncated before it was read to its end goes on where that file was
+        read to (its ghost says, by fingerprint *and* mark); anything else is
+        read from its start. A head alone proves nothing: the records of one
+        trail often share their first bytes, and an entry that read nothing
+        covers nothing.
         """
-        if self._known(opened):
-            return True
         size = opened.size
-        if size == 0:
-            return True
+        if file_key(opened.dev, opened.ino) in self.tails or size == 0:
+            return None
+        entry = self.store.get(self.source_id, opened.dev, opened.ino) if self.store else None
+        if entry is not None and entry.offset and continues(entry, opened.fd, size):
+            return (entry.offset, entry.offset) if size > entry.offset else None
+        if self._held_by_a_followed_file(opened):
+            return None
+        for ghost in self._ghosts:
+            if holds(opened.fd, size, ghost.fingerprint, ghost.offset, ghost.mark):
+                self._ghosts.remove(ghost)
+                return ghost.offset, ghost.acked
+        return 0, -1
+
+    def _held_by_a_followed_file(self: TrailParts, opened: Opened) -> bool:
+        """Return True when a followed file still holds every byte of *opened* (a copy of it)."""
+        size = opened.size
         head = os.pread(opened.fd, min(size, HEAD_BYTES), 0)
         mark = mark_at(opened.fd, size)
-        for tail in self.tails.values():
-            if (
-                tail.state is State.ACTIVE
-                and tail.size() >= size
-                and os.pread(tail.fd, len(head), 0) == head
-                and mark_at(tail.fd, size) == mark
-            ):
-                return True
-        return False
+        return any(
+            tail.state is State.ACTIVE
+            and tail.size() >= size
+            and os.pread(tail.fd, len(head), 0) == head
+            and mark_at(tail.fd, size) == mark
+            for tail in self.tails.values()
+        )
 
     def _last_run_of_source(self: TrailParts) -> float | None:
         """Return when the source last checkpointed (wall time); 0 when that cannot be trusted."""
@@ -159,22 +163,80 @@ class RuntimeCopies:
                 opened = open_rotated(item.path)
                 if opened is None:
                     continue
-                new = (
-                    since is not None
-                    and opened.mtime_ns / 1e9 >= since - RACY_SECONDS
-                    and file_key(opened.dev, opened.ino) not in self.tails
-                    and not self._copy_of_known(opened)
-                )
-                if not new:
+                changed = since is not None and opened.mtime_ns / 1e9 >= since - RACY_SECONDS
+                where = self._unread_part(opened) if changed else None
+                if where is None:
                     fingerprint = Fingerprint.of(opened.fd, opened.size)
                     self._rotations.note(directory, opened.dev, opened.ino, fingerprint)
                     opened.close()
                     continue
-                seen.add(self._drain_opened(opened, 0, now).key)
+                seen.add(self._drain_opened(opened, where[0], now, checkpoint_from=where[1]).key)
                 self._log.info(
-                    "reading a file rotated while watchd was stopped, from its start",
+                    "reading a file rotated while watchd was stopped",
                     path=item.path,
+                    offset=where[0],
                 )
+
+    def _copy_first(self: TrailParts, tail: Tail) -> Tail | None:
+        """Return the copy finishing *tail*'s last generation, to be read before *tail*.
+
+        After copytruncate the file starts again from 0 while its copy holds
+        the records before them: the copy is drained first, so that a file's
+        records go out in its order (R39).
+        """
+        copy = self.tails.get(tail.after) if tail.after else None
+        if copy is None or copy is tail:
+            tail.after = ""
+            return None
+        return copy
+
+    def _notice_change(self: TrailParts, tail: Tail, now: float) -> None:
+        """Restart a truncated or rewritten file; remember what a truncated one held."""
+        change = tail.check()
+        if change is Change.TRUNCATED:
+            self._log.warning(
+                "file truncated, reading it again from the start",
+                path=tail.path,
+                size=tail.size(),
+                offset=tail.offset,
+            )
+            ghost = Ghost(
+                tail.fingerprint, tail.safe_offset, tail.safe_mark, now, self._acked(tail)
+            )
+            copy = self._finish_from_copy(os.path.dirname(tail.path), ghost, now)
+            if copy is None:
+                self._ghosts.append(ghost)  # a copy may yet appear in scope
+            self._restart(tail)
+            tail.after = copy.key if copy is not None else ""
+        elif change is Change.REWRITTEN:
+            self._log.warning(
+                "file rewritten in place, reading it again from the start",
+                path=tail.path,
+                offset=tail.offset,
+            )
+            self._restart(tail)
+
+    def _restart(self: TrailParts, tail: Tail) -> None:
+        """Read a truncated or rewritten file again from 0, as the new file it now is.
+
+        What earlier polls said of the old bytes is not written after this (the
+        file has a new opening number). Its checkpoint keeps describing the old
+        bytes until the new ones are acknowledged: after a crash, that is what
+        finds their copy (copytruncate), and the file, no longer holding them,
+        is read from 0.
+        """
+        tail.restart()
+        self._number(tail)
+
+    def _acked(self: TrailParts, tail: Tail) -> int:
+        """Return how far every sink acknowledged *tail* as it is now (where a crash resumes).
+
+        Not the store's entry: after a truncation that keeps describing the
+        previous generation until the new one's bytes are acknowledged (so that
+        a crash finds its copy), and a second truncation before then must not
+        take the first generation's offset for the second's.
+        """
+        return min(tail.acked, tail.safe_offset)
 
     def _plain_rotation(self: TrailParts, name: str) -> bool:
         return not compression_of(name) and self.scope.rotation(name)

@@ -79,6 +79,8 @@ class Tail:
         self.checkpoint_from = -1
         #: The key of the copy that finishes its previous generation: read before it.
         self.after = ""
+        #: How far every sink acknowledged what it holds now (its checkpoint, as started).
+        self.acked = offset
 
     @property
     def safe_offset(self) -> int:
@@ -102,7 +104,7 @@ class Tail:
 
     def restart(self) -> None:
         """Read again from offset 0 (after truncation or a rewrite)."""
-        self.offset = 0
+        self.offset = self.acked = 0
         self.splitter.reset(0)
         self.mark = self.safe_mark = mark_at(self.fd, 0)
         self.fingerprint = Fingerprint.of(self.fd, self.size())

@@ -44,7 +44,7 @@ from watchd.watchers.files.resume import StartupResume
 from watchd.watchers.files.rotated import RotatedLedger
 from watchd.watchers.files.scope import Scope
 from watchd.watchers.files.settings import PREFIX, Ghost, TrailOptions
-from watchd.watchers.files.tail import Change, State, Tail
+from watchd.watchers.files.tail import State, Tail
 
 if TYPE_CHECKING:
     from structlog.typing import FilteringBoundLogger
@@ -168,6 +168,10 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         in_scope = self.scope.takes(name)
         if (mask & NAMING or key is None) and in_scope:
             self._discover = True
+        elif mask & NAMING and self.scope.rotation(name):
+            # A rotation made or renamed (cp f f.1, mv f.1 f.2): it may hold what
+            # nobody read, and no name in scope changed to say so.
+            self._discover = True
         # A file can appear and be renamed out of scope between two looks; the
         # two halves of the rename, paired by cookie, say where it went.
         if mask & IN_MOVED_FROM and in_scope:
@@ -241,19 +245,6 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
             budget -= self._read_into(tail, budget, results, entries)
         return results, entries
 
-    def _copy_first(self, tail: Tail) -> Tail | None:
-        """Return the copy finishing *tail*'s last generation, to be read before *tail*.
-
-        After copytruncate the file starts again from 0 while its copy holds
-        the records before them: the copy is drained first, so that a file's
-        records go out in its order (R39).
-        """
-        copy = self.tails.get(tail.after) if tail.after else None
-        if copy is None or copy is tail:
-            tail.after = ""
-            return None
-        return copy
-
     def _read_into(
         self,
         tail: Tail,
@@ -292,54 +283,11 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         active = tail.state is State.ACTIVE
         return (active, 0 if active else tail.age, tail.seq)
 
-    def _notice_change(self, tail: Tail, now: float) -> None:
-        """Restart a truncated or rewritten file; remember what a truncated one held."""
-        change = tail.check()
-        if change is Change.TRUNCATED:
-            self._log.warning(
-                "file truncated, reading it again from the start",
-                path=tail.path,
-                size=tail.size(),
-                offset=tail.offset,
-            )
-            ghost = Ghost(
-                tail.fingerprint, tail.safe_offset, tail.safe_mark, now, self._acked(tail)
-            )
-            copy = self._finish_from_copy(os.path.dirname(tail.path), ghost, now)
-            if copy is None:
-                self._ghosts.append(ghost)  # a copy may yet appear in scope
-            self._restart(tail)
-            tail.after = copy.key if copy is not None else ""
-        elif change is Change.REWRITTEN:
-            self._log.warning(
-                "file rewritten in place, reading it again from the start",
-                path=tail.path,
-                offset=tail.offset,
-            )
-            self._restart(tail)
-
     def _number(self, tail: Tail) -> None:
         """Give *tail* the next opening number, and its inode's entries to it from now on."""
         self._opened += 1
         tail.seq = self._opened
         self._owner[entry_key(self.source_id, tail.dev, tail.ino)] = tail.seq
-
-    def _restart(self, tail: Tail) -> None:
-        """Read a truncated or rewritten file again from 0, as the new file it now is.
-
-        What earlier polls said of the old bytes is not written after this (the
-        file has a new opening number). Its checkpoint keeps describing the old
-        bytes until the new ones are acknowledged: after a crash, that is what
-        finds their copy (copytruncate), and the file, no longer holding them,
-        is read from 0.
-        """
-        tail.restart()
-        self._number(tail)
-
-    def _acked(self, tail: Tail) -> int:
-        """Return how far every sink has acknowledged *tail* (what a crash resumes from)."""
-        entry = self.store.get(self.source_id, tail.dev, tail.ino) if self.store else None
-        return min(entry.offset, tail.safe_offset) if entry is not None else tail.safe_offset
 
     def _entry(self, tail: Tail) -> Entry:
         # A file followed through a symlink is found again where it is, not where the link was.
@@ -368,6 +316,9 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         for entry, seq in entries:
             if self._owner.get(entry.key) == seq:
                 self.store.put(entry)
+                tail = self.tails.get(file_key(entry.dev, entry.ino))
+                if tail is not None and tail.seq == seq:
+                    tail.acked = entry.offset
         for dev, ino, seq in gone:
             key = entry_key(self.source_id, dev, ino)
             self._deleted.discard(file_key(dev, ino))
@@ -388,6 +339,20 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
                 entry.seen = now
 
     # -- finding files ---------------------------------------------------------
+
+    def _index_paths(self, directories: list[str]) -> None:
+        """Know each followed file by its path, and a link's by its target's; watch the targets.
+
+        A link found by this look names a file elsewhere: its directory is watched
+        now, not at the next look (writes to the target tell nothing here).
+        """
+        self._by_path = {t.path: k for k, t in self.tails.items() if t.state is not State.REMOVED}
+        targets = [
+            (t.target, k) for k, t in self.tails.items() if t.target and t.state is State.ACTIVE
+        ]
+        self._by_path.update(targets)
+        if any(os.path.dirname(target) not in self._dirs for target, _ in targets):
+            self._sync_watches(directories)
 
     def _discovery(self, now: float, *, full: bool) -> None:
         directories, found = self._list_scope(full=full)
@@ -414,10 +379,7 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
         for key, tail in self.tails.items():
             if tail.state is State.ACTIVE and key not in seen:
                 self._let_go_of_name(tail, now)
-        self._by_path = {t.path: k for k, t in self.tails.items() if t.state is not State.REMOVED}
-        self._by_path.update(
-            (t.target, k) for k, t in self.tails.items() if t.target and t.state is State.ACTIVE
-        )
+        self._index_paths(directories)
         self._ghosts = [g for g in self._ghosts if now - g.at < 60.0]
         starting = not self._started
         if starting:
@@ -449,6 +411,8 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
 
     def _add(self, tail: Tail) -> None:
         self._number(tail)
+        if 0 <= tail.checkpoint_from < tail.acked:
+            tail.acked = tail.checkpoint_from  # a copy: acknowledged where its original was
         self.tails[tail.key] = tail
         self._dirty.add(tail.key)
         self._index(tail)
