@@ -437,14 +437,6 @@ class InotifyModel(TrailModel):
 
     inotify = True
 
-    # A failing sink is the polling machine's: its runs end by a crash, the same
-    # under inotify. Left out here, where discovery is what is tested (see the
-    # issue-32 note for the one example of both that is still open).
-    @precondition(lambda self: False)
-    @rule()
-    def sink_fails(self) -> None:
-        """Not in this machine."""
-
 
 MODEL_SETTINGS = settings(
     max_examples=int(os.environ.get("WATCHD_MODEL_EXAMPLES", "60")),
