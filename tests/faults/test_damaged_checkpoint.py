@@ -43,15 +43,20 @@ def _entry(good: bytes, **fields) -> bytes:
     return _edited(good, lambda d: d["files"][0].update(fields))
 
 
-@pytest.mark.parametrize("damage", sorted(DAMAGES))
-def test_a_damaged_checkpoint_reads_again_and_never_skips(watchd, tmp_path, damage):
+def first_run(watchd, tmp_path, count: int):
+    """Run once over *count* records and stop: return the trail, the state, its checkpoint file."""
     trail, state = tmp_path / "audit.jsonl", tmp_path / "state"
     trail.write_bytes(b"")
     first = follow(watchd, trail, state=state)
-    append(trail, seq_lines(0, 100))
-    assert len(first.read_json(100, timeout=10)) == 100
+    append(trail, seq_lines(0, count))
+    assert len(first.read_json(count, timeout=10)) == count
     assert first.stop(signal.SIGTERM) == 0
-    checkpoint = state / "checkpoints.json"
+    return trail, state, state / "checkpoints.json"
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_checkpoint_reads_again_and_never_skips(watchd, tmp_path, damage):
+    trail, state, checkpoint = first_run(watchd, tmp_path, 100)
     good = checkpoint.read_bytes()
     assert json.loads(good)["files"][0]["offset"] == trail.stat().st_size
     append(trail, seq_lines(100, 200))  # while stopped
@@ -71,13 +76,7 @@ def test_a_damaged_checkpoint_reads_again_and_never_skips(watchd, tmp_path, dama
 
 
 def test_a_symlink_planted_at_the_checkpoint_is_not_read_through(watchd, tmp_path):
-    trail, state = tmp_path / "audit.jsonl", tmp_path / "state"
-    trail.write_bytes(b"")
-    first = follow(watchd, trail, state=state)
-    append(trail, seq_lines(0, 10))
-    assert len(first.read_json(10, timeout=10)) == 10
-    assert first.stop(signal.SIGTERM) == 0
-    checkpoint = state / "checkpoints.json"
+    trail, state, checkpoint = first_run(watchd, tmp_path, 10)
     # A checkpoint that says every byte was read, planted elsewhere and linked in.
     planted = tmp_path / "planted.json"
     planted.write_bytes(checkpoint.read_bytes())

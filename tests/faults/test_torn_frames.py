@@ -34,14 +34,18 @@ def parsed(lines: list[bytes]) -> list[int]:
     return [json.loads(x)["extra"]["seq"] for x in lines]
 
 
-def run_until_killed(args: list[str], stdout, seconds: float) -> None:
-    process = subprocess.Popen(
+def start(args: list[str], stdout, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, "-m", "watchd", *args],
         stdin=subprocess.DEVNULL,
         stdout=stdout,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         env=clean_env(),
     )
+
+
+def run_until_killed(args: list[str], stdout, seconds: float) -> None:
+    process = start(args, stdout)
     time.sleep(seconds)  # paces the kills: somewhere inside the run, at random
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -51,13 +55,7 @@ def finish(
     args: list[str], stdout, out_path, last: int = RECORDS - 1
 ) -> subprocess.CompletedProcess:
     """Run once more until record *last* is out, then stop it."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "watchd", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        env=clean_env(),
-    )
+    process = start(args, stdout, subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         lines = out_path.read_bytes().splitlines() if out_path.exists() else []
@@ -111,8 +109,7 @@ def test_a_torn_tail_is_cut_back_before_the_restart_appends(tmp_path):
         "run", "--source", f"audit:{trail},from=beginning", "--sink", f"file:{out}",
         "--state-dir", str(state), "-v",
     ]  # fmt: skip
-    first = subprocess.Popen([sys.executable, "-m", "watchd", *args], env=clean_env(),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    first = start(args, subprocess.DEVNULL)
     wait_checkpointed(state, lambda entries: entries and entries[0]["offset"] > 0)
     first.send_signal(signal.SIGTERM)
     first.wait(timeout=30)
@@ -121,8 +118,7 @@ def test_a_torn_tail_is_cut_back_before_the_restart_appends(tmp_path):
         cut.write(b'{"ts":"2026-01-01T00:00:00+00:00","source":"audit","act')
     with open(trail, "ab") as more:
         more.write(seq_line(3))
-    again = subprocess.Popen([sys.executable, "-m", "watchd", *args], env=clean_env(),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    again = start(args, subprocess.DEVNULL, subprocess.PIPE)
     deadline = time.monotonic() + 20
     while out.read_bytes().count(b"\n") < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
