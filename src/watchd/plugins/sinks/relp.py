@@ -73,7 +73,11 @@ class RelpSink(TcpSink):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - TcpSink's, as they are
         super().__init__(*args, **kwargs)
-        self._txnr = 1
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget the session: every message not answered goes again on the next one."""
+        self._txnr = 2  # the open command is 1
         self._first_open = 2  # the transaction number of the oldest unanswered message
         self._next = 0  # messages of the queue sent in this session
         self._opening = True  # until the receiver answered the open command
@@ -81,13 +85,9 @@ class RelpSink(TcpSink):
         self._in = bytearray()
 
     def _begin(self) -> None:
-        """Start a session: the open command first (1), nothing else until it is answered."""
-        self._txnr = 2
-        self._first_open = 2  # the transaction number of the oldest unanswered message
-        self._next = 0  # messages of the queue sent in this session
-        self._opening = True
-        self._out = bytearray(relp_frame(1, b"open", _OFFERS))
-        self._in = bytearray()
+        """Start a session: the open command first, nothing else until it is answered."""
+        self._reset()
+        self._out += relp_frame(1, b"open", _OFFERS)
 
     # -- what the loop asks --------------------------------------------------------
 
@@ -187,9 +187,7 @@ class RelpSink(TcpSink):
         self._first_open = txnr % MAX_TXNR + 1
 
     def _lost(self, reason: str) -> None:
-        self._next = 0  # every message not answered goes again, in order
-        self._out = bytearray()
-        self._opening = True
+        self._reset()
         super()._lost(reason)
 
     def _settle(self) -> None:
