@@ -207,6 +207,7 @@ def test_waiting_connections_are_reaped_at_the_deadline_and_per_address(monkeypa
     assert not held.admit(d, "10.0.0.1", full=False)  # none of its own waits: refused
     assert held.admit(d, "10.0.0.2", full=True) is False  # full, and nobody waits
     held.waiting(c)
+    assert held._reap_once() == 20.0  # the reaper sleeps until then: an idle server wakes nobody
     now[0] += 25
-    held._reap_once()
+    assert held._reap_once() is None  # c taken back; nobody else waits
     assert shut == [a, c]

@@ -62,6 +62,7 @@ class Connections:
         self._held: dict[int, _Held] = {}
         self._by_host: Counter[str] = Counter()
         self._stop = threading.Event()
+        self._changed = threading.Event()  # a connection began to wait, or the server stops
         self._reaper = threading.Thread(target=self._reap, name="watchd-http-reaper", daemon=True)
         #: Connections closed for waiting too long, or to make room (for /metrics and tests).
         self.reaped = 0
@@ -73,6 +74,7 @@ class Connections:
     def close(self) -> None:
         """Stop reaping."""
         self._stop.set()
+        self._changed.set()
         if self._reaper.is_alive():
             self._reaper.join()
 
@@ -95,6 +97,7 @@ class Connections:
                 self._take_back(victim, "every connection taken")
             self._held[id(sock)] = _Held(sock, host, self._clock())
             self._by_host[host] += 1
+        self._changed.set()
         return True
 
     def busy(self, sock: socket.socket) -> None:
@@ -110,6 +113,7 @@ class Connections:
             held = self._held.get(id(sock))
             if held is not None:
                 held.waiting_since = self._clock()
+        self._changed.set()
 
     def gone(self, sock: socket.socket) -> None:
         """Forget *sock*: its connection ended."""
@@ -139,16 +143,22 @@ class Connections:
 
     def _reap(self) -> None:
         yield_to_the_loop()
-        while not self._stop.wait(1.0):
-            self._reap_once()
+        while not self._stop.is_set():
+            # Asleep until the oldest waiter's deadline, or until one starts to wait:
+            # an idle server wakes nobody.
+            self._changed.wait(self._reap_once())
+            self._changed.clear()
 
-    def _reap_once(self) -> None:
-        """Take back every connection that has waited past the deadline."""
-        cutoff = self._clock() - self._deadline
+    def _reap_once(self) -> float | None:
+        """Take back every connection past the deadline; return the seconds to the next one."""
+        now = self._clock()
+        cutoff = now - self._deadline
         with self._lock:
             for held in list(self._held.values()):
                 if held.waiting_since is not None and held.waiting_since <= cutoff:
                     self._take_back(held, "no whole request in time")
+            waiting = [h.waiting_since for h in self._held.values() if h.waiting_since is not None]
+        return min(waiting) + self._deadline - now if waiting else None
 
 
 __all__ = ["HEAD_DEADLINE", "PER_ADDRESS", "Connections"]
