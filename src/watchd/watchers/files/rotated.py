@@ -33,10 +33,6 @@ class RotatedLedger:
         self._accounted: dict[str, dict[str, Fingerprint]] = {}
         self._looked: dict[str, tuple[int, float]] = {}  # directory -> (mtime ns, looked at)
 
-    def knows(self, directory: str) -> bool:
-        """Return True once *directory* has a baseline (it was there, and listed, at start)."""
-        return directory in self._accounted
-
     def forget(self, directory: str) -> None:
         """Drop what is known of *directory* (it was replaced: everything in it is new)."""
         self._accounted.pop(directory, None)
