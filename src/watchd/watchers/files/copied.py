@@ -67,7 +67,14 @@ class RuntimeCopies:
             # A followed file truncated, unnoticed yet, must leave its ghost before its
             # copy is judged: the copy is then finished from where it was read, not
             # read again whole (as _runtime_offset does for copies in scope).
-            for tail in [t for t in self.tails.values() if t.state is State.ACTIVE]:
+            truncated = [
+                t
+                for t in self.tails.values()
+                if t.state is State.ACTIVE
+                and os.path.dirname(t.path) == directory
+                and t.size() < t.offset
+            ]
+            for tail in truncated:
                 self._notice_change(tail, now)
             for opened, offset, acked in self._unaccounted(directory):
                 seen.add(self._drain_opened(opened, offset, now, checkpoint_from=acked).key)
