@@ -254,3 +254,25 @@ def test_validate_names_every_filter_that_does_not_check(tmp_path):
         "watchd: error: --apply 'nosuch:x': unknown filter 'nosuch'"
         " (available: action, change, field, level, name)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        ("/root/venv/bin/watchd", "/root is its owner's alone"),
+        ("/tmp/venv/bin/watchd", "PrivateTmp="),
+        ("/home/ana/.local/bin/watchd", "ProtectHome="),
+        ("/opt/watchd/bin/watchd", None),
+        ("/usr/bin/python3 -m watchd", None),
+    ],
+)
+def test_the_unit_says_when_its_execstart_is_where_the_service_cannot_reach(command, said):
+    result = run_watchd("unit", "--exec", command)
+    assert result.returncode == 0
+    assert f"ExecStart={command}\n" in result.stdout or f"ExecStart={command} " in result.stdout
+    if said is None:
+        assert result.stderr == ""
+    else:
+        assert result.stderr.count("\n") == 1
+        assert said in result.stderr
+        assert result.stderr.startswith(f"watchd: warning: ExecStart={command.split()[0]} ")

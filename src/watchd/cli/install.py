@@ -64,9 +64,18 @@ def add_service_commands(
 
 
 def _cmd_unit(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001
-    from watchd.service.unit import unit_text  # noqa: PLC0415 - only this command needs it
+    from watchd.service.unit import installed_command, unit_text, unreachable  # noqa: PLC0415 - only this command needs it
 
-    text = unit_text(template=ns.template, read_any=ns.read_any, command=ns.command_path or "")
+    command = ns.command_path or installed_command()
+    text = unit_text(template=ns.template, read_any=ns.read_any, command=command)
+    why = unreachable(command)
+    if why is not None:
+        program = command.split(maxsplit=1)[0]
+        print(
+            f"watchd: warning: ExecStart={program} cannot run as the service: {why}; "
+            "install watchd where the service can reach it (python3 -m venv /opt/watchd)",
+            file=sys.stderr,
+        )
     sys.stdout.write(text)
     return EXIT_OK
 

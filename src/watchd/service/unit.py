@@ -35,6 +35,25 @@ def installed_command() -> str:
     return found if found is not None else f"{sys.executable} -m watchd"
 
 
+#: Where a unit's ExecStart= cannot run from, and why: the unit's own sandbox hides it.
+_UNREACHABLE = (
+    ("/tmp/", "PrivateTmp= gives the service a /tmp of its own"),  # noqa: S108 - a name checked, not used
+    ("/var/tmp/", "PrivateTmp= gives the service a /var/tmp of its own"),  # noqa: S108
+    ("/root/", "/root is its owner's alone, and the service runs as a user of its own"),
+    ("/home/", "ProtectHome= and DynamicUser=: a home directory is not the service's"),
+    ("/run/user/", "ProtectHome= hides /run/user"),
+)
+
+
+def unreachable(command: str) -> str | None:
+    """Return why the service could not run *command* (its program's path), None when it can."""
+    program = command.split(maxsplit=1)[0] if command.strip() else ""
+    for prefix, why in _UNREACHABLE:
+        if program.startswith(prefix):
+            return why
+    return None
+
+
 def unit_text(*, template: bool = False, read_any: bool = False, command: str = "") -> str:
     """Return the unit: the template instance's with *template*, ``ExecStart`` running *command*."""
     text = files("watchd.service").joinpath("unit.in").read_text(encoding="utf-8")
