@@ -180,10 +180,32 @@ def test_emit_command_writes_each_schema(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("schema", "fields", "kept"),
+    [
+        ("terok", ["dest=1.2.3.4", "detail=hello"], {"dest": "1.2.3.4", "detail": "hello"}),
+        ("loki", ["error=boom", "ip_address=9.9.9.9"], {"error": "boom", "ip_address": "9.9.9.9"}),
+    ],
+)
+def test_emit_keeps_a_field_no_option_gave(tmp_path: Path, schema, fields, kept) -> None:
+    """A --field of a key an option also names (dest, detail; error, ip_address) was dropped."""
+    trail = tmp_path / "a.jsonl"
+    pairs = [token for field in fields for token in ("--field", field)]
+    named = ["--action", "x", "--container", "c"] if schema == "terok" else ["--action", "x"]
+    result = run_watchd("emit", str(trail), "--schema", schema, *named, *pairs)
+    assert result.returncode == 0, result.stderr
+    (record,) = lines(trail)
+    assert {key: record[key] for key in kept} == kept
+
+
+@pytest.mark.parametrize(
     ("args", "error"),
     [
         (["--schema", "terok", "--chain"], "emit: --chain is loki-mode's integrity chain"),
         (["--field", "novalue"], "emit: --field 'novalue': expected KEY=VALUE"),
+        (
+            ["--dest", "a", "--field", "dest=b"],
+            "emit: --dest and --field dest= both give dest: give it once",
+        ),
     ],
 )
 def test_emit_usage_errors(tmp_path: Path, args: list[str], error: str) -> None:

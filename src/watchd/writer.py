@@ -133,16 +133,25 @@ def emit_fields(
             fields[key] = json.loads(value)
         except ValueError:
             fields[key] = value
+    named: list[tuple[str, str, object]]  # (record key, the option that gives it, its value)
     if schema == "terok":
-        fields.update(action=action, container=container, dest=dest, detail=detail)
+        named = [("action", "--action", action), ("container", "--container", container)]
+        named += [("dest", "--dest", dest), ("detail", "--detail", detail)]
     elif schema == "lokt":
-        fields.update(event=action, name=container)
+        named = [("event", "--action", action), ("name", "--container", container)]
         if detail is not None:
             fields["extra"] = {**fields.get("extra", {}), "detail": detail}
     else:
         kind, _, resource = (container or "").partition("/")
-        fields.update(action=action, resource_type=kind or None, resource_id=resource or None)
-        fields.update(ip_address=dest, error=detail)
+        named = [("action", "--action", action), ("resource_type", "--container", kind or None)]
+        named += [("resource_id", "--container", resource or None)]
+        named += [("ip_address", "--dest", dest), ("error", "--detail", detail)]
+    for name, flag, given in named:
+        if given is None:
+            continue  # not given: a --field of that key stands
+        if name in fields:
+            raise UsageError(f"emit: {flag} and --field {name}= both give {name}: give it once")
+        fields[name] = given
     return {key: value for key, value in fields.items() if value is not None}
 
 
