@@ -218,3 +218,15 @@ def lines_backward_at(fd: int, end: int, *, partial: bool = False) -> Iterator[t
             stop = previous + 1
     if stop is not None:
         yield 0, buf[: stop - 1]
+
+
+def end_of_last_line(fd: int, size: int) -> int:
+    """Return where the first *size* bytes' complete lines end: after the last newline (0: none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - BACKWARD_BLOCK)
+        newline = os.pread(fd, end - start, start).rfind(b"\n")
+        if newline >= 0:
+            return start + newline + 1
+        end = start
+    return 0

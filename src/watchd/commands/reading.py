@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from watchd.codecs.lines import LineBlock, lines_backward_at
+from watchd.codecs.lines import LineBlock, end_of_last_line, lines_backward_at
 from watchd.codecs.records import Skip, decode_record
 from watchd.core.context import RunContext
 from watchd.core.errors import UsageError
@@ -250,7 +250,7 @@ def _backward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
         size = os.fstat(fd).st_size
         complete = size
         if size and os.pread(fd, 1, size - 1) != b"\n":
-            complete = lines_complete_to(fd, size)
+            complete = end_of_last_line(fd, size)
             reading.skips.note(UNFINISHED, path, complete)
         for start, line in lines_backward_at(fd, complete):
             yield line, start
@@ -258,19 +258,6 @@ def _backward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
         reading.cannot_open(path, exc)
     finally:
         os.close(fd)
-
-
-def lines_complete_to(fd: int, size: int) -> int:
-    """Return where the file's complete lines end: after its last newline (0 for none)."""
-    end = size
-    while end > 0:
-        start = max(0, end - _BLOCK)
-        chunk = os.pread(fd, end - start, start)
-        newline = chunk.rfind(b"\n")
-        if newline >= 0:
-            return start + newline + 1
-        end = start
-    return 0
 
 
 def _sort_key(event: WatchEvent) -> datetime:

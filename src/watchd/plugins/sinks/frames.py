@@ -19,6 +19,8 @@ import os
 import select
 import stat
 
+from watchd.codecs.lines import end_of_last_line
+
 #: What a sink says when it cut a torn frame back (:func:`repair_torn_tail`).
 TORN_TAIL = (
     "output file ended in a cut line (a crash mid-write): cut back to its last whole line, "
@@ -77,7 +79,11 @@ def repair_torn_tail(fd: int) -> int:
         appending = bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
         if not appending and os.lseek(fd, 0, os.SEEK_CUR) != info.st_size:
             return 0
-        end = _after_last_newline(_readable(fd), info.st_size)
+        readable = _readable(fd)
+        try:
+            end = end_of_last_line(readable, info.st_size)
+        finally:
+            os.close(readable)
         if end == info.st_size:
             return 0
         os.ftruncate(fd, end)
@@ -91,18 +97,3 @@ def repair_torn_tail(fd: int) -> int:
 def _readable(fd: int) -> int:
     """Return a descriptor that reads the file *fd* writes (its own, opened again by /proc)."""
     return os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
-
-
-def _after_last_newline(fd: int, size: int, block: int = 1 << 16) -> int:
-    """Return the offset just after the file's last newline (0 when it has none); close *fd*."""
-    try:
-        end = size
-        while end > 0:
-            start = max(0, end - block)
-            newline = os.pread(fd, end - start, start).rfind(b"\n")
-            if newline >= 0:
-                return start + newline + 1
-            end = start
-        return 0
-    finally:
-        os.close(fd)

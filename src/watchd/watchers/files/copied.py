@@ -135,13 +135,9 @@ class RuntimeCopies:
     def _held_by_a_followed_file(self: TrailParts, opened: Opened) -> bool:
         """Return True when a followed file still holds every byte of *opened* (a copy of it)."""
         size = opened.size
-        head = os.pread(opened.fd, min(size, HEAD_BYTES), 0)
-        mark = mark_at(opened.fd, size)
+        fingerprint, mark = Fingerprint.of(opened.fd, size), mark_at(opened.fd, size)
         return any(
-            tail.state is State.ACTIVE
-            and tail.size() >= size
-            and os.pread(tail.fd, len(head), 0) == head
-            and mark_at(tail.fd, size) == mark
+            tail.state is State.ACTIVE and holds(tail.fd, tail.size(), fingerprint, size, mark)
             for tail in self.tails.values()
         )
 
