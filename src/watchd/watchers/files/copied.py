@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from watchd.core.checkpoints import Entry
@@ -91,10 +92,7 @@ class RuntimeCopies:
         :meth:`_unread_part`).
         """
         unaccounted, present = [], set()
-        for item in reversed(siblings(directory, self._plain_rotation)):
-            opened = open_rotated(item.path)
-            if opened is None:
-                continue
+        for opened in self._rotations_in(directory):
             key = file_key(opened.dev, opened.ino)
             present.add(key)
             where = None if self._rotations.covers(directory, opened) else self._unread_part(opened)
@@ -104,6 +102,13 @@ class RuntimeCopies:
             unaccounted.append((opened, *where))
         self._rotations.keep_only(directory, present)
         return unaccounted
+
+    def _rotations_in(self: TrailParts, directory: str) -> Iterator[Opened]:
+        """Yield the plain rotations of the scope's names in *directory*, open, oldest first."""
+        for item in reversed(siblings(directory, self._plain_rotation)):
+            opened = open_rotated(item.path)
+            if opened is not None:
+                yield opened
 
     def _unread_part(self: TrailParts, opened: Opened) -> tuple[int, int] | None:
         """Return where a rotated file nobody follows must be read from, and checkpointed from.
@@ -162,10 +167,7 @@ class RuntimeCopies:
         """
         since = self._last_run
         for directory in directories:
-            for item in reversed(siblings(directory, self._plain_rotation)):  # oldest first
-                opened = open_rotated(item.path)
-                if opened is None:
-                    continue
+            for opened in self._rotations_in(directory):
                 changed = since is not None and opened.mtime_ns / 1e9 >= since - RACY_SECONDS
                 where = self._unread_part(opened) if changed else None
                 if where is None:
@@ -176,7 +178,7 @@ class RuntimeCopies:
                 seen.add(self._drain_opened(opened, where[0], now, checkpoint_from=where[1]).key)
                 self._log.info(
                     "reading a file rotated while watchd was stopped",
-                    path=item.path,
+                    path=opened.path,
                     offset=where[0],
                 )
 
