@@ -128,4 +128,4 @@ def test_ecs_event_original_is_the_line_as_read_byte_for_byte(watchd, tmp_path, 
         assert process.stop() == 0
     assert [doc["event"]["original"].encode() for doc in docs] == ORIGINALS
     offsets = [0, len(ORIGINALS[0]) + 1, len(ORIGINALS[0]) + len(ORIGINALS[1]) + 2]
-    assert [doc["log"]["offset"] for doc in docs] == offsets
+    assert [doc["watchd"]["offset"] for doc in docs] == offsets

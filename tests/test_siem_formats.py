@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from conftest import append, run_watchd
+from conftest import append, clean_env, run_watchd
 from watchd.codecs.lines import LineSplitter
 from watchd.core.event import WatchEvent, set_position
 from watchd.core.interfaces import RecordSource
@@ -119,7 +123,7 @@ def test_ecs_golden() -> None:
     network = json.loads(EcsFormat("edge-1")(terok_event(HOSTILE)))
     assert network["destination"] == {"ip": "192.0.2.1"}
     assert network["event"]["category"] == ["network"]
-    assert network["log"]["offset"] == 40
+    assert network["watchd"] == {"offset": 40}
     assert network["message"] == HOSTILE["detail"]
 
 
@@ -150,7 +154,7 @@ def test_ecs_log_offset_is_where_each_record_starts_with_crlf_endings(
     append(path, b"".join(lines))
     proc = watchd("run", "--source", f"audit:{path}", "--from-beginning", "--sink",
                   "stdout,format=ecs")  # fmt: skip
-    offsets = [doc["log"]["offset"] for doc in proc.read_json(3)]
+    offsets = [doc["watchd"]["offset"] for doc in proc.read_json(3)]
     assert offsets == [0, len(lines[0]) + len(lines[1]), sum(map(len, lines[:3]))]
 
 
@@ -166,3 +170,61 @@ def test_event_time_falls_back_to_now_without_breaking() -> None:
     assert event.time is None
     for fmt in (CefFormat("v", "p", "1"), LeefFormat("v", "p", "1", "^"), EcsFormat("h")):
         assert fmt(event)
+
+
+#: Every character a line reader ends a line at besides CR and LF (Python's splitlines()).
+LINE_BREAKERS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+@pytest.mark.parametrize("fmt", ["json", "ecs", "cef", "leef", "human"])
+def test_no_line_reader_splits_a_frame_of_any_line_framed_format(fmt: str, tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    odd = LINE_BREAKERS
+    record = {"ts": "2026-02-15T14:30:00Z", "container": f"c{odd}", "action": "a",
+              "dest": f"d{odd}", "detail": f"x{odd}y", "k": odd}  # fmt: skip
+    append(path, (json.dumps(record, ensure_ascii=False) + "\n").encode() * 3)
+    result = run_watchd("query", "--source", f"audit:{path}", "--format", fmt)
+    assert result.returncode == 0, result.stderr
+    rows = result.stdout.splitlines()
+    assert len(rows) == 3
+    if fmt in ("json", "ecs"):  # escaped, so every value reads back whole
+        docs = [json.loads(row) for row in rows]
+        got = docs[0]["detail"] if fmt == "json" else docs[0]["message"]
+        assert got == record["detail"]
+
+
+def test_csv_is_framed_by_its_quotes_and_keeps_every_line_breaker(tmp_path: Path) -> None:
+    # RFC 4180 frames a row by quoting, not by line: a CSV reader reads each value back whole.
+    path = tmp_path / "audit.jsonl"
+    record = {"ts": "2026-02-15T14:30:00Z", "container": "c", "action": "a",
+              "detail": f"x{LINE_BREAKERS}\r\ny"}  # fmt: skip
+    append(path, (json.dumps(record) + "\n").encode() * 2)
+    result = subprocess.run(
+        [sys.executable, "-m", "watchd", "query", "--source", f"audit:{path}", "--format", "csv"],
+        capture_output=True, env=clean_env(), timeout=30, check=True,
+    )  # fmt: skip
+    rows = list(csv.reader(io.StringIO(result.stdout.decode(), newline="")))
+    assert [row[6] for row in rows] == ["detail", record["detail"], record["detail"]]
+
+
+ECS_FIELDS = frozenset(
+    line for line in (Path(__file__).parent / "data/ecs-8.11.0-fields.txt").read_text().splitlines()
+    if not line.startswith("#")
+)  # fmt: skip
+
+
+def leaves(doc: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted names of *doc*'s values that are no object."""
+    names = []
+    for key, value in doc.items():
+        name = prefix + key
+        names += leaves(value, name + ".") if isinstance(value, dict) else [name]
+    return names
+
+
+def test_every_ecs_field_is_one_ecs_defines_or_under_watchds_own_name() -> None:
+    docs = [json.loads(EcsFormat("h")(event)) for event in (loki_event(), terok_event(HOSTILE))]
+    names = {name for doc in docs for name in leaves(doc)}
+    assert "watchd.offset" in names
+    ours = {name for name in names if name.startswith(("labels.", "watchd."))}
+    assert names - ours <= ECS_FIELDS, names - ours - ECS_FIELDS

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
-from watchd.core.jsonform import dumps_compact
+from watchd.core.jsonform import ascii_json, dumps_compact
 from watchd.core.timestamps import parse_timestamp
 
 #: Severity levels, lowest first. Aliases map what producers write onto them.
@@ -155,11 +155,11 @@ class WatchEvent(_Internal, msgspec.Struct, frozen=True, gc=False, omit_defaults
         return form
 
     def to_json(self) -> bytes:
-        """Return the compact JSON form (UTF-8 bytes, no trailing newline)."""
+        """Return the compact JSON form: ASCII, as ``json.dumps`` writes it, no newline."""
         try:
-            return _ENCODER.encode(self)
+            return ascii_json(_ENCODER.encode(self))
         except UnicodeEncodeError:  # a lone surrogate, as Python's json reads one
-            return dumps_compact(self.to_dict())
+            return ascii_json(dumps_compact(self.to_dict()))
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -211,7 +211,7 @@ def encode_lines(events: Sequence[WatchEvent]) -> bytes:
     Raises UnicodeEncodeError when some event holds a lone surrogate: the
     caller then writes event by event (``to_json`` writes those too).
     """
-    return _ENCODER.encode_lines(events)
+    return ascii_json(_ENCODER.encode_lines(events))
 
 
 def event_time(event: WatchEvent) -> datetime:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import msgspec
@@ -55,3 +56,28 @@ def _finite(obj: object) -> object:
             container[key] = items = list(value)
             todo.extend((items, i) for i in range(len(items)))
     return root[0]
+
+
+#: What ``json.dumps`` escapes beyond what every JSON writer does: DEL and all non-ASCII.
+_NON_ASCII = re.compile(r"[^\x00-\x7e]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # astral: a surrogate pair, as JSON spells it
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def ascii_json(data: bytes) -> bytes:
+    r"""Return JSON text *data* with DEL and every non-ASCII character escaped (``\u00e9``).
+
+    What Python's ``json.dumps`` writes by default (terok-shield's ``to_json``
+    among them); and so no line reader can end a line inside a value: U+0085,
+    U+2028 and U+2029 end one for Python's ``splitlines()`` and for
+    JavaScript. Outside strings JSON text is ASCII, so every match is in one.
+    """
+    if data.isascii() and b"\x7f" not in data:  # nearly every line: both checked in C
+        return data
+    return _NON_ASCII.sub(_escape, data.decode()).encode()

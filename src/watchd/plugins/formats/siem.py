@@ -18,7 +18,7 @@ from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent, event_time
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import FormatContext, FormatFactory, Formatter
-from watchd.core.jsonform import dumps_compact
+from watchd.core.jsonform import ascii_json, dumps_compact
 from watchd.core.printable import utf8
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
@@ -31,9 +31,11 @@ ECS_VERSION = "8.11.0"
 SEVERITY_0_10 = {"debug": 1, "info": 3, "notice": 4, "warning": 6, "error": 8, "critical": 10}
 _CEF_HEADER = str.maketrans({"\\": "\\\\", "|": "\\|", "\r": " ", "\n": " "})
 _CEF_VALUE = str.maketrans({"\\": "\\\\", "=": "\\=", "\r": "\\r", "\n": "\\n"})
-_OTHER_CONTROLS = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
+#: Written as a space: every C0 and C1 control but CR and LF (each escape has its own rule for
+#: those), and the line and paragraph separators: no line reader may find a line end in a value.
+_OTHER_CONTROLS = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 #: Whatever either escape changes: text without any of it (nearly all) is written as it is.
-_TO_ESCAPE = re.compile(r"[\x00-\x1f\x7f\\|=]")
+_TO_ESCAPE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\|=]")
 #: What an IP address can be spelled with: anything else is no address, without asking.
 _IP_CHARS = re.compile(r"[0-9A-Fa-f.:]+(%\S+)?")
 _CLIENT_KEYS = ("ip_address", "src", "source_ip", "client_ip")
@@ -275,8 +277,9 @@ class EcsFormat:
             log["file"] = {"path": origin}
             cursor = event.cursor
             if cursor is not None and cursor.start >= 0:
-                log["offset"] = cursor.start
-        return dumps_compact(doc)
+                # Where the record starts: no ECS field says it (log.offset is Filebeat's own).
+                doc["watchd"] = {"offset": cursor.start}
+        return ascii_json(dumps_compact(doc))
 
 
 _ECS = {"version": ECS_VERSION}

@@ -1,9 +1,14 @@
 """``terok``: terok-shield's ``audit.jsonl`` records.
 
-Mapped exactly as terok-shield's own ``AuditLogWatcher`` does (``ts``,
-``action``, ``container``, ``dest``, ``detail``), so the JSON form is the one
+Mapped as terok-shield's own ``AuditLogWatcher`` does (``ts``, ``action``,
+``container``, ``dest``, ``detail``; a ``container`` the record holds, even
+``""``, wins over the source's ``container=``), so the JSON form is the bytes
 terok-shield prints; every other key (``port``, ``proto``, ``domain``,
 ``dossier`` on ``blocked`` records) is kept in ``extra`` instead of dropped.
+Where watchd differs, on purpose: a record's ``level`` is the event's level
+(terok-shield has none, and ``--level`` must see it); every field is text, so
+epoch seconds in ``ts`` become UTC ISO 8601 and a number in ``dest`` its JSON
+text.
 """
 
 from __future__ import annotations
@@ -13,9 +18,9 @@ from typing import Any
 
 from watchd.core.event import Cursor, WatchEvent
 from watchd.core.interfaces import RecordSource
-from watchd.watchers.dialects.base import build_event, text
+from watchd.watchers.dialects.base import build_event, record_level, text
 
-_MAPPED = frozenset(("ts", "action", "container", "dest", "detail"))
+_MAPPED = frozenset(("ts", "action", "container", "dest", "detail", "level"))
 
 
 class TerokDialect:
@@ -32,25 +37,27 @@ class TerokDialect:
         self, record: dict[str, Any], where: RecordSource, cursor: Cursor | None
     ) -> WatchEvent:
         """Map *record*; ``null`` counts as absent, a missing container falls back."""
+        container = record.get("container")
         return build_event(
             record,
             where,
             ts=record.get("ts"),
             mapped=_MAPPED,
             action=text(record, "action"),
-            container=text(record, "container") or where.container,
+            container=where.container if container is None else text(record, "container"),
             dest=text(record, "dest"),
             detail=text(record, "detail"),
+            level=record_level(record, "info"),
         )
 
     def to_events(self, records: list[dict[str, Any]], where: RecordSource) -> list[WatchEvent]:
         """Map a block of records, each as :meth:`to_event` does (a test holds them equal).
 
         The usual record's mapped values are text (``dest`` and ``detail``
-        may be absent), taken as they are; any other goes through :meth:`to_event`.
+        may be absent) and it names no level, taken as they are; any other
+        goes through :meth:`to_event`.
         """
         source, origin, worktree = where.source, where.origin, where.worktree
-        fallback = where.container
         events: list[WatchEvent] = []
         append = events.append
         for record in records:
@@ -65,6 +72,7 @@ class TerokDialect:
                 and type(container) is str
                 and type(dest) is str
                 and type(detail) is str
+                and "level" not in record
             ):
                 append(self.to_event(record, where, None))
                 continue
@@ -78,7 +86,7 @@ class TerokDialect:
                     ts,
                     source,
                     action,
-                    container or fallback,
+                    container,
                     dest,
                     detail,
                     "info",
