@@ -266,10 +266,10 @@ def _file_result(path: Path, entries: int) -> dict:
     [
         ("/api/v2/audit?limit=0", "limit: a whole number from 1 to 10,000"),
         ("/api/enterprise/audit?limit=1001", "limit: a whole number from 1 to 1,000"),
-        ("/api/v2/audit?start_date=5%20May", "start_date: a date as YYYY-MM-DD"),
+        ("/api/enterprise/audit?limit=%C2%B2", "limit: a whole number"),
         ("/api/v2/audit?user=x", "unknown parameter 'user'"),
-        ("/api/v2/audit/export?format=xml", "format: json or csv"),
-        ("/api/enterprise/audit/summary?days=-1", "days: a whole number"),
+        ("/api/enterprise/audit/summary?days=x", "days: a whole number"),
+        ("/api/enterprise/audit/summary?days=99999999", "days: a whole number"),
         ("/audit?start=whenever", "start"),
     ],
 )
@@ -278,3 +278,38 @@ def test_a_bad_loki_parameter_is_a_400_that_names_it(watchd, trails, path, says)
     status, _, body = server.get(path)
     assert status == 400
     assert says in json.loads(body)["error"]
+
+
+def test_parameters_are_read_as_loki_modes_fastapi_reads_them(watchd, trails):
+    audit, _, records = trails
+    server = serve(watchd, audit)
+    dashboard = [r for r in records if r.get("timestamp")]
+
+    def actions(path: str) -> list[str]:
+        return [r["action"] for r in get_json(server, path)]
+
+    # A repeated parameter is its last value, whichever it is.
+    assert actions("/api/v2/audit?action=login&action=create") == ["create", "create"]
+    assert actions("/api/enterprise/audit?limit=1&limit=2") == ["stop", "create"]
+    # Dates are compared as text: a word after every date, a time after its day.
+    assert get_json(server, "/api/v2/audit?start_date=garbage") == []
+    assert get_json(server, "/api/v2/audit?start_date=5%20May") == []
+    newest_day = f"{NOW:%Y-%m-%d}"
+    assert get_json(server, f"/api/v2/audit?start_date={newest_day}T00:00:00") == []
+    assert len(get_json(server, f"/api/v2/audit?end_date={newest_day}T00:00:00")) == 8
+    assert get_json(server, "/api/v2/audit/export?format=xml") == newest_first(dashboard)
+    summary = get_json(server, "/api/enterprise/audit/summary?days=-1")
+    assert (summary["period_days"], summary["total_events"], summary["by_action"]) == (-1, 0, {})
+
+
+def test_verify_finds_a_byte_order_mark_where_loki_modes_verifier_does(watchd, trails):
+    audit, paths, _ = trails
+    mtime = paths[2].stat().st_mtime
+    paths[2].write_bytes(b"\xef\xbb\xbf" + paths[2].read_bytes())
+    os.utime(paths[2], (mtime, mtime))
+    answer = get_json(serve(watchd, audit), "/api/v2/audit/verify")
+    assert (answer["valid"], answer["first_tampered_file"], answer["first_tampered_line"]) == (
+        False,
+        str(paths[2]),
+        1,
+    )

@@ -148,3 +148,16 @@ def test_unhashed_records_before_a_chain_are_unverified_and_an_empty_file_is_emp
         0,
         f"{empty}  0 entries, empty\n0 entries in 1 file: nothing verified: no integrity hashes\n",
     )
+
+
+def test_a_byte_order_mark_breaks_the_chain_where_loki_modes_verifier_says(tmp_path: Path) -> None:
+    # loki-mode reads each line with json.loads, which refuses a BOM: invalid at FILE:1.
+    day1, day2 = tmp_path / "audit-2026-02-14.jsonl", tmp_path / "audit-2026-02-15.jsonl"
+    chained(day1, 3)
+    set_mtime(day1, 1_000)
+    chained(day2, 3, first=3)
+    day2.write_bytes(b"\xef\xbb\xbf" + day2.read_bytes())
+    set_mtime(day2, 2_000)
+    result = run_watchd("verify", str(tmp_path))
+    assert result.returncode == 1, result.stdout
+    assert f"first broken record: {day2}:1\n" in result.stdout

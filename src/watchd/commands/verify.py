@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchd.codecs.integrity import BROKEN, GENESIS, OK, UNVERIFIED, Chain, is_chained
-from watchd.codecs.records import Skip, decode_record
+from watchd.codecs.records import Skip, decode_link, decode_record
 from watchd.commands.reading import files_of, open_trail
 from watchd.core.errors import UsageError
 from watchd.core.printable import printable
@@ -97,12 +97,14 @@ def _verify_file(path: Path, chain: Chain, report: Report, progress: Progress) -
     with handle:
         for number, line in enumerate(handle, start=1):
             progress.advance(1, len(line))
-            record = decode_record(line)
+            record = decode_link(line)
             if isinstance(record, Skip):
                 if record is Skip.BLANK:
                     continue
                 result.malformed += 1
                 report.first_malformed = report.first_malformed or f"{path}:{number}"
+                readable = decode_record(line)  # whose trail it is, though no link is read
+                in_chain = in_chain or (isinstance(readable, dict) and is_chained(readable))
                 if chain.binds(in_chain):  # a line that does not parse breaks it, as for loki
                     result.broken += 1
                     report.first_broken = report.first_broken or f"{path}:{number}"

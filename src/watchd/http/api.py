@@ -52,8 +52,13 @@ class BadRequestError(Exception):
     """A parameter is wrong: the message names it (it becomes a 400)."""
 
 
-def parameters(query: str, allowed: frozenset[str]) -> dict[str, list[str]]:
-    """Return the query string's parameters by name; BadRequestError for a wrong one."""
+def parameters(
+    query: str, allowed: frozenset[str], repeatable: frozenset[str] = _REPEATABLE
+) -> dict[str, list[str]]:
+    """Return the query string's parameters by name; BadRequestError for a wrong one.
+
+    A name not *repeatable* given twice is a wrong one.
+    """
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=False, max_num_fields=64)
     except ValueError:
@@ -67,7 +72,7 @@ def parameters(query: str, allowed: frozenset[str]) -> dict[str, list[str]]:
                 f"unknown parameter {name!r} (known: {', '.join(sorted(allowed))})"
             )
         found.setdefault(name, []).append(value)
-        if len(found[name]) > 1 and name not in _REPEATABLE:
+        if len(found[name]) > 1 and name not in repeatable:
             raise BadRequestError(f"{name}: given more than once")
     return found
 

@@ -11,11 +11,14 @@ endpoint takes loki-mode's parameter names and answers in its shapes:
   whose ``event``, ``level`` and ``actor`` are watchd's own mapping of a record.
 
 The records are the dashboard's (those with ``resource_type`` and
-``timestamp``), as they were written, newest first. Two differences, both
-deliberate: ``start_date``/``end_date`` compare with each record's UTC date
+``timestamp``), as they were written, newest first. Parameters are read as
+loki-mode's FastAPI reads them: a repeated one is its last value, a
+``start_date`` or ``end_date`` is compared as text (``garbage`` matches
+nothing), ``days`` may be negative, any ``format`` but ``csv`` is JSON. Where
+watchd differs on purpose: the dates are compared with each record's UTC date
 rather than with file names (the same for loki-mode's daily files, and right
-for any other name), and a parameter loki-mode would ignore is a 400 that
-names it, as on every endpoint of watchd.
+for any other name), and a parameter loki-mode would ignore, or a value it
+would answer 422 or 500 to, is a 400 that names it.
 """
 
 from __future__ import annotations
@@ -26,14 +29,14 @@ import io
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from watchd.codecs.integrity import GENESIS, HASH_KEY, is_chained, link_hash
-from watchd.codecs.records import Skip, decode_record
+from watchd.codecs.records import Skip, decode_link, decode_record
 from watchd.commands.reading import Reading, Window
 from watchd.commands.verify import trail_files
 from watchd.core.errors import UsageError
@@ -46,6 +49,12 @@ Record = dict[str, Any]
 #: What loki-mode's ``get_audit_summary`` and export read at most: its newest records.
 SUMMARY_READ = 10_000
 _DATES = ("start_date", "end_date")
+
+
+def _parameters(query: str, names: tuple[str, ...]) -> dict[str, list[str]]:
+    """Return the query's parameters; any may be repeated, and its last value counts (FastAPI)."""
+    allowed = frozenset(names)
+    return parameters(query, allowed, repeatable=allowed)
 
 
 class LokiApi:
@@ -69,29 +78,24 @@ class LokiApi:
     # -- the dashboard's endpoints ---------------------------------------------
 
     def _v2_query(self, query: str) -> Answer:
-        found = parameters(
-            query, frozenset((*_DATES, "action", "resource_type", "limit", "offset"))
-        )
+        found = _parameters(query, (*_DATES, "action", "resource_type", "limit", "offset"))
         return _json(self._page(found, most=10_000))
 
     def _enterprise_query(self, query: str) -> Answer:
         names = (*_DATES, "action", "resource_type", "resource_id", "limit", "offset")
-        return _json(self._page(parameters(query, frozenset(names)), most=1_000))
+        return _json(self._page(_parameters(query, names), most=1_000))
 
     def _v2_export(self, query: str) -> Answer:
-        found = parameters(query, frozenset((*_DATES, "format")))
-        shape = _one(found, "format") or "json"
-        if shape not in ("json", "csv"):
-            raise BadRequestError(f"format: json or csv, not {shape!r}")
+        found = _parameters(query, (*_DATES, "format"))
         records = self._newest(_matcher(found), SUMMARY_READ)
-        if shape == "json":
+        if _one(found, "format") != "csv":  # loki-mode's test: anything else is JSON
             return _json(records)
         attachment = {"Content-Disposition": "attachment; filename=audit-export.csv"}
         return Answer("text/csv; charset=utf-8", iter([_csv(records)]), attachment)
 
     def _enterprise_summary(self, query: str) -> Answer:
-        found = parameters(query, frozenset(("days",)))
-        days = _number(found, "days", 7, low=0, high=36_500)
+        found = _parameters(query, ("days",))
+        days = _number(found, "days", 7, low=-36_500, high=36_500)  # loki-mode: any int
         start = (self._clock() - timedelta(days=days)).strftime("%Y-%m-%d")
         entries = self._newest(_matcher({"start_date": [start]}), SUMMARY_READ)
         by_action: Counter[object] = Counter()
@@ -128,15 +132,13 @@ class LokiApi:
         )
 
     def _v2_verify(self, query: str) -> Answer:
-        parameters(query, frozenset())
+        _parameters(query, ())
         return _json(verify_dashboard(self._dashboard_files()))
 
     # -- the documented endpoints ------------------------------------------------
 
     def _documented_query(self, query: str) -> Answer:
-        found = parameters(
-            query, frozenset(("start", "end", "event", "level", "actor", "limit", "offset"))
-        )
+        found = _parameters(query, ("start", "end", "event", "level", "actor", "limit", "offset"))
         limit = _number(found, "limit", 100, low=1, high=10_000)
         offset = _number(found, "offset", 0, low=0, high=MAX_READ)
         now = self._clock()
@@ -156,7 +158,7 @@ class LokiApi:
         return _json(self._newest(keep, offset + limit)[offset:])
 
     def _documented_summary(self, query: str) -> Answer:
-        parameters(query, frozenset())
+        _parameters(query, ())
         since = self._clock() - timedelta(hours=24)
         by_type: Counter[str] = Counter()
         by_level: Counter[str] = Counter()
@@ -198,20 +200,24 @@ class LokiApi:
         kept = (record for event, record in self._records() if keep(event, record))
         return heapq.nlargest(count, kept, key=_stamp)
 
-    def _dashboard_files(self) -> dict[Path, Record]:
-        """Return the run's files whose first record is a dashboard one, oldest first, with it."""
-        files: dict[Path, Record] = {}
+    def _dashboard_files(self) -> list[Path]:
+        """Return the run's files whose first record is a dashboard one, oldest first.
+
+        Which files are loki-mode's is read leniently (a byte order mark
+        before a dashboard record still makes a dashboard file), whether one
+        holds is then checked strictly.
+        """
+        files: list[Path] = []
         for target in self._api.targets:
             try:
                 found = trail_files(target)
             except UsageError:  # a trail not there yet holds no links
                 continue
             for path in found:
-                first = _first_record(path)
+                first = _first_record(path, decode_record)
                 if first is not None and is_chained(first):
-                    files[path] = first
-        order = sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
-        return {path: files[path] for path in order}
+                    files.append(path)
+        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
 
 
 def _stamp(record: Record) -> str:
@@ -220,8 +226,12 @@ def _stamp(record: Record) -> str:
 
 
 def _matcher(found: Mapping[str, list[str]]) -> Callable[[WatchEvent, Record], bool]:
-    """Return query_logs' test: the record's UTC date in range, named fields equal."""
-    start, end = (_day(found, name) for name in _DATES)
+    """Return query_logs' test: the record's UTC date in range, named fields equal.
+
+    The dates are compared as text, as loki-mode compares them with its file
+    names: ``2026-12-07T00:00:00`` starts after the 7th, ``garbage`` after every date.
+    """
+    start, end = (_one(found, name) or "" for name in _DATES)
     wanted = {
         name: v for name in ("action", "resource_type", "resource_id") if (v := _one(found, name))
     }
@@ -237,28 +247,17 @@ def _matcher(found: Mapping[str, list[str]]) -> Callable[[WatchEvent, Record], b
 
 def _one(found: Mapping[str, list[str]], name: str) -> str | None:
     values = found.get(name)
-    return values[0] if values else None
+    return values[-1] if values else None
 
 
 def _number(found: Mapping[str, list[str]], name: str, default: int, *, low: int, high: int) -> int:
     text = _one(found, name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise BadRequestError(f"{name}: a whole number from {low} to {high:,}, not {text!r}")
+    digits = text.removeprefix("-") if low < 0 else text
+    if not (digits.isascii() and digits.isdigit()) or not low <= int(text) <= high:
+        raise BadRequestError(f"{name}: a whole number from {low:,} to {high:,}, not {text!r}")
     return int(text)
-
-
-def _day(found: Mapping[str, list[str]], name: str) -> str:
-    text = _one(found, name) or ""
-    if text:
-        try:
-            date.fromisoformat(text)
-        except ValueError:
-            raise BadRequestError(f"{name}: a date as YYYY-MM-DD, not {text!r}") from None
-        if len(text) != len("YYYY-MM-DD"):
-            raise BadRequestError(f"{name}: a date as YYYY-MM-DD, not {text!r}")
-    return text
 
 
 def _when(found: Mapping[str, list[str]], name: str, now: datetime) -> datetime | None:
@@ -300,23 +299,35 @@ def _csv(records: list[Record]) -> bytes:
 # -- loki-mode's verification, file by file ---------------------------------------
 
 
-def _lines(path: Path) -> Iterator[tuple[int, Record | None]]:
-    """Yield (line number, record, or None when unreadable) for each line that is not blank."""
+def _lines(
+    path: Path, decode: Callable[[bytes], Record | Skip] = decode_link
+) -> Iterator[tuple[int, Record | None]]:
+    """Yield (line number, record, or None when unreadable) for each line that is not blank.
+
+    Read strictly, as loki-mode's verifier reads (a byte order mark is not
+    JSON), unless another *decode* is given.
+    """
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
-            record = decode_record(line)
+            record = decode(line)
             if record is Skip.BLANK:
                 continue
             yield number, None if isinstance(record, Skip) else record
 
 
-def _first_record(path: Path) -> Record | None:
+def _first_record(path: Path, decode: Callable[[bytes], Record | Skip]) -> Record | None:
     """Return the file's first record that is not blank; None if it is unreadable or absent."""
     try:
-        first = next(_lines(path), None)
+        first = next(_lines(path, decode), None)
     except OSError:
         return None
     return None if first is None else first[1]
+
+
+def has_integrity(path: Path) -> bool:
+    """Return loki-mode's ``_file_has_integrity``: the first record, read strictly, has a hash."""
+    first = _first_record(path, decode_link)
+    return first is not None and HASH_KEY in first
 
 
 def verify_file(path: Path, start: str) -> dict[str, object]:
@@ -344,18 +355,14 @@ def verify_file(path: Path, start: str) -> dict[str, object]:
     return verdict(None)
 
 
-def verify_dashboard(firsts: Mapping[Path, Record]) -> dict[str, object]:
-    """Return ``/api/v2/audit/verify``: the chain across the files and each file's own check.
-
-    *firsts* are the files, oldest first, each with its first record: one whose
-    first record has a hash has integrity (loki-mode's ``_file_has_integrity``).
+def verify_dashboard(files: list[Path]) -> dict[str, object]:
+    """Return ``/api/v2/audit/verify``: the chain across *files* (oldest first) and each's check.
 
     As loki-mode walks them: files without hashes before the chain begins are
     skipped; once it has begun, each file must continue it. The per-file list
     skips every file without hashes and carries a file's last hash on only
     when that file held.
     """
-    files = list(firsts)
     aggregate: dict[str, object] = {
         "valid": True,
         "files_checked": 0,
@@ -366,7 +373,7 @@ def verify_dashboard(firsts: Mapping[Path, Record]) -> dict[str, object]:
         "genesis_file": None,
     }
     head, checked, skipped, entries = GENESIS, 0, 0, 0
-    integrity = {path: HASH_KEY in first for path, first in firsts.items()}
+    integrity = {path: has_integrity(path) for path in files}
     for path in files:
         if aggregate["genesis_file"] is None:
             if not integrity[path]:
