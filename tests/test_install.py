@@ -56,6 +56,7 @@ def test_the_unit_runs_this_watchd_as_a_hardened_notify_service(tmp_path):
         "ExecReload=/bin/kill -HUP $MAINPID",
         "WatchdogSec=30s",
         "Restart=on-failure",
+        "RestartPreventExitStatus=2",
         "StateDirectory=watchd",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",

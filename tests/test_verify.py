@@ -161,3 +161,14 @@ def test_a_byte_order_mark_breaks_the_chain_where_loki_modes_verifier_says(tmp_p
     result = run_watchd("verify", str(tmp_path))
     assert result.returncode == 1, result.stdout
     assert f"first broken record: {day2}:1\n" in result.stdout
+
+
+def test_a_file_that_cannot_be_read_fails_verify_as_it_fails_query(tmp_path: Path) -> None:
+    # Named rightly, but not readable: 1, as query says it; 2 is for what was asked wrong.
+    broken = tmp_path / "audit-2026-02-14.jsonl.gz"
+    broken.write_bytes(b"\x1f\x8b not gzip at all")
+    result = run_watchd("verify", str(broken))
+    assert (result.returncode, result.stderr.count("\n")) == (1, 1)
+    assert result.stderr.startswith(f"watchd: error: verify: {broken}: ")
+    query = run_watchd("query", "--source", f"audit:{broken}")
+    assert query.returncode == 1

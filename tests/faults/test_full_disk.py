@@ -97,7 +97,7 @@ def test_r23_a_state_directory_that_cannot_be_written_stops_watchd_at_once(tmp_p
     result = run_to_the_end(
         ["run", "--source", f"audit:{trail}", "--state-dir", str(state)], subprocess.PIPE, 10
     )
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr  # a disk may be emptied: a restart may start
     (line,) = result.stderr.splitlines()
     assert f"--state-dir {state}" in line
     assert "No space left on device" in line
@@ -117,7 +117,7 @@ def test_r23_a_read_only_state_directory_stops_watchd_at_once(tmp_path):
         )
     finally:
         subprocess.run(["umount", str(state)], check=True)
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 2, result.stderr  # stays wrong until the configuration changes
     (line,) = result.stderr.splitlines()
     assert f"--state-dir {state}" in line
     assert "Read-only file system" in line

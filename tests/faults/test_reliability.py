@@ -366,6 +366,6 @@ def test_the_state_dir_is_not_shared_by_two_processes(watchd, tmp_path):
         check=False,
         timeout=20,
     )
-    assert result.returncode == 2
+    assert result.returncode == 1  # the other may stop: a failure, not a usage error
     assert "is in use by another watchd" in result.stderr
     shutil.rmtree(tmp_path / "nothing", ignore_errors=True)

@@ -30,7 +30,14 @@ from watchd.cli.install import add_service_commands
 from watchd.cli.run import cmd_run
 from watchd.commands.selection import filter_specs
 from watchd.core.context import Registry
-from watchd.core.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from watchd.core.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    FailureError,
+    UsageError,
+)
 from watchd.core.heap import keep_heap
 from watchd.core.logging import configure_logging
 from watchd.core.plugins import PluginHost, PluginLoadError, scan_plugin_args
@@ -441,9 +448,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     keep_heap()
     try:
         status: int = ns.handler(host, registry, ns)
-    except UsageError as exc:
+    except (UsageError, FailureError) as exc:
         _say_error(exc)
-        return EXIT_USAGE
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"watchd: {ns.command} interrupted, its output cut short", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -15,7 +15,7 @@ from watchd.cli.arguments import parse_quietly
 from watchd.cli.validate import dry_run
 from watchd.commands.selection import filter_specs
 from watchd.core.context import Registry, RunSettings, StartAt
-from watchd.core.errors import EXIT_FAILURE, EXIT_USAGE, UsageError
+from watchd.core.errors import EXIT_FAILURE, EXIT_USAGE, FailureError, UsageError
 from watchd.core.notify import ServiceNotifier
 from watchd.core.plugins import PluginHost
 from watchd.core.reload import Reloader, fall_back
@@ -117,7 +117,7 @@ def cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int
                 http.close()
             if service is not None:
                 service.close()
-    except UsageError as exc:
+    except (UsageError, FailureError) as exc:
         if ns.previous is not None:  # a reload whose plan does not start: back to the last one
             fall_back(ns.previous, str(exc), reloader.ephemeral)
         reloader.requested = False

@@ -17,7 +17,7 @@ from pathlib import Path
 from watchd.codecs.integrity import BROKEN, GENESIS, OK, UNVERIFIED, Chain, is_chained
 from watchd.codecs.records import Skip, decode_link, decode_record
 from watchd.commands.reading import files_of, open_trail
-from watchd.core.errors import UsageError
+from watchd.core.errors import FailureError, UsageError
 from watchd.core.printable import printable
 from watchd.core.progress import Progress
 
@@ -91,8 +91,8 @@ def _verify_file(path: Path, chain: Chain, report: Report, progress: Progress) -
     result = FileReport(str(path))
     try:
         handle = open(open_trail(str(path)), "rb")  # noqa: SIM115 - closed by the with below
-    except OSError as exc:
-        raise UsageError(f"verify: {path}: {exc.strerror}") from None
+    except OSError as exc:  # named rightly, but not readable: the chain cannot be checked
+        raise FailureError(f"verify: {path}: {exc.strerror or exc}") from None
     in_chain = False  # the file held a dashboard record: each line is a link from then on
     with handle:
         for number, line in enumerate(handle, start=1):

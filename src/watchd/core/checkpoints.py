@@ -24,7 +24,7 @@ import structlog
 
 from watchd.core.clock import Clock, monotonic
 from watchd.core.clock import wall as wall_clock
-from watchd.core.errors import UsageError
+from watchd.core.errors import FailureError, UsageError, setup_error
 from watchd.core.private import fsync_directory, make_dirs
 
 log = structlog.get_logger("watchd")
@@ -202,7 +202,7 @@ class CheckpointStore:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise UsageError(
+            raise FailureError(
                 f"--state-dir {self.directory} is in use by another watchd; give each its own"
             ) from None
         return fd
@@ -217,8 +217,8 @@ class CheckpointStore:
             replace_file(self.path, self.directory, self._document(), durable=self.durable)
         except OSError as exc:
             os.close(self._lock_fd)
-            raise UsageError(
-                f"--state-dir {self.directory}: cannot write checkpoints there: {exc.strerror}"
+            raise setup_error(
+                f"--state-dir {self.directory}: cannot write checkpoints there", exc
             ) from None
 
     def _document(self) -> bytes:

@@ -37,7 +37,7 @@ class EventLoop:
 
     Signals are turned into bytes on a socketpair by ``signal.set_wakeup_fd``;
     the Python-level handler does nothing, the loop acts on what it reads.
-    SIGINT and SIGTERM stop the loop (exit status 0). SIGHUP calls *on_hup*
+    SIGINT and SIGTERM stop the loop (exit 0, or 1 if a sink kept events). SIGHUP calls *on_hup*
     when given (``watchd run`` reloads), else polls every watcher at once. A
     watcher whose ``poll()`` raises is logged, closed and detached; the others
     go on.
@@ -295,7 +295,9 @@ class EventLoop:
             log.warning("drain cut short by a second signal")
             self._status = max(self._status, EXIT_INTERRUPTED)
         self.pipeline.close()
-        self._status = max(self._status, 1 if self.pipeline.failed else 0)
+        self._status = max(
+            self._status, 1 if self.pipeline.failed or self.pipeline.undelivered else 0
+        )
         for entry in list(self._entries):
             self._detach(entry, failed=False)
         self._selector.close()

@@ -49,6 +49,8 @@ class Pipeline:
         self.reorderer = reorderer
         self.failed = False
         self.lost = False
+        #: Some sink still held events it took when it was closed (a peer down at exit).
+        self.undelivered = False
         #: Events each synchronous sink took, by sink name (async sinks count their own).
         self.emitted: dict[str, int] = {}
         #: Sinks detached because they failed, by name.
@@ -159,7 +161,10 @@ class Pipeline:
             except Exception:
                 log.exception("sink failed to flush", sink=sink.name)
                 self.failed = True
-            _close_quietly(sink)
+            _close_quietly(sink)  # the sink says how many it could not deliver
+            driven = self._driven(sink)
+            if driven is not None and driven.delivered() < driven.accepted():
+                self.undelivered = True
         self.sinks.clear()
         self._async.clear()
         for observer in self.observers:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import orjson
 import structlog
 
-from watchd.core.errors import UsageError
+from watchd.core.errors import setup_error
 from watchd.core.interfaces import delivering
 from watchd.core.run import Running
 from watchd.core.spec import Spec
@@ -158,7 +158,7 @@ class HttpService:
         try:
             self._server = _Server(address, self)
         except OSError as exc:
-            raise UsageError(f"--http {address.host}:{address.port}: {exc.strerror}") from None
+            raise setup_error(f"--http {address.host}:{address.port}", exc) from None
         if tls is not None:
             # The handshake happens on the request's thread (see _Handler.setup): one
             # client that never sends its hello must not hold the accepting thread.

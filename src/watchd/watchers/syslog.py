@@ -27,7 +27,7 @@ from watchd.codecs.syslog.framing import FrameSplitter
 from watchd.codecs.syslog.grammar import FACILITIES, LEVEL_OF_SEVERITY
 from watchd.codecs.syslog.parse import MalformedError, SyslogMessage, parse_message
 from watchd.core.context import RunContext, SourceFactory
-from watchd.core.errors import UsageError
+from watchd.core.errors import UsageError, setup_error
 from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import Dialect, RecordSource
@@ -384,7 +384,7 @@ def _bound(kind: int, address: tuple[str, int], name: str) -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(sockaddr)
     except OSError as exc:
-        raise UsageError(f"{name}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise setup_error(f"{name}: cannot listen on {host}:{port}", exc) from None
     sock.setblocking(False)
     return sock
 
