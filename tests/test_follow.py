@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import append, clean_env, line, record, wait_for_lines
 
 
@@ -264,3 +266,16 @@ def test_an_over_long_line_is_reported_with_its_offset(watchd, tmp_path):
     assert [json.loads(process.read_line())["detail"] for _ in range(2)] == ["n=1", "n=2"]
     warned = process.wait_log("skipped over-long line", path=str(trail))
     assert warned["offset"] == len(line(1))
+
+
+@pytest.mark.parametrize("start", [("--last", "1"), ("--since", "2026-01-01T00:00:00Z"), ()])
+def test_csv_starts_with_its_header_however_the_run_starts(watchd, tmp_path, start):
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(line(0) + line(1))
+    process = watchd("run", "--source", f"audit:{trail}", *start, "--format", "csv", "-v")
+    if not start:  # following from the end: what comes next
+        process.wait_log("ready")
+        append(trail, line(2))
+    first = process.read_line(timeout=10)
+    assert first == b"ts,level,source,action,container,dest,detail,actor,origin,worktree,extra\n"
+    assert process.stop() == 0
