@@ -78,3 +78,63 @@ def test_a_damaged_gzip_is_refused_not_read_as_nothing(tmp_path):
     result = run_watchd("query", "--json", "--source", f"audit:{rotated}")
     assert result.returncode == 1
     assert "not readable .gz data" in result.stderr
+
+
+def skips(stderr: str) -> list[tuple[str, int]]:
+    """The lines a command said it skipped: why, and where each starts."""
+    return [(e["event"], e["offset"]) for e in logged(stderr) if e["event"].startswith("skipped ")]
+
+
+def stamped(hour: int, action: str) -> bytes:
+    return b'{"ts":"2026-04-01T%02d:00:00Z","action":"%s","container":"c"}\n' % (
+        hour,
+        action.encode(),
+    )
+
+
+def test_query_reads_bad_lines_as_run_does(tmp_path: Path, watchd) -> None:
+    trail = tmp_path / "audit.jsonl"
+    huge = b'{"ts":"2026-04-01T01:00:00Z","action":"huge","container":"c","pad":"%s"}\n' % (
+        b"x" * (2 << 20)
+    )
+    data = [stamped(0, "a"), huge, b"\n", stamped(2, "b")]
+    trail.write_bytes(b"".join(data))
+    at = [sum(map(len, data[:i])) for i in range(len(data))]
+    wanted = [("skipped over-long line", at[1]), ("skipped blank line", at[2])]
+    for args in ([], ["--last", "5"], ["--since", "2026-04-01T00:00:00Z"]):
+        result = run_watchd("query", "--source", f"audit:{trail}", "--json", *args)
+        assert [json.loads(x)["action"] for x in result.stdout.splitlines()] == ["a", "b"]
+        assert sorted(skips(result.stderr)) == sorted(wanted), args
+    followed = watchd("run", "--source", f"audit:{trail}", "--from-beginning", "--json")
+    assert [e["action"] for e in followed.read_json(2)] == ["a", "b"]
+    followed.stop()
+    assert sorted(skips(followed.stderr)) == sorted(wanted)
+    # max_line_bytes= is query's as it is run's.
+    roomy = run_watchd("query", "--source", f"audit:{trail},max_line_bytes=4194304", "--json")
+    assert [json.loads(x)["action"] for x in roomy.stdout.splitlines()] == ["a", "huge", "b"]
+
+
+def test_one_window_for_run_and_query_found_by_bisection(tmp_path: Path, watchd) -> None:
+    trail = tmp_path / "audit.jsonl"
+    # 8 MB of lines that are no records, before the window: bisection never reads them
+    # through, so nothing of them is reported skipped.
+    junk = b"not a record\n" * 650_000
+    lines = [stamped(1, "early"), junk, stamped(6, "six"), stamped(0, "late-stamped"),
+             stamped(7, "seven"), stamped(9, "nine")]  # fmt: skip
+    trail.write_bytes(b"".join(lines))
+    since = ("--since", "2026-04-01T06:00:00Z")
+    query = run_watchd("query", "--source", f"audit:{trail}", "--json", *since)
+    shown = [json.loads(x)["action"] for x in query.stdout.splitlines()]
+    assert shown == ["six", "late-stamped", "seven", "nine"]  # as written from six on
+    assert skips(query.stderr) == []
+    followed = watchd("run", "--source", f"audit:{trail}", "--json", *since)
+    assert [e["action"] for e in followed.read_json(4)] == shown
+    followed.stop()
+    until = ("--until", "2026-04-01T08:00:00Z")
+    window = run_watchd("query", "--source", f"audit:{trail}", "--json", *since, *until)
+    assert [json.loads(x)["action"] for x in window.stdout.splitlines()] == shown[:3]
+    last = run_watchd(
+        "query", "--source", f"audit:{trail}", "--json", *since, *until, "--last", "2"
+    )
+    assert [json.loads(x)["action"] for x in last.stdout.splitlines()] == shown[1:3]
+    assert skips(last.stderr) == []

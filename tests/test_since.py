@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import append
 from watchd.watchers.files import since as since_module
-from watchd.watchers.files.since import offset_since
+from watchd.watchers.files.since import offset_after, offset_since, record_time
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -107,3 +109,40 @@ def test_run_since_prints_each_file_from_that_time_then_follows(watchd, tmp_path
     append(tmp_path / "a.jsonl", b'{"container":"a","action":"live"}\n')
     assert json.loads(process.read_line(timeout=10))["action"] == "live"
     assert process.stop() == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 50), st.just(-1)), max_size=60),
+    st.integers(-2, 52),
+    st.integers(1, 40),
+)
+def test_both_ends_of_a_window_are_where_a_reading_through_finds_them(
+    kinds: list[int | None], second: int, junk: int
+) -> None:
+    # -1: a stretch of lines that are no records; None: a record without a time.
+    times = sorted(k for k in kinds if k is not None and k >= 0)
+    rows, offsets, size = [], [], 0
+    for kind in kinds:
+        if kind == -1:
+            row = b"no record\n" * (junk * 700)
+        else:
+            record: dict[str, object] = {"action": "a", "container": "c"}
+            if kind is not None:
+                record["ts"] = (START + timedelta(seconds=times.pop(0))).isoformat()
+            row = json.dumps(record).encode() + b"\n"
+        offsets.append((size, row))
+        rows.append(row)
+        size += len(row)
+    data = b"".join(rows)
+    fd = os.memfd_create("trail")
+    try:
+        os.write(fd, data)
+        when = START + timedelta(seconds=second)
+        timed = [(at, record_time(row)) for at, row in offsets if record_time(row) is not None]
+        first_at = next((at for at, t in timed if t is not None and t >= when), size)
+        first_after = next((at for at, t in timed if t is not None and t > when), size)
+        assert offset_since(fd, size, when) == first_at
+        assert offset_after(fd, size, when) == first_after
+    finally:
+        os.close(fd)

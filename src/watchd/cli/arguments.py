@@ -268,7 +268,7 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         required=True,
         metavar="SPEC",
-        help="audit:PATH|GLOB|DIR[,schema=NAME] (repeatable)",
+        help="audit:PATH|GLOB|DIR[,schema=NAME][,container=NAME][,max_line_bytes=N] (repeatable)",
     )
     parser.add_argument(
         "--since", metavar="T", help="from this time: RFC 3339, or back from now (90s, 15m, 2h, 7d)"

@@ -1,9 +1,15 @@
 """``watchd query`` and ``watchd summary``: read what the trails hold now, filter it, and exit.
 
 Records stream from the files one line at a time (memory stays flat on a
-gigabyte of trail); several files are merged by event time. ``--last N`` reads
-each file backwards from its end until it has N matching records, so it costs
-the same on a large file as on a small one.
+gigabyte of trail); several files are merged by event time. A time window is
+a stretch of each file, found by bisection as ``run --since`` finds where to
+start (``watchers.files.since``): from the first record at or after
+``--since`` to the last before the first one after ``--until``, each record
+in it whatever its own time, as ``run`` delivers them. ``--last N`` reads each
+file backwards from the end of that stretch until it has N matching records.
+Both cost the same on a large file as on a small one. Lines are split as
+``run`` splits them (``max_line_bytes=``); every line that is not a record is
+a reported skip, as in ``run``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,13 @@ from datetime import UTC, datetime
 
 import structlog
 
-from watchd.codecs.lines import LineBlock, end_of_last_line, lines_backward_at
+from watchd.codecs.lines import (
+    MAX_LINE_BYTES,
+    LineBlock,
+    LineSplitter,
+    end_of_last_line,
+    lines_backward_at,
+)
 from watchd.codecs.records import Skip, decode_record
 from watchd.core.context import RunContext
 from watchd.core.errors import UsageError
@@ -33,6 +45,7 @@ from watchd.watchers.audit import scope_of
 from watchd.watchers.dialects.generic import event_from
 from watchd.watchers.files.copies import UNREADABLE, compression_of, open_rotated
 from watchd.watchers.files.identity import file_kind
+from watchd.watchers.files.since import offset_after, offset_since
 from watchd.watchers.files.symlinks import INSIDE, LinkRule
 
 _log = structlog.get_logger("watchd")
@@ -63,8 +76,19 @@ class Window:
             )
         return window
 
+    @property
+    def bounded(self) -> bool:
+        """Return True when the window leaves some time out."""
+        return self.since is not None or self.until is not None
+
+    def span(self, fd: int, end: int) -> tuple[int, int]:
+        """Return where the window's stretch of a file (its complete lines end at *end*) lies."""
+        start = offset_since(fd, end, self.since) if self.since is not None else 0
+        stop = offset_after(fd, end, self.until) if self.until is not None else end
+        return start, max(start, stop)
+
     def holds(self, event: WatchEvent) -> bool:
-        """Return True when *event* falls in the window."""
+        """Return True when *event*'s own time falls in the window (or it has none)."""
         when = event.time
         if when is None:
             return True
@@ -80,6 +104,7 @@ class FileSource:
     files: list[str]
     dialect: Dialect
     container: str
+    max_line_bytes: int = MAX_LINE_BYTES
 
 
 def files_of(target: str, where: str) -> list[str]:
@@ -139,8 +164,10 @@ def file_sources(specs: list[Spec], context: RunContext) -> list[FileSource]:
             raise UsageError(f"{options.where}: query reads audit trails: audit:PATH|GLOB|DIR")
         dialect = context.registry.dialects.get(options.text("schema", "auto"), options.where)
         container = options.text("container", "")
+        longest = options.number("max_line_bytes", MAX_LINE_BYTES, minimum=64)
         options.finish()
-        sources.append(FileSource(files_of(spec.target, options.where), dialect, container))
+        files = files_of(spec.target, options.where)
+        sources.append(FileSource(files, dialect, container, longest))
     return sources
 
 
@@ -182,8 +209,7 @@ def _events_of(
             records = read = 0
         record = decode_record(line)
         if isinstance(record, Skip):
-            if record is not Skip.BLANK:
-                reading.skips.note(record.value, path, offset)
+            reading.skips.note(record.value, path, offset)  # a blank line too, as run says it
             continue
         event = event_from(dialect, record, where)
         # Where it was read, for formats that quote the line (ECS event.original) or its offset.
@@ -219,41 +245,75 @@ def open_trail(path: str) -> int:
     return opened.fd
 
 
-def _forward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
-    """Yield the file's complete lines and where each starts."""
-    try:
-        fd = open_trail(path)
-    except OSError as exc:
-        reading.cannot_open(path, exc)
-        return
-    offset = 0
-    with open(fd, "rb", buffering=_BLOCK) as handle:
-        try:
-            for line in handle:
-                if not line.endswith(b"\n"):  # not a record yet: said, not dropped silently
-                    reading.skips.note(UNFINISHED, path, offset)
-                    break
-                yield line, offset
-                offset += len(line)
-        except OSError as exc:  # a directory given as a file, an I/O error
-            reading.cannot_open(path, exc)
+OVER_LONG = "over-long line"
 
 
-def _backward(path: str, reading: Reading) -> Iterator[tuple[bytes, int]]:
-    """Yield the file's complete lines from the last to the first, and where each starts."""
-    try:
-        fd = open_trail(path)
-    except OSError as exc:
-        reading.cannot_open(path, exc)
-        return
-    try:
-        size = os.fstat(fd).st_size
-        complete = size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            complete = end_of_last_line(fd, size)
+def _span(fd: int, path: str, window: Window, reading: Reading) -> tuple[int, int]:
+    """Return the window's stretch of the file; an unfinished last line in it is said."""
+    size = os.fstat(fd).st_size
+    complete = size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        complete = end_of_last_line(fd, size)
+        if window.until is None:  # else it lies after the window, if anywhere
             reading.skips.note(UNFINISHED, path, complete)
-        for start, line in lines_backward_at(fd, complete):
-            yield line, start
+    return window.span(fd, complete)
+
+
+def _forward(
+    path: str, source: FileSource, window: Window, reading: Reading
+) -> Iterator[tuple[bytes, int]]:
+    """Yield the complete lines of the window's stretch of the file and where each starts.
+
+    Split as ``run`` splits them: a line of ``max_line_bytes`` or more is
+    passed over unread and said (memory stays bounded by it). Without a
+    window the file is read to its end, whatever its size says (a file
+    growing as it is read, or one of procfs).
+    """
+    try:
+        fd = open_trail(path)
+    except OSError as exc:
+        reading.cannot_open(path, exc)
+        return
+    try:
+        offset, end = _span(fd, path, window, reading) if window.bounded else (0, None)
+        splitter = LineSplitter(source.max_line_bytes)
+        splitter.reset(offset)
+        while end is None or offset < end:
+            chunk = os.pread(fd, _BLOCK if end is None else min(_BLOCK, end - offset), offset)
+            if not chunk:
+                break
+            offset += len(chunk)
+            block = splitter.feed_block(chunk, offset, path)
+            for start in splitter.take_too_long():
+                reading.skips.note(OVER_LONG, path, start)
+            for line, line_end in zip(block.lines, block.ends, strict=True):
+                yield line, line_end - len(line) - 1
+        if end is None and splitter.pending:
+            reading.skips.note(UNFINISHED, path, splitter.safe_offset)  # said, not dropped
+    except OSError as exc:  # a directory given as a file, an I/O error
+        reading.cannot_open(path, exc)
+    finally:
+        os.close(fd)
+
+
+def _backward(
+    path: str, source: FileSource, window: Window, reading: Reading
+) -> Iterator[tuple[bytes, int]]:
+    """Yield the lines of the window's stretch from the last to the first, and where each starts."""
+    try:
+        fd = open_trail(path)
+    except OSError as exc:
+        reading.cannot_open(path, exc)
+        return
+    try:
+        start, end = _span(fd, path, window, reading)
+        for line_start, line in lines_backward_at(fd, end):
+            if line_start < start:
+                break
+            if len(line) >= source.max_line_bytes:  # its newline counts, as in run
+                reading.skips.note(OVER_LONG, path, line_start)
+                continue
+            yield line, line_start
     except OSError as exc:
         reading.cannot_open(path, exc)
     finally:
@@ -281,29 +341,28 @@ def select(
 ) -> Iterator[WatchEvent]:
     """Yield the events of *sources* that pass *window* and *filters*, merged by time."""
     reading = reading if reading is not None else Reading()
-    keep = _keeper(filters, window)
+    keep = _keeper(filters)
     if last is not None:
         tails: list[tuple[datetime, WatchEvent]] = []
         for source in sources:
             for path in source.files:
-                tails.extend(_in_place(_last_of(path, source, keep, last, reading)))
+                lines = _backward(path, source, window, reading)
+                events = _events_of(lines, path, source, reading)
+                tails.extend(_in_place(_last_of(events, keep, last)))
         tails.sort(key=lambda pair: pair[0])  # stable: a file's own order is kept
         for _, event in tails[-last:]:
             yield event
         return
     streams = [
-        _kept(_events_of(_forward(path, reading), path, source, reading), keep)
+        _kept(_events_of(_forward(path, source, window, reading), path, source, reading), keep)
         for source in sources
         for path in source.files
     ]
     yield from heapq.merge(*streams, key=_sort_key)
 
 
-def _keeper(
-    filters: list[EventFilter], window: Window
-) -> Callable[[list[WatchEvent]], list[WatchEvent]]:
+def _keeper(filters: list[EventFilter]) -> Callable[[list[WatchEvent]], list[WatchEvent]]:
     def keep(events: list[WatchEvent]) -> list[WatchEvent]:
-        events = [event for event in events if window.holds(event)]
         for event_filter in filters:
             if not events:
                 break
@@ -327,14 +386,13 @@ def _kept(
 
 
 def _last_of(
-    path: str,
-    source: FileSource,
+    events: Iterable[WatchEvent],
     keep: Callable[[list[WatchEvent]], list[WatchEvent]],
     count: int,
-    reading: Reading,
 ) -> list[WatchEvent]:
+    """Return the last *count* of *events* (read from the last) that *keep* takes, in file order."""
     found: list[WatchEvent] = []
-    for event in _events_of(_backward(path, reading), path, source, reading):
+    for event in events:
         if keep([event]):
             found.append(event)
             if len(found) == count:
