@@ -279,3 +279,22 @@ def test_csv_starts_with_its_header_however_the_run_starts(watchd, tmp_path, sta
     first = process.read_line(timeout=10)
     assert first == b"ts,level,source,action,container,dest,detail,actor,origin,worktree,extra\n"
     assert process.stop() == 0
+
+
+def test_the_human_format_says_which_file_each_event_is_from_as_tail_does(watchd, tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_bytes(b"")
+    second.write_bytes(b"")
+    process = watchd("run", "--source", f"audit:{tmp_path}", "--format", "human", "-v")
+    process.wait_log("ready")
+    for path, n in ((first, 0), (first, 1), (second, 2), (first, 3)):
+        append(path, line(n))
+        time.sleep(0.4)  # each read on its own (the reorder window is 250 ms)
+    shown = [process.read_line(timeout=10).decode() for _ in range(9)]
+    headers = [row for row in shown if row.startswith("==>")]
+    assert headers == [f"==> {first} <==\n", f"==> {second} <==\n", f"==> {first} <==\n"]
+    assert shown[0] == headers[0]
+    assert shown[3] == "\n"  # a blank line before every header but the first
+    single = watchd("run", "--source", f"audit:{first}", "--last", "1", "--format", "human")
+    assert not single.read_line(timeout=10).startswith(b"==>")  # one file: no headers
+    single.stop()

@@ -183,6 +183,10 @@ def test_human_is_one_line_without_a_character_a_terminal_obeys(event: WatchEven
     line = HumanFormat(color=False)(event).decode()
     assert line.splitlines() == [line]
     assert all(unicodedata.category(c) not in ("Cc", "Cf", "Zl", "Zp") for c in line)
+    if event.worktree:  # ito's prefix: "[worktree] "
+        prefix = f"[{printable(event.worktree)}] "
+        assert line.startswith(prefix)
+        line = line[len(prefix) :]
     # Every field reads back exactly: the columns, then the labelled fields.
     when = event.time
     clock = local_clock(when) if when is not None else quoted(event.ts)
@@ -192,9 +196,7 @@ def test_human_is_one_line_without_a_character_a_terminal_obeys(event: WatchEven
     assert (level, _unquoted(action)) == (LEVEL_TAGS[event.level][0], event.action)
     assert container == "-" if not event.container else _unquoted(container) == event.container
     shown = dict(token.split("=", 1) for token in labelled)
-    wanted = {
-        k: getattr(event, k) for k in ("dest", "detail", "actor", "worktree") if getattr(event, k)
-    }
+    wanted = {k: getattr(event, k) for k in ("dest", "detail", "actor") if getattr(event, k)}
     assert {k: _unquoted(v) for k, v in shown.items()} == wanted
 
 

@@ -110,10 +110,25 @@ def test_the_human_format_prefixes_the_worktree():
         ),
         when,
     )
+    # As ito audit stream prints it: each event prefixed with its worktree, "[main]".
     assert HumanFormat(color=False)(event) == (
-        b'14:32:05  INFO      task.status_change  test-change/1.1  detail="pending -> in-progress"'
-        b"  actor=cli  worktree=main"
+        b'[main] 14:32:05  INFO      task.status_change  test-change/1.1  detail="pending -> '
+        b'in-progress"  actor=cli'
     )
+
+
+def test_a_run_over_worktrees_prints_each_event_after_its_worktree(watchd, tmp_path):
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git("init", "-q", "-b", "main", cwd=repo)
+    git("commit", "-q", "--allow-empty", "-m", "init", cwd=repo)
+    git("worktree", "add", "-q", "-b", "wt-feature-b", str(tmp_path / "wt-feature-b"), cwd=repo)
+    process = watchd("run", "--source", f"worktrees:{repo}", "--format", "human", "-v")
+    process.wait_log("ready")
+    append(trail(tmp_path / "wt-feature-b"), ito_line(0, "wt-feature-b"))
+    line = process.read_line(timeout=10)
+    assert line.startswith(b"[wt-feature-b] ")
+    assert b"worktree=" not in line
 
 
 def test_every_sample_through_a_worktree(watchd, tmp_path):

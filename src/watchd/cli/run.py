@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import io
+import os
 import resource
 import sys
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from watchd.core.run import Running, RunPlan, execute, factories_of
 from watchd.core.spec import parse_spec
 from watchd.core.timestamps import parse_when
 from watchd.http.setup import http_setup
+from watchd.watchers.audit import scope_of
 
 
 def plan_from_args(ns: argparse.Namespace) -> RunPlan:
@@ -59,6 +62,19 @@ def settings_from_args(ns: argparse.Namespace) -> RunSettings:
         state_ttl=ns.state_ttl,
         reorder_window=ns.reorder_window,
         continued=getattr(ns, "reloaded", False),
+        several_origins=_several_origins(ns.source),
+    )
+
+
+def _several_origins(sources: list[str]) -> bool:
+    """Return True when the sources may read more than one file: several, a directory, a glob."""
+    if len(sources) > 1:
+        return True
+    spec = parse_spec(sources[0], "--source")
+    target = spec.target or ""
+    return spec.type == "audit" and (
+        scope_of(target) != os.path.expanduser(target)
+        or (glob.has_magic(target) or "|" in os.path.basename(target))
     )
 
 

@@ -26,10 +26,12 @@ from watchd.plugins.sinks.text import header_of, wants_color
 _BATCH = 512
 
 
-def formatter_named(registry: Registry, name: str, *, color: bool = False) -> Formatter:
+def formatter_named(
+    registry: Registry, name: str, *, color: bool = False, several_origins: bool = False
+) -> Formatter:
     """Return the format *name* (``--format``'s value) with its default options."""
     factory = registry.formats.get(name, "--format")
-    return factory(Options({}, "--format"), FormatContext(color=color))
+    return factory(Options({}, "--format"), FormatContext(color, several_origins))
 
 
 def formatted(events: Iterable[WatchEvent], formatter: Formatter, name: str) -> Iterator[bytes]:
@@ -64,8 +66,10 @@ def run_query(
     with configured(host, registry, ns, stdout) as context:
         tty = isatty(stdout)
         name = ns.format or ("human" if tty else "json")
-        formatter = formatter_named(registry, name, color=wants_color("auto", tty=tty))
         sources, event_filters, window = selection(ns, filters, context)
+        several = sum(len(source.files) for source in sources) > 1
+        color = wants_color("auto", tty=tty)
+        formatter = formatter_named(registry, name, color=color, several_origins=several)
         # Events on the terminal show progress themselves; a line under them would be torn.
         reading = Reading(progress(sources, shown=not tty))
         events = select(sources, event_filters, window, ns.last, reading)

@@ -54,6 +54,8 @@ class RunSettings:
     #: True in the process a reload started: its standard output already has
     #: the previous process's output (a CSV header, say).
     continued: bool = False
+    #: The run may read more than one file (see FormatContext).
+    several_origins: bool = False
 
 
 SourceFactory = Callable[[Spec, "RunContext"], Watcher]

@@ -245,9 +245,15 @@ class Dialect(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class FormatContext:
-    """What a format may adapt to: where its output goes."""
+    """What a format may adapt to: where its output goes, and whether events come from many files.
+
+    With *several_origins* the run reads more than one file (several sources,
+    a directory, a glob), so a format for people says which file each event
+    is from, as ``tail -F a b`` does.
+    """
 
     color: bool = False
+    several_origins: bool = False
 
 
 FormatFactory = Callable[[Options, FormatContext], Formatter]

@@ -10,7 +10,7 @@ from watchd.core.event import WatchEvent, encode_lines
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import FormatContext, FormatFactory, Formatter
 from watchd.core.jsonform import dumps_compact
-from watchd.core.printable import quoted, utf8
+from watchd.core.printable import printable, quoted, utf8
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
 from watchd.core.terminal import level_column, local_clock, paint
@@ -34,7 +34,7 @@ def json_format(options: Options, context: FormatContext) -> Formatter:  # noqa:
 
 
 #: The labelled fields after the columns, in this order; empty ones are left out.
-_LABELLED = ("dest", "detail", "actor", "worktree")
+_LABELLED = ("dest", "detail", "actor")
 _MAX_COLUMN = 24  # a longer action or container pushes the rest right, and widens nothing
 
 
@@ -48,10 +48,17 @@ class HumanFormat:
     (:func:`quoted`): text with spaces is quoted, an escape never reads like
     the characters of one. Times are local; a timestamp that could not be
     parsed is shown as written.
+
+    Where an event comes from is said as its tool says it: an ito worktree's
+    event starts with ``[worktree]``, as ``ito audit stream`` prints it; when
+    the run reads several files, a ``==> file <==`` line comes before the
+    events of each file whenever the file changes, as ``tail -F a b`` prints.
     """
 
-    def __init__(self, *, color: bool) -> None:
+    def __init__(self, *, color: bool, several_origins: bool = False) -> None:
         self._color = color
+        self._several = several_origins
+        self._origin: str | None = None  # the file of the last event shown
         self._widths = [8, 12, 10]  # time, action, container: they only grow
 
     def _column(self, index: int, text: str, code: str) -> str:
@@ -73,7 +80,14 @@ class HumanFormat:
             value = getattr(event, name)
             if value:
                 parts.append(paint(f"{name}=", "2", color=self._color) + quoted(value))
-        return utf8("  ".join(parts).rstrip())
+        line = "  ".join(parts).rstrip()
+        if event.worktree:
+            line = paint(f"[{printable(event.worktree)}]", "35", color=self._color) + " " + line
+        elif self._several and event.origin.startswith("/") and event.origin != self._origin:
+            gap = "" if self._origin is None else "\n"
+            self._origin = event.origin
+            line = f"{gap}==> {printable(event.origin)} <==\n{line}"
+        return utf8(line)
 
 
 def _container(name: str) -> str:
@@ -85,7 +99,7 @@ def _container(name: str) -> str:
 
 def human_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
     """Build the readable one-line-per-event format."""
-    return HumanFormat(color=context.color)
+    return HumanFormat(color=context.color, several_origins=context.several_origins)
 
 
 CSV_COLUMNS = (

@@ -24,7 +24,8 @@ def formatter_for(
     color = wants_color(options.choice("color", ("auto", "always", "never"), "auto"), tty=tty)
     name = options.text("format", default)
     factory = context.registry.formats.get(name, options.where)
-    return factory(options, FormatContext(color=color))
+    several = context.settings.several_origins
+    return factory(options, FormatContext(color=color, several_origins=several))
 
 
 def header_of(formatter: Formatter) -> bytes | None:
