@@ -126,6 +126,13 @@ def test_summary_counts_the_samples() -> None:
     assert "\nlevel    count\nwarning      3\n" in human.stdout
     one = run_watchd("summary", "--source", f"audit:{SAMPLES}", "--level", "critical")
     assert one.stdout.startswith("0 events\n")
+    # One clock for people: summary and query both show local time.
+    berlin = {**clean_env(), "TZ": "CET-1"}  # POSIX spelling: no zone database needed
+    args = ("--source", f"audit:{SAMPLES}", "--level", "warning")
+    told = run_watchd("summary", *args, env=berlin)
+    assert told.stdout.startswith("3 events\nfrom 2026-02-01 11:41:00 CET to "), told.stdout
+    shown = run_watchd("query", *args, "--format", "human", env=berlin)
+    assert "\n11:41:00  WARNING " in shown.stdout
     single = run_watchd("summary", "--source", f"audit:{SAMPLES}", "--name", "x")
     assert single.stdout.startswith("1 event\n")
 

@@ -66,6 +66,7 @@ def run_query(
     with configured(host, registry, ns, stdout) as context:
         tty = isatty(stdout)
         name = ns.format or ("human" if tty else "json")
+        registry.formats.get(name, "--format")  # a wrong name is said before any file's trouble
         sources, event_filters, window = selection(ns, filters, context)
         several = sum(len(source.files) for source in sources) > 1
         color = wants_color("auto", tty=tty)

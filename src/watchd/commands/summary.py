@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import BinaryIO
 
 import orjson
@@ -74,7 +74,8 @@ class Summary:
 
 
 def _shown(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """Return *when* in local time, as query shows events, with the zone's name (``CET``)."""
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def run_summary(

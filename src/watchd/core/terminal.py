@@ -44,8 +44,10 @@ def paint(text: str, code: str, *, color: bool) -> str:
 
 
 def local_clock(when: datetime) -> str:
-    """Return *when* in local time: ``HH:MM:SS`` today, with the date on other days."""
-    local = when.astimezone()
-    if local.date() == date.today():
-        return local.strftime("%H:%M:%S")
-    return local.strftime("%Y-%m-%d %H:%M:%S")
+    """Return *when*'s local time of day, ``HH:MM:SS`` (its day is said by :func:`day_line`)."""
+    return when.astimezone().strftime("%H:%M:%S")
+
+
+def day_line(day: date) -> str:
+    """Return the line that says the rows after it are of *day*: ``-- Sun 2026-12-06 --``."""
+    return f"-- {day:%a %Y-%m-%d} --"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import date
 
 from watchd.core.event import WatchEvent, encode_lines
 from watchd.core.hookspecs import hookimpl
@@ -13,7 +14,7 @@ from watchd.core.jsonform import dumps_compact
 from watchd.core.printable import printable, quoted, utf8
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
-from watchd.core.terminal import level_column, local_clock, paint
+from watchd.core.terminal import day_line, level_column, local_clock, paint
 
 
 class JsonFormat:
@@ -35,19 +36,23 @@ def json_format(options: Options, context: FormatContext) -> Formatter:  # noqa:
 
 #: The labelled fields after the columns, in this order; empty ones are left out.
 _LABELLED = ("dest", "detail", "actor")
-_MAX_COLUMN = 24  # a longer action or container pushes the rest right, and widens nothing
+#: The widths of the time, action and container columns: fixed, so no row moves another's
+#: columns (task.status_change and test-change/1.1 fit); a longer value pushes its own row.
+_TIME, _ACTION, _CONTAINER = 8, 20, 16
 
 
 class HumanFormat:
     """Aligned columns, then labelled fields, as ``journalctl`` and ``kubectl`` print them.
 
     ``TIME  LEVEL  ACTION  CONTAINER  dest=... detail=... actor=...``: the
-    columns keep their place (an empty container is ``-``), each column at
-    least as wide as usual values and as its widest value so far (up to 24),
-    so lines stay aligned as they come. Every value is one token
-    (:func:`quoted`): text with spaces is quoted, an escape never reads like
-    the characters of one. Times are local; a timestamp that could not be
-    parsed is shown as written.
+    columns have fixed widths (an empty container is ``-``), so rows stay
+    aligned as they come, whatever came before; a longer value pushes the
+    rest of its own row. Every value is one token (:func:`quoted`): text with
+    spaces is quoted, an escape never reads like the characters of one. Times
+    are local, ``HH:MM:SS``; a ``-- Sun 2026-12-06 --`` line comes before the
+    first row of a day other than today and whenever the day changes (a
+    follow across midnight). A timestamp that could not be parsed is shown as
+    written.
 
     Where an event comes from is said as its tool says it: an ito worktree's
     event starts with ``[worktree]``, as ``ito audit stream`` prints it; when
@@ -59,35 +64,36 @@ class HumanFormat:
         self._color = color
         self._several = several_origins
         self._origin: str | None = None  # the file of the last event shown
-        self._widths = [8, 12, 10]  # time, action, container: they only grow
+        self._day = date.today()  # the day of the last row shown (today before any)
 
-    def _column(self, index: int, text: str, code: str) -> str:
-        width = self._widths[index]
-        if width < len(text) <= _MAX_COLUMN:
-            width = self._widths[index] = len(text)
+    def _column(self, text: str, width: int, code: str) -> str:
         return paint(text, code, color=self._color) + " " * max(width - len(text), 0)
 
     def __call__(self, event: WatchEvent) -> bytes:
-        """Return the line for *event*."""
+        """Return the line for *event*, after the lines that say its file or its day."""
         when = event.time
         parts = [
-            self._column(0, local_clock(when) if when else quoted(event.ts), "2"),
+            self._column(local_clock(when) if when else quoted(event.ts), _TIME, "2"),
             level_column(event.level, color=self._color),
-            self._column(1, quoted(event.action), "1"),
-            self._column(2, _container(event.container), "36"),
+            self._column(quoted(event.action), _ACTION, "1"),
+            self._column(_container(event.container), _CONTAINER, "36"),
         ]
         for name in _LABELLED:
             value = getattr(event, name)
             if value:
                 parts.append(paint(f"{name}=", "2", color=self._color) + quoted(value))
         line = "  ".join(parts).rstrip()
+        above: list[str] = []
         if event.worktree:
             line = paint(f"[{printable(event.worktree)}]", "35", color=self._color) + " " + line
         elif self._several and event.origin.startswith("/") and event.origin != self._origin:
             gap = "" if self._origin is None else "\n"
             self._origin = event.origin
-            line = f"{gap}==> {printable(event.origin)} <==\n{line}"
-        return utf8(line)
+            above.append(f"{gap}==> {printable(event.origin)} <==")
+        if when is not None and (day := when.astimezone().date()) != self._day:
+            self._day = day
+            above.append(paint(day_line(day), "2", color=self._color))
+        return utf8("\n".join([*above, line]))
 
 
 def _container(name: str) -> str:
