@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import append, clean_env, missing
+from conftest import append, clean_env, missing, wait_for_lines
 from test_http import TOKEN, Server
 from watchd.writer import AuditWriter
 
@@ -89,13 +90,13 @@ def serve(watchd, trail: Path, *options: str, env=None) -> Server:
     return Server(process)
 
 
-def page_of(browser, server: Server):
+def page_of(browser, server: Server, wait_until: str = "load"):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.goto(f"http://{server.host}:{server.port}/")
+    page.goto(f"http://{server.host}:{server.port}/", wait_until=wait_until)
     return page, errors
 
 
@@ -156,7 +157,7 @@ def test_live_rows_filters_and_a_screenshot(watchd, browser, tmp_path):
 
 
 def test_a_loki_trail_beside_it_shows_levels_and_its_integrity(watchd, browser, tmp_path):
-    """Also the screenshot of the view (docs/live-view.png is made with WATCHD_SCREENSHOT=PATH)."""
+    """Also the view's screenshots: WATCHD_SCREENSHOT=docs makes docs/live-view*.png."""
     trail = trail_with(tmp_path / "audit.jsonl", 90)
     loki = tmp_path / "loki" / "audit-2026-12-03.jsonl"
     writer = AuditWriter(loki, "loki", chain=True)
@@ -191,9 +192,19 @@ def test_a_loki_trail_beside_it_shows_levels_and_its_integrity(watchd, browser, 
     shot = tmp_path / "live-view.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
-    if os.environ.get("WATCHD_SCREENSHOT"):
-        shutil.copy(shot, os.environ["WATCHD_SCREENSHOT"])
-    print(f"screenshot: {shot}")
+    # The same at 400 px wide: every event a card, nothing cut off, nothing to scroll sideways.
+    page.set_viewport_size({"width": 400, "height": 900})
+    page.wait_for_function(
+        "() => document.documentElement.scrollWidth <= window.innerWidth && "
+        "document.querySelector('#chart').viewBox.baseVal.width === "
+        "document.querySelector('#chart').clientWidth"  # the chart drawn again in its pixels
+    )
+    narrow = tmp_path / "live-view-narrow.png"
+    page.screenshot(path=str(narrow))
+    if os.environ.get("WATCHD_SCREENSHOT"):  # a directory: docs/
+        shutil.copy(shot, Path(os.environ["WATCHD_SCREENSHOT"]) / "live-view.png")
+        shutil.copy(narrow, Path(os.environ["WATCHD_SCREENSHOT"]) / "live-view-narrow.png")
+    print(f"screenshots: {shot} {narrow}")
     assert errors == []
 
 
@@ -251,3 +262,57 @@ def test_without_the_token_the_page_asks_for_it_and_shows_nothing(watchd, browse
     # The token is kept for the tab: a reload opens the view without asking again.
     page.reload()
     page.wait_for_function("() => document.querySelectorAll('#rows tr').length === 5")
+
+
+def test_the_first_paint_has_the_rows_and_says_each_field_in_one_form(watchd, browser, tmp_path):
+    trail = trail_with(tmp_path / "audit.jsonl", 40)
+    server = serve(watchd, trail)
+    wait_for_lines(tmp_path / "out.jsonl", 40)  # read by the run: held for the page
+    page, errors = page_of(browser, server, wait_until="domcontentloaded")
+    # No waiting: the rows came in the page itself, drawn before its first paint.
+    assert page.locator("#rows tr").count() == 40
+    assert page.locator("#count").text_content() == "40 newest events"
+    times = page.locator("#rows td.ts time")
+    # One form, local: 14:03:07 today, Dec 06 14:03:07 before (just after midnight).
+    shown = times.all_text_contents()
+    assert all(re.fullmatch(r"([A-Z][a-z]{2} \d\d )?\d\d:\d\d:\d\d", t) for t in shown)
+    assert (
+        times.first.get_attribute("title") == json.loads(trail.read_bytes().splitlines()[-1])["ts"]
+    )
+    first = page.locator("#rows tr").first
+    assert first.locator("td.from").text_content() == "audit.jsonl"
+    assert first.locator("td.from").get_attribute("title") == str(trail)
+    assert first.locator("td.dest").text_content() == "10.0.0.39"
+    # The chart has its axes, their labels and a legend.
+    charted(page, 40)
+    labels = page.locator("#chart .axis text").all_text_contents()
+    assert {"\u221260 min", "\u221230 min", "now", "0"} <= set(labels)  # a minus sign
+    legend = page.locator("#legend li").all_text_contents()
+    assert legend == ["info 40"]
+    # Live from there on: the next record comes once, after the held ones.
+    append(trail, record(77, "denied", "web-1", "after the page", datetime.now(UTC)))
+    page.locator("#rows tr:first-child td.detail", has_text="after the page").wait_for()
+    assert page.locator("#rows tr").count() == 41
+    # At 400 px every event is a card: nothing cut off, no time broken over two lines.
+    page.set_viewport_size({"width": 400, "height": 800})
+    page.wait_for_function("() => document.documentElement.scrollWidth <= window.innerWidth")
+    heights = page.locator("#rows td.ts").evaluate_all(
+        "cells => cells.map(td => td.getClientRects().length)"
+    )
+    assert set(heights) == {1}
+    assert page.locator("#rows tr").first.locator("td.action").is_visible()
+    assert errors == []
+
+
+def test_a_page_that_needs_a_token_holds_no_record(watchd, tmp_path):
+    trail = trail_with(tmp_path / "audit.jsonl", 5)
+    server = serve(watchd, trail, env=clean_env(WATCHD_HTTP_TOKEN=TOKEN))
+    wait_for_lines(tmp_path / "out.jsonl", 5)
+    status, _, body = server.get("/", token=None)
+    assert status == 200
+    assert b'id="held"' not in body
+    assert b"n=4" not in body
+    (tmp_path / "b").mkdir()
+    open_server = serve(watchd, trail_with(tmp_path / "b" / "audit.jsonl", 5))
+    wait_for_lines(tmp_path / "b" / "out.jsonl", 5)
+    assert b'"detail":"n=4"' in open_server.get("/")[2]

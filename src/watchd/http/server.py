@@ -35,7 +35,7 @@ from watchd.core.spec import Spec
 from watchd.http.access import Access, Address
 from watchd.http.api import STREAM_PARAMETERS, Api, BadRequestError, count_of, parameters
 from watchd.http.connections import Connections
-from watchd.http.live import LiveFeed
+from watchd.http.live import LiveFeed, held_island
 from watchd.http.loki import LokiApi
 from watchd.http.metrics import CONTENT_TYPE, RunCollector, exposition, registry_for
 from watchd.http.priority import yield_to_the_loop
@@ -327,6 +327,8 @@ class _Handler(BaseHTTPRequestHandler):
         api = service.api
         if path in PAGE:
             media_type, body = PAGE[path]
+            if path == "/" and service.access.allows(None):  # open to all: its rows at once
+                body = body.replace(b"<!--held-->", held_island(service.live))
             self._send(HTTPStatus.OK, media_type, [body])
         elif path == "/healthz":
             ok = service.healthy()

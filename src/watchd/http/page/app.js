@@ -43,6 +43,21 @@ async function open() {
   connect();
   setInterval(verify, 30000);
   setInterval(drawChart, 5000);
+  window.addEventListener("resize", scheduleChart);
+}
+
+// The newest held events, in the page itself when it needs no token: drawn before
+// anything is asked, so the first paint has them; the stream goes on after the last.
+function drawHeld() {
+  const island = $("held");
+  if (!island) return false;
+  for (const { id, event, record } of JSON.parse(island.textContent)) {
+    addRow(event, record);
+    view.lastId = id;
+  }
+  $("view").hidden = false;
+  drawChart();
+  return true;
 }
 
 $("login").addEventListener("submit", (e) => {
@@ -152,12 +167,50 @@ function handle(block) {
 
 // -- the table -------------------------------------------------------------------
 
-function cell(row, text, name) {
+function cell(row, text, name, label) {
   const td = document.createElement("td");
   td.textContent = text == null ? "" : String(text);
   if (name) td.className = name;
+  if (label && td.textContent) td.dataset.label = label; // named where the head is not shown
   row.appendChild(td);
   return td;
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+// One form for every time, local: 14:03:07 today, Dec 06 14:03:07 another day (the
+// record's own stamp, in whichever of its forms, is the cell's title).
+function shownTime(when) {
+  const clock = `${pad(when.getHours())}:${pad(when.getMinutes())}:${pad(when.getSeconds())}`;
+  const today = new Date();
+  if (when.toDateString() === today.toDateString()) return clock;
+  const day = `${MONTHS[when.getMonth()]} ${pad(when.getDate())}`;
+  return when.getFullYear() === today.getFullYear() ? `${day} ${clock}` : `${when.getFullYear()} ${day} ${clock}`;
+}
+
+function timeCell(row, ts) {
+  const td = document.createElement("td");
+  td.className = "ts";
+  const when = new Date(ts);
+  if (Number.isNaN(when.getTime())) {
+    td.textContent = ts; // not a time JavaScript reads: shown as written
+  } else {
+    const shown = document.createElement("time");
+    shown.dateTime = when.toISOString();
+    shown.title = ts;
+    shown.textContent = shownTime(when);
+    td.appendChild(shown);
+  }
+  row.appendChild(td);
+  return when;
+}
+
+// Where an event is from: its ito worktree, else its file's name (the path is the title).
+function fromCell(row, event) {
+  const origin = event.origin || "";
+  const td = cell(row, event.worktree || origin.split("/").pop() || event.source, "from", "from");
+  td.title = event.worktree ? `worktree ${event.worktree}` : origin;
 }
 
 function addRow(event, record) {
@@ -165,14 +218,16 @@ function addRow(event, record) {
   const row = document.createElement("tr");
   row.className = `level-${level}`;
   row.tabIndex = 0;
-  cell(row, event.ts, "ts");
+  const when = timeCell(row, event.ts);
   cell(row, event.level || "info", "level");
-  cell(row, event.source, "source");
+  fromCell(row, event);
   cell(row, event.action, "action");
-  cell(row, event.container, "container");
+  cell(row, event.container, "container", "container");
+  cell(row, event.actor, "actor", "actor");
+  cell(row, event.dest, "dest", "dest");
   cell(row, event.detail, "detail");
   const integrity = (event.extra && event.extra.integrity) || "";
-  cell(row, integrity, `integrity integrity-${integrity}`);
+  cell(row, integrity, `integrity integrity-${integrity}`, "integrity");
   row.addEventListener("click", () => openDetail(event, record));
   row.addEventListener("keydown", (e) => {
     if (e.key === "Enter" || e.key === " ") {
@@ -184,7 +239,6 @@ function addRow(event, record) {
   rows.insertBefore(row, rows.firstChild);
   while (rows.childElementCount > MAX_ROWS) rows.removeChild(rows.lastChild);
   $("count").textContent = `${rows.childElementCount} newest events`;
-  const when = new Date(event.ts);
   if (!Number.isNaN(when.getTime())) view.times.push([when, level]);
   scheduleChart();
 }
@@ -207,39 +261,77 @@ function scheduleChart() {
   }, 250);
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgNode(parent, name, attributes, text) {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  if (text !== undefined) node.textContent = text;
+  parent.appendChild(node);
+  return node;
+}
+
+// A whole number of events per step on the count axis: 1, 2, 5, 10, 20, 50, ...
+function niceTop(most) {
+  for (let step = 1; ; step *= 10) {
+    for (const top of [step, 2 * step, 5 * step]) if (top >= most) return top;
+  }
+}
+
 function drawChart() {
   const svg = $("chart");
   const now = Date.now();
   const hourAgo = now - 3600e3;
   view.times = view.times.filter(([when]) => when.getTime() >= hourAgo);
   const minutes = Array.from({ length: 60 }, () => ({}));
+  const totals = {};
   for (const [when, level] of view.times) {
     const slot = Math.min(59, Math.floor((when.getTime() - hourAgo) / 60e3));
     minutes[slot][level] = (minutes[slot][level] || 0) + 1;
+    totals[level] = (totals[level] || 0) + 1;
   }
-  const most = Math.max(1, ...minutes.map((m) => Object.values(m).reduce((a, b) => a + b, 0)));
+  const top = niceTop(Math.max(1, ...minutes.map((m) => Object.values(m).reduce((a, b) => a + b, 0))));
+  // Drawn in the pixels it has, so its text is never stretched; again when the window is.
+  const width = Math.max(svg.clientWidth || 600, 200);
+  const height = 150;
+  const left = 34, right = 8, topGap = 8, bottom = 22;
+  const plotW = width - left - right, plotH = height - topGap - bottom;
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   while (svg.firstChild) svg.removeChild(svg.firstChild);
-  const ns = "http://www.w3.org/2000/svg";
+  const axis = svgNode(svg, "g", { class: "axis" });
+  for (const value of [0, top / 2, top]) {
+    const y = topGap + plotH - (value / top) * plotH;
+    svgNode(axis, "line", { x1: left, x2: width - right, y1: y, y2: y, class: value ? "grid" : "base" });
+    if (Number.isInteger(value)) svgNode(axis, "text", { x: left - 5, y: y + 4, "text-anchor": "end" }, String(value));
+  }
+  for (const ago of [60, 45, 30, 15, 0]) {
+    const x = left + ((60 - ago) / 60) * plotW;
+    const anchor = ago === 60 ? "start" : ago === 0 ? "end" : "middle";
+    svgNode(axis, "text", { x, y: height - 6, "text-anchor": anchor }, ago ? `−${ago} min` : "now");
+  }
+  const slotW = plotW / 60;
   minutes.forEach((counts, slot) => {
-    let y = 120;
+    let y = topGap + plotH;
     for (const level of LEVELS) {
       const n = counts[level] || 0;
       if (!n) continue;
-      const h = (n / most) * 115;
+      const h = (n / top) * plotH;
       y -= h;
-      const bar = document.createElementNS(ns, "rect");
-      bar.setAttribute("x", String(slot * 10 + 1));
-      bar.setAttribute("width", "8");
-      bar.setAttribute("y", String(y));
-      bar.setAttribute("height", String(h));
-      bar.setAttribute("class", level);
-      bar.setAttribute("data-count", String(n));
-      const title = document.createElementNS(ns, "title");
-      title.textContent = `${60 - slot} min ago: ${n} ${level}`;
-      bar.appendChild(title);
-      svg.appendChild(bar);
+      const bar = svgNode(svg, "rect", {
+        x: left + slot * slotW + 0.5, width: Math.max(slotW - 1, 1), y, height: h, class: level, "data-count": n,
+      });
+      svgNode(bar, "title", {}, `${60 - slot} min ago: ${n} ${level}`);
     }
   });
+  const legend = $("legend");
+  while (legend.firstChild) legend.removeChild(legend.firstChild);
+  for (const level of LEVELS) {
+    if (!totals[level]) continue;
+    const item = document.createElement("li");
+    item.className = level;
+    item.textContent = `${level} ${totals[level]}`;
+    legend.appendChild(item);
+  }
 }
 
 // -- pause, filters, keys ------------------------------------------------------------
@@ -286,4 +378,5 @@ document.addEventListener("keydown", (e) => {
   }
 });
 
+drawHeld();
 open();
