@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from conftest import clean_env, line, missing, run_watchd
+from watchd.writer import AuditWriter
 
 ANALYZE = shutil.which("systemd-analyze")
 
@@ -64,6 +68,8 @@ def test_the_unit_runs_this_watchd_as_a_hardened_notify_service(tmp_path):
         "PrivateTmp=yes",
         "SupplementaryGroups=adm",
         "CapabilityBoundingSet=",
+        "SystemCallFilter=~@privileged",
+        "MemoryDenyWriteExecute=yes",
     ):
         assert wanted in directives, wanted
     assert not any("CAP_DAC_READ_SEARCH" in row for row in directives)  # only when asked
@@ -277,3 +283,38 @@ def test_the_unit_says_when_its_execstart_is_where_the_service_cannot_reach(comm
         assert result.stderr.count("\n") == 1
         assert said in result.stderr
         assert result.stderr.startswith(f"watchd: warning: ExecStart={command.split()[0]} ")
+
+
+MDWE = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN (Linux 6.3)
+    sys.exit(77)
+os.execv(sys.executable, [sys.executable, "-m", "watchd", *sys.argv[1:]])
+"""
+
+
+def test_watchd_runs_where_no_memory_may_be_writable_and_executable(tmp_path):
+    # What MemoryDenyWriteExecute=yes makes of the service, through the kernel's own switch:
+    # the JSON and CEF paths, the HTTP server and the integrity check all run under it.
+    trail = tmp_path / "audit.jsonl"
+    out = tmp_path / "out.cef"
+    writer = AuditWriter(trail, "loki", chain=True)
+    for n in range(20):
+        assert writer.emit(action="update", resource_type="task", resource_id=str(n))
+    process = subprocess.Popen(
+        [sys.executable, "-c", MDWE, "run", "--source", f"audit:{trail}", "--from-beginning",
+         "--sink", f"file:{out},format=cef", "--http", "127.0.0.1:0"],
+        env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while process.poll() is None and not (out.exists() and out.read_bytes().count(b"\n") >= 20):
+        assert time.monotonic() < deadline, "not every event written"
+        time.sleep(0.05)
+    if process.poll() == 77:
+        missing("this kernel has no PR_SET_MDWE (Linux 6.3 or later)")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0, stderr.decode()
+    assert b"serving HTTP" in stderr
+    assert out.read_bytes().count(b"CEF:0|") == 20
