@@ -125,7 +125,8 @@ def test_rfc3164_golden(utc: None) -> None:
     )
     local = Rfc3164(HumanFormat(color=False), Sender(facility=4, procid="42"), local=True)
     assert local(event(ts="2026-02-05T09:08:07Z")) == (
-        b"<38>Feb  5 09:08:07 watchd[42]: 2026-02-05 09:08:07  INFO      blocked       web-1"
+        b"<38>Feb  5 09:08:07 watchd[42]: 2026-02-05 09:08:07  INFO      blocked"
+        b"               web-1"  # one line: the date before the time, no line of its own
     )
 
 

@@ -76,8 +76,8 @@ def test_the_columns_stay_where_they_are_whatever_came_before() -> None:
     def event(when: datetime, action: str) -> WatchEvent:
         return set_time(WatchEvent(ts="t", source="audit", action=action, container="c"), when)
 
-    fresh = HumanFormat(color=False)(event(today, "deny")).decode()
-    seen = HumanFormat(color=False)
+    fresh = HumanFormat(color=False, own_lines=True)(event(today, "deny")).decode()
+    seen = HumanFormat(color=False, own_lines=True)
     rows = [seen(event(when, action)).decode() for when, action in (
         (yesterday, "a-very-long-action-name-indeed"),  # pushes its own row only
         (today, "deny"),

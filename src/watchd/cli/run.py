@@ -22,7 +22,7 @@ from watchd.core.notify import ServiceNotifier
 from watchd.core.plugins import PluginHost
 from watchd.core.reload import Reloader, fall_back
 from watchd.core.run import Running, RunPlan, execute, factories_of
-from watchd.core.spec import parse_spec
+from watchd.core.spec import Spec, parse_spec
 from watchd.core.timestamps import parse_when
 from watchd.http.setup import http_setup
 from watchd.watchers.audit import scope_of
@@ -31,11 +31,12 @@ from watchd.watchers.audit import scope_of
 def plan_from_args(ns: argparse.Namespace) -> RunPlan:
     """Turn ``watchd run`` options into a plan; every spec is parsed here."""
     settings = settings_from_args(ns)
+    sources = [parse_spec(text, "--source") for text in ns.source]
     return RunPlan(
-        sources=[parse_spec(text, "--source") for text in ns.source],
+        sources=sources,
         sinks=[parse_spec(text, "--sink") for text in ns.sink or ["stdout"]],
         filters=filter_specs(ns),
-        settings=settings,
+        settings=replace(settings, several_origins=_several_origins(sources)),
     )
 
 
@@ -62,15 +63,14 @@ def settings_from_args(ns: argparse.Namespace) -> RunSettings:
         state_ttl=ns.state_ttl,
         reorder_window=ns.reorder_window,
         continued=getattr(ns, "reloaded", False),
-        several_origins=_several_origins(ns.source),
     )
 
 
-def _several_origins(sources: list[str]) -> bool:
+def _several_origins(sources: list[Spec]) -> bool:
     """Return True when the sources may read more than one file: several, a directory, a glob."""
-    if len(sources) > 1:
-        return True
-    spec = parse_spec(sources[0], "--source")
+    if len(sources) != 1:
+        return len(sources) > 1
+    spec = sources[0]
     target = spec.target or ""
     return spec.type == "audit" and (
         scope_of(target) != os.path.expanduser(target)

@@ -31,7 +31,7 @@ def formatter_named(
 ) -> Formatter:
     """Return the format *name* (``--format``'s value) with its default options."""
     factory = registry.formats.get(name, "--format")
-    return factory(Options({}, "--format"), FormatContext(color, several_origins))
+    return factory(Options({}, "--format"), FormatContext(color, several_origins, own_lines=True))
 
 
 def formatted(events: Iterable[WatchEvent], formatter: Formatter, name: str) -> Iterator[bytes]:

@@ -247,6 +247,9 @@ class Dialect(Protocol):
 class FormatContext:
     """What a format may adapt to: where its output goes, and whether events come from many files.
 
+    With *own_lines* the output is a stream people read (stdout, a file, a
+    query), not one framed an event a line (a syslog message, a TCP peer): a
+    format may put lines of its own between events (a day, a file's name).
     With *several_origins* the run reads more than one file (several sources,
     a directory, a glob), so a format for people says which file each event
     is from, as ``tail -F a b`` does.
@@ -254,6 +257,7 @@ class FormatContext:
 
     color: bool = False
     several_origins: bool = False
+    own_lines: bool = False
 
 
 FormatFactory = Callable[[Options, FormatContext], Formatter]

@@ -48,6 +48,14 @@ def local_clock(when: datetime) -> str:
     return when.astimezone().strftime("%H:%M:%S")
 
 
+def local_stamp(when: datetime) -> str:
+    """Return *when* in local time on one line: ``HH:MM:SS`` today, with its date on other days."""
+    local = when.astimezone()
+    if local.date() == date.today():
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def day_line(day: date) -> str:
     """Return the line that says the rows after it are of *day*: ``-- Sun 2026-12-06 --``."""
     return f"-- {day:%a %Y-%m-%d} --"

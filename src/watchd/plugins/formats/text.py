@@ -14,7 +14,7 @@ from watchd.core.jsonform import dumps_compact
 from watchd.core.printable import printable, quoted, utf8
 from watchd.core.registry import TypeTable
 from watchd.core.spec import Options
-from watchd.core.terminal import day_line, level_column, local_clock, paint
+from watchd.core.terminal import day_line, level_column, local_clock, local_stamp, paint
 
 
 class JsonFormat:
@@ -49,20 +49,26 @@ class HumanFormat:
     aligned as they come, whatever came before; a longer value pushes the
     rest of its own row. Every value is one token (:func:`quoted`): text with
     spaces is quoted, an escape never reads like the characters of one. Times
-    are local, ``HH:MM:SS``; a ``-- Sun 2026-12-06 --`` line comes before the
-    first row of a day other than today and whenever the day changes (a
-    follow across midnight). A timestamp that could not be parsed is shown as
-    written.
+    are local, ``HH:MM:SS``. Where the output is read by people (*own_lines*:
+    stdout, a file, a query), a ``-- Sun 2026-12-06 --`` line comes before
+    the first row of a day other than today and whenever the day changes (a
+    follow across midnight); where each event must be one line (a syslog
+    message's body), another day's date stands before its time instead. A
+    timestamp that could not be parsed is shown as written.
 
     Where an event comes from is said as its tool says it: an ito worktree's
     event starts with ``[worktree]``, as ``ito audit stream`` prints it; when
-    the run reads several files, a ``==> file <==`` line comes before the
-    events of each file whenever the file changes, as ``tail -F a b`` prints.
+    the run reads several files (and the output is read by people), a
+    ``==> file <==`` line comes before the events of each file whenever the
+    file changes, as ``tail -F a b`` prints.
     """
 
-    def __init__(self, *, color: bool, several_origins: bool = False) -> None:
+    def __init__(
+        self, *, color: bool, several_origins: bool = False, own_lines: bool = False
+    ) -> None:
         self._color = color
-        self._several = several_origins
+        self._own_lines = own_lines  # else one line an event: a day is said in the time column
+        self._several = several_origins and own_lines
         self._origin: str | None = None  # the file of the last event shown
         self._day = date.today()  # the day of the last row shown (today before any)
 
@@ -72,8 +78,12 @@ class HumanFormat:
     def __call__(self, event: WatchEvent) -> bytes:
         """Return the line for *event*, after the lines that say its file or its day."""
         when = event.time
+        if when is None:
+            clock = quoted(event.ts)
+        else:
+            clock = local_clock(when) if self._own_lines else local_stamp(when)
         parts = [
-            self._column(local_clock(when) if when else quoted(event.ts), _TIME, "2"),
+            self._column(clock, _TIME, "2"),
             level_column(event.level, color=self._color),
             self._column(quoted(event.action), _ACTION, "1"),
             self._column(_container(event.container), _CONTAINER, "36"),
@@ -90,7 +100,7 @@ class HumanFormat:
             gap = "" if self._origin is None else "\n"
             self._origin = event.origin
             above.append(f"{gap}==> {printable(event.origin)} <==")
-        if when is not None and (day := when.astimezone().date()) != self._day:
+        if self._own_lines and when is not None and (day := when.astimezone().date()) != self._day:
             self._day = day
             above.append(paint(day_line(day), "2", color=self._color))
         return utf8("\n".join([*above, line]))
@@ -105,7 +115,9 @@ def _container(name: str) -> str:
 
 def human_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
     """Build the readable one-line-per-event format."""
-    return HumanFormat(color=context.color, several_origins=context.several_origins)
+    return HumanFormat(
+        color=context.color, several_origins=context.several_origins, own_lines=context.own_lines
+    )
 
 
 CSV_COLUMNS = (

@@ -114,7 +114,7 @@ def make_stdout_sink(spec: Spec, context: RunContext) -> StdoutSink:
     """
     tty = isatty(context.stdout)
     default = context.default_format or ("human" if tty else "json")
-    formatter = formatter_for(spec.options, context, tty=tty, default=default)
+    formatter = formatter_for(spec.options, context, tty=tty, default=default, own_lines=True)
     dead = dead_letters(spec.options, "stdout", dry_run=context.dry_run)
     spec.options.finish()
     context.opening()

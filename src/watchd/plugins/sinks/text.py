@@ -18,14 +18,22 @@ def wants_color(option: str, *, tty: bool) -> bool:
 
 
 def formatter_for(
-    options: Options, context: RunContext, *, tty: bool, default: str = "json"
+    options: Options,
+    context: RunContext,
+    *,
+    tty: bool,
+    default: str = "json",
+    own_lines: bool = False,
 ) -> Formatter:
-    """Build the formatter a text sink asked for (``format=``, ``color=``), else *default*."""
+    """Build the formatter a text sink asked for (``format=``, ``color=``), else *default*.
+
+    With *own_lines* the sink's output is read by people (see FormatContext).
+    """
     color = wants_color(options.choice("color", ("auto", "always", "never"), "auto"), tty=tty)
     name = options.text("format", default)
     factory = context.registry.formats.get(name, options.where)
     several = context.settings.several_origins
-    return factory(options, FormatContext(color=color, several_origins=several))
+    return factory(options, FormatContext(color, several, own_lines))
 
 
 def header_of(formatter: Formatter) -> bytes | None:
