@@ -203,7 +203,7 @@ def _events_of(
     progress, records, read = reading.progress, 0, 0
     for line, offset in lines:
         records += 1
-        read += len(line)
+        read += len(line) + 1  # its newline too: the progress is of the file's bytes
         if records == _PROGRESS_EVERY:
             progress.advance(records, read)
             records = read = 0
@@ -213,8 +213,7 @@ def _events_of(
             continue
         event = event_from(dialect, record, where)
         # Where it was read, for formats that quote the line (ECS event.original) or its offset.
-        body = line.removesuffix(b"\n")  # read forward, a line comes with its newline
-        set_position(event, LineBlock(path, offset, 1, None, [body], [offset + len(body) + 1]), 0)
+        set_position(event, LineBlock(path, offset, 1, None, [line], [offset + len(line) + 1]), 0)
         yield event
     progress.advance(records, read)
 
