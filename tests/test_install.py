@@ -318,3 +318,18 @@ def test_watchd_runs_where_no_memory_may_be_writable_and_executable(tmp_path):
     assert process.returncode == 0, stderr.decode()
     assert b"serving HTTP" in stderr
     assert out.read_bytes().count(b"CEF:0|") == 20
+
+
+@pytest.mark.parametrize(
+    ("sink", "said"),
+    [
+        ("syslog:udp://127.0.0.1:notaport", "expected HOST:PORT"),
+        ("syslog:unix://dev/log", "expected unix:///PATH"),
+    ],
+)
+def test_validate_finds_a_bad_syslog_address_as_run_does(sink, said):
+    # Checked before the factory stops for validate: validate said exit 0, run exit 2.
+    for command in ("validate", "run"):
+        result = run_watchd(command, "--source", "audit:/tmp/x.jsonl", "--sink", sink)
+        assert result.returncode == 2, (command, result.stderr)
+        assert said in result.stderr

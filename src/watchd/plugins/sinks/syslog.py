@@ -99,12 +99,13 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
         if transport == "udp" and limit > _UDP_MAX:
             raise UsageError(f"{where}: limit={limit} is above UDP's {_UDP_MAX} bytes")
         options.finish()
-        context.opening()
+        # The address is checked with the options, before anything opens (validate stops there).
         address: tuple[str, int] | str = (
             rest if transport == "unix" else parse_address(rest, where, _DEFAULT_PORTS["udp"])
         )
         if transport == "unix" and not rest.startswith("/"):
             raise UsageError(f"{where}: expected unix:///PATH, as in unix:///dev/log")
+        context.opening()
         return DatagramSink(
             sink_name,
             address,
