@@ -333,3 +333,29 @@ def test_validate_finds_a_bad_syslog_address_as_run_does(sink, said):
         result = run_watchd(command, "--source", "audit:/tmp/x.jsonl", "--sink", sink)
         assert result.returncode == 2, (command, result.stderr)
         assert said in result.stderr
+
+
+def test_validate_refuses_toml_of_the_wrong_type_and_a_state_dir_that_cannot_be(tmp_path):
+    config = tmp_path / "w.toml"
+    config.write_text('state-dir = 5\n[[source]]\ntype = "audit"\ntarget = 7\n')
+    result = run_watchd("validate", "--config", str(config))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        f"watchd: error: {config}:1: state-dir: expected a string, not an integer",
+        f"watchd: error: {config}:2: source: target: expected a string, not an integer",
+    ]
+    for state, why in (
+        ("/proc/x", "/proc is on a proc file system, which holds no files"),
+        (f"{config}/x", f"{config} is not a directory"),
+    ):
+        said = run_watchd("validate", "--source", "audit:/tmp/x.jsonl", "--state-dir", state)
+        assert (said.returncode, said.stderr) == (
+            2,
+            f"watchd: error: --state-dir {state}: cannot keep checkpoints: {why}\n",
+        )
+    fine = tmp_path / "a" / "b"
+    assert (
+        run_watchd("validate", "--source", "audit:/x.jsonl", "--state-dir", str(fine)).returncode
+        == 0
+    )
+    assert not (tmp_path / "a").exists()  # checked, not made

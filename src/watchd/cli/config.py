@@ -160,8 +160,16 @@ def _tokens(flag: str, action: argparse.Action, value: Any, path: str, line: int
     if not isinstance(action, argparse._AppendAction) and len(values) != 1:
         raise UsageError(f"{where}: expected one value, not a list")
     tokens: list[str] = []
+    spec = flag[2:] in SPEC_KEYS
     for item in values:
-        token = _text(item, flag[2:] in SPEC_KEYS, where)
+        if (
+            action.type is None
+            and not isinstance(item, str)
+            and not (spec and isinstance(item, dict))
+        ):
+            # A path, a name, a spec: TOML's 5 is no text (state-dir = 5 is a slip, not "5").
+            raise UsageError(f"{where}: expected a string, not {_toml_type(item)}")
+        token = _text(item, spec, where)
         _check_value(action, token, where)
         tokens += [flag, token]
     return tokens
@@ -197,10 +205,20 @@ def _spec_of(table: dict[str, Any], where: str) -> str:
     if not isinstance(kind, str):
         raise UsageError(f'{where}: a table needs type = "..." (or write the spec as a string)')
     target = table.pop("target", "")
+    if not isinstance(target, str):
+        raise UsageError(f"{where}: target: expected a string, not {_toml_type(target)}")
     text = f"{kind}:{target}" if target else kind
     for key, value in table.items():
         text += f",{key}={_text(value, False, where)}"
     return text
+
+
+def _toml_type(value: Any) -> str:  # noqa: ANN401 - any TOML value
+    """Return what TOML calls *value*'s type, for a message."""
+    if isinstance(value, bool):
+        return "a boolean"
+    kinds = ((int, "an integer"), (float, "a float"), (list, "an array"), (dict, "a table"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "a date or time")
 
 
 def _line_of(text: str, key: str) -> int:

@@ -22,6 +22,7 @@ from watchd.core.context import Registry, RunContext, RunSettings
 from watchd.core.durations import shown
 from watchd.core.errors import EXIT_OK, EXIT_USAGE, Checked, UsageError
 from watchd.core.plugins import PluginHost
+from watchd.core.private import why_not_writable
 from watchd.core.spec import Spec, parse_spec, redact
 from watchd.http.setup import http_setup
 
@@ -54,6 +55,8 @@ def dry_run(
     except UsageError as exc:
         problems.append(str(exc))
         run_settings = RunSettings()
+    if run_settings.state_dir and (why := why_not_writable(run_settings.state_dir)):
+        problems.append(f"--state-dir {run_settings.state_dir}: cannot keep checkpoints: {why}")
     context = RunContext(ns, registry, io.BytesIO(), run_settings, dry_run=True)
     if plugins:
         host.configure(context)

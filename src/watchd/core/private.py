@@ -71,3 +71,45 @@ def open_append(path: str) -> int:
             raise SymlinkRefusedError(path) from None
         raise
     return fd
+
+
+#: File systems that hold no files of anyone's: a directory there takes no checkpoints.
+_PSEUDO = frozenset(("proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs"))
+
+
+def why_not_writable(path: str) -> str | None:
+    """Return why *path* could not be made (if missing) and written, or None; nothing is made.
+
+    What ``watchd validate`` can tell without creating anything: a component
+    that is no directory, the nearest existing directory not writable to this
+    user, a read-only file system, a pseudo file system such as /proc.
+    """
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        if os.path.lexists(current):
+            return f"{current} is not a directory"
+        current = os.path.dirname(current)
+    if not os.access(current, os.W_OK | os.X_OK):
+        return f"{current} is not writable by this user"
+    if os.statvfs(current).f_flag & os.ST_RDONLY:
+        return f"{current} is on a read-only file system"
+    kind = _file_system(current)
+    if kind in _PSEUDO:
+        return f"{current} is on a {kind} file system, which holds no files"
+    return None
+
+
+def _file_system(path: str) -> str:
+    """Return the type of the file system *path* is on (from /proc/self/mountinfo), or ''."""
+    best, kind = "", ""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as mounts:
+            for row in mounts:
+                fields = row.split()
+                point = fields[4].encode().decode("unicode_escape")  # \040 is a space
+                inside = path == point or path.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= len(best) and " - " in row:
+                    best, kind = point, row.split(" - ", 1)[1].split()[0]
+    except OSError:
+        return ""
+    return kind
