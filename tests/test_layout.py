@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -21,31 +20,13 @@ def test_no_module_is_longer_than_fits_in_a_head():
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "name"),
-    [
-        ("watchd.hookspecs", "watchd.core.hookspecs", "hookimpl"),
-        ("watchd.core.protocols", "watchd.core.interfaces", "Watcher"),
-        ("watchd.plugins.stream", "watchd.plugins.sinks.tcp", "StreamSink"),
-    ],
+    "gone", ["watchd.hookspecs", "watchd.core.protocols", "watchd.plugins.stream", "watchd._moved"]
 )
-def test_a_moved_import_path_works_for_one_release_with_a_warning(old, new, name):
-    sys.modules.pop(old, None)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        module = importlib.import_module(old)
-    assert getattr(module, name) is not None
-    messages = [str(w.message) for w in caught if w.category is DeprecationWarning]
-    assert len(messages) == 1
-    assert f"{old} moved to {new}" in messages[0]
-
-
-def test_the_old_stream_sink_is_the_tcp_sink():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from watchd.plugins.stream import StreamSink  # noqa: PLC0415
-    from watchd.plugins.sinks.tcp import TcpSink  # noqa: PLC0415
-
-    assert StreamSink is TcpSink
+def test_the_unreleased_moved_paths_are_gone(gone):
+    # They were kept "for one release" that never happened: no plugin can depend on them.
+    sys.modules.pop(gone, None)
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(gone)
 
 
 def test_the_public_api_imports_without_a_warning():

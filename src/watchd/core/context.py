@@ -97,8 +97,8 @@ class RunContext:
     """Handed to every factory and to the configure hooks.
 
     ``options`` is the parsed command line, including the options plugins added
-    through ``watchd_addoption``; ``settings`` what watchd made of it (also
-    readable as ``context.start``, ``context.state_dir``, ...).
+    through ``watchd_addoption``; ``settings`` what watchd made of it
+    (``context.settings.start``, ``context.settings.state_dir``, ...).
     """
 
     options: argparse.Namespace
@@ -156,45 +156,3 @@ class RunContext:
                 closer()
             except Exception:  # noqa: BLE001 - one failing close must not skip the others
                 structlog.get_logger("watchd").exception("closing a shared resource failed")
-
-    # The settings by name, as plugins have read them since the first release.
-
-    @property
-    def start(self) -> StartAt:
-        """Where sources start in what already exists."""
-        return self.settings.start
-
-    @property
-    def poll_interval(self) -> float:
-        """Seconds between stat polls where inotify is unavailable."""
-        return self.settings.poll_interval
-
-    @property
-    def default_format(self) -> str | None:
-        """The command line's ``--format`` (stdout's own), or None."""
-        return self.settings.default_format
-
-    @property
-    def state_dir(self) -> str | None:
-        """Where checkpoints are kept, or None."""
-        return self.settings.state_dir
-
-    @property
-    def checkpoint_interval(self) -> float:
-        """Seconds between checkpoint writes at most."""
-        return self.settings.checkpoint_interval
-
-    @property
-    def state_ttl(self) -> float:
-        """Seconds after which a file not seen is forgotten."""
-        return self.settings.state_ttl
-
-    @property
-    def durable_state(self) -> bool:
-        """True when checkpoints and outputs are synced to disk."""
-        return self.settings.durable_state
-
-    @property
-    def continued(self) -> bool:
-        """True in the process a reload started."""
-        return self.settings.continued

@@ -298,13 +298,13 @@ def shared_store(context: RunContext) -> CheckpointStore | None:
     """Return the run's checkpoint store (None without ``--state-dir``)."""
 
     def make() -> CheckpointStore | None:
-        if context.state_dir is None:
+        if context.settings.state_dir is None:
             return None
         return CheckpointStore(
-            context.state_dir,
-            interval=context.checkpoint_interval,
-            ttl=context.state_ttl,
-            durable=context.durable_state,
+            context.settings.state_dir,
+            interval=context.settings.checkpoint_interval,
+            ttl=context.settings.state_ttl,
+            durable=context.settings.durable_state,
         )
 
     return context.shared(CHECKPOINTS, make, lambda store: store.close() if store else None)
@@ -333,7 +333,7 @@ def _start_for(options: Options, context: RunContext) -> StartAt:
         return StartAt("last", count)
     if has_from:
         return StartAt("beginning") if origin == "beginning" else StartAt("end")
-    return context.start
+    return context.settings.start
 
 
 def trail_options(options: Options, context: RunContext) -> TrailOptions:
@@ -347,7 +347,7 @@ def trail_options(options: Options, context: RunContext) -> TrailOptions:
     return TrailOptions(
         max_line_bytes=options.number("max_line_bytes", default.max_line_bytes, minimum=64),
         poll_interval=options.duration(
-            "poll_interval", context.poll_interval, unit="ms", minimum=0.001
+            "poll_interval", context.settings.poll_interval, unit="ms", minimum=0.001
         ),
         rescan_interval=options.duration("rescan", default.rescan_interval, unit="s", minimum=1),
         rotate_wait=options.duration("rotate_wait", default.rotate_wait, unit="ms"),

@@ -52,7 +52,7 @@ class ItoBranchWatcher:
         self.name = f"ito-branch:{repo}"
         self._repo, self._branch, self._interval = repo, branch, interval
         self._dialect = dialect
-        self._start = context.start
+        self._start = context.settings.start
         self._store = shared_store(context)
         self._source_id = context.claim_id(self.name)
         saved = self._store.source_state(self._source_id).get("seen") if self._store else None

@@ -119,7 +119,7 @@ class WorktreesWatcher:
     def _follow(self, path: str) -> AuditWatcher:
         name = os.path.basename(path)
         # A worktree found after start is new: all of its trail is news.
-        start = self._context.start if self._first else StartAt("beginning")
+        start = self._context.settings.start if self._first else StartAt("beginning")
         source_id = self._context.claim_id(f"worktrees:{self._repo}:{name}")
         trail = Trail(
             os.path.join(path, TRAIL),

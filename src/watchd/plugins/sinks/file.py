@@ -100,7 +100,8 @@ def make_file_sink(spec: Spec, context: RunContext) -> FileSink:
     options = spec.options
     if not spec.target:
         raise UsageError(f"{options.where}: file needs a path, as in file:/var/log/watchd.jsonl")
-    kept = context.state_dir is not None and context.durable_state  # the user's --state-dir
+    settings = context.settings  # the user's --state-dir: what is delivered must be on disk
+    kept = settings.state_dir is not None and settings.durable_state
     fsync = options.choice("fsync", ("yes", "no"), "yes" if kept else "no") == "yes"
     formatter = formatter_for(options, context, tty=False, own_lines=True)
     dead = dead_letters(options, f"file:{spec.target}", dry_run=context.dry_run)

@@ -113,16 +113,16 @@ def make_stdout_sink(spec: Spec, context: RunContext) -> StdoutSink:
     on a terminal and ``json`` otherwise.
     """
     tty = isatty(context.stdout)
-    default = context.default_format or ("human" if tty else "json")
+    default = context.settings.default_format or ("human" if tty else "json")
     formatter = formatter_for(spec.options, context, tty=tty, default=default, own_lines=True)
     dead = dead_letters(spec.options, "stdout", dry_run=context.dry_run)
     spec.options.finish()
     context.opening()
     header = header_of(formatter)
     try:
-        fresh = not context.continued and starts_output(context.stdout.fileno())
+        fresh = not context.settings.continued and starts_output(context.stdout.fileno())
     except (OSError, ValueError):  # an in-memory stream
-        fresh = not context.continued
+        fresh = not context.settings.continued
     return StdoutSink("stdout", context.stdout, formatter, dead, header if fresh else None)
 
 
