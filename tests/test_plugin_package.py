@@ -124,3 +124,32 @@ def test_auto_tries_a_plugins_dialect_before_the_builtins(plugin_env, watchd, tm
     )
     event = json.loads(process.read_line())
     assert (event["action"], event["container"], event["actor"]) == ("deploy", "api", "ana")
+
+
+WRAPPER = """
+from watchd import hookimpl
+
+seen = []
+
+
+@hookimpl(wrapper=True)
+def watchd_register_sink_types(sinks):
+    seen.append(sinks.plugin)
+    return (yield)
+"""
+
+
+def test_registration_goes_through_pluggy_so_wrappers_and_tracing_see_it(tmp_path, monkeypatch):
+    (tmp_path / "wrapping_plugin.py").write_text(WRAPPER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from watchd.core.plugins import PluginHost  # noqa: PLC0415
+
+    host = PluginHost(["wrapping_plugin"], autoload=False)
+    registry = host.collect()
+    import wrapping_plugin  # noqa: PLC0415
+
+    assert wrapping_plugin.seen == ["stdout", "file", "tcp", "syslog", "hec"]  # each, in order
+    assert "tcp" in registry.sinks
+    traced = run_watchd("plugins", env=clean_env(WATCHD_TRACE_PLUGINS="1"))
+    assert "watchd: plugins: hec registered sinks: hec\n" in traced.stderr
+    assert "watchd: plugins: watchd_register_sink_types (hec): " in traced.stderr

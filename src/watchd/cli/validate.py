@@ -56,7 +56,7 @@ def dry_run(
         problems.append(str(exc))
         run_settings = RunSettings()
     if run_settings.state_dir and (why := why_not_writable(run_settings.state_dir)):
-        problems.append(f"--state-dir {run_settings.state_dir}: cannot keep checkpoints: {why}")
+        problems.append(f"--state-dir {run_settings.state_dir}: {why}")  # as run would say it
     context = RunContext(ns, registry, io.BytesIO(), run_settings, dry_run=True)
     if plugins:
         host.configure(context)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -21,6 +23,9 @@ from watchd.core.registry import TypeTable
 
 ENTRY_POINT_GROUP = "watchd"
 AUTOLOAD_ENV = "WATCHD_DISABLE_PLUGIN_AUTOLOAD"
+#: Set (not 0), every hook call is said on stderr with its plugins and its time,
+#: and what each plugin registered.
+TRACE_ENV = "WATCHD_TRACE_PLUGINS"
 
 #: Built-in plugins, in load order. They use exactly the hooks a third party uses.
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
@@ -88,6 +93,9 @@ class PluginHost:
     def __init__(self, plugin_args: Iterable[str] = (), *, autoload: bool | None = None) -> None:
         self.pm = pluggy.PluginManager("watchd")
         self.pm.add_hookspecs(hookspecs)
+        self._trace = os.environ.get(TRACE_ENV, "") not in ("", "0")
+        if self._trace:
+            self.pm.add_hookcall_monitoring(*_timed_calls())
         self.info: dict[str, PluginInfo] = {}
         requested: list[str] = []
         blocked: list[str] = []
@@ -167,14 +175,20 @@ class PluginHost:
         return registry
 
     def _register_per_plugin(self, hook: str, argname: str, table: TypeTable[Any]) -> None:
-        # Each implementation once, in load order, with a view of the table that
-        # names its plugin: so every entry records who added it, and a later
-        # plugin replaces a built-in (pluggy's own call order is the reverse).
-        for impl in getattr(self.pm.hook, hook).get_hookimpls():
-            if impl.hookwrapper or impl.wrapper:
-                continue  # a wrapper wraps calls; a registration is not one
+        # Each plugin's implementation once, in load order, with a view of the table
+        # that names the plugin: so every entry records who added it, and a later
+        # plugin replaces a built-in (pluggy's own call order is the reverse). The
+        # call goes through pluggy (a subset caller without the other plugins'
+        # registrations), so every wrapper and the tracing see it.
+        impls = getattr(self.pm.hook, hook).get_hookimpls()
+        registering = [impl for impl in impls if not (impl.hookwrapper or impl.wrapper)]
+        for impl in registering:
             view = table.for_plugin(impl.plugin_name)
-            impl.function(**({argname: view} if argname in impl.argnames else {}))
+            others = [other.plugin for other in registering if other is not impl]
+            self.pm.subset_hook_caller(hook, remove_plugins=others)(**{argname: view})
+            if self._trace:
+                added = sorted(e.name for e in table if e.plugin == impl.plugin_name)
+                _say(f"{impl.plugin_name} registered {argname}: {', '.join(added) or 'none'}")
 
     def configure(self, context: RunContext) -> None:
         """Call every plugin's ``watchd_configure``."""
@@ -189,3 +203,22 @@ class PluginHost:
         plugin = self.pm.get_plugin(name)
         callers = self.pm.get_hookcallers(plugin) or [] if plugin is not None else []
         return sorted(caller.name for caller in callers)
+
+
+def _say(line: str) -> None:
+    print(f"watchd: plugins: {line}", file=sys.stderr)
+
+
+def _timed_calls() -> tuple[Any, Any]:
+    """Return pluggy's before and after monitors: each hook call said with its plugins and time."""
+    started: list[float] = []
+
+    def before(hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:  # noqa: ARG001
+        started.append(time.perf_counter())
+
+    def after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: dict[str, Any]) -> None:  # noqa: ANN401, ARG001
+        took = (time.perf_counter() - started.pop()) * 1000
+        names = ", ".join(impl.plugin_name for impl in hook_impls)
+        _say(f"{hook_name} ({names}): {took:.2f} ms")
+
+    return before, after
