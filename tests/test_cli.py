@@ -100,7 +100,7 @@ def test_every_hook_is_typed_documented_and_shown_in_the_guide_and_example():
         for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
         if name.startswith("watchd_")
     ]
-    assert len(hooks) == 8
+    assert len(hooks) == 9
     for name in hooks:
         function = getattr(hookspecs, name)
         assert inspect.getdoc(function), f"{name} has no docstring"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import clean_env, run_watchd
+from conftest import clean_env, line, run_watchd
 
 
 @pytest.fixture
@@ -71,6 +71,7 @@ def test_plugins_lists_it_with_version_and_everything_it_provides(plugin_env):
             "watchd_register_dialects",
             "watchd_register_filters",
             "watchd_register_formats",
+            "watchd_register_routes",
             "watchd_register_sink_types",
             "watchd_register_source_types",
             "watchd_unconfigure",
@@ -80,6 +81,7 @@ def test_plugins_lists_it_with_version_and_everything_it_provides(plugin_env):
         "formats": ["logfmt"],
         "dialects": ["example"],
         "filters": ["redact"],
+        "routes": ["example"],
     }
     text = run_watchd("plugins", env=plugin_env).stdout
     assert "example 1.2.0 (watchd-example)\n    sources: ticker\n    sinks: tsv\n" in text
@@ -153,3 +155,50 @@ def test_registration_goes_through_pluggy_so_wrappers_and_tracing_see_it(tmp_pat
     traced = run_watchd("plugins", env=clean_env(WATCHD_TRACE_PLUGINS="1"))
     assert "watchd: plugins: hec registered sinks: hec\n" in traced.stderr
     assert "watchd: plugins: watchd_register_sink_types (hec): " in traced.stderr
+
+
+def test_its_http_route_is_served_behind_the_servers_checks(plugin_env, watchd, tmp_path):
+    from test_http import TOKEN, Server  # noqa: PLC0415
+
+    trail = tmp_path / "audit.jsonl"
+    trail.write_bytes(b"".join(line(n, action="deny" if n % 2 else "allow") for n in range(5)))
+    env = {**plugin_env, "WATCHD_HTTP_TOKEN": TOKEN}
+    server = Server(
+        watchd(
+            *("run", "--source", f"audit:{trail}", "--sink", "file:/dev/null"),
+            *("--http", "127.0.0.1:0"),
+            env=env,
+        ),
+        token=TOKEN,
+    )
+    status, _, body = server.get("/api/example/actions")
+    assert (status, json.loads(body)) == (200, {"allow": 3, "deny": 2})
+    assert server.get("/api/example/actions", token=None)[0] == 401  # the token guards it
+    assert server.get("/api/example/actions?x=1")[0] == 400
+    assert server.get("/api/v2/audit?limit=1")[0] == 200  # loki-mode's set, the same way
+
+
+CLAIMING = """
+from watchd import hookimpl
+
+def _routes(trails):
+    return {"/metrics": lambda query: None}
+
+@hookimpl
+def watchd_register_routes(routes):
+    routes.add("greedy", _routes, "takes /metrics")
+"""
+
+
+def test_a_route_set_that_takes_a_servers_path_stops_the_run_with_one_line(tmp_path):
+    (tmp_path / "greedy_plugin.py").write_text(CLAIMING)
+    env = clean_env(PYTHONPATH=str(tmp_path))
+    result = run_watchd(
+        "run", "-p", "greedy_plugin", "--source", f"audit:{tmp_path}/a.jsonl",
+        "--http", "127.0.0.1:0", env=env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "watchd: error: --http: /metrics is served by watchd and by greedy_plugin's greedy; "
+        "block one with -p no:NAME"
+    ]

@@ -37,14 +37,17 @@ from watchd.core.interfaces import (
     Watcher,
 )
 from watchd.core.registry import TypeTable
+from watchd.core.routes import Answer, BadRequestError, Handler, RoutesFactory, RunTrails
 from watchd.core.spec import Options, Spec
 from watchd.writer import AuditWriter
 
 __all__ = [
     "LEVELS",
     "Acknowledging",
+    "Answer",
     "AsyncSink",
     "AuditWriter",
+    "BadRequestError",
     "BatchDialect",
     "BatchFormatter",
     "Cursor",
@@ -54,6 +57,7 @@ __all__ = [
     "FormatContext",
     "FormatFactory",
     "Formatter",
+    "Handler",
     "HangupAware",
     "HeaderedFormatter",
     "KeyedDialect",
@@ -61,8 +65,10 @@ __all__ = [
     "Options",
     "RecordSource",
     "ResourceKey",
+    "RoutesFactory",
     "RunContext",
     "RunSettings",
+    "RunTrails",
     "Sink",
     "SinkFactory",
     "SourceFactory",

@@ -18,6 +18,7 @@ import structlog
 from watchd.core.errors import Checked
 from watchd.core.interfaces import Dialect, EventFilter, FormatFactory, Sink, Watcher
 from watchd.core.registry import TypeTable
+from watchd.core.routes import RoutesFactory
 from watchd.core.spec import Spec
 
 T = TypeVar("T")
@@ -73,6 +74,7 @@ class Registry:
     formats: TypeTable[FormatFactory] = field(init=False)
     dialects: TypeTable[Dialect] = field(init=False)
     filters: TypeTable[FilterFactory] = field(init=False)
+    routes: TypeTable[RoutesFactory] = field(init=False)
 
     def __post_init__(self) -> None:
         self.sources = TypeTable("source type", self.builtins)
@@ -80,6 +82,7 @@ class Registry:
         self.formats = TypeTable("format", self.builtins)
         self.dialects = TypeTable("dialect", self.builtins)
         self.filters = TypeTable("filter", self.builtins)
+        self.routes = TypeTable("route set", self.builtins)
 
     def tables(self) -> dict[str, TypeTable[Any]]:
         """Return the tables by the plural a listing shows them under."""
@@ -89,6 +92,7 @@ class Registry:
             "formats": self.formats,
             "dialects": self.dialects,
             "filters": self.filters,
+            "routes": self.routes,
         }
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from watchd.core.context import FilterFactory, RunContext, SinkFactory, SourceFactory
     from watchd.core.interfaces import Dialect, FormatFactory
     from watchd.core.registry import TypeTable
+    from watchd.core.routes import RoutesFactory
 
 _hookspec = pluggy.HookspecMarker("watchd")
 
@@ -85,6 +86,23 @@ def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
     ``factory(spec, context)`` is called once per ``--apply NAME[:ARG],...`` and
     returns a callable that takes a batch (a list of events) and returns the
     events to pass on. It runs on every batch, so keep it to plain Python.
+    """
+
+
+@_hookspec
+def watchd_register_routes(routes: TypeTable[RoutesFactory]) -> None:
+    """Register HTTP endpoints of ``--http``: ``routes.add(NAME, factory, help)``.
+
+    ``factory(trails)`` is called once when the server starts, with the run's
+    trails (:class:`watchd.core.routes.RunTrails`), and returns the set's
+    handlers by path: ``{"/api/mine": handler}``. ``handler(query)`` gets the
+    raw query string and returns an :class:`~watchd.core.routes.Answer`, or
+    raises :class:`~watchd.core.routes.BadRequestError` (a 400 naming it). The
+    routes sit behind the server's access checks; a path the server or another
+    set serves already stops the run at start with a line naming both.
+    loki-mode's endpoints are a built-in set registered this way.
+
+    .. versionadded:: 0.1.0
     """
 
 

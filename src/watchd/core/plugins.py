@@ -42,6 +42,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("formats", "watchd.plugins.formats.text"),
     ("siem", "watchd.plugins.formats.siem"),
     ("filters", "watchd.plugins.filters"),
+    ("loki-api", "watchd.http.routes"),
 )
 
 
@@ -172,6 +173,7 @@ class PluginHost:
         self._register_per_plugin("watchd_register_formats", "formats", registry.formats)
         self._register_per_plugin("watchd_register_dialects", "dialects", registry.dialects)
         self._register_per_plugin("watchd_register_filters", "filters", registry.filters)
+        self._register_per_plugin("watchd_register_routes", "routes", registry.routes)
         return registry
 
     def _register_per_plugin(self, hook: str, argname: str, table: TypeTable[Any]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import islice
 from urllib.parse import parse_qsl
 
@@ -27,6 +26,7 @@ from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.interfaces import EventFilter
 from watchd.core.progress import Progress
+from watchd.core.routes import Answer, BadRequestError
 from watchd.core.spec import Spec
 
 #: ``limit`` when none is given, and the most a request may ask for.
@@ -46,10 +46,6 @@ _WINDOW = ("since", "until")
 EVENT_PARAMETERS = frozenset((*_FILTERS, *_WINDOW, "last", "limit", "offset", "format"))
 SUMMARY_PARAMETERS = frozenset((*_FILTERS, *_WINDOW))
 STREAM_PARAMETERS = frozenset((*_FILTERS, "text", "raw", "backlog"))
-
-
-class BadRequestError(Exception):
-    """A parameter is wrong: the message names it (it becomes a 400)."""
 
 
 def parameters(
@@ -110,15 +106,6 @@ def _namespace(run_sources: Sequence[str], found: Mapping[str, list[str]]) -> ar
         filter=[*found.get("filter", []), *actors],
         change=_one(found, "change") or None,
     )
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A response body: its media type, the chunks, and headers to add."""
-
-    media_type: str
-    chunks: Iterator[bytes]
-    headers: Mapping[str, str]
 
 
 class Cut(Exception):  # noqa: N818 - a bound reached, not a failure
@@ -189,9 +176,13 @@ class Api:
             headers["X-Watchd-Cut"] = f"read {MAX_READ:,} records; narrow the query with since"
         return Answer(MEDIA_TYPES[name], formatted(page, formatter, name), headers)
 
-    def every_event(self, reading: Reading) -> Iterator[WatchEvent]:
-        """Yield every event of the run's audit trails in time order, until *reading*'s bound."""
-        ns, specs, _ = self._selected({})
+    def every_event(self, reading: Reading | None = None) -> Iterator[WatchEvent]:
+        """Yield every event of the run's audit trails in time order, until *reading*'s bound.
+
+        The bound is a request's (``MAX_READ`` records) unless *reading* says another.
+        """
+        ns, specs, bounded = self._selected({})
+        reading = bounded if reading is None else reading
         try:
             sources, filters, window = selection(ns, specs, self._context)
         except UsageError as exc:

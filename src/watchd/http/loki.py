@@ -37,13 +37,14 @@ import orjson
 
 from watchd.codecs.integrity import GENESIS, HASH_KEY, is_chained, link_hash
 from watchd.codecs.records import Skip, decode_link, decode_record
-from watchd.commands.reading import Reading, Window
+from watchd.commands.reading import Window
 from watchd.commands.verify import trail_files
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.jsonform import dumps_compact
+from watchd.core.routes import Answer, BadRequestError, Handler, RunTrails
 from watchd.core.timestamps import parse_when
-from watchd.http.api import MAX_READ, Answer, Api, BadRequestError, Bounded, parameters
+from watchd.http.api import MAX_READ, parameters
 
 Record = dict[str, Any]
 #: What loki-mode's ``get_audit_summary`` and export read at most: its newest records.
@@ -60,10 +61,12 @@ def _parameters(query: str, names: tuple[str, ...]) -> dict[str, list[str]]:
 class LokiApi:
     """loki-mode's endpoints over the dashboard records of one run's audit sources."""
 
-    def __init__(self, api: Api, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self, api: RunTrails, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._api = api
         self._clock = clock
-        self.routes: dict[str, Callable[[str], Answer]] = {
+        self.routes: dict[str, Handler] = {
             "/api/v2/audit": self._v2_query,
             "/api/v2/audit/export": self._v2_export,
             "/api/v2/audit/verify": self._v2_verify,
@@ -185,8 +188,7 @@ class LokiApi:
 
     def _records(self) -> Iterator[tuple[WatchEvent, Record]]:
         """Yield each dashboard record of the run's trails with its event (a bounded read)."""
-        reading = Reading(Bounded(MAX_READ))
-        for event in self._api.every_event(reading):
+        for event in self._api.every_event():
             record = event.record
             if record is not None and is_chained(record):
                 yield event, record

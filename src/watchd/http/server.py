@@ -28,15 +28,16 @@ from urllib.parse import urlsplit
 import orjson
 import structlog
 
-from watchd.core.errors import setup_error
+from watchd.core.errors import UsageError, setup_error
 from watchd.core.interfaces import delivering
+from watchd.core.registry import TypeTable
+from watchd.core.routes import BadRequestError, Handler, RoutesFactory, RunTrails
 from watchd.core.run import Running
 from watchd.core.spec import Spec
 from watchd.http.access import Access, Address
-from watchd.http.api import STREAM_PARAMETERS, Api, BadRequestError, count_of, parameters
+from watchd.http.api import STREAM_PARAMETERS, Api, count_of, parameters
 from watchd.http.connections import Connections
 from watchd.http.live import LiveFeed, held_island
-from watchd.http.loki import LokiApi
 from watchd.http.metrics import CONTENT_TYPE, RunCollector, exposition, registry_for
 from watchd.http.priority import yield_to_the_loop
 from watchd.http.streams import Stream, StreamWriter
@@ -75,6 +76,27 @@ def _page_files() -> dict[str, tuple[str, bytes]]:
 
 #: The live view, read once when the server is first imported.
 PAGE = _page_files()
+#: The paths the server answers itself: no route set may take one.
+OWN_PATHS = frozenset(
+    (*PAGE, "/healthz", "/readyz", "/metrics", "/api/events", "/api/summary", "/api/verify")
+) | {"/api/events/stream"}
+
+
+def mounted(sets: TypeTable[RoutesFactory], trails: RunTrails) -> dict[str, Handler]:
+    """Return every registered route set's handlers by path; a path taken twice stops the run."""
+    taken: dict[str, str] = dict.fromkeys(OWN_PATHS, "watchd")
+    handlers: dict[str, Handler] = {}
+    for entry in sets:
+        for path, handler in entry.item(trails).items():
+            owner = taken.setdefault(path, f"{entry.plugin}'s {entry.name}")
+            if owner != f"{entry.plugin}'s {entry.name}":
+                raise UsageError(
+                    f"--http: {path} is served by {owner} and by {entry.plugin}'s {entry.name}; "
+                    "block one with -p no:NAME"
+                )
+            handlers[path] = handler
+    return handlers
+
 
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -153,7 +175,7 @@ class HttpService:
         self.running = running
         self.live = live
         self.api = Api(running.context, sources)
-        self.loki = LokiApi(self.api)
+        self.routes = mounted(running.context.registry.routes, self.api)
         self.metrics = registry_for(RunCollector(running, live, self._checkpoint_time))
         try:
             self._server = _Server(address, self)
@@ -349,8 +371,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, "application/json", [api.verify(query)])
         elif path == "/api/events/stream":
             self._stream(service, query)
-        elif path in service.loki.routes:
-            answer = service.loki.routes[path](query)
+        elif path in service.routes:  # a plugin's (loki-mode's endpoints are one)
+            answer = service.routes[path](query)
             self._send(HTTPStatus.OK, answer.media_type, answer.chunks, answer.headers.items())
         else:
             self._json(HTTPStatus.NOT_FOUND, {"error": "no such endpoint"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -11,6 +12,8 @@ from typing import Any
 import structlog
 
 from watchd import (
+    Answer,
+    BadRequestError,
     Cursor,
     Dialect,
     EventFilter,
@@ -18,9 +21,12 @@ from watchd import (
     FormatContext,
     FormatFactory,
     Formatter,
+    Handler,
     Options,
     RecordSource,
+    RoutesFactory,
     RunContext,
+    RunTrails,
     SinkFactory,
     SourceFactory,
     Spec,
@@ -234,3 +240,26 @@ def make_redact(spec: Spec, context: RunContext) -> EventFilter:
 def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
     """Register ``redact``."""
     filters.add("redact", make_redact, "redact[,fields=dest,detail]: replace fields with ***")
+
+
+# -- an HTTP endpoint ---------------------------------------------------------
+
+
+def example_routes(trails: RunTrails) -> Mapping[str, Handler]:
+    """``GET /api/example/actions``: how many events of each action the run's trails hold."""
+
+    def actions(query: str) -> Answer:
+        if query:
+            raise BadRequestError("/api/example/actions takes no parameter")
+        counts: dict[str, int] = {}
+        for event in trails.every_event():
+            counts[event.action] = counts.get(event.action, 0) + 1
+        return Answer("application/json", iter([json.dumps(counts).encode()]), {})
+
+    return {"/api/example/actions": actions}
+
+
+@hookimpl
+def watchd_register_routes(routes: TypeTable[RoutesFactory]) -> None:
+    """Register the ``example`` routes (``--http`` serves them)."""
+    routes.add("example", example_routes, "/api/example/actions: events by action")
