@@ -202,3 +202,14 @@ def test_a_route_set_that_takes_a_servers_path_stops_the_run_with_one_line(tmp_p
         "watchd: error: --http: /metrics is served by watchd and by greedy_plugin's greedy; "
         "block one with -p no:NAME"
     ]
+
+
+def test_a_misspelt_option_is_named_with_the_one_meant_and_every_type_has_its_help():
+    result = run_watchd("run", "--source", "audit:/tmp/x.jsonl,max_line_byte=5")
+    assert result.returncode == 2
+    assert result.stderr.endswith("; did you mean max_line_bytes?\n")
+    listed = run_watchd("plugins", "-v").stdout
+    for option in ("integrity=", "max_line_bytes=", "poll_interval=", "rescan=", "rotate_wait=",
+                   "hold_removed=", "copy_wait=", "follow_symlinks="):  # fmt: skip
+        assert option in listed.split("        audit: ", 1)[1].split("\n", 1)[0], option
+    assert "(no help)" not in listed

@@ -394,6 +394,11 @@ def _cmd_plugins(host: PluginHost, registry: Registry, ns: argparse.Namespace) -
         for kind, names in provides.items():
             if names:
                 out.write(f"    {kind}: {', '.join(names)}\n")
+        if ns.verbose:  # each type with its line of help
+            for table in tables.values():
+                for entry in table:
+                    if entry.plugin == name:
+                        out.write(f"        {entry.name}: {entry.help or '(no help)'}\n")
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -115,11 +116,14 @@ class Options:
         raise UsageError(f"{self.where}: {key}={value!r} is not true or false")
 
     def finish(self) -> None:
-        """Raise a usage error naming any option no consumer took."""
+        """Raise a usage error naming any option no consumer took, and the one meant if clear."""
         if self.values:
             unknown = ", ".join(sorted(self.values))
-            known = ", ".join(sorted(set(self._known))) or "none"
-            raise UsageError(f"{self.where}: unknown option {unknown} (accepted: {known})")
+            taken = sorted(set(self._known))
+            known = ", ".join(taken) or "none"
+            meant = [m for key in sorted(self.values) for m in get_close_matches(key, taken, 1)]
+            hint = f"; did you mean {', '.join(meant)}?" if meant else ""
+            raise UsageError(f"{self.where}: unknown option {unknown} (accepted: {known}){hint}")
 
 
 @dataclass

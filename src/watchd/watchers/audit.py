@@ -403,6 +403,8 @@ def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
     sources.add(
         "audit",
         make_audit_watcher,
-        "follow JSON Lines audit trails: audit:PATH-or-GLOB[,from=beginning][,last=N]"
-        "[,schema=NAME][,container=NAME]",
+        "follow JSON Lines audit trails: audit:PATH|GLOB|DIR[,from=end|beginning][,last=N]"
+        "[,schema=NAME][,container=NAME][,integrity=auto|off][,max_line_bytes=N]"
+        "[,poll_interval=DURATION][,rescan=DURATION][,rotate_wait=DURATION]"
+        "[,hold_removed=DURATION][,copy_wait=DURATION][,follow_symlinks=no|inside|yes]",
     )
