@@ -222,3 +222,74 @@ def test_stop_from_another_thread_wakes_a_blocked_loop():
     threading.Timer(0.1, loop.stop, args=(0,)).start()
     assert loop.run() == 0
     assert idle.closed == 1
+
+
+class ManyWatcher:
+    """A SelectsMany watcher: several socketpairs, the loop says which are readable."""
+
+    name = "many"
+
+    def __init__(self, count: int) -> None:
+        self.pairs = [socket.socketpair() for _ in range(count)]
+        for reader, _ in self.pairs:
+            reader.setblocking(False)
+        self.told: list[list[int]] = []
+        self.polled = 0
+        self.closed = 0
+
+    def fileno(self) -> int:
+        return -1  # not asked: the loop selects on filenos()
+
+    def filenos(self) -> list[int]:
+        return [reader.fileno() for reader, _ in self.pairs]
+
+    def timeout(self) -> float | None:
+        return None
+
+    def poll_ready(self, ready: Sequence[int]) -> list[WatchEvent]:
+        self.told.append(sorted(ready))
+        events = []
+        for reader, _ in self.pairs:
+            if reader.fileno() in ready:
+                events += [event(chr(byte)) for byte in reader.recv(4096)]
+        if len(self.pairs) < 3:  # a new descriptor joins: selected from the next wait on
+            self.pairs.append(socket.socketpair())
+            self.pairs[-1][0].setblocking(False)
+        return events
+
+    def poll(self) -> list[WatchEvent]:
+        self.polled += 1
+        return []
+
+    def close(self) -> None:
+        self.closed += 1
+        for reader, writer in self.pairs:
+            reader.close()
+            writer.close()
+
+
+def test_a_watcher_with_several_descriptors_is_told_which_are_readable():
+    sink = ListSink()
+    loop = EventLoop(Pipeline([], [sink]))
+    many = ManyWatcher(2)
+    loop.add(many)
+    many.pairs[1][1].send(b"b")
+    fds: list[int] = []
+
+    def write_later() -> None:
+        while len(many.pairs) < 3 or not sink.events:
+            threading.Event().wait(0.01)
+        fds.extend(reader.fileno() for reader, _ in many.pairs)
+        many.pairs[2][1].send(b"c")  # the descriptor added by the first poll_ready
+        while len(sink.events) < 2:
+            threading.Event().wait(0.01)
+        loop.stop()
+
+    thread = threading.Thread(target=write_later)
+    thread.start()
+    assert loop.run() == 0
+    thread.join()
+    assert [e.action for e in sink.events] == ["b", "c"]
+    assert many.told == [[fds[1]], [fds[2]]]
+    assert many.polled == 1  # once at start, as every watcher; never for readiness
+    assert many.closed == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from pathlib import Path
@@ -167,3 +168,20 @@ def test_source_refuses_an_address_in_use(watchd: Any) -> None:
         f"watchd: error: syslog:udp://127.0.0.1:{port}: cannot listen on 127.0.0.1:{port}: "
         "Address already in use\n"
     )
+
+
+def test_the_tcp_listener_and_its_connections_are_in_the_loops_own_selector(watchd: Any) -> None:
+    # One epoll for the whole run: the listener nested a second one before.
+    proc, port = listen(watchd, "tcp")
+    peers = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    try:
+        for n, peer in enumerate(peers):  # each connection read where it is ready
+            peer.sendall(b"<13>1 2026-02-15T14:30:00Z h app - - - message %d\n" % n)
+        got = sorted(event["detail"] for event in proc.read_json(3))
+        assert got == ["message 0", "message 1", "message 2"]
+        fds = Path(f"/proc/{proc.pid}/fd")
+        links = [os.readlink(fd) for fd in fds.iterdir() if fd.is_symlink()]
+        assert links.count("anon_inode:[eventpoll]") == 1
+    finally:
+        for peer in peers:
+            peer.close()

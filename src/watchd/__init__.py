@@ -33,6 +33,7 @@ from watchd.core.interfaces import (
     KeyedDialect,
     Merging,
     RecordSource,
+    SelectsMany,
     Sink,
     Watcher,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "RunContext",
     "RunSettings",
     "RunTrails",
+    "SelectsMany",
     "Sink",
     "SinkFactory",
     "SourceFactory",

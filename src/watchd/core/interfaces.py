@@ -49,6 +49,28 @@ class Watcher(Protocol):
 
 
 @runtime_checkable
+class SelectsMany(Protocol):
+    """A watcher with several descriptors (a listener and its connections), each selected on.
+
+    Before each wait the loop registers every descriptor :meth:`filenos`
+    gives (a connection accepted in the last poll is selected on at once)
+    and calls :meth:`poll_ready` with those found readable; ``poll()`` is
+    still called when its ``timeout()`` is due. Its ``fileno()`` is not used.
+    A watcher never nests a selector of its own.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def filenos(self) -> Sequence[int]:
+        """Return every descriptor to select on now."""
+        ...
+
+    def poll_ready(self, ready: Sequence[int]) -> list[WatchEvent]:
+        """Return what the readable descriptors *ready* hold, without blocking."""
+        ...
+
+
+@runtime_checkable
 class Acknowledging(Protocol):
     """A watcher that keeps checkpoints: told when its events have been delivered."""
 

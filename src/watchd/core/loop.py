@@ -15,7 +15,6 @@ import structlog
 
 from watchd.core.errors import EXIT_INTERRUPTED, SinkStoppedError
 from watchd.core.interfaces import (
-    Acknowledging,
     AsyncSink,
     HangupAware,
     Sink,
@@ -23,6 +22,7 @@ from watchd.core.interfaces import (
     Watcher,
 )
 from watchd.core.pipeline import Pipeline
+from watchd.core.watched import Watched
 
 log = structlog.get_logger("watchd")
 
@@ -46,7 +46,7 @@ class EventLoop:
     def __init__(self, pipeline: Pipeline, *, on_hup: Callable[[], None] | None = None) -> None:
         self.pipeline = pipeline
         self._on_hup = on_hup
-        self._entries: list[_Entry] = []
+        self._entries: list[Watched] = []
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -69,7 +69,7 @@ class EventLoop:
 
     def add(self, watcher: Watcher) -> None:
         """Attach *watcher*; it is polled once at start, then as the loop decides."""
-        self._entries.append(_Entry(watcher))
+        self._entries.append(Watched(watcher))
 
     def ping(self) -> None:
         """Make the loop turn once (from any thread): a health check sees it answer."""
@@ -118,17 +118,17 @@ class EventLoop:
         self.turns += 1
         now = time.monotonic()
         paused = not self.pipeline.has_room()
-        deadlines: list[tuple[_Entry, float]] = []
+        deadlines: list[tuple[Watched, float]] = []
         for entry in list(self._entries):
             # While a sink is full, sources are neither selected nor timed: the
             # files hold what is not read yet, and the loop does not spin.
-            fd = self._sync_fd(entry, paused=paused)
+            selected = entry.sync(self._selector, paused=paused)
             if paused:
                 continue
             delay = entry.watcher.timeout()
             if delay is not None:
                 deadlines.append((entry, now + max(delay, 0.0)))
-            elif fd < 0:
+            elif not selected:
                 self._detach(entry, failed=False)  # nothing to select on, no timer: done
         if not self._entries:
             return
@@ -155,9 +155,9 @@ class EventLoop:
 
     def _dispatch_ready(
         self, ready: list[tuple[selectors.SelectorKey, int]], *, paused: bool
-    ) -> dict[int, _Entry]:
+    ) -> dict[int, Watched]:
         """Act on what select() found ready; return the watchers to poll (ordered, by id)."""
-        due: dict[int, _Entry] = {}
+        due: dict[int, Watched] = {}
         for key, mask in ready:
             if key.data is _WAKEUP:
                 if self._read_wakeups() and not paused:
@@ -167,17 +167,19 @@ class EventLoop:
             elif isinstance(key.data, _Hangup):
                 self._reader_left(key.data)
             else:
-                due.update((id(e), e) for e in key.data)
+                for entry in key.data:
+                    entry.readable(key.fd)
+                    due[id(entry)] = entry
         return due
 
-    def _poll_all(self, entries: list[_Entry]) -> None:
+    def _poll_all(self, entries: list[Watched]) -> None:
         for entry in entries:
             if self._stopping or not self.pipeline.alive or not self.pipeline.has_room():
                 return
             if not entry.attached:
                 continue  # detached earlier in this round
             try:
-                events = entry.watcher.poll()
+                events = entry.poll()
             except Exception:
                 log.exception("source failed and was detached", source=entry.watcher.name)
                 self._detach(entry, failed=True)
@@ -185,37 +187,14 @@ class EventLoop:
             entry.events += len(events)
             self.pipeline.dispatch(events, entry.acknowledge)
 
-    def _sync_fd(self, entry: _Entry, *, paused: bool = False) -> int:
-        """Keep the selector's registration in step with what ``fileno()`` says now."""
-        fd = -1 if paused else entry.watcher.fileno()
-        if fd == entry.fd:
-            return fd
-        self._unregister(entry)
-        if fd >= 0:
-            try:
-                self._selector.get_key(fd).data.append(entry)
-            except KeyError:
-                self._selector.register(fd, selectors.EVENT_READ, [entry])
-            entry.fd = fd
-        return fd
-
-    def _unregister(self, entry: _Entry) -> None:
-        if entry.fd < 0:
-            return
-        key = self._selector.get_key(entry.fd)
-        key.data.remove(entry)
-        if not key.data:
-            self._selector.unregister(entry.fd)
-        entry.fd = -1
-
-    def _detach(self, entry: _Entry, *, failed: bool) -> None:
+    def _detach(self, entry: Watched, *, failed: bool) -> None:
         if not entry.attached:
             return
         entry.attached = False
         self._entries.remove(entry)
         name = entry.watcher.name
         self._events_of_detached[name] = self._events_of_detached.get(name, 0) + entry.events
-        self._unregister(entry)
+        entry.sync(self._selector, paused=True)  # registered under nothing now
         if failed:
             self._failed_watchers += 1
         _close_watcher(entry.watcher)
@@ -431,19 +410,6 @@ class _SinkDriver:
                     return False
             self.on_timers(timers, time.monotonic())
             self._pipeline.collect()
-
-
-class _Entry:
-    """A watcher attached to the loop, with the descriptor it is registered under."""
-
-    __slots__ = ("acknowledge", "attached", "events", "fd", "watcher")
-
-    def __init__(self, watcher: Watcher) -> None:
-        self.watcher = watcher
-        self.events = 0
-        self.fd = -1
-        self.attached = True
-        self.acknowledge = watcher.acknowledge if isinstance(watcher, Acknowledging) else None
 
 
 def _close_watcher(watcher: Watcher) -> None:

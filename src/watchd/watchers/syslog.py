@@ -4,19 +4,19 @@ Each message becomes one event. A body that is a JSON object is a record and
 goes through the dialects (loki-mode's own forwarding arrives as loki events,
 another watchd's as the events it sent); any other message becomes a ``syslog``
 event with the header in ``extra``. Malformed messages are counted and
-reported, never fatal. A TCP listener keeps its connections in an epoll set of
-its own, whose descriptor is what the loop selects on.
+reported, never fatal. A TCP listener gives the loop its own descriptor and
+each connection's (``SelectsMany``): the loop selects on all of them and says
+which are readable, so no selector is nested in another.
 """
 
 from __future__ import annotations
 
 import errno
-import select
 import socket
 import struct
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,40 +243,46 @@ class TcpListener:
         self._log = structlog.get_logger("watchd").bind(source=name)
         self._listener = _bound(socket.SOCK_STREAM, address, name)
         self._listener.listen(128)
-        self._epoll = select.epoll()
-        self._epoll.register(self._listener.fileno(), select.EPOLLIN)
         self._connections: dict[int, _Connection] = {}
         self._by_host: Counter[str] = Counter()
         self._refused_hosts: set[str] = set()  # said once, until the address drops below
-        self._more = False
 
     def fileno(self) -> int:
-        """Return the epoll descriptor of the listener and its connections."""
-        return self._epoll.fileno()
+        """Return the listener's descriptor (the loop selects on :meth:`filenos`)."""
+        return self._listener.fileno()
+
+    def filenos(self) -> list[int]:
+        """Return the listener's descriptor and each connection's: the loop selects on all."""
+        return [self._listener.fileno(), *self._connections]
 
     def timeout(self) -> float | None:
-        """Return 0 while messages were left for the next poll, else when a connection expires."""
-        if self._more:
-            return 0.0
+        """Return when the connection longest without a message expires (None: none open)."""
         if not self._connections:
             return None
         oldest = min(c.progress_at for c in self._connections.values())
         return max(oldest + self._idle_timeout - self._clock(), 0.0)
 
-    def poll(self) -> list[WatchEvent]:
-        """Accept connections, read what they sent, close those that stalled."""
+    def poll_ready(self, ready: Sequence[int]) -> list[WatchEvent]:
+        """Accept connections and read what the readable ones sent, then close stalled ones.
+
+        Past the budget the rest wait: still readable, the loop selects them again.
+        """
         events: list[WatchEvent] = []
-        self._more = False
-        for fd, _ in self._epoll.poll(0):
-            if fd == self._listener.fileno():
+        listener = self._listener.fileno()
+        for fd in ready:
+            if fd == listener:
                 self._accept()
             elif fd in self._connections:
                 self._read(fd, events)
             if len(events) >= POLL_BUDGET:
-                self._more = True
                 break
         self._expire()
         return events
+
+    def poll(self) -> list[WatchEvent]:
+        """Close the connections that stalled (the loop calls it when one is due)."""
+        self._expire()
+        return []
 
     def _expire(self) -> None:
         """Close every connection that completed no message for idle_timeout."""
@@ -323,7 +329,6 @@ class TcpListener:
                 sock, FrameSplitter(self._limit), peer, host, now
             )
             self._by_host[host] += 1
-            self._epoll.register(sock.fileno(), select.EPOLLIN | select.EPOLLRDHUP)
 
     def _make_room(self) -> None:
         """Close the connection longest without a message, for a new one."""
@@ -363,15 +368,13 @@ class TcpListener:
         if self._by_host[connection.host] <= 0:
             del self._by_host[connection.host]
             self._refused_hosts.discard(connection.host)
-        self._epoll.unregister(fd)
         connection.sock.close()
 
     def close(self) -> None:
-        """Close every connection, the listener and the epoll set; report what was skipped."""
+        """Close every connection and the listener; report what was skipped."""
         for fd in list(self._connections):
             self._drop(fd)
         self._listener.close()
-        self._epoll.close()
         self._skips.summarize()
 
 
