@@ -171,7 +171,8 @@ def _logfmt_value(value: str) -> str:
     if value and all(c.isalnum() or c in "-._:/+@" for c in value):
         return value
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
+    # Every character a terminal or a line reader acts on, escaped (watchd.testing checks it).
+    return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
 
 
 def make_logfmt(options: Options, context: FormatContext) -> Formatter:
