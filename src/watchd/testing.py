@@ -153,7 +153,7 @@ def check_format(
                 raise _say("format", name, "gave more than one CSV row", event)
         elif framing == "crlf":
             if "\n" in text or "\r" in text:
-                raise _say("format", name, "let a CR or LF through (one frame became several)", event)
+                raise _say("format", name, "let a CR or LF through", event)
         elif text.splitlines() not in ([text], []):
             raise _say("format", name, "let a line end through (one frame became several)", event)
 
@@ -190,8 +190,9 @@ def check_sink(
     *make* builds the sink; *delivered* returns the marker (``n=0``,
     ``n=1``, ...) of each event the sink's peer (its file, its collector)
     has, in order, once the run has ended: each event carries it as its
-    action, its container and its detail, so any of them will do. The events go through a real :class:`~watchd.core.loop.EventLoop`
-    in batches of *batch*: an asynchronous sink is driven as in a run.
+    action, its container and its detail, so any of them will do. The
+    events go through a real :class:`~watchd.core.loop.EventLoop` in batches
+    of *batch*: an asynchronous sink is driven as in a run.
     """
     from watchd.core.loop import EventLoop  # noqa: PLC0415 - the loop only for this check
     from watchd.core.pipeline import Pipeline  # noqa: PLC0415

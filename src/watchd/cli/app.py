@@ -27,6 +27,7 @@ from watchd.cli.arguments import (
     positive_int,
 )
 from watchd.cli.install import add_service_commands
+from watchd.cli.listing import cmd_plugins
 from watchd.cli.run import cmd_run
 from watchd.commands.selection import filter_specs
 from watchd.core.context import Registry
@@ -216,7 +217,7 @@ def build_parser(host: PluginHost, registry: Registry | None = None) -> argparse
         examples=("watchd plugins", "watchd -p no:siem plugins --json"),
     )
     plugins.add_argument("--json", action="store_true", help="one JSON object per plugin")
-    plugins.set_defaults(handler=_cmd_plugins)
+    plugins.set_defaults(handler=cmd_plugins)
 
     add_batch_commands(commands, common, formats)
     add_trail_tools(commands, common)
@@ -368,38 +369,6 @@ def _cmd_demo(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> i
     from watchd.commands.demo import run_demo  # noqa: PLC0415 - only the demo needs it
 
     return run_demo(host, registry, ns)
-
-
-def _cmd_plugins(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
-    tables = registry.tables()
-    out = sys.stdout
-    for name, info in host.info.items():
-        provides = {
-            kind: [entry.name for entry in table if entry.plugin == name]
-            for kind, table in tables.items()
-        }
-        if ns.json:
-            row = {
-                "name": name,
-                "kind": info.kind,
-                "version": info.version,
-                "distribution": info.distribution,
-                "hooks": host.hooks_of(name),
-                **provides,
-            }
-            out.write(orjson.dumps(row).decode() + "\n")
-            continue
-        origin = "built-in" if info.kind == "builtin" else info.distribution or info.kind
-        out.write(f"{name} {info.version} ({origin})\n")
-        for kind, names in provides.items():
-            if names:
-                out.write(f"    {kind}: {', '.join(names)}\n")
-        if ns.verbose:  # each type with its line of help
-            for table in tables.values():
-                for entry in table:
-                    if entry.plugin == name:
-                        out.write(f"        {entry.name}: {entry.help or '(no help)'}\n")
-    return EXIT_OK
 
 
 def _overview() -> int:
