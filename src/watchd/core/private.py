@@ -89,10 +89,10 @@ def why_not_writable(path: str) -> str | None:
         if os.path.lexists(current):
             return f"{current} is not a directory"
         current = os.path.dirname(current)
+    if os.statvfs(current).f_flag & os.ST_RDONLY:  # asked first: access() says EACCES for it too
+        return f"{current}: Read-only file system"
     if not os.access(current, os.W_OK | os.X_OK):
         return f"{current} is not writable by this user"
-    if os.statvfs(current).f_flag & os.ST_RDONLY:
-        return f"{current} is on a read-only file system"
     kind = _file_system(current)
     if kind in _PSEUDO:
         return f"{current} is on a {kind} file system, which holds no files"
