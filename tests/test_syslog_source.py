@@ -185,3 +185,26 @@ def test_the_tcp_listener_and_its_connections_are_in_the_loops_own_selector(watc
     finally:
         for peer in peers:
             peer.close()
+
+
+def test_a_peer_that_leaves_while_another_comes_loses_nothing(watchd: Any) -> None:
+    # A dropped connection's descriptor is let go by the loop before it is closed, so a
+    # connection accepted in the same poll never takes a number the loop still selects.
+    proc, port = listen(watchd, "tcp")
+    for n in range(12):  # 24 connections: within the 32 one address may hold at once
+        leaving = socket.create_connection(("127.0.0.1", port))
+        leaving.sendall(b"<13>1 2026-02-15T14:30:00Z h app - - - gone %d\n" % n)
+        leaving.close()
+        with socket.create_connection(("127.0.0.1", port)) as coming:
+            coming.sendall(b"<13>1 2026-02-15T14:30:00Z h app - - - came %d\n" % n)
+    got = sorted(event["detail"] for event in proc.read_json(24))
+    assert got == sorted([f"gone {n}" for n in range(12)] + [f"came {n}" for n in range(12)])
+    fds = Path(f"/proc/{proc.pid}/fd")
+
+    def sockets() -> int:
+        return sum(os.readlink(fd).startswith("socket:") for fd in fds.iterdir())
+
+    deadline = time.monotonic() + 10
+    while sockets() > 3 and time.monotonic() < deadline:  # the listener and the wakeup pair
+        time.sleep(0.05)
+    assert sockets() <= 3  # every dropped connection closed

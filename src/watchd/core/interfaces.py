@@ -56,7 +56,10 @@ class SelectsMany(Protocol):
     gives (a connection accepted in the last poll is selected on at once)
     and calls :meth:`poll_ready` with those found readable; ``poll()`` is
     still called when its ``timeout()`` is due. Its ``fileno()`` is not used.
-    A watcher never nests a selector of its own.
+    A watcher never nests a selector of its own. A descriptor it gives up
+    (a connection it drops) stays open until its next poll: the loop lets it
+    go from the selector before then, so a new descriptor cannot take its
+    number while the old one is still registered.
 
     .. versionadded:: 0.1.0
     """

@@ -246,6 +246,7 @@ class TcpListener:
         self._connections: dict[int, _Connection] = {}
         self._by_host: Counter[str] = Counter()
         self._refused_hosts: set[str] = set()  # said once, until the address drops below
+        self._closing: list[socket.socket] = []  # dropped, closed at the next poll
 
     def fileno(self) -> int:
         """Return the listener's descriptor (the loop selects on :meth:`filenos`)."""
@@ -256,7 +257,12 @@ class TcpListener:
         return [self._listener.fileno(), *self._connections]
 
     def timeout(self) -> float | None:
-        """Return when the connection longest without a message expires (None: none open)."""
+        """Return when the connection longest without a message expires (None: none open).
+
+        At once while dropped connections wait to be closed (the loop let them go already).
+        """
+        if self._closing:
+            return 0.0
         if not self._connections:
             return None
         oldest = min(c.progress_at for c in self._connections.values())
@@ -267,6 +273,7 @@ class TcpListener:
 
         Past the budget the rest wait: still readable, the loop selects them again.
         """
+        self._close_dropped()
         events: list[WatchEvent] = []
         listener = self._listener.fileno()
         for fd in ready:
@@ -281,6 +288,7 @@ class TcpListener:
 
     def poll(self) -> list[WatchEvent]:
         """Close the connections that stalled (the loop calls it when one is due)."""
+        self._close_dropped()
         self._expire()
         return []
 
@@ -368,12 +376,20 @@ class TcpListener:
         if self._by_host[connection.host] <= 0:
             del self._by_host[connection.host]
             self._refused_hosts.discard(connection.host)
-        connection.sock.close()
+        # Closed at the next poll, not now: the loop lets the descriptor go first, so a
+        # connection accepted meanwhile cannot take its number while it is still selected.
+        self._closing.append(connection.sock)
+
+    def _close_dropped(self) -> None:
+        for sock in self._closing:
+            sock.close()
+        self._closing.clear()
 
     def close(self) -> None:
         """Close every connection and the listener; report what was skipped."""
         for fd in list(self._connections):
             self._drop(fd)
+        self._close_dropped()
         self._listener.close()
         self._skips.summarize()
 
