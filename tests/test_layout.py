@@ -37,3 +37,20 @@ def test_the_public_api_imports_without_a_warning():
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_every_public_type_function_and_hook_says_the_version_that_added_it():
+    import inspect  # noqa: PLC0415
+
+    import watchd  # noqa: PLC0415
+    from watchd.core import hookspecs  # noqa: PLC0415
+
+    public = [getattr(watchd, name) for name in watchd.__all__]
+    public = [obj for obj in public if inspect.isclass(obj) or inspect.isfunction(obj)]
+    hooks = [
+        f for n, f in inspect.getmembers(hookspecs, inspect.isfunction) if n.startswith("watchd_")
+    ]
+    unmarked = [
+        obj.__name__ for obj in [*public, *hooks] if ".. versionadded::" not in (obj.__doc__ or "")
+    ]
+    assert unmarked == []

@@ -156,7 +156,10 @@ def emit_fields(
 
 
 class AuditWriter:
-    """Appends records of one schema to one file; safe across threads and processes."""
+    """Appends records of one schema to one file; safe across threads and processes.
+
+    .. versionadded:: 0.1.0
+    """
 
     def __init__(
         self, path: str | os.PathLike[str], schema: str = "terok", *, chain: bool = False

@@ -26,7 +26,10 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class StartAt:
-    """Where a source starts in what already exists: the end, the beginning, N back, or a time."""
+    """Where a source starts in what already exists: the end, the beginning, N back, or a time.
+
+    .. versionadded:: 0.1.0
+    """
 
     mode: Literal["end", "beginning", "last", "since"] = "end"
     count: int = 0
@@ -35,14 +38,20 @@ class StartAt:
 
 @dataclass(frozen=True, eq=False)
 class ResourceKey(Generic[T]):
-    """Names a resource that the watchers of one run share (say, one inotify instance)."""
+    """Names a resource that the watchers of one run share (say, one inotify instance).
+
+    .. versionadded:: 0.1.0
+    """
 
     name: str
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """How a run reads and keeps state: the command line's settings, parsed."""
+    """How a run reads and keeps state: the command line's settings, parsed.
+
+    .. versionadded:: 0.1.0
+    """
 
     start: StartAt = StartAt()
     poll_interval: float = 0.25
@@ -103,6 +112,8 @@ class RunContext:
     ``options`` is the parsed command line, including the options plugins added
     through ``watchd_addoption``; ``settings`` what watchd made of it
     (``context.settings.start``, ``context.settings.state_dir``, ...).
+
+    .. versionadded:: 0.1.0
     """
 
     options: argparse.Namespace

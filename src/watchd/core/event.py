@@ -36,7 +36,10 @@ def normalize_level(value: str) -> str | None:
 
 
 class Cursor(NamedTuple):
-    """Where an event's record ends in its source (what a sink acknowledges), and starts."""
+    """Where an event's record ends in its source (what a sink acknowledges), and starts.
+
+    .. versionadded:: 0.1.0
+    """
 
     source: str
     offset: int
@@ -89,6 +92,8 @@ class WatchEvent(_Internal, msgspec.Struct, frozen=True, gc=False, omit_defaults
     they order events, acknowledge delivery and keep the record as it was read
     (for formats that reproduce it); they are not part of the JSON form and do
     not take part in comparisons.
+
+    .. versionadded:: 0.1.0
     """
 
     ts: str
@@ -194,7 +199,10 @@ def set_position(event: WatchEvent, block: Positions, index: int) -> None:
 
 
 def set_time(event: WatchEvent, when: datetime | None) -> WatchEvent:
-    """Give *event* its time (None: it has none, as for a record stamped with the read time)."""
+    """Give *event* its time (None: it has none, as for a record stamped with the read time).
+
+    .. versionadded:: 0.1.0
+    """
     _set_time(event, when)
     return event
 

@@ -32,6 +32,8 @@ def watchd_addoption(parser: argparse.ArgumentParser) -> None:
     ``run`` sub-command's parser. Use long option names prefixed with your
     plugin's name (``--example-stamp``); read the values in
     :func:`watchd_configure` from ``context.options``.
+
+    .. versionadded:: 0.1.0
     """
 
 
@@ -44,6 +46,8 @@ def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
     ``spec.options`` (``spec.options.number("interval", 250)``); options it does
     not take are reported to the user as unknown. Raise
     :class:`watchd.UsageError` for a target or option it cannot use.
+
+    .. versionadded:: 0.1.0
     """
 
 
@@ -54,6 +58,8 @@ def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     ``factory(spec, context)`` is called once per ``--sink NAME[:TARGET],...``
     and returns a :class:`watchd.Sink`. A sink that writes text should look its
     format up in ``context.registry.formats`` so every format works with it.
+
+    .. versionadded:: 0.1.0
     """
 
 
@@ -66,6 +72,8 @@ def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
     newline. It may take format options from the sink's spec (``options``).
     Output must stay one frame whatever the field values hold: escape or replace
     newlines and control characters.
+
+    .. versionadded:: 0.1.0
     """
 
 
@@ -76,6 +84,8 @@ def watchd_register_dialects(dialects: TypeTable[Dialect]) -> None:
     A :class:`watchd.Dialect` maps one producer's JSON record shape onto
     :class:`watchd.WatchEvent`; sources that read records select it with
     ``schema=NAME``.
+
+    .. versionadded:: 0.1.0
     """
 
 
@@ -86,6 +96,8 @@ def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
     ``factory(spec, context)`` is called once per ``--apply NAME[:ARG],...`` and
     returns a callable that takes a batch (a list of events) and returns the
     events to pass on. It runs on every batch, so keep it to plain Python.
+
+    .. versionadded:: 0.1.0
     """
 
 
@@ -112,6 +124,8 @@ def watchd_configure(context: RunContext) -> None:
 
     Called once, after the types are registered and before any source or sink
     is built. Read your options from ``context.options``.
+
+    .. versionadded:: 0.1.0
     """
 
 
@@ -121,4 +135,6 @@ def watchd_unconfigure(context: RunContext) -> None:
 
     Called once, also when the run ended with an error, if
     :func:`watchd_configure` was called.
+
+    .. versionadded:: 0.1.0
     """

@@ -22,6 +22,8 @@ class Watcher(Protocol):
     :meth:`timeout` seconds have passed, whichever comes first. Several watchers
     may return the same descriptor (all file watchers share one inotify
     instance); the loop then polls each of them when it is readable.
+
+    .. versionadded:: 0.1.0
     """
 
     name: str
@@ -75,7 +77,10 @@ class SelectsMany(Protocol):
 
 @runtime_checkable
 class Acknowledging(Protocol):
-    """A watcher that keeps checkpoints: told when its events have been delivered."""
+    """A watcher that keeps checkpoints: told when its events have been delivered.
+
+    .. versionadded:: 0.1.0
+    """
 
     def acknowledge(self) -> None:
         """Record that every sink has the events of the oldest poll not yet acknowledged.
@@ -89,7 +94,10 @@ class Acknowledging(Protocol):
 
 @runtime_checkable
 class Sink(Protocol):
-    """A destination for events; it receives them in batches."""
+    """A destination for events; it receives them in batches.
+
+    .. versionadded:: 0.1.0
+    """
 
     name: str
 
@@ -175,6 +183,8 @@ class AsyncSink(Sink, Protocol):
     always, so a peer that closes is noticed at once, and for writing while
     :meth:`wants_write`), and calls back. While :meth:`has_room` is False the
     loop stops reading sources: the files are the buffer, nothing is dropped.
+
+    .. versionadded:: 0.1.0
     """
 
     def fileno(self) -> int:
@@ -235,7 +245,10 @@ def delivering(sink: object) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class RecordSource:
-    """Where a record was read: what a dialect needs besides the record itself."""
+    """Where a record was read: what a dialect needs besides the record itself.
+
+    .. versionadded:: 0.1.0
+    """
 
     source: str
     origin: str
@@ -248,6 +261,8 @@ class Dialect(Protocol):
     """Maps one producer's record shape onto :class:`~watchd.WatchEvent`.
 
     A dialect that decides by the record's keys alone says so: see :class:`KeyedDialect`.
+
+    .. versionadded:: 0.1.0
     """
 
     name: str
@@ -278,6 +293,8 @@ class FormatContext:
     With *several_origins* the run reads more than one file (several sources,
     a directory, a glob), so a format for people says which file each event
     is from, as ``tail -F a b`` does.
+
+    .. versionadded:: 0.1.0
     """
 
     color: bool = False
@@ -297,6 +314,8 @@ class Merging(Protocol):
 
     With ``merges`` True its events are put in time order across its files
     (``--reorder-window``) even when it is the run's only source.
+
+    .. versionadded:: 0.1.0
     """
 
     merges: bool
@@ -308,6 +327,8 @@ class HangupAware(Sink, Protocol):
 
     The loop selects on :meth:`hangup_fileno` and stops the run when the reader
     hangs up, instead of waiting for the next write to fail.
+
+    .. versionadded:: 0.1.0
     """
 
     def hangup_fileno(self) -> int:
@@ -321,6 +342,8 @@ class HeaderedFormatter(Protocol):
 
     The sink writes :attr:`header` (bytes, no newline) once, at the start of a
     new output: an empty file or a fresh stream, not after a reload.
+
+    .. versionadded:: 0.1.0
     """
 
     header: bytes
@@ -337,6 +360,8 @@ class BatchDialect(Dialect, Protocol):
     :meth:`to_events` returns exactly what :meth:`Dialect.to_event` returns
     for each record, in order; it may raise, and the source then maps the
     block record by record. A dialect without it is called once per record.
+
+    .. versionadded:: 0.1.0
     """
 
     def to_events(self, records: list[dict[str, Any]], where: RecordSource) -> list[WatchEvent]:
@@ -352,6 +377,8 @@ class BatchFormatter(Protocol):
     newline, exactly as calling the format on each would; it may raise where
     some event is one it cannot write that way, and the sink then writes the
     batch event by event.
+
+    .. versionadded:: 0.1.0
     """
 
     def __call__(self, event: WatchEvent) -> bytes:
@@ -369,6 +396,8 @@ class KeyedDialect(Dialect, Protocol):
 
     ``auto`` then remembers its choice for each set of keys instead of asking
     every record.
+
+    .. versionadded:: 0.1.0
     """
 
     matches_by_keys: ClassVar[bool]

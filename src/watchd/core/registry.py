@@ -31,6 +31,8 @@ class TypeTable(Generic[T]):
     A plugin's registration hook is handed :meth:`for_plugin`'s view, so each
     entry records who added it. An installed plugin may replace a built-in entry
     of the same name; two installed plugins may not claim the same name.
+
+    .. versionadded:: 0.1.0
     """
 
     def __init__(

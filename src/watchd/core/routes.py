@@ -21,7 +21,10 @@ from watchd.core.event import WatchEvent
 
 @dataclass(frozen=True)
 class Answer:
-    """A response body: its media type, the chunks, and headers to add."""
+    """A response body: its media type, the chunks, and headers to add.
+
+    .. versionadded:: 0.1.0
+    """
 
     media_type: str
     chunks: Iterator[bytes]
@@ -29,11 +32,17 @@ class Answer:
 
 
 class BadRequestError(Exception):
-    """A parameter is wrong: the message names it (it becomes a 400)."""
+    """A parameter is wrong: the message names it (it becomes a 400).
+
+    .. versionadded:: 0.1.0
+    """
 
 
 class RunTrails(Protocol):
-    """What a route may read: the run's audit trails, as ``watchd query`` reads them."""
+    """What a route may read: the run's audit trails, as ``watchd query`` reads them.
+
+    .. versionadded:: 0.1.0
+    """
 
     @property
     def targets(self) -> list[str]:

@@ -29,6 +29,8 @@ class Options:
 
     After every consumer has taken its keys, :meth:`finish` rejects what is left,
     so a misspelt option is an error, never silently ignored.
+
+    .. versionadded:: 0.1.0
     """
 
     values: dict[str, str] = field(default_factory=dict)
@@ -128,7 +130,10 @@ class Options:
 
 @dataclass
 class Spec:
-    """One parsed spec: its type, its target (may be empty) and its options."""
+    """One parsed spec: its type, its target (may be empty) and its options.
+
+    .. versionadded:: 0.1.0
+    """
 
     type: str
     target: str

@@ -257,14 +257,9 @@ class TcpListener:
         return [self._listener.fileno(), *self._connections]
 
     def timeout(self) -> float | None:
-        """Return when the connection longest without a message expires (None: none open).
-
-        At once while dropped connections wait to be closed (the loop let them go already).
-        """
-        if self._closing:
-            return 0.0
-        if not self._connections:
-            return None
+        """Return when a connection expires (None: none open; 0: dropped ones to close)."""
+        if self._closing or not self._connections:
+            return 0.0 if self._closing else None
         oldest = min(c.progress_at for c in self._connections.values())
         return max(oldest + self._idle_timeout - self._clock(), 0.0)
 
@@ -381,9 +376,8 @@ class TcpListener:
         self._closing.append(connection.sock)
 
     def _close_dropped(self) -> None:
-        for sock in self._closing:
-            sock.close()
-        self._closing.clear()
+        while self._closing:
+            self._closing.pop().close()
 
     def close(self) -> None:
         """Close every connection and the listener; report what was skipped."""
