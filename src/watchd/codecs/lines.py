@@ -181,6 +181,27 @@ class LineBlock:
         return None if self.records is None else self.records[index]
 
 
+def lines_forward_at(
+    fd: int, start: int, end: int | None, splitter: LineSplitter, block: int = BACKWARD_BLOCK
+) -> Iterator[tuple[int, bytes]]:
+    """Yield (start, line) for each complete line from *start* (a line's start) on.
+
+    Lines that end by *end* (None: what the file holds, however long it grows
+    as it is read), split by *splitter*: a line it finds too long is passed
+    over, and where it starts is in its ``take_too_long()``; a last line
+    without its newline is left in its fragment (``pending``).
+    """
+    splitter.reset(start)
+    offset = start
+    while end is None or offset < end:
+        chunk = os.pread(fd, block if end is None else min(block, end - offset), offset)
+        if not chunk:
+            return
+        offset += len(chunk)
+        for line, line_end in splitter.feed(chunk, offset):
+            yield line_end - len(line) - 1, line
+
+
 def lines_backward(fd: int, end: int) -> Iterator[bytes]:
     """Yield the non-blank lines of the file's first *end* bytes, the last one first.
 

@@ -31,6 +31,7 @@ from watchd.codecs.lines import (
     LineSplitter,
     end_of_last_line,
     lines_backward_at,
+    lines_forward_at,
 )
 from watchd.codecs.records import Skip, decode_record
 from watchd.core.context import RunContext
@@ -276,23 +277,21 @@ def _forward(
     try:
         offset, end = _span(fd, path, window, reading) if window.bounded else (0, None)
         splitter = LineSplitter(source.max_line_bytes)
-        splitter.reset(offset)
-        while end is None or offset < end:
-            chunk = os.pread(fd, _BLOCK if end is None else min(_BLOCK, end - offset), offset)
-            if not chunk:
-                break
-            offset += len(chunk)
-            block = splitter.feed_block(chunk, offset, path)
-            for start in splitter.take_too_long():
-                reading.skips.note(OVER_LONG, path, start)
-            for line, line_end in zip(block.lines, block.ends, strict=True):
-                yield line, line_end - len(line) - 1
+        for start, line in lines_forward_at(fd, offset, end, splitter, _BLOCK):
+            _note_too_long(splitter, path, reading)
+            yield line, start
+        _note_too_long(splitter, path, reading)
         if end is None and splitter.pending:
             reading.skips.note(UNFINISHED, path, splitter.safe_offset)  # said, not dropped
     except OSError as exc:  # a directory given as a file, an I/O error
         reading.cannot_open(path, exc)
     finally:
         os.close(fd)
+
+
+def _note_too_long(splitter: LineSplitter, path: str, reading: Reading) -> None:
+    for start in splitter.take_too_long():
+        reading.skips.note(OVER_LONG, path, start)
 
 
 def _backward(

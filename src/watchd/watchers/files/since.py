@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from watchd.codecs.lines import MAX_LINE_BYTES, LineSplitter
+from watchd.codecs.lines import MAX_LINE_BYTES, LineSplitter, lines_forward_at
 from watchd.codecs.records import Skip, decode_record
 from watchd.core.timestamps import parse_timestamp
 from watchd.watchers.dialects.generic import TIME_KEYS
@@ -47,16 +47,7 @@ def _lines_from(fd: int, start: int, end: int, block: int = _BLOCK) -> Iterator[
     *start* is a line's start. A line too long to be a record is passed over,
     as the trail passes it over.
     """
-    splitter = LineSplitter(MAX_LINE_BYTES)
-    splitter.reset(start)
-    offset = start
-    while offset < end:
-        chunk = os.pread(fd, min(block, end - offset), offset)
-        if not chunk:
-            return
-        offset += len(chunk)
-        for line, line_end in splitter.feed(chunk, offset):
-            yield line_end - len(line) - 1, line
+    return lines_forward_at(fd, start, end, LineSplitter(MAX_LINE_BYTES), block)
 
 
 def _line_start_after(fd: int, position: int, end: int) -> int:
