@@ -202,24 +202,26 @@ class LokiApi:
         kept = (record for event, record in self._records() if keep(event, record))
         return heapq.nlargest(count, kept, key=_stamp)
 
-    def _dashboard_files(self) -> list[Path]:
+    def _dashboard_files(self) -> dict[Path, bool]:
         """Return the run's files whose first record is a dashboard one, oldest first.
 
-        Which files are loki-mode's is read leniently (a byte order mark
-        before a dashboard record still makes a dashboard file), whether one
-        holds is then checked strictly.
+        Each with whether it has integrity (loki-mode's ``_file_has_integrity``),
+        from one read of its first line: which files are loki-mode's is read
+        leniently (a byte order mark before a dashboard record still makes a
+        dashboard file), whether one has integrity strictly, as loki-mode reads.
         """
-        files: list[Path] = []
+        files: dict[Path, bool] = {}
         for target in self._api.targets:
             try:
                 found = trail_files(target)
             except UsageError:  # a trail not there yet holds no links
                 continue
             for path in found:
-                first = _first_record(path, decode_record)
-                if first is not None and is_chained(first):
-                    files.append(path)
-        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+                first, strict = _first_records(path)
+                if isinstance(first, dict) and is_chained(first):
+                    files[path] = isinstance(strict, dict) and HASH_KEY in strict
+        order = sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+        return {path: files[path] for path in order}
 
 
 def _stamp(record: Record) -> str:
@@ -301,35 +303,37 @@ def _csv(records: list[Record]) -> bytes:
 # -- loki-mode's verification, file by file ---------------------------------------
 
 
-def _lines(
-    path: Path, decode: Callable[[bytes], Record | Skip] = decode_link
-) -> Iterator[tuple[int, Record | None]]:
+def _lines(path: Path) -> Iterator[tuple[int, Record | None]]:
     """Yield (line number, record, or None when unreadable) for each line that is not blank.
 
-    Read strictly, as loki-mode's verifier reads (a byte order mark is not
-    JSON), unless another *decode* is given.
+    Read strictly, as loki-mode's verifier reads (a byte order mark is not JSON).
     """
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
-            record = decode(line)
+            record = decode_link(line)
             if record is Skip.BLANK:
                 continue
             yield number, None if isinstance(record, Skip) else record
 
 
-def _first_record(path: Path, decode: Callable[[bytes], Record | Skip]) -> Record | None:
-    """Return the file's first record that is not blank; None if it is unreadable or absent."""
+def _first_records(path: Path) -> tuple[Record | Skip | None, Record | Skip | None]:
+    """Return the file's first line that is not blank, read leniently and read strictly.
+
+    Each reading has its own first line: one holding only a byte order mark
+    is blank to the lenient one, not to the strict one. None where there is none.
+    """
+    strict: Record | Skip | None = None
     try:
-        first = next(_lines(path, decode), None)
+        with path.open("rb") as handle:
+            for line in handle:
+                if strict is None and (link := decode_link(line)) is not Skip.BLANK:
+                    strict = link
+                record = decode_record(line)
+                if record is not Skip.BLANK:
+                    return record, strict
     except OSError:
-        return None
-    return None if first is None else first[1]
-
-
-def has_integrity(path: Path) -> bool:
-    """Return loki-mode's ``_file_has_integrity``: the first record, read strictly, has a hash."""
-    first = _first_record(path, decode_link)
-    return first is not None and HASH_KEY in first
+        return None, None
+    return None, strict
 
 
 def verify_file(path: Path, start: str) -> dict[str, object]:
@@ -357,8 +361,11 @@ def verify_file(path: Path, start: str) -> dict[str, object]:
     return verdict(None)
 
 
-def verify_dashboard(files: list[Path]) -> dict[str, object]:
-    """Return ``/api/v2/audit/verify``: the chain across *files* (oldest first) and each's check.
+def verify_dashboard(integrity: Mapping[Path, bool]) -> dict[str, object]:
+    """Return ``/api/v2/audit/verify``: the chain across the files and each one's check.
+
+    *integrity* holds the files, oldest first, each with whether it has
+    integrity (loki-mode's ``_file_has_integrity``).
 
     As loki-mode walks them: files without hashes before the chain begins are
     skipped; once it has begun, each file must continue it. The per-file list
@@ -375,7 +382,7 @@ def verify_dashboard(files: list[Path]) -> dict[str, object]:
         "genesis_file": None,
     }
     head, checked, skipped, entries = GENESIS, 0, 0, 0
-    integrity = {path: has_integrity(path) for path in files}
+    files = list(integrity)
     for path in files:
         if aggregate["genesis_file"] is None:
             if not integrity[path]:
