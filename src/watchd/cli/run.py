@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import io
-import os
 import resource
 import sys
 from collections.abc import Callable
@@ -26,6 +24,8 @@ from watchd.core.spec import Spec, parse_spec
 from watchd.core.timestamps import parse_when
 from watchd.http.setup import http_setup
 from watchd.watchers.audit import scope_of
+from watchd.watchers.files.scope import Scope
+from watchd.watchers.files.symlinks import INSIDE
 
 
 def plan_from_args(ns: argparse.Namespace) -> RunPlan:
@@ -71,11 +71,8 @@ def _several_origins(sources: list[Spec]) -> bool:
     if len(sources) != 1:
         return len(sources) > 1
     spec = sources[0]
-    target = spec.target or ""
-    return spec.type == "audit" and (
-        scope_of(target) != os.path.expanduser(target)
-        or (glob.has_magic(target) or "|" in os.path.basename(target))
-    )
+    # A directory's scope is its files' glob: a glob either way, as the audit source sees it.
+    return spec.type == "audit" and Scope(scope_of(spec.target or ""), INSIDE).is_glob
 
 
 def _raise_open_files_limit() -> None:

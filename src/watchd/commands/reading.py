@@ -46,8 +46,9 @@ from watchd.watchers.audit import scope_of
 from watchd.watchers.dialects.generic import event_from
 from watchd.watchers.files.copies import UNREADABLE, compression_of, open_rotated
 from watchd.watchers.files.identity import file_kind
+from watchd.watchers.files.scope import Scope
 from watchd.watchers.files.since import offset_after, offset_since
-from watchd.watchers.files.symlinks import INSIDE, LinkRule
+from watchd.watchers.files.symlinks import INSIDE
 
 _log = structlog.get_logger("watchd")
 _BLOCK = 1 << 16
@@ -116,13 +117,14 @@ def files_of(target: str, where: str) -> list[str]:
     matches nothing in a directory that exists is no files.
     """
     expanded = os.path.abspath(scope_of(target))  # origin is absolute, as run gives it
+    scope = Scope(expanded, INSIDE)  # what run's source makes of it: a path, or a glob
     directory, name = os.path.split(expanded)
-    explicit = not glob.has_magic(expanded) and "|" not in name
+    explicit = not scope.is_glob
     fixed = _fixed_part(directory)
     if not os.path.isdir(fixed):
         missing = "no such file or directory" if explicit else f"no such directory {fixed}"
         raise UsageError(f"{where}: {target}: {missing}")
-    links = LinkRule(INSIDE, explicit=explicit)
+    links = scope.links
     found: dict[tuple[int, int], tuple[bool, str]] = {}  # a file once, by its own name if listed
     for alternative in name.split("|"):
         for path in glob.glob(os.path.join(directory, alternative)):
