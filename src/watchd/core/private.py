@@ -35,14 +35,7 @@ def make_dirs(path: str) -> None:
     A component that exists but is not a directory is reported by its name
     (NotADirectoryInPathError), not as the ``File exists`` that mkdir says.
     """
-    missing: list[str] = []
-    current = os.path.abspath(path)
-    while not os.path.isdir(current):
-        missing.append(current)
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
+    _, missing = _nearest_directory(path)
     for directory in reversed(missing):
         try:
             os.mkdir(directory, 0o700)
@@ -51,6 +44,19 @@ def make_dirs(path: str) -> None:
                 raise NotADirectoryInPathError(directory) from None
             continue
         os.chmod(directory, 0o700)  # the umask may have taken bits away; never adds any
+
+
+def _nearest_directory(path: str) -> tuple[str, list[str]]:
+    """Return *path*'s nearest existing directory, and what lies below it to make, leaf first."""
+    missing: list[str] = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return current, missing
 
 
 def fsync_directory(path: str) -> None:
@@ -84,11 +90,10 @@ def why_not_writable(path: str) -> str | None:
     that is no directory, the nearest existing directory not writable to this
     user, a read-only file system, a pseudo file system such as /proc.
     """
-    current = os.path.abspath(path)
-    while not os.path.isdir(current):
-        if os.path.lexists(current):
-            return f"{current} is not a directory"
-        current = os.path.dirname(current)
+    current, missing = _nearest_directory(path)
+    taken = next((part for part in missing if os.path.lexists(part)), None)
+    if taken is not None:
+        return f"{taken} is not a directory"
     if os.statvfs(current).f_flag & os.ST_RDONLY:  # asked first: access() says EACCES for it too
         return f"{current}: Read-only file system"
     if not os.access(current, os.W_OK | os.X_OK):
