@@ -18,7 +18,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -31,7 +31,7 @@ import structlog
 from watchd.core.errors import UsageError, setup_error
 from watchd.core.interfaces import delivering
 from watchd.core.registry import TypeTable
-from watchd.core.routes import BadRequestError, Handler, RoutesFactory, RunTrails
+from watchd.core.routes import Answer, BadRequestError, Handler, RoutesFactory, RunTrails
 from watchd.core.run import Running
 from watchd.core.spec import Spec
 from watchd.http.access import Access, Address
@@ -76,10 +76,6 @@ def _page_files() -> dict[str, tuple[str, bytes]]:
 
 #: The live view, read once when the server is first imported.
 PAGE = _page_files()
-#: The paths the server answers itself: no route set may take one.
-OWN_PATHS = frozenset(
-    (*PAGE, "/healthz", "/readyz", "/metrics", "/api/events", "/api/summary", "/api/verify")
-) | {"/api/events/stream"}
 
 
 def mounted(sets: TypeTable[RoutesFactory], trails: RunTrails) -> dict[str, Handler]:
@@ -346,36 +342,43 @@ class _Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST  # noqa: N815
 
     def _route(self, service: HttpService, path: str, query: str) -> None:
-        api = service.api
+        own = self.OWN.get(path)
         if path in PAGE:
             media_type, body = PAGE[path]
             if path == "/" and service.access.allows(None):  # open to all: its rows at once
                 body = body.replace(b"<!--held-->", held_island(service.live))
             self._send(HTTPStatus.OK, media_type, [body])
-        elif path == "/healthz":
-            ok = service.healthy()
-            status = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
-            self._json(status, {"status": "ok" if ok else "the loop does not answer"})
-        elif path == "/readyz":
-            ok, why = service.ready()
-            self._json(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, {"status": why})
-        elif path == "/metrics":
-            parameters(query, frozenset())
-            self._send(HTTPStatus.OK, CONTENT_TYPE, [exposition(service.metrics)])
-        elif path == "/api/events":
-            answer = api.events(query)
-            self._send(HTTPStatus.OK, answer.media_type, answer.chunks, answer.headers.items())
-        elif path == "/api/summary":
-            self._send(HTTPStatus.OK, "application/json", [api.summary(query)])
-        elif path == "/api/verify":
-            self._send(HTTPStatus.OK, "application/json", [api.verify(query)])
-        elif path == "/api/events/stream":
-            self._stream(service, query)
+        elif own is not None:
+            own(self, service, query)
         elif path in service.routes:  # a plugin's (loki-mode's endpoints are one)
-            answer = service.routes[path](query)
-            self._send(HTTPStatus.OK, answer.media_type, answer.chunks, answer.headers.items())
+            self._answer(service.routes[path](query))
         else:
             self._json(HTTPStatus.NOT_FOUND, {"error": "no such endpoint"})
+
+    def _healthz(self, service: HttpService, _query: str) -> None:
+        ok = service.healthy()
+        status = HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE
+        self._json(status, {"status": "ok" if ok else "the loop does not answer"})
+
+    def _readyz(self, service: HttpService, _query: str) -> None:
+        ok, why = service.ready()
+        self._json(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, {"status": why})
+
+    def _metrics(self, service: HttpService, query: str) -> None:
+        parameters(query, frozenset())
+        self._send(HTTPStatus.OK, CONTENT_TYPE, [exposition(service.metrics)])
+
+    def _events(self, service: HttpService, query: str) -> None:
+        self._answer(service.api.events(query))
+
+    def _summary(self, service: HttpService, query: str) -> None:
+        self._send(HTTPStatus.OK, "application/json", [service.api.summary(query)])
+
+    def _verify(self, service: HttpService, query: str) -> None:
+        self._send(HTTPStatus.OK, "application/json", [service.api.verify(query)])
+
+    def _answer(self, answer: Answer) -> None:
+        self._send(HTTPStatus.OK, answer.media_type, answer.chunks, answer.headers.items())
 
     # -- answers ---------------------------------------------------------------
 
@@ -428,3 +431,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         # Handed to the stream writer once this thread is done with the connection.
         self.stream = Stream(self.connection, seq, filters, with_record=raw == "1")
+
+    #: The endpoints the server answers itself (besides the page's files): no route set
+    #: may take one of these paths.
+    OWN: ClassVar[dict[str, Callable[[_Handler, HttpService, str], None]]] = {
+        "/healthz": _healthz,
+        "/readyz": _readyz,
+        "/metrics": _metrics,
+        "/api/events": _events,
+        "/api/summary": _summary,
+        "/api/verify": _verify,
+        "/api/events/stream": _stream,
+    }
+
+
+#: The paths the server answers itself: no route set may take one.
+OWN_PATHS = frozenset((*PAGE, *_Handler.OWN))
