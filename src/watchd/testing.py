@@ -206,12 +206,13 @@ def check_sink(
     got = list(delivered())
     if status != 0:
         raise ConformanceError(f"sink {name!r}: the run ended with exit status {status}")
-    missing = [detail for detail in sent if detail not in set(got)]
+    unique = set(got)
+    missing = [detail for detail in sent if detail not in unique]
     if missing:
         raise ConformanceError(
             f"sink {name!r}: {len(missing)} events never delivered: {missing[:3]}"
         )
-    if len(got) != len(set(got)):
+    if len(got) != len(unique):
         raise ConformanceError(f"sink {name!r}: events delivered twice")
     if got != sent:
         raise ConformanceError(f"sink {name!r}: events delivered out of order")
