@@ -10,7 +10,7 @@ from watchd.cli.config import with_config
 from watchd.cli.run import plan_from_args
 from watchd.commands.selection import filter_specs
 from watchd.core.plugins import PluginHost
-from watchd.core.run import RunPlan, factories_of
+from watchd.core.run import RunPlan
 from watchd.core.spec import parse_spec
 
 
@@ -28,8 +28,18 @@ def check_shown(command: str, stand_ins: dict[str, str] | None = None) -> None:
     parser = build_parser(host)
     registry = host.collect()
     ns = parse_command_line(parser, with_config(parser, words))
+    # Each type looked up; its values are not parsed: the docs name files this host lacks.
     if ns.command == "run":
-        factories_of(registry, plan_from_args(ns))
+        plan = plan_from_args(ns)
     elif ns.command in ("query", "summary"):
         sources = [parse_spec(text, "--source") for text in ns.source]
-        factories_of(registry, RunPlan(sources=sources, sinks=[], filters=filter_specs(ns)))
+        plan = RunPlan(sources=sources, sinks=[], filters=filter_specs(ns))
+    else:
+        return
+    for table, specs in (
+        (registry.sources, plan.sources),
+        (registry.sinks, plan.sinks),
+        (registry.filters, plan.filters),
+    ):
+        for spec in specs:
+            table.entry(spec.type, spec.options.where)

@@ -90,7 +90,7 @@ def test_file_sinks_and_dead_letters_refuse_a_link(tmp_path: Path) -> None:
         assert result.returncode == 2
         assert result.stderr == (
             f"watchd: error: --sink {sink!r}: "
-            + ("" if sink.startswith("file:") else "dead_letter=")
-            + f"{planted}: a symbolic link; watchd does not write through one\n"
+            + (f"{planted}" if sink.startswith("file:") else f"dead_letter={str(planted)!r}")
+            + ": a symbolic link; watchd does not write through one\n"
         )
     assert not (tmp_path / "victim").exists()

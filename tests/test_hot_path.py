@@ -72,7 +72,7 @@ class Registers:
     @hookimpl
     def watchd_register_sink_types(self, sinks):
         self.calls["sinks"] += 1
-        sinks.add(f"{self.name}-sink", lambda spec, context: None, "")
+        sinks.add(f"{self.name}-sink", lambda options, context: None)
 
     @hookimpl
     def watchd_register_formats(self, formats):

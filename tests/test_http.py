@@ -450,7 +450,7 @@ def test_a_connection_still_being_made_is_not_one_that_delivers():
     context = RunContext(argparse.Namespace(format=None), registry, io.BytesIO())
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound, never listening: refused
-        sink = registry.sinks.get("tcp", "")(
+        sink = registry.sinks.build(
             parse_spec(f"tcp:127.0.0.1:{closed.getsockname()[1]}", "--sink"), context
         )
         assert not delivering(sink)  # not tried yet

@@ -181,7 +181,7 @@ def test_validate_prints_the_plan_and_opens_nothing(tmp_path):
     assert (done.returncode, done.stderr) == (0, "")
     rows = done.stdout.splitlines()
     assert rows[0] == f"source  {listening}"  # the command line's --source wins over the file
-    assert rows[1].split()[:2] == ["dialect=auto", "limit=65536"]
+    assert rows[1].split()[:2] == ["dialect=auto", "limit=64KiB"]
     assert rows[2] == f"sink    syslog:udp://127.0.0.1:{port}"
     assert "format=rfc5424" in rows[3].split()
     assert rows[4] == f"sink    file:{tmp_path}/out/events.jsonl"
@@ -234,7 +234,7 @@ def test_validate_names_every_error_with_its_key_and_line(tmp_path):
         f"watchd: error: {config}:1: source: --source 'nosuchtype:/x': unknown source type"
         " 'nosuchtype' (available: audit, ito-branch, syslog, worktrees)",
         f"watchd: error: {config}:9: sink: --sink 'syslog:tcp://127.0.0.1:6514,framing=weird':"
-        " framing='weird' is not one of octet, lf, none",
+        " framing='weird': expected one of auto, octet, lf, none",
     ]
 
 

@@ -74,12 +74,12 @@ class LeakySink:
 
 @hookimpl
 def watchd_register_dialects(dialects):
-    dialects.add("leaky", LeakyDialect(), "raises, quoting the record")
+    dialects.add("leaky", LeakyDialect(), help="raises, quoting the record")
 
 
 @hookimpl
 def watchd_register_sink_types(sinks):
-    sinks.add("leaky", lambda spec, context: LeakySink(), "raises, quoting the events")
+    sinks.add("leaky", lambda options, context: LeakySink(), help="raises, quoting the events")
 """
 
 

@@ -186,7 +186,7 @@ def _routes(trails):
 
 @hookimpl
 def watchd_register_routes(routes):
-    routes.add("greedy", _routes, "takes /metrics")
+    routes.add("greedy", _routes, help="takes /metrics")
 """
 
 
@@ -209,7 +209,9 @@ def test_a_misspelt_option_is_named_with_the_one_meant_and_every_type_has_its_he
     assert result.returncode == 2
     assert result.stderr.endswith("; did you mean max_line_bytes?\n")
     listed = run_watchd("plugins", "-v").stdout
+    audit = listed.split("        audit: ", 1)[1].split("\n", 2)[1]  # its grammar, under its help
+    assert audit.startswith("            audit:PATH|GLOB|DIR[,from=end|beginning]")
     for option in ("integrity=", "max_line_bytes=", "poll_interval=", "rescan=", "rotate_wait=",
                    "hold_removed=", "copy_wait=", "follow_symlinks="):  # fmt: skip
-        assert option in listed.split("        audit: ", 1)[1].split("\n", 1)[0], option
+        assert option in audit, option
     assert "(no help)" not in listed

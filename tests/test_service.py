@@ -27,7 +27,14 @@ PLUGIN = textwrap.dedent(
     import os
     import time
 
-    from watchd import hookimpl
+    from watchd import OptionSet, hookimpl
+
+
+    class Folder(OptionSet):
+        """A folder the source looks in."""
+
+        target_form = "DIR"
+        target_required = True
 
 
     class Slow:
@@ -70,8 +77,8 @@ PLUGIN = textwrap.dedent(
 
     @hookimpl
     def watchd_register_source_types(sources):
-        sources.add("slow", lambda spec, context: Slow(spec.target), "slow:DIR")
-        sources.add("stuck", lambda spec, context: Stuck(spec.target), "stuck:DIR")
+        sources.add("slow", lambda options, context: Slow(options.target), Folder)
+        sources.add("stuck", lambda options, context: Stuck(options.target), Folder)
     '''
 )
 

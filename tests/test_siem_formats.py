@@ -162,7 +162,7 @@ def test_the_leef_delimiter_must_be_one_safe_character(tmp_path: Path) -> None:
     result = run_watchd("run", "--source", f"audit:{tmp_path}/a.jsonl", "--sink",
                         "stdout,format=leef,delimiter=ab")  # fmt: skip
     assert result.returncode == 2
-    assert "delimiter='ab' must be one character (or xHH)" in result.stderr
+    assert "delimiter='ab': must be one character (or xHH)" in result.stderr
 
 
 def test_event_time_falls_back_to_now_without_breaking() -> None:

@@ -24,11 +24,13 @@ FRAMING = {"csv": "csv"}
 
 @pytest.mark.parametrize("name", REGISTRY.formats.names())
 def test_every_builtin_format_gives_one_frame_an_event(name):
-    check_format(REGISTRY.formats.get(name, "test"), name=name, framing=FRAMING.get(name, "line"))
+    entry = REGISTRY.formats.entry(name, "test")
+    check_format(entry.item, entry.options.parse(), name=name, framing=FRAMING.get(name, "line"))
 
 
 def test_loki_modes_own_cef_keeps_cr_and_lf_out():
-    check_format(REGISTRY.formats.get("cef", "t"), {"compat": "loki"}, framing="crlf")
+    entry = REGISTRY.formats.entry("cef", "t")
+    check_format(entry.item, entry.options.parse(compat="loki"), framing="crlf")
 
 
 @pytest.mark.parametrize("name", REGISTRY.dialects.names())
@@ -50,7 +52,7 @@ def test_the_file_sink_delivers_every_event_once_in_order(tmp_path):
     out = tmp_path / "out.jsonl"
     spec = parse_spec(f"file:{out}", "--sink")
     check_sink(
-        lambda: REGISTRY.sinks.get("file", "t")(spec, context()),
+        lambda: REGISTRY.sinks.build(spec, context()),
         lambda: details(out.read_bytes().splitlines()),
         name="file",
     )
@@ -74,7 +76,7 @@ def test_the_tcp_sink_delivers_every_event_once_in_order():
         thread.join(timeout=10)
         return details(bytes(received).splitlines())
 
-    check_sink(lambda: REGISTRY.sinks.get("tcp", "t")(spec, context()), delivered, name="tcp")
+    check_sink(lambda: REGISTRY.sinks.build(spec, context()), delivered, name="tcp")
     server.close()
 
 
@@ -144,12 +146,13 @@ def test_the_example_plugin_package_passes_the_kit(example_plugin, monkeypatch, 
     monkeypatch.syspath_prepend(str(example_plugin))
     import watchd_example  # noqa: PLC0415
 
-    check_format(watchd_example.make_logfmt, {"keys": "ts,action,container,detail"}, name="logfmt")
+    options = watchd_example.LogfmtOptions.parse(keys="ts,action,container,detail")
+    check_format(watchd_example.make_logfmt, options, name="logfmt")
     check_dialect(watchd_example.ExampleDialect(), name="example")
     out = tmp_path / "out.tsv"
-    spec = parse_spec(f"tsv:{out}", "--sink")
+    sink_options = watchd_example.TsvOptions.parse(str(out))
     check_sink(
-        lambda: watchd_example.make_tsv(spec, context()),
+        lambda: watchd_example.make_tsv(sink_options, context()),
         lambda: [row.split("\t")[2] for row in out.read_text().splitlines()],
         name="tsv",
     )

@@ -36,16 +36,9 @@ def test_spec_type_target_and_options():
     assert parse_spec("syslog:tcp://h:514,format=rfc5424", "--sink").target == "tcp://h:514"
 
 
-def test_spec_options_are_typed_and_leftovers_rejected():
-    options = parse_spec("x:y,n=5,b=yes,c=red", "--sink").options
-    assert options.number("n", 1) == 5
-    assert options.flag("b", default=False) is True
-    with pytest.raises(UsageError, match=r"unknown option c \(accepted: b, n\)"):
-        options.finish()
+def test_a_spec_s_options_are_given_once():
     with pytest.raises(UsageError, match="given twice"):
         parse_spec("x:y,a=1,a=2", "--sink")
-    with pytest.raises(UsageError, match="not a whole number"):
-        parse_spec("x,n=five", "--sink").options.number("n", 1)
 
 
 # -- lines ----------------------------------------------------------------------
@@ -356,36 +349,3 @@ def test_what_is_not_a_duration_is_named_in_one_line(text):
 
     with pytest.raises(UsageError, match=r"^rotate_wait: .* is not a duration \(250ms, 5s"):
         parse_duration(text, unit="ms", what="rotate_wait")
-
-
-def test_a_file_source_s_timings_take_units_and_bare_numbers_mean_what_they_meant():
-    import argparse  # noqa: PLC0415
-    import io  # noqa: PLC0415
-
-    from watchd.core.context import Registry, RunContext  # noqa: PLC0415
-    from watchd.core.spec import parse_spec  # noqa: PLC0415
-    from watchd.watchers.audit import trail_options  # noqa: PLC0415
-    from watchd.watchers.files.settings import TrailOptions  # noqa: PLC0415
-
-    context = RunContext(argparse.Namespace(), Registry(), io.BytesIO())
-
-    def options(text):
-        return trail_options(parse_spec(f"audit:/x,{text}", "--source").options, context)
-
-    with_units = options(
-        "poll_interval=100ms,rescan=1m,rotate_wait=7s,hold_removed=2m,copy_wait=3s"
-    )
-    bare = options("poll_interval=100,rescan=60,rotate_wait=7000,hold_removed=120,copy_wait=3000")
-    expected = TrailOptions(
-        poll_interval=0.1, rescan_interval=60.0, rotate_wait=7.0, hold_removed=120.0, copy_wait=3.0
-    )
-    assert with_units == bare == expected
-
-
-def test_an_option_that_is_new_with_units_needs_its_unit():
-    from watchd.core.errors import UsageError  # noqa: PLC0415
-    from watchd.core.spec import parse_spec  # noqa: PLC0415
-
-    options = parse_spec("hec:https://h:8088,flush=500", "--sink").options
-    with pytest.raises(UsageError, match="flush: '500' is not a duration"):
-        options.duration("flush", 1.0, unit=None)

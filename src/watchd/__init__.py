@@ -7,6 +7,7 @@ The public API for plugins: implement hooks with :data:`hookimpl`; sources retur
 
 from watchd._version import __version__
 from watchd.core.context import (
+    Checking,
     FilterFactory,
     ResourceKey,
     RunContext,
@@ -37,9 +38,21 @@ from watchd.core.interfaces import (
     Sink,
     Watcher,
 )
-from watchd.core.registry import TypeTable
+from watchd.core.options import (
+    Choice,
+    Duration,
+    Flag,
+    Number,
+    Option,
+    OptionalText,
+    OptionSet,
+    Secret,
+    Size,
+    Text,
+)
+from watchd.core.registry import Parsed, TypeTable
 from watchd.core.routes import Answer, BadRequestError, Handler, RoutesFactory, RunTrails
-from watchd.core.spec import Options, Spec
+from watchd.core.spec import Spec
 from watchd.writer import AuditWriter
 
 __all__ = [
@@ -51,10 +64,14 @@ __all__ = [
     "BadRequestError",
     "BatchDialect",
     "BatchFormatter",
+    "Checking",
+    "Choice",
     "Cursor",
     "Dialect",
+    "Duration",
     "EventFilter",
     "FilterFactory",
+    "Flag",
     "FormatContext",
     "FormatFactory",
     "Formatter",
@@ -63,19 +80,26 @@ __all__ = [
     "HeaderedFormatter",
     "KeyedDialect",
     "Merging",
-    "Options",
+    "Number",
+    "Option",
+    "OptionSet",
+    "OptionalText",
+    "Parsed",
     "RecordSource",
     "ResourceKey",
     "RoutesFactory",
     "RunContext",
     "RunSettings",
     "RunTrails",
+    "Secret",
     "SelectsMany",
     "Sink",
     "SinkFactory",
+    "Size",
     "SourceFactory",
     "Spec",
     "StartAt",
+    "Text",
     "TypeTable",
     "UsageError",
     "WatchEvent",

@@ -46,7 +46,7 @@ from watchd.core.interfaces import (
     RecordSource,
     Sink,
 )
-from watchd.core.spec import Options
+from watchd.core.options import NoOptions, OptionSet
 
 __all__ = [
     "HOSTILE_TEXT",
@@ -122,7 +122,7 @@ def _say(kind: str, name: str, rule: str, value: object) -> ConformanceError:
 
 def check_format(
     factory: FormatFactory,
-    options: Mapping[str, str] | None = None,
+    options: OptionSet | None = None,
     *,
     name: str = "format",
     framing: str = "line",
@@ -135,8 +135,10 @@ def check_format(
     ``csv`` (a CSV reader reads one row).
     A format may refuse an event it cannot write (TypeError, ValueError: the
     sink sets it aside as a dead letter); it may not raise anything else.
+    *options* are the format's parsed options (``CefOptions.parse(compat="loki")``);
+    without them the format gets none, which suits a format that declares none.
     """
-    formatter = factory(Options(dict(options or {}), name), FormatContext())
+    formatter = factory(options if options is not None else NoOptions(), FormatContext())
     for event in hostile_events():
         try:
             frame = formatter(event)

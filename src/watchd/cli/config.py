@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from watchd.core.errors import UsageError
+from watchd.core.spec import TableSpec
 
 #: The commands that take ``--config``.
 CONFIGURABLE = ("run", "validate", "query", "summary")
@@ -146,6 +147,31 @@ def _long_options(command: argparse.ArgumentParser) -> dict[str, argparse.Action
     return found
 
 
+def key_schemas(command: argparse.ArgumentParser) -> dict[str, dict[str, Any]]:
+    """Return the JSON Schema of each key the file may set for *command* (``watchd schema``)."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for name, action in _long_options(command).items():
+        if name in SPEC_KEYS or name == "plugin":
+            continue  # the types' own schemas
+        one: dict[str, Any]
+        if isinstance(action, argparse._CountAction):
+            one = {"type": "integer", "minimum": 0}
+        elif action.nargs == 0:
+            one = {"type": "boolean"}
+        elif action.choices is not None:
+            one = {"enum": list(action.choices)}
+        else:  # a converter takes a number as its text (a duration's bare number, a count)
+            one = {"type": ["string", "number"] if action.type is not None else "string"}
+        one["description"] = action.help or ""
+        if isinstance(action, argparse._AppendAction):
+            one = {
+                "anyOf": [one, {"type": "array", "items": one}],
+                "description": one["description"],
+            }
+        schemas[name] = one
+    return schemas
+
+
 def _tokens(flag: str, action: argparse.Action, value: Any, path: str, line: int) -> list[str]:  # noqa: ANN401 - any TOML value
     where = f"{path}:{line}: {flag[2:]}"
     if action.nargs == 0:  # store_true, store_const, count
@@ -198,8 +224,11 @@ def _text(value: Any, spec: bool, where: str) -> str:  # noqa: ANN401, FBT001 - 
     raise UsageError(f"{where}: expected a string or a number")
 
 
-def _spec_of(table: dict[str, Any], where: str) -> str:
-    """Return ``TYPE[:TARGET][,KEY=VALUE]...`` of a spec table."""
+def _spec_of(table: dict[str, Any], where: str) -> TableSpec:
+    """Return the spec of a table: ``TYPE[:TARGET][,KEY=VALUE]...`` with the typed values.
+
+    The values keep their TOML types, so the type's declared options check them.
+    """
     table = dict(table)
     kind = table.pop("type", None)
     if not isinstance(kind, str):
@@ -209,8 +238,9 @@ def _spec_of(table: dict[str, Any], where: str) -> str:
         raise UsageError(f"{where}: target: expected a string, not {_toml_type(target)}")
     text = f"{kind}:{target}" if target else kind
     for key, value in table.items():
-        text += f",{key}={_text(value, False, where)}"
-    return text
+        shown = _text(value, False, where) if isinstance(value, int | float | str) else "…"
+        text += f",{key}={shown}"
+    return TableSpec(text, kind, target, table)
 
 
 def _toml_type(value: Any) -> str:  # noqa: ANN401 - any TOML value

@@ -4,16 +4,51 @@ from __future__ import annotations
 
 import argparse
 import sys
+from difflib import get_close_matches
 
 import orjson
 
+from watchd.cli.config import key_schemas
+from watchd.cli.describe import KINDS, describe, reference, schema, usage
 from watchd.core.context import Registry
-from watchd.core.errors import EXIT_OK
+from watchd.core.errors import EXIT_OK, UsageError
 from watchd.core.plugins import PluginHost
+
+
+def cmd_schema(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:  # noqa: ARG001
+    """Print the configuration file's JSON Schema; return 0."""
+    run = ns.parser.commands["run"]
+    document = schema(registry, key_schemas(run))
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return EXIT_OK
+
+
+def _show_named(host: PluginHost, registry: Registry, name: str) -> int:
+    """Describe the types called *name*, or every type of the plugin *name*."""
+    tables = registry.tables()
+    found = [
+        (KINDS[kind], entry)
+        for kind, table in tables.items()
+        for entry in table
+        if name in (entry.name, entry.plugin)
+    ]
+    if not found:
+        names = sorted({e.name for t in tables.values() for e in t} | set(host.info))
+        meant = get_close_matches(name, names, 1)
+        hint = f"; did you mean {meant[0]}?" if meant else " (watchd plugins lists them)"
+        raise UsageError(f"plugins: no type or plugin is called {name!r}{hint}")
+    blocks = ["\n".join(describe(kind, entry)) for kind, entry in found]
+    sys.stdout.write("\n\n".join(blocks) + "\n")
+    return EXIT_OK
 
 
 def cmd_plugins(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
     """List every plugin, what it provides and (with -v) each type's help; return 0."""
+    if ns.reference:
+        sys.stdout.write(reference(registry))
+        return EXIT_OK
+    if ns.name:
+        return _show_named(host, registry, ns.name)
     tables = registry.tables()
     out = sys.stdout
     for name, info in host.info.items():
@@ -37,9 +72,11 @@ def cmd_plugins(host: PluginHost, registry: Registry, ns: argparse.Namespace) ->
         for kind, names in provides.items():
             if names:
                 out.write(f"    {kind}: {', '.join(names)}\n")
-        if ns.verbose:  # each type with its line of help
-            for table in tables.values():
+        if ns.verbose:  # each type with its line of help and its whole grammar
+            for kind, table in tables.items():
                 for entry in table:
                     if entry.plugin == name:
                         out.write(f"        {entry.name}: {entry.help or '(no help)'}\n")
+                        if kind not in ("dialects", "routes"):
+                            out.write(f"            {usage(entry.name, entry.options)}\n")
     return EXIT_OK

@@ -19,7 +19,7 @@ from watchd.core.errors import EXIT_FAILURE, EXIT_USAGE, FailureError, UsageErro
 from watchd.core.notify import ServiceNotifier
 from watchd.core.plugins import PluginHost
 from watchd.core.reload import Reloader, fall_back
-from watchd.core.run import Running, RunPlan, execute, factories_of
+from watchd.core.run import Running, RunPlan, execute, parse_plan
 from watchd.core.spec import Spec, parse_spec
 from watchd.core.timestamps import parse_when
 from watchd.http.setup import http_setup
@@ -86,12 +86,10 @@ def _raise_open_files_limit() -> None:
 def cmd_run(host: PluginHost, registry: Registry, ns: argparse.Namespace) -> int:
     """Run ``watchd run``: plan, check, follow, and reload on SIGHUP."""
     if ns.dry_run:
-        return dry_run(host, registry, ns, settings_from_args, sys.stdout)
+        return dry_run(registry, ns, settings_from_args, sys.stdout)
     # Every spec is checked before anything is opened: an error in the last one must
     # not come after the first created its state directory or its output file.
-    if ns.previous is None and dry_run(
-        host, registry, ns, settings_from_args, io.StringIO(), plugins=False
-    ):
+    if ns.previous is None and dry_run(registry, ns, settings_from_args, io.StringIO()):
         return EXIT_USAGE
     _raise_open_files_limit()
     plan = plan_from_args(ns)
@@ -152,7 +150,7 @@ def reload_check(
         try:
             args = config.with_config(parser, config.read_ahead_plugins(list(raw_args)))
             ns = parse_quietly(parser, args)
-            factories_of(registry, plan_from_args(ns))
+            parse_plan(registry, plan_from_args(ns))
             http_setup(ns)
         except UsageError as exc:
             return str(exc)

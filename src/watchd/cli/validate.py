@@ -2,45 +2,42 @@
 
 Like ``vector validate`` or ``rsyslogd -N1``, for a deploy pipeline to run
 before a reload: the configuration file and the command line are read as
-``run`` reads them, every source, sink, filter and format is built as far as
-checking its spec (each factory stops at ``context.opening()``), and nothing
-is opened, bound, created or connected to. Out comes the plan, or every
+``run`` reads them, every source, sink, filter and format is parsed by its type's declared
+options (:mod:`watchd.core.options`), which make every check a value can
+have without opening anything; no build function and no plugin hook runs, so
+nothing is opened, bound, created or connected to. Out comes the plan, or every
 error, each naming its key and line when it came from the file. Exit 0 or 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from watchd.cli import config
 from watchd.commands.selection import filter_specs
-from watchd.core.context import Registry, RunContext, RunSettings
+from watchd.core.context import Checking, Registry, RunSettings
 from watchd.core.durations import shown
-from watchd.core.errors import EXIT_OK, EXIT_USAGE, Checked, UsageError
-from watchd.core.plugins import PluginHost
+from watchd.core.errors import EXIT_OK, EXIT_USAGE, UsageError
 from watchd.core.private import why_not_writable
-from watchd.core.spec import Spec, parse_spec, redact
+from watchd.core.registry import Parsed, TypeTable
+from watchd.core.spec import parse_spec, redact
+from watchd.core.terminal import isatty
 from watchd.http.setup import http_setup
 
 
 def dry_run(
-    host: PluginHost,
     registry: Registry,
     ns: argparse.Namespace,
     settings: Callable[[argparse.Namespace], RunSettings],
     out: TextIO,
-    *,
-    plugins: bool = True,
 ) -> int:
-    """Check what ``run`` would build from *ns*; print the plan or every error; return 0 or 2.
+    """Parse what ``run`` would build from *ns*; print the plan or every error; return 0 or 2.
 
-    Without *plugins* (``run``'s own check before it builds anything), the
-    installed plugins are not configured and their types not built: a plugin's
-    configure hook is called once per run, by the run itself.
+    Every spec is parsed by its type's declared options, plugins' types too;
+    no build function and no plugin hook runs, so nothing is opened.
     """
     origins = config.origins(ns.raw_args)
     problems: list[str] = []
@@ -57,23 +54,16 @@ def dry_run(
         run_settings = RunSettings()
     if run_settings.state_dir and (why := why_not_writable(run_settings.state_dir)):
         problems.append(f"--state-dir {run_settings.state_dir}: {why}")  # as run would say it
-    context = RunContext(ns, registry, io.BytesIO(), run_settings, dry_run=True)
-    if plugins:
-        host.configure(context)
+    checking = Checking(registry, run_settings, isatty(sys.stdout))
+    lines += _checked_specs(ns, registry, checking, noted)
     try:
-        lines += _checked_specs(ns, registry, context, noted, plugins=plugins)
-        try:
-            http = http_setup(ns)
-        except UsageError as exc:
-            problems.append(str(exc))
-        else:
-            if http is not None:
-                token = "a token" if http.access.token is not None else "no token (loopback)"
-                lines.append(f"http    {ns.http}  {'https' if http.tls else 'http'}, {token}")
-    finally:
-        context.close_shared()
-        if plugins:
-            host.unconfigure(context)
+        http = http_setup(ns)
+    except UsageError as exc:
+        problems.append(str(exc))
+    else:
+        if http is not None:
+            token = "a token" if http.access.token is not None else "no token (loopback)"
+            lines.append(f"http    {ns.http}  {'https' if http.tls else 'http'}, {token}")
     if problems:
         for problem in problems:
             print(f"watchd: error: {problem}", file=sys.stderr)
@@ -86,13 +76,11 @@ def dry_run(
 def _checked_specs(
     ns: argparse.Namespace,
     registry: Registry,
-    context: RunContext,
+    checking: Checking,
     noted: Callable[[UsageError, str, str], None],
-    *,
-    plugins: bool = True,
 ) -> list[str]:
-    """Check every source, sink and filter; return the plan's lines of the good ones."""
-    groups: list[tuple[str, str, list[str], Any]] = [
+    """Parse every source, sink and filter; return the plan's lines of the good ones."""
+    groups: list[tuple[str, str, list[str], TypeTable[Any]]] = [
         ("source", "--source", list(ns.source), registry.sources),
         ("sink", "--sink", list(ns.sink or ["stdout"]), registry.sinks),
     ]
@@ -100,12 +88,11 @@ def _checked_specs(
     for kind, flag, texts, table in groups:
         for text in texts:
             try:
-                spec = parse_spec(text, flag)
-                _build(spec, table, context, plugins=plugins)
+                parsed = table.parse(parse_spec(text, flag), checking)
             except UsageError as exc:
                 noted(exc, kind, text)
                 continue
-            lines.append(_shown(kind, spec))
+            lines.append(_shown(kind, parsed))
     try:
         filters = filter_specs(ns)
     except UsageError as exc:  # an --apply that does not parse
@@ -113,31 +100,19 @@ def _checked_specs(
         filters = []
     for spec in filters:  # each checked, so that every one's error is said
         try:
-            _build(spec, registry.filters, context, plugins=plugins)
+            parsed = registry.filters.parse(spec, checking)
         except UsageError as exc:
             noted(exc, "apply", spec.text)
             continue
-        lines.append(_shown("filter", spec))
+        lines.append(_shown("filter", parsed))
     return lines
 
 
-def _build(spec: Spec, table: Any, context: RunContext, *, plugins: bool = True) -> None:  # noqa: ANN401 - a TypeTable
-    """Build *spec* in a dry run: the factory checks it and stops before opening anything."""
-    factory = table.get(spec.type, spec.options.where)
-    if not plugins and not getattr(factory, "__module__", "").startswith("watchd."):
-        return  # an installed plugin's type: checked when the run builds it
-    try:
-        built = factory(spec, context)
-    except Checked:
-        return
-    close = getattr(built, "close", None)  # a plugin that does not say when it opens
-    if callable(close) and not callable(built):  # a filter is a function: nothing to close
-        close()
-
-
-def _shown(kind: str, spec: Spec) -> str:
-    options = "  ".join(f"{key}={value}" for key, value in spec.options.resolved.items())
-    head = f"{kind:<7} {redact(spec.text)}"
+def _shown(kind: str, parsed: Parsed[Any]) -> str:
+    """Return the plan's line of a part: its spec, then every option with its value."""
+    values = parsed.options.shown()
+    options = "  ".join(f"{key}={value}" for key, value in values.items() if value != "")
+    head = f"{kind:<7} {redact(parsed.spec.text, parsed.options.secret_keys())}"
     return f"{head}\n        {options}" if options else head
 
 

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from watchd.commands.reading import Reading, select
 from watchd.commands.selection import configured, progress, selection
-from watchd.core.context import Registry
+from watchd.core.context import Checking, Registry
 from watchd.core.deadletters import DeadLetters
 from watchd.core.errors import EXIT_FAILURE, EXIT_OK
 from watchd.core.event import WatchEvent
@@ -30,8 +30,9 @@ def formatter_named(
     registry: Registry, name: str, *, color: bool = False, several_origins: bool = False
 ) -> Formatter:
     """Return the format *name* (``--format``'s value) with its default options."""
-    factory = registry.formats.get(name, "--format")
-    return factory(Options({}, "--format"), FormatContext(color, several_origins, own_lines=True))
+    entry = registry.formats.entry(name, "--format")
+    options = entry.options.take(Options({}, "--format"), "", Checking(registry))
+    return entry.item(options, FormatContext(color, several_origins, own_lines=True))
 
 
 def formatted(events: Iterable[WatchEvent], formatter: Formatter, name: str) -> Iterator[bytes]:

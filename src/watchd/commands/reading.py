@@ -42,7 +42,7 @@ from watchd.core.progress import Progress
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import Spec
 from watchd.core.timestamps import parse_when
-from watchd.watchers.audit import scope_of
+from watchd.watchers.audit import AuditOptions, scope_of
 from watchd.watchers.dialects.generic import event_from
 from watchd.watchers.files.copies import UNREADABLE, compression_of, open_rotated
 from watchd.watchers.files.identity import file_kind
@@ -161,16 +161,18 @@ def file_sources(specs: list[Spec], context: RunContext) -> list[FileSource]:
     """Return what each ``audit:`` spec reads; other source types cannot be queried."""
     sources = []
     for spec in specs:
-        options = spec.options
-        context.registry.sources.get(spec.type, options.where)  # blocked with -p no:audit
+        where = spec.options.where
+        context.registry.sources.get(spec.type, where)  # blocked with -p no:audit
         if spec.type != "audit" or not spec.target:
-            raise UsageError(f"{options.where}: query reads audit trails: audit:PATH|GLOB|DIR")
-        dialect = context.registry.dialects.get(options.text("schema", "auto"), options.where)
-        container = options.text("container", "")
-        longest = options.number("max_line_bytes", MAX_LINE_BYTES, minimum=64)
-        options.finish()
+            raise UsageError(f"{where}: query reads audit trails: audit:PATH|GLOB|DIR")
+        # The audit source's own declaration: a spec run takes, query takes (timings unused).
+        options = context.registry.sources.parse(spec, context.checking).options
+        if not isinstance(options, AuditOptions):  # a plugin's audit: not a file query reads
+            raise UsageError(f"{where}: query reads the built-in audit source's trails")
         files = files_of(spec.target, options.where)
-        sources.append(FileSource(files, dialect, container, longest))
+        sources.append(
+            FileSource(files, options.dialect, options.container, options.max_line_bytes)
+        )
     return sources
 
 

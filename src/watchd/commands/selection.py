@@ -59,9 +59,15 @@ def selection(
 ) -> tuple[list[FileSource], list[EventFilter], Window]:
     """Return the sources, filters and time window the command line asks for."""
     window = Window.of(ns.since, ns.until)
-    built = [context.registry.filters.get(s.type, s.options.where)(s, context) for s in filters]
+    built = build_filters(filters, context)
     specs = [parse_spec(text, "--source") for text in ns.source]
     return file_sources(specs, context), built, window
+
+
+def build_filters(specs: list[Spec], context: RunContext) -> list[EventFilter]:
+    """Parse every filter spec (all of them, before any is built), then build each."""
+    parsed = [context.registry.filters.parse(spec, context.checking) for spec in specs]
+    return [part.registration.item(part.options, context) for part in parsed]
 
 
 def progress(sources: list[FileSource], *, shown: bool = True) -> Progress:

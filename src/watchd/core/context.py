@@ -15,11 +15,10 @@ from typing import Any, BinaryIO, Generic, Literal, TypeVar
 
 import structlog
 
-from watchd.core.errors import Checked
 from watchd.core.interfaces import Dialect, EventFilter, FormatFactory, Sink, Watcher
 from watchd.core.registry import TypeTable
 from watchd.core.routes import RoutesFactory
-from watchd.core.spec import Spec
+from watchd.core.terminal import isatty
 
 T = TypeVar("T")
 
@@ -68,9 +67,10 @@ class RunSettings:
     several_origins: bool = False
 
 
-SourceFactory = Callable[[Spec, "RunContext"], Watcher]
-SinkFactory = Callable[[Spec, "RunContext"], Sink]
-FilterFactory = Callable[[Spec, "RunContext"], EventFilter]
+# A type's build function takes its parsed options (its OptionSet) and the run.
+SourceFactory = Callable[[Any, "RunContext"], Watcher]
+SinkFactory = Callable[[Any, "RunContext"], Sink]
+FilterFactory = Callable[[Any, "RunContext"], EventFilter]
 
 
 @dataclass
@@ -105,6 +105,21 @@ class Registry:
         }
 
 
+@dataclass(frozen=True)
+class Checking:
+    """What parsing a spec may consult: the run's tables and settings. It opens nothing.
+
+    Handed to :meth:`~watchd.core.options.OptionSet.check`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    registry: Registry
+    settings: RunSettings = field(default_factory=RunSettings)
+    #: The run's standard output is a terminal (stdout's format defaults to human then).
+    tty: bool = False
+
+
 @dataclass
 class RunContext:
     """Handed to every factory and to the configure hooks.
@@ -121,21 +136,14 @@ class RunContext:
     stdout: BinaryIO
     settings: RunSettings = field(default_factory=RunSettings)
     request_stop: Callable[[int], None] = field(default=lambda _status: None)
-    #: ``watchd validate`` / ``run --dry-run``: factories check their spec, then stop.
-    dry_run: bool = False
     _resources: dict[ResourceKey[object], object] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _ids: dict[str, int] = field(default_factory=dict)
 
-    def opening(self) -> None:
-        """Say that the factory has checked its spec and now opens what it needs.
-
-        Every factory calls it between the two. In a dry run it raises
-        :class:`~watchd.core.errors.Checked`: the spec is good, and nothing is
-        opened, bound, created or connected to.
-        """
-        if self.dry_run:
-            raise Checked
+    @property
+    def checking(self) -> Checking:
+        """Return what parsing consults in this run."""
+        return Checking(self.registry, self.settings, isatty(self.stdout))
 
     def claim_id(self, base: str) -> str:
         """Return a name for a source that no other source of this run has.

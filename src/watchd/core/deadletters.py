@@ -17,15 +17,18 @@ import errno
 import os
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import orjson
 import structlog
 
-from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
-from watchd.core.private import open_append
+from watchd.core.options import OptionalText, OptionSet
+from watchd.core.private import open_append, why_not_appendable
 from watchd.core.skips import SkipCounter
-from watchd.core.spec import Options
+
+if TYPE_CHECKING:
+    from watchd.core.context import Checking
 
 Encode = Callable[[WatchEvent], bytes]
 
@@ -118,24 +121,35 @@ class DeadLetters:
             self._fd = -1
 
 
-def dead_letters(options: Options, sink: str, *, dry_run: bool = False) -> DeadLetters:
-    """Take a sink spec's ``dead_letter=FILE`` option (opened now: a bad path is a usage error).
+class DeadLettered(OptionSet):
+    """The option of a sink that sets aside what its peer refuses: ``dead_letter=FILE``."""
 
-    In a dry run it is not opened (nor created): only whether it could be.
-    """
-    path = options.optional("dead_letter")
-    if path is None:
-        return DeadLetters(sink)
-    if dry_run:
+    dead_letter = OptionalText(
+        "append what the peer refuses to FILE, as JSON Lines", metavar="FILE"
+    )
+
+    def check(self, checking: Checking) -> None:
+        """Refuse a dead-letter file that could not be made or written (nothing is created)."""
+        super().check(checking)
+        path = self.dead_letter
+        if path is None:
+            return
         folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
+        if not os.path.isdir(folder):  # not made: a dead-letter file's directory must exist
             why = os.strerror(errno.ENOENT if not os.path.exists(folder) else errno.ENOTDIR)
-            raise UsageError(f"{options.where}: dead_letter={path}: {why}")
-        if not os.access(path if os.path.exists(path) else folder, os.W_OK):
-            raise UsageError(f"{options.where}: dead_letter={path}: cannot be written")
+            raise self.refuse("dead_letter", why)
+        why_not = why_not_appendable(path)
+        if why_not:
+            raise self.refuse("dead_letter", why_not)
+
+
+def dead_letters(options: DeadLettered, sink: str) -> DeadLetters:
+    """Open the dead-letter file of a sink's options (none given: events refused are counted)."""
+    path = options.dead_letter
+    if path is None:
         return DeadLetters(sink)
     try:
         fd = open_append(path)
     except OSError as exc:
-        raise UsageError(f"{options.where}: dead_letter={path}: {exc.strerror}") from None
+        raise options.refuse("dead_letter", exc.strerror or str(exc)) from None
     return DeadLetters(sink, path, fd)

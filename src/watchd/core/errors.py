@@ -30,10 +30,6 @@ class FailureError(Exception):
     """
 
 
-class Checked(Exception):  # noqa: N818 - not an error: the end of a factory's dry run
-    """A factory checked its spec in a dry run, and stops before opening anything."""
-
-
 class SinkStoppedError(Exception):
     """A sink cannot go on (its peer refused the credentials, say); the message says why.
 

@@ -39,13 +39,14 @@ def watchd_addoption(parser: argparse.ArgumentParser) -> None:
 
 @_hookspec
 def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
-    """Register source types: ``sources.add(NAME, factory, help)``.
+    """Register source types: ``sources.add(NAME, build, OptionsClass)``.
 
-    ``factory(spec, context)`` is called once per ``--source NAME[:TARGET],...``
-    and returns a :class:`watchd.Watcher`. It takes its options from
-    ``spec.options`` (``spec.options.number("interval", 250)``); options it does
-    not take are reported to the user as unknown. Raise
-    :class:`watchd.UsageError` for a target or option it cannot use.
+    ``OptionsClass`` (a :class:`watchd.OptionSet`) declares every option and
+    the target; watchd parses ``--source NAME[:TARGET],...`` and TOML tables
+    into it, and its ``check(checking)`` makes the checks that open nothing
+    (``watchd validate`` stops there). ``build(options, context)`` is then
+    called once per source and returns a :class:`watchd.Watcher`: it opens
+    what it needs. Raise :class:`watchd.UsageError` for what cannot be used.
 
     .. versionadded:: 0.1.0
     """
@@ -53,11 +54,12 @@ def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
 
 @_hookspec
 def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
-    """Register sink types: ``sinks.add(NAME, factory, help)``.
+    """Register sink types: ``sinks.add(NAME, build, OptionsClass)``.
 
-    ``factory(spec, context)`` is called once per ``--sink NAME[:TARGET],...``
-    and returns a :class:`watchd.Sink`. A sink that writes text should look its
-    format up in ``context.registry.formats`` so every format works with it.
+    As for sources: ``OptionsClass`` declares the options, ``build(options,
+    context)`` returns a :class:`watchd.Sink`. A sink that writes text should
+    look its format up in ``context.registry.formats`` so every format works
+    with it (the built-in sinks' ``Formatted`` options do this).
 
     .. versionadded:: 0.1.0
     """
@@ -65,11 +67,12 @@ def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
 
 @_hookspec
 def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
-    """Register output formats: ``formats.add(NAME, factory, help)``.
+    """Register output formats: ``formats.add(NAME, build, OptionsClass)``.
 
-    ``factory(options, format_context)`` returns a callable that turns one
+    ``build(options, format_context)`` returns a callable that turns one
     :class:`watchd.WatchEvent` into one frame of bytes without a trailing
-    newline. It may take format options from the sink's spec (``options``).
+    newline. Its declared options are taken from the spec of the sink that
+    uses it (``--sink file:x,format=NAME,key=value``).
     Output must stay one frame whatever the field values hold: escape or replace
     newlines and control characters.
 
@@ -79,7 +82,7 @@ def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
 
 @_hookspec
 def watchd_register_dialects(dialects: TypeTable[Dialect]) -> None:
-    """Register record dialects: ``dialects.add(NAME, dialect, help)``.
+    """Register record dialects: ``dialects.add(NAME, dialect, help="...")``.
 
     A :class:`watchd.Dialect` maps one producer's JSON record shape onto
     :class:`watchd.WatchEvent`; sources that read records select it with
@@ -91,9 +94,9 @@ def watchd_register_dialects(dialects: TypeTable[Dialect]) -> None:
 
 @_hookspec
 def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
-    """Register event filters: ``filters.add(NAME, factory, help)``.
+    """Register event filters: ``filters.add(NAME, build, OptionsClass)``.
 
-    ``factory(spec, context)`` is called once per ``--apply NAME[:ARG],...`` and
+    ``build(options, context)`` is called once per ``--apply NAME[:ARG],...`` and
     returns a callable that takes a batch (a list of events) and returns the
     events to pass on. It runs on every batch, so keep it to plain Python.
 
@@ -103,7 +106,7 @@ def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
 
 @_hookspec
 def watchd_register_routes(routes: TypeTable[RoutesFactory]) -> None:
-    """Register HTTP endpoints of ``--http``: ``routes.add(NAME, factory, help)``.
+    """Register HTTP endpoints of ``--http``: ``routes.add(NAME, factory, help="...")``.
 
     ``factory(trails)`` is called once when the server starts, with the run's
     trails (:class:`watchd.core.routes.RunTrails`), and returns the set's

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from watchd.core.event import Cursor, WatchEvent
-from watchd.core.spec import Options
 
 
 @runtime_checkable
@@ -302,7 +301,8 @@ class FormatContext:
     own_lines: bool = False
 
 
-FormatFactory = Callable[[Options, FormatContext], Formatter]
+#: A format's build function: its parsed options (an OptionSet) and where its output goes.
+FormatFactory = Callable[[Any, FormatContext], Formatter]
 
 # What the host may also ask of a plugin's objects. Each is optional: the host
 # checks for it with isinstance(), and an object without it works as before.

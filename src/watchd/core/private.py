@@ -15,11 +15,15 @@ import os
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
+#: Why watchd refuses to write to a path that is a symbolic link.
+SYMLINK_REFUSED = "a symbolic link; watchd does not write through one"
+
+
 class SymlinkRefusedError(OSError):
     """watchd does not write through a symbolic link."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(errno.ELOOP, "a symbolic link; watchd does not write through one", path)
+        super().__init__(errno.ELOOP, SYMLINK_REFUSED, path)
 
 
 class NotADirectoryInPathError(NotADirectoryError):
@@ -81,6 +85,21 @@ def open_append(path: str) -> int:
 
 #: File systems that hold no files of anyone's: a directory there takes no checkpoints.
 _PSEUDO = frozenset(("proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs"))
+
+
+def why_not_appendable(path: str) -> str | None:
+    """Return why the file *path* could not be opened to append (its directories made if need be).
+
+    None when it could; nothing is made. A symbolic link is refused, as
+    :func:`open_append` refuses it.
+    """
+    if os.path.islink(path):
+        return SYMLINK_REFUSED
+    if os.path.isdir(path):
+        return os.strerror(errno.EISDIR)
+    if os.path.exists(path):
+        return None if os.access(path, os.W_OK) else os.strerror(errno.EACCES)
+    return why_not_writable(os.path.dirname(os.path.abspath(path)))
 
 
 def why_not_writable(path: str) -> str | None:

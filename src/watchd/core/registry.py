@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from watchd.core.errors import UsageError
+from watchd.core.options import NoOptions, OptionSet
+from watchd.core.spec import Spec
+
+if TYPE_CHECKING:
+    from watchd.core.context import Checking, RunContext
 
 T = TypeVar("T")
 
@@ -17,12 +22,25 @@ class PluginConflictError(Exception):
 
 @dataclass(frozen=True)
 class Registration(Generic[T]):
-    """One named entry: what it is, a line of help, and the plugin that added it."""
+    """One named entry: what it is (a build function), its options, help, and its plugin."""
 
     name: str
     item: T
     help: str
     plugin: str
+    options: type[OptionSet] = NoOptions
+
+
+@dataclass(frozen=True)
+class Parsed(Generic[T]):
+    """A spec parsed by its type's declaration: ready to build, nothing opened yet.
+
+    .. versionadded:: 0.1.0
+    """
+
+    registration: Registration[T]
+    options: OptionSet
+    spec: Spec
 
 
 class TypeTable(Generic[T]):
@@ -52,23 +70,59 @@ class TypeTable(Generic[T]):
         """Return this table as plugin *plugin* adds to it: the same entries, its name on each."""
         return TypeTable(self.kind, self._builtins, plugin=plugin, _entries=self._entries)
 
-    def add(self, name: str, item: T, help: str = "") -> None:
-        """Register *item* under *name*."""
+    def add(
+        self,
+        name: str,
+        item: T,
+        options: type[OptionSet] = NoOptions,
+        *,
+        help: str | None = None,
+    ) -> None:
+        """Register *item* under *name*, taking the options *options* declares.
+
+        *item* is the type's build function (``build(options, context)``), or
+        for a dialect the dialect itself. The help line is *help*, else the
+        first line of *options*' docstring.
+        """
         previous = self._entries.get(name)
         if previous and previous.plugin not in self._builtins:
             raise PluginConflictError(
                 f"plugins {previous.plugin!r} and {self.plugin!r} both register the {self.kind} "
                 f"{name!r}; block one with -p no:NAME"
             )
-        self._entries[name] = Registration(name, item, help, self.plugin)
+        if not (isinstance(options, type) and issubclass(options, OptionSet)):
+            raise TypeError(
+                f"plugin {self.plugin!r}: {self.kind} {name!r}: options must be an OptionSet "
+                f"class, not {type(options).__name__} (a help line is help=...)"
+            )
+        if help is None:
+            help = (options.__doc__ or "").strip().partition("\n")[0].rstrip(".")
+        self._entries[name] = Registration(name, item, help, self.plugin, options)
 
-    def get(self, name: str, where: str) -> T:
-        """Return the entry *name*, or raise a usage error listing what is available."""
+    def entry(self, name: str, where: str) -> Registration[T]:
+        """Return the registration *name*, or raise a usage error listing what is available."""
         entry = self._entries.get(name)
         if entry is None:
             available = ", ".join(sorted(self._entries)) or "none"
             raise UsageError(f"{where}: unknown {self.kind} {name!r} (available: {available})")
-        return entry.item
+        return entry
+
+    def get(self, name: str, where: str) -> T:
+        """Return the item *name*, or raise a usage error listing what is available."""
+        return self.entry(name, where).item
+
+    def parse(self, spec: Spec, checking: Checking) -> Parsed[T]:
+        """Parse *spec* with its type's declared options: every check, nothing opened."""
+        entry = self.entry(spec.type, spec.options.where)
+        given = spec.options.copy()  # the spec stays whole: a reload parses it again
+        options = entry.options.take(given, spec.target, checking)
+        given.finish()
+        return Parsed(entry, options, spec)
+
+    def build(self, spec: Spec, context: RunContext) -> Any:  # noqa: ANN401 - what the type builds
+        """Parse *spec* and build it: a source, sink or filter of the run *context*."""
+        parsed = self.parse(spec, context.checking)
+        return parsed.registration.item(parsed.options, context)  # type: ignore[operator]
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

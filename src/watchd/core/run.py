@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple
 
 from watchd.core.context import (
+    Checking,
     FilterFactory,
     Registry,
     RunContext,
@@ -20,6 +21,7 @@ from watchd.core.interfaces import EventFilter, Merging, Observer, Sink, Watcher
 from watchd.core.loop import EventLoop
 from watchd.core.pipeline import Pipeline
 from watchd.core.plugins import PluginHost
+from watchd.core.registry import Parsed
 from watchd.core.reorder import Reorderer
 from watchd.core.spec import Spec
 
@@ -47,23 +49,25 @@ class Running:
     sinks: list[Sink]
 
 
-class Factories(NamedTuple):
-    """The factory of every spec of a plan, in the plan's order."""
+class Parts(NamedTuple):
+    """Every spec of a plan parsed by its type's declaration, in the plan's order."""
 
-    sources: list[SourceFactory]
-    sinks: list[SinkFactory]
-    filters: list[FilterFactory]
+    sources: list[Parsed[SourceFactory]]
+    sinks: list[Parsed[SinkFactory]]
+    filters: list[Parsed[FilterFactory]]
 
 
-def factories_of(registry: Registry, plan: RunPlan) -> Factories:
-    """Look up the type of every spec: an unknown one is a usage error, before anything is built.
+def parse_plan(registry: Registry, plan: RunPlan, checking: Checking | None = None) -> Parts:
+    """Parse every spec: an unknown type or a bad value is a usage error, and nothing is opened.
 
-    What ``run`` does first, and what a reload checks a new configuration by.
+    What ``run`` does before it builds anything, and what a reload checks a new
+    configuration by.
     """
-    return Factories(
-        [registry.sources.get(s.type, s.options.where) for s in plan.sources],
-        [registry.sinks.get(s.type, s.options.where) for s in plan.sinks],
-        [registry.filters.get(s.type, s.options.where) for s in plan.filters],
+    checking = checking or Checking(registry, plan.settings)
+    return Parts(
+        [registry.sources.parse(s, checking) for s in plan.sources],
+        [registry.sinks.parse(s, checking) for s in plan.sinks],
+        [registry.filters.parse(s, checking) for s in plan.filters],
     )
 
 
@@ -82,16 +86,16 @@ def execute(
     Unknown types are reported before any plugin is configured or anything
     opened; whatever was built is closed again if a later part fails to build.
     """
-    source_factories, sink_factories, filter_factories = factories_of(registry, plan)
     context = RunContext(options, registry, stdout, plan.settings)
+    parts = parse_plan(registry, plan, context.checking)
     host.configure(context)
     watchers: list[Watcher] = []
     sinks: list[Sink] = []
     started = False
     try:
-        watchers.extend(f(s, context) for f, s in zip(source_factories, plan.sources, strict=True))
-        filters = [f(s, context) for f, s in zip(filter_factories, plan.filters, strict=True)]
-        sinks.extend(f(s, context) for f, s in zip(sink_factories, plan.sinks, strict=True))
+        watchers.extend(p.registration.item(p.options, context) for p in parts.sources)
+        filters = [p.registration.item(p.options, context) for p in parts.filters]
+        sinks.extend(p.registration.item(p.options, context) for p in parts.sinks)
         # Several trails are merged in time order; a single file pays no delay.
         merging = len(watchers) > 1 or any(isinstance(w, Merging) and w.merges for w in watchers)
         window = plan.settings.reorder_window

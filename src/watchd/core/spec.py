@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from difflib import get_close_matches
-from typing import TypeVar
 from urllib.parse import urlsplit
 
-from watchd.core.durations import parse_duration, shown
 from watchd.core.errors import UsageError
 
 _TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*\Z")
@@ -18,112 +16,49 @@ _OPTION_START = re.compile(r",(?=[A-Za-z_][A-Za-z0-9_.-]*=)")
 # Values of these options never appear in a message: they are credentials.
 _SECRET_VALUE = re.compile(r"(,(?:token|password|secret)=)[^,]*")
 _SECRET_KEYS = frozenset(("token", "password", "secret"))
-_T = TypeVar("_T")
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 @dataclass
 class Options:
-    """A spec's ``KEY=VALUE`` options; each consumer takes the keys it knows.
+    """A spec's ``KEY=VALUE`` options as given, before a type's declaration parses them.
 
-    After every consumer has taken its keys, :meth:`finish` rejects what is left,
-    so a misspelt option is an error, never silently ignored.
-
-    .. versionadded:: 0.1.0
+    A type's :class:`~watchd.core.options.OptionSet` takes the keys it declares
+    (a sink's format then takes its own from the rest); :meth:`finish` rejects
+    what is left, so a misspelt option is an error, never silently ignored.
     """
 
     values: dict[str, str] = field(default_factory=dict)
     where: str = ""
-    _known: list[str] = field(default_factory=list)
-    #: Each option taken, with the value it has (given or default): the plan shows them.
-    resolved: dict[str, str] = field(default_factory=dict)
+    #: Values with their TOML types, from a ``[[sink]]``-style table (checked by type).
+    typed: dict[str, object] = field(default_factory=dict)
+    #: Every key some declaration took, for the did-you-mean of :meth:`finish`.
+    known: list[str] = field(default_factory=list)
+    #: The flag and the spec's text, for *where* once a type names its credentials.
+    what: str = ""
+    text: str = ""
+
+    def copy(self) -> Options:
+        """Return the options as given, for one more parse (a parse takes its keys out)."""
+        return Options(
+            dict(self.values), self.where, dict(self.typed), what=self.what, text=self.text
+        )
+
+    def redact_for(self, secrets: frozenset[str]) -> None:
+        """Write *where* again with the values of the type's own credential options hidden."""
+        if self.text and secrets:
+            self.where = f"{self.what} {redact(self.text, secrets)!r}"
 
     def __contains__(self, key: str) -> bool:
-        return key in self.values
-
-    def _take(self, key: str) -> str | None:
-        self._known.append(key)
-        return self.values.pop(key, None)
-
-    def _noted(self, key: str, value: _T) -> _T:
-        """Keep *value* for the plan, written as the option would be; return it."""
-        if key in _SECRET_KEYS:
-            self.resolved[key] = "***"
-        elif isinstance(value, bool):
-            self.resolved[key] = "yes" if value else "no"
-        elif isinstance(value, float):
-            self.resolved[key] = shown(value)
-        else:
-            self.resolved[key] = str(value)
-        return value
-
-    def text(self, key: str, default: str) -> str:
-        """Take *key* as a string."""
-        value = self._take(key)
-        return self._noted(key, default if value is None else value)
-
-    def optional(self, key: str) -> str | None:
-        """Take *key* as a string, None when absent."""
-        value = self._take(key)
-        return value if value is None else self._noted(key, value)
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        """Take *key*, which must be one of *choices*."""
-        value = self._take(key)
-        if value is None:
-            return self._noted(key, default)
-        if value not in choices:
-            raise UsageError(f"{self.where}: {key}={value!r} is not one of {', '.join(choices)}")
-        return self._noted(key, value)
-
-    def number(self, key: str, default: int, *, minimum: int = 0) -> int:
-        """Take *key* as an integer no smaller than *minimum*."""
-        value = self._take(key)
-        if value is None:
-            return self._noted(key, default)
-        try:
-            number = int(value)
-        except ValueError:
-            raise UsageError(f"{self.where}: {key}={value!r} is not a whole number") from None
-        if number < minimum:
-            raise UsageError(f"{self.where}: {key}={value!r} is below {minimum}")
-        return self._noted(key, number)
-
-    def duration(
-        self, key: str, default: float, *, unit: str | None, minimum: float = 0.0
-    ) -> float:
-        """Take *key* as a duration in seconds (``250ms``, ``5s``, ``2m``, ``1h``).
-
-        A bare number is in *unit* (``"ms"`` or ``"s"``), the unit the option
-        always had, so older specs keep their meaning; with None a unit is required.
-        """
-        value = self._take(key)
-        if value is None:
-            return self._noted(key, float(default))
-        seconds = parse_duration(value, unit=unit, what=f"{self.where}: {key}")
-        if seconds < minimum:
-            raise UsageError(f"{self.where}: {key}={value!r} is below {shown(minimum)}")
-        return self._noted(key, seconds)
-
-    def flag(self, key: str, *, default: bool) -> bool:
-        """Take *key* as a boolean (true/false, yes/no, on/off, 1/0)."""
-        value = self._take(key)
-        if value is None:
-            return self._noted(key, default)
-        if value.lower() in _TRUE:
-            return self._noted(key, True)
-        if value.lower() in _FALSE:
-            return self._noted(key, False)
-        raise UsageError(f"{self.where}: {key}={value!r} is not true or false")
+        return key in self.values or key in self.typed
 
     def finish(self) -> None:
-        """Raise a usage error naming any option no consumer took, and the one meant if clear."""
-        if self.values:
-            unknown = ", ".join(sorted(self.values))
-            taken = sorted(set(self._known))
+        """Raise a usage error naming any option no declaration took, and the one meant if clear."""
+        left = sorted({*self.values, *self.typed})
+        if left:
+            unknown = ", ".join(left)
+            taken = sorted(set(self.known))
             known = ", ".join(taken) or "none"
-            meant = [m for key in sorted(self.values) for m in get_close_matches(key, taken, 1)]
+            meant = [m for key in left for m in get_close_matches(key, taken, 1)]
             hint = f"; did you mean {', '.join(meant)}?" if meant else ""
             raise UsageError(f"{self.where}: unknown option {unknown} (accepted: {known}){hint}")
 
@@ -141,16 +76,45 @@ class Spec:
     text: str
 
 
-def redact(text: str) -> str:
-    """Return a spec's text with the values of credential options replaced by ``***``."""
-    return _SECRET_VALUE.sub(r"\1***", text)
+def redact(text: str, secrets: frozenset[str] = frozenset()) -> str:
+    """Return a spec's text with the values of credential options replaced by ``***``.
+
+    *secrets* names a type's own credential options besides the usual ones.
+    """
+    text = _SECRET_VALUE.sub(r"\1***", text)
+    for key in secrets - _SECRET_KEYS:
+        text = re.sub(rf"(,{re.escape(key)}=)[^,]*", r"\1***", text)
+    return text
+
+
+class TableSpec(str):
+    """A spec written as a TOML table: its text, and its values with their TOML types.
+
+    It travels through the command line's parser as the text; :func:`parse_spec`
+    takes the values from the table, so a declared option checks their types
+    (``queue = "5"`` is a string, not a number) and a value holding ``,k=`` stays whole.
+    """
+
+    __slots__ = ("kind", "table", "target")
+
+    kind: str
+    target: str
+    table: dict[str, object]
+
+    def __new__(cls, text: str, kind: str, target: str, table: dict[str, object]) -> TableSpec:  # noqa: D102
+        spec = super().__new__(cls, text)
+        spec.kind, spec.target, spec.table = kind, target, table
+        return spec
 
 
 def parse_spec(text: str, what: str) -> Spec:
     """Parse ``TYPE[:TARGET][,KEY=VALUE]...``; *what* names the option for errors."""
+    where = f"{what} {redact(text)!r}"
+    if isinstance(text, TableSpec):
+        options = Options({}, where, dict(text.table), what=what, text=text)
+        return Spec(text.kind, text.target, options, text)
     head, *option_texts = _OPTION_START.split(text)
     type_name, _, target = head.partition(":")
-    where = f"{what} {redact(text)!r}"
     if not _TYPE.match(type_name):
         raise UsageError(
             f"{where}: expected TYPE[:TARGET][,KEY=VALUE]... with a TYPE such as audit"
@@ -161,7 +125,7 @@ def parse_spec(text: str, what: str) -> Spec:
         if key in values:
             raise UsageError(f"{where}: option {key} given twice")
         values[key] = value
-    return Spec(type_name, target, Options(values, where), text)
+    return Spec(type_name, target, Options(values, where, what=what, text=text), text)
 
 
 def parse_address(target: str, where: str, default_port: int | None = None) -> tuple[str, int]:

@@ -18,7 +18,7 @@ import orjson
 
 from watchd.commands.query import formatted, formatter_named
 from watchd.commands.reading import FileSource, Reading, Window, select
-from watchd.commands.selection import filter_specs, selection
+from watchd.commands.selection import build_filters, filter_specs, selection
 from watchd.commands.summary import Summary
 from watchd.commands.verify import as_dict, verify
 from watchd.core.context import RunContext
@@ -222,9 +222,7 @@ class Api:
         """Return the filters the live stream applies for these parameters."""
         ns = _namespace(self._sources, found)
         try:
-            specs = filter_specs(ns)
-            registry = self._context.registry
-            built = [registry.filters.get(s.type, s.options.where)(s, self._context) for s in specs]
+            built = build_filters(filter_specs(ns), self._context)
         except UsageError as exc:
             raise BadRequestError(str(exc)) from None
         text = _one(found, "text")

@@ -23,4 +23,4 @@ def loki_routes(trails: RunTrails) -> Mapping[str, Handler]:
 @hookimpl
 def watchd_register_routes(routes: TypeTable[RoutesFactory]) -> None:
     """Register ``loki``: /api/v2/audit, /api/enterprise/audit, /audit and the rest."""
-    routes.add("loki", loki_routes, "loki-mode's audit endpoints (/api/v2/audit, /audit, ...)")
+    routes.add("loki", loki_routes, help="loki-mode's audit endpoints (/api/v2/audit, /audit, ...)")

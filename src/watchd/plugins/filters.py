@@ -9,26 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 
-from watchd.core.context import FilterFactory, RunContext
+from watchd.core.context import Checking, FilterFactory, RunContext
 from watchd.core.errors import UsageError
 from watchd.core.event import LEVEL_RANK, LEVELS, WatchEvent, normalize_level
 from watchd.core.fields import field_reader
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import EventFilter
+from watchd.core.options import OptionSet
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Spec
 
 
 def keep(predicate: Callable[[WatchEvent], bool]) -> EventFilter:
     """Return a batch filter that keeps the events *predicate* accepts."""
     return lambda events: [event for event in events if predicate(event)]
-
-
-def _target(spec: Spec, example: str) -> str:
-    spec.options.finish()
-    if not spec.target:
-        raise UsageError(f"{spec.options.where}: needs a value, as in {example}")
-    return spec.target
 
 
 def matcher(patterns: list[str]) -> Callable[[str], bool]:
@@ -40,34 +33,83 @@ def matcher(patterns: list[str]) -> Callable[[str], bool]:
     return lambda value: value in exact or any(fnmatchcase(value, g) for g in globs)
 
 
-def name_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
-    """``name:GLOB[,GLOB]...``: the container (lock, resource, entity) matches one of the globs."""
-    matches = matcher(_target(spec, "name:build").split(","))
+class GlobsOptions(OptionSet):
+    """Globs a field must match one of (an exact value matches itself)."""
+
+    target_form = "GLOB[,GLOB]..."
+    target_required = True
+
+    def check(self, checking: Checking) -> None:
+        """Split the globs."""
+        super().check(checking)
+        self.patterns = self.target.split(",")
+
+
+class NameOptions(GlobsOptions):
+    """The container (lock, resource, entity) matches one of the globs."""
+
+    example = "name:build"
+
+
+class ActionOptions(GlobsOptions):
+    """The action matches one of the globs."""
+
+    example = "action:deny"
+
+
+def name_filter(options: GlobsOptions, context: RunContext) -> EventFilter:  # noqa: ARG001
+    """``name:GLOB[,GLOB]...``."""
+    matches = matcher(options.patterns)
     return keep(lambda event: matches(event.container))
 
 
-def action_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
-    """``action:GLOB[,GLOB]...``: the action matches one of the globs."""
-    matches = matcher(_target(spec, "action:deny").split(","))
+def action_filter(options: GlobsOptions, context: RunContext) -> EventFilter:  # noqa: ARG001
+    """``action:GLOB[,GLOB]...``."""
+    matches = matcher(options.patterns)
     return keep(lambda event: matches(event.action))
 
 
-def level_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
-    """``level:LEVEL``: at least that severity."""
-    wanted = normalize_level(_target(spec, "level:warning"))
-    if wanted is None:
-        raise UsageError(f"{spec.options.where}: unknown level (levels: {', '.join(LEVELS)})")
-    floor = LEVEL_RANK[wanted]
+class LevelOptions(OptionSet):
+    """At least that severity."""
+
+    target_form = "LEVEL"
+    target_required = True
+    example = "level:warning"
+
+    def check(self, checking: Checking) -> None:
+        """Read the level."""
+        super().check(checking)
+        wanted = normalize_level(self.target)
+        if wanted is None:
+            raise UsageError(f"{self.where}: unknown level (levels: {', '.join(LEVELS)})")
+        self.floor = LEVEL_RANK[wanted]
+
+
+def level_filter(options: LevelOptions, context: RunContext) -> EventFilter:  # noqa: ARG001
+    """``level:LEVEL``."""
+    floor = options.floor
     return keep(lambda event: LEVEL_RANK.get(event.level, 1) >= floor)
 
 
-def field_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
-    """``field:FIELD=GLOB``: the field (``extra.KEY`` too) matches the glob."""
-    text = _target(spec, "field:dest=10.*")
-    path, sep, pattern = text.partition("=")
-    if not sep:
-        raise UsageError(f"{spec.options.where}: expected FIELD=GLOB, as in dest=10.*")
-    read = field_reader(path, spec.options.where)
+class FieldOptions(OptionSet):
+    """A field (or extra.KEY) matches the glob."""
+
+    target_form = "FIELD=GLOB"
+    target_required = True
+    example = "field:dest=10.*"
+
+    def check(self, checking: Checking) -> None:
+        """Read the field's path and the glob."""
+        super().check(checking)
+        path, sep, self.pattern = self.target.partition("=")
+        if not sep:
+            raise UsageError(f"{self.where}: expected FIELD=GLOB, as in dest=10.*")
+        self.read = field_reader(path, self.where)
+
+
+def field_filter(options: FieldOptions, context: RunContext) -> EventFilter:  # noqa: ARG001
+    """``field:FIELD=GLOB``."""
+    read, pattern = options.read, options.pattern
 
     def accept(event: WatchEvent) -> bool:
         value = read(event)
@@ -76,18 +118,26 @@ def field_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG00
     return keep(accept)
 
 
-def change_filter(spec: Spec, context: RunContext) -> EventFilter:  # noqa: ARG001
-    """``change:ID``: ito events of that change (its scope, or the change entity itself)."""
-    change = _target(spec, "change:005-01_add-x")
+class ChangeOptions(OptionSet):
+    """ito events of that change (its scope, or the change entity itself)."""
+
+    target_form = "ID"
+    target_required = True
+    example = "change:005-01_add-x"
+
+
+def change_filter(options: ChangeOptions, context: RunContext) -> EventFilter:  # noqa: ARG001
+    """``change:ID``."""
+    change = options.target
     prefix = change + "/"
     return keep(lambda event: event.container == change or event.container.startswith(prefix))
 
 
 @hookimpl
 def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
-    """Register ``name``, ``action``, ``level`` and ``field``."""
-    filters.add("name", name_filter, "name:GLOB[,GLOB]: container matches a glob")
-    filters.add("action", action_filter, "action:GLOB[,GLOB]: action matches a glob")
-    filters.add("level", level_filter, "level:LEVEL: at least that severity")
-    filters.add("field", field_filter, "field:FIELD=GLOB: a field (or extra.KEY) matches")
-    filters.add("change", change_filter, "change:ID: ito events of that change")
+    """Register ``name``, ``action``, ``level``, ``field`` and ``change``."""
+    filters.add("name", name_filter, NameOptions)
+    filters.add("action", action_filter, ActionOptions)
+    filters.add("level", level_filter, LevelOptions)
+    filters.add("field", field_filter, FieldOptions)
+    filters.add("change", change_filter, ChangeOptions)

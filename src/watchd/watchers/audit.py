@@ -24,14 +24,14 @@ from watchd.codecs.integrity import (
 from watchd.codecs.lines import LineBlock
 from watchd.codecs.records import RECORD_DECODER, Skip, decode_block, decode_record
 from watchd.core.checkpoints import CheckpointStore
-from watchd.core.context import ResourceKey, RunContext, SourceFactory, StartAt
+from watchd.core.context import Checking, ResourceKey, RunContext, SourceFactory, StartAt
 from watchd.core.errors import UsageError
 from watchd.core.event import Cursor, WatchEvent, set_block, set_index, set_position, set_record
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import Dialect, RecordSource, SourceMeasures
+from watchd.core.options import Choice, Duration, Number, OptionSet, Size, Text
 from watchd.core.registry import TypeTable
 from watchd.core.skips import SkipCounter
-from watchd.core.spec import Options, Spec
 from watchd.core.timestamps import record_ts
 from watchd.watchers.dialects.base import batch_mapper
 from watchd.watchers.dialects.generic import fallback_event
@@ -322,39 +322,85 @@ def line_number(fd: int, offset: int) -> int:
     return count + 1
 
 
-def _start_for(options: Options, context: RunContext) -> StartAt:
-    """Return where to start: the spec's ``from=``/``last=``, else the command line's."""
-    has_from, has_last = "from" in options, "last" in options
-    if has_from and has_last:
-        raise UsageError(f"{options.where}: from= and last= exclude each other")
-    count = options.number("last", 0, minimum=1)
-    origin = options.choice("from", ("end", "beginning"), "end")
-    if has_last:
-        return StartAt("last", count)
-    if has_from:
-        return StartAt("beginning") if origin == "beginning" else StartAt("end")
-    return context.settings.start
-
-
-def trail_options(options: Options, context: RunContext) -> TrailOptions:
-    """Take the tailing options of a file source's spec (timings and bounds).
+class Tailing(OptionSet):
+    """The options of a source that follows files: its timings and bounds.
 
     Every timing is a duration (``250ms``, ``5s``, ``2m``); a bare number keeps
     the unit the option always had: milliseconds for ``poll_interval=``,
     ``rotate_wait=`` and ``copy_wait=``, seconds for ``rescan=`` and ``hold_removed=``.
     """
-    default = TrailOptions()
-    return TrailOptions(
-        max_line_bytes=options.number("max_line_bytes", default.max_line_bytes, minimum=64),
-        poll_interval=options.duration(
-            "poll_interval", context.settings.poll_interval, unit="ms", minimum=0.001
-        ),
-        rescan_interval=options.duration("rescan", default.rescan_interval, unit="s", minimum=1),
-        rotate_wait=options.duration("rotate_wait", default.rotate_wait, unit="ms"),
-        hold_removed=options.duration("hold_removed", default.hold_removed, unit="s"),
-        copy_wait=options.duration("copy_wait", default.copy_wait, unit="ms"),
-        follow_symlinks=options.choice("follow_symlinks", MODES, default.follow_symlinks),
+
+    max_line_bytes = Size(
+        TrailOptions.max_line_bytes, "a longer line is skipped (and said), not held", minimum=64
     )
+    poll_interval = Duration(
+        0.25, "how often files are looked at where inotify cannot tell (--poll-interval)",
+        unit="ms", minimum=0.001,
+    )  # fmt: skip
+    rescan = Duration(
+        TrailOptions.rescan_interval, "how often the directories are listed again", minimum=1
+    )
+    rotate_wait = Duration(
+        TrailOptions.rotate_wait, "how long a rotated file is read on for late writes", unit="ms"
+    )
+    hold_removed = Duration(
+        TrailOptions.hold_removed, "how long a removed file stays open while it is read", unit="s"
+    )
+    copy_wait = Duration(
+        TrailOptions.copy_wait, "how long a truncated file's copy is waited for", unit="ms"
+    )
+    follow_symlinks = Choice(
+        MODES, TrailOptions.follow_symlinks, "symbolic links followed: no, inside the scope, yes"
+    )
+
+    def check(self, checking: Checking) -> None:
+        """Take --poll-interval where poll_interval= is not given."""
+        super().check(checking)
+        if "poll_interval" not in self.given:
+            self._values["poll_interval"] = checking.settings.poll_interval
+
+    def trail_options(self) -> TrailOptions:
+        """Return the trail's timings and bounds."""
+        return TrailOptions(
+            max_line_bytes=self.max_line_bytes,
+            poll_interval=self.poll_interval,
+            rescan_interval=self.rescan,
+            rotate_wait=self.rotate_wait,
+            hold_removed=self.hold_removed,
+            copy_wait=self.copy_wait,
+            follow_symlinks=self.follow_symlinks,
+        )
+
+
+class AuditOptions(Tailing):
+    """Follow JSON Lines audit trails: a file, a glob, or a directory's *.jsonl and *.log."""
+
+    target_form = "PATH|GLOB|DIR"
+    target_required = True
+    example = "audit:/var/log/x.jsonl"
+    origin = Choice(
+        ("end", "beginning"), "end", "where to start (else the command line's)", key="from"
+    )
+    last = Number(0, "start N records back (else the command line's)", minimum=1)
+    schema = Text("auto", "the records' dialect (auto recognises each record)", metavar="DIALECT")
+    container = Text("", "the container of events whose record names none", metavar="NAME")
+    integrity = Choice(("auto", "off"), "auto", "check loki-mode's hash chain where present")
+
+    def check(self, checking: Checking) -> None:
+        """Settle where to start and the dialect."""
+        super().check(checking)
+        if "from" in self.given and "last" in self.given:
+            raise UsageError(f"{self.where}: from= and last= exclude each other")
+        if "last" in self.given:
+            self.start = StartAt("last", self.last)
+            self.unused("from")
+        elif "from" in self.given:
+            self.start = StartAt("beginning") if self.origin == "beginning" else StartAt("end")
+            self.unused("last")
+        else:
+            self.start = checking.settings.start
+            self.unused("from", "last")  # the command line's start applies: the plan says which
+        self.dialect = checking.registry.dialects.get(self.schema, self.where)
 
 
 def scope_of(target: str) -> str:
@@ -370,41 +416,25 @@ def scope_of(target: str) -> str:
     return expanded
 
 
-def make_audit_watcher(spec: Spec, context: RunContext) -> AuditWatcher:
-    """Build ``audit:PATH-or-GLOB[,from=end|beginning][,last=N][,schema=NAME]...``."""
-    if not spec.target:
-        raise UsageError(f"{spec.options.where}: audit needs a path, as in audit:/var/log/x.jsonl")
-    options = spec.options
-    start = _start_for(options, context)
-    dialect = context.registry.dialects.get(options.text("schema", "auto"), options.where)
-    container = options.text("container", "")
-    integrity = options.choice("integrity", ("auto", "off"), "auto") == "auto"
-    timings = trail_options(options, context)
-    options.finish()
-    context.opening()
+def build_audit_watcher(options: AuditOptions, context: RunContext) -> AuditWatcher:
+    """Build ``audit:PATH|GLOB|DIR``: its trail shares the run's inotify and checkpoints."""
     hub = shared_hub(context)
     store = shared_store(context)
-    source_id = context.claim_id(f"audit:{spec.target}")
+    source_id = context.claim_id(f"audit:{options.target}")
     trail = Trail(
-        scope_of(spec.target),
+        scope_of(options.target),
         source_id,
-        start=start,
+        start=options.start,
         hub=hub,
         store=store,
-        options=timings,
+        options=options.trail_options(),
         log=structlog.get_logger("watchd").bind(source=source_id),
     )
-    return AuditWatcher(trail, dialect, container, hub, integrity=integrity)
+    integrity = options.integrity == "auto"
+    return AuditWatcher(trail, options.dialect, options.container, hub, integrity=integrity)
 
 
 @hookimpl
 def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
     """Register ``audit``."""
-    sources.add(
-        "audit",
-        make_audit_watcher,
-        "follow JSON Lines audit trails: audit:PATH|GLOB|DIR[,from=end|beginning][,last=N]"
-        "[,schema=NAME][,container=NAME][,integrity=auto|off][,max_line_bytes=N]"
-        "[,poll_interval=DURATION][,rescan=DURATION][,rotate_wait=DURATION]"
-        "[,hold_removed=DURATION][,copy_wait=DURATION][,follow_symlinks=no|inside|yes]",
-    )
+    sources.add("audit", build_audit_watcher, AuditOptions)

@@ -17,13 +17,13 @@ import orjson
 import structlog
 
 from watchd.codecs.records import Skip, decode_record
-from watchd.core.context import RunContext, SourceFactory
+from watchd.core.context import Checking, RunContext, SourceFactory
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import Dialect, RecordSource
+from watchd.core.options import Duration, OptionSet, Text
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Spec
 from watchd.watchers.audit import shared_store
 from watchd.watchers.dialects.generic import event_from
 from watchd.watchers.files.identity import digest
@@ -130,24 +130,32 @@ class ItoBranchWatcher:
         """Nothing to release: each look runs git and is done."""
 
 
-def make_ito_branch_watcher(spec: Spec, context: RunContext) -> ItoBranchWatcher:
-    """Build ``ito-branch:REPO[,branch=NAME][,interval=DURATION][,schema=NAME]``."""
-    repo = spec.target or "."
-    if _git(repo, "rev-parse", "--git-dir").returncode != 0:
-        raise UsageError(f"{spec.options.where}: {repo} is not a git repository")
-    branch = spec.options.text("branch", DEFAULT_BRANCH)
-    interval = spec.options.duration("interval", 2.0, unit="ms", minimum=0.01)
-    dialect = context.registry.dialects.get(spec.options.text("schema", "ito"), spec.options.where)
-    spec.options.finish()
-    context.opening()
-    return ItoBranchWatcher(context, repo, branch, interval, dialect)
+class ItoBranchOptions(OptionSet):
+    """ito's trail on its internal branch, read with git."""
+
+    target_form = "REPO"
+    example = "ito-branch:~/src/project"
+    branch = Text(DEFAULT_BRANCH, "the branch ito keeps its trail on", metavar="BRANCH")
+    interval = Duration(2.0, "how often the branch is looked at", unit="ms", minimum=0.01)
+    schema = Text("ito", "the records' dialect", metavar="DIALECT")
+
+    def check(self, checking: Checking) -> None:
+        """Ask git whether the repository is one (nothing is written); look the dialect up."""
+        super().check(checking)
+        self.repo = self.target or "."
+        if _git(self.repo, "rev-parse", "--git-dir").returncode != 0:
+            raise UsageError(f"{self.where}: {self.repo} is not a git repository")
+        self.dialect = checking.registry.dialects.get(self.schema, self.where)
+
+
+def build_ito_branch_watcher(options: ItoBranchOptions, context: RunContext) -> ItoBranchWatcher:
+    """Build ``ito-branch:REPO``."""
+    return ItoBranchWatcher(
+        context, options.repo, options.branch, options.interval, options.dialect
+    )
 
 
 @hookimpl
 def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
     """Register ``ito-branch``."""
-    sources.add(
-        "ito-branch",
-        make_ito_branch_watcher,
-        "ito's trail on its internal branch: ito-branch:REPO[,branch=...][,interval=DURATION]",
-    )
+    sources.add("ito-branch", build_ito_branch_watcher, ItoBranchOptions)

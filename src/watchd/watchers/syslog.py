@@ -18,85 +18,26 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
-from watchd.codecs.records import decode_record
 from watchd.codecs.syslog.framing import FrameSplitter
-from watchd.codecs.syslog.grammar import FACILITIES, LEVEL_OF_SEVERITY
-from watchd.codecs.syslog.parse import MalformedError, SyslogMessage, parse_message
-from watchd.core.context import RunContext, SourceFactory
+from watchd.codecs.syslog.parse import MalformedError
+from watchd.core.context import Checking, RunContext, SourceFactory
 from watchd.core.errors import UsageError, setup_error
 from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
-from watchd.core.interfaces import Dialect, RecordSource
+from watchd.core.options import Duration, Number, OptionSet, Size, Text
 from watchd.core.registry import TypeTable
 from watchd.core.skips import SkipCounter
-from watchd.core.spec import Spec, parse_address, peer_name
-from watchd.core.timestamps import record_ts
-from watchd.watchers.dialects.generic import event_from
+from watchd.core.spec import parse_address, peer_name
+from watchd.watchers.syslog_messages import MessageMapper
 
 #: Messages one poll takes at most, so a flood cannot starve the other watchers.
 POLL_BUDGET = 2048
 _RECV = 65_536
-_FACILITY_NAMES = {number: name for name, number in FACILITIES.items()}
 _AGAIN = (BlockingIOError, InterruptedError)
 _ANCILLARY = socket.CMSG_SPACE(4)
-
-
-class MessageMapper:
-    """Turns parsed messages into events: JSON bodies through a dialect, others as ``syslog``."""
-
-    def __init__(self, dialect: Dialect, skips: SkipCounter, name: str) -> None:
-        self._dialect = dialect
-        self._skips = skips
-        self._name = name
-        self._log = structlog.get_logger("watchd").bind(source=name)
-
-    def map(self, data: bytes, peer: str, out: list[WatchEvent]) -> None:
-        """Append the event of the message *data* from *peer*, or count it as malformed."""
-        try:
-            message = parse_message(data)
-        except MalformedError as exc:
-            self._skips.note(f"malformed message ({exc})", peer, -1)
-            return
-        # The sender's own name; else its address (the port is the sender's socket, noise here).
-        origin = message.hostname or peer.rpartition(":")[0].strip("[]") or peer
-        body = message.message.strip()
-        if body.startswith("{"):
-            record = decode_record(body.encode())
-            if isinstance(record, dict):
-                where = RecordSource(source="syslog", origin=origin)
-                out.append(event_from(self._dialect, record, where, self._log))
-                return
-        out.append(plain_event(message, origin, peer))
-
-
-def plain_event(message: SyslogMessage, origin: str, peer: str) -> WatchEvent:
-    """Return the event of a message whose body is text, not a record."""
-    extra: dict[str, Any] = {
-        "facility": _FACILITY_NAMES[message.facility],
-        "severity": message.severity,
-        "protocol": message.protocol,
-        "peer": peer,
-    }
-    for key in ("hostname", "app_name", "procid", "msgid"):
-        value = getattr(message, key)
-        if value:
-            extra[key] = value
-    if message.structured_data:
-        extra["structured_data"] = message.structured_data
-    return WatchEvent(
-        ts=record_ts(message.timestamp),
-        source="syslog",
-        action=message.msgid or "message",
-        container=message.app_name,
-        detail=message.message,
-        level=LEVEL_OF_SEVERITY[message.severity],
-        origin=origin,
-        extra=extra,
-    )
 
 
 #: Linux socket options the socket module does not name (asm-generic/socket.h).
@@ -402,48 +343,65 @@ def _bound(kind: int, address: tuple[str, int], name: str) -> socket.socket:
     return sock
 
 
-def make_syslog_source(spec: Spec, context: RunContext) -> UdpListener | TcpListener:
-    """Build ``syslog:udp|tcp://HOST:PORT[,dialect=auto][,limit=N][,rcvbuf=B]``.
-
-    TCP also takes ``connections=N`` (256), ``per_peer=N`` (32) and
-    ``idle_timeout=SECONDS`` (60).
+class SyslogSourceOptions(OptionSet):
+    """Syslog listener: RFC 5424 and 3164 over UDP or TCP, JSON bodies read by dialects.
 
     Without a host (``syslog:udp``, ``syslog:tcp://:5514``) it listens on
     loopback only; other interfaces are asked for by naming them (``0.0.0.0``).
     The port defaults to 5514: 514 needs privileges watchd should not have.
     """
-    options = spec.options
-    transport, sep, rest = (spec.target or "udp").partition("://")
-    if transport not in ("udp", "tcp"):
-        raise UsageError(f"{options.where}: expected udp:// or tcp://, as in udp://127.0.0.1:5514")
-    if not sep or rest.startswith(":") or not rest:  # no host named: loopback only
-        rest = f"127.0.0.1{rest}"
-    host, port = parse_address(rest, options.where, 5514)
-    dialect = context.registry.dialects.get(options.text("dialect", "auto"), options.where)
-    limit = options.number("limit", 65_536, minimum=480)
-    connections = options.number("connections", 256, minimum=1)
-    per_peer = options.number("per_peer", 32, minimum=1)
-    idle_timeout = options.duration("idle_timeout", 60.0, unit="s", minimum=1)
-    rcvbuf = options.number("rcvbuf", 8 * 1024 * 1024, minimum=4096) if transport == "udp" else 0
-    options.finish()
-    context.opening()
-    name = f"syslog:{transport}://{host}:{port}"
+
+    target_form = "udp|tcp://[HOST][:PORT]"
+    example = "syslog:udp://127.0.0.1:5514"
+    dialect = Text("auto", "the dialect of JSON bodies", metavar="DIALECT")
+    limit = Size(65_536, "longest message taken", minimum=480)
+    connections = Number(256, "tcp://: most connections at once", minimum=1)
+    per_peer = Number(32, "tcp://: most connections from one address", minimum=1)
+    idle_timeout = Duration(60.0, "tcp://: a silent connection is closed after", minimum=1)
+    rcvbuf = Size(8 * 1024 * 1024, "udp://: the socket's receive buffer", minimum=4096)
+
+    def check(self, checking: Checking) -> None:
+        """Read the address; refuse the options of the other transport."""
+        super().check(checking)
+        transport, sep, rest = (self.target or "udp").partition("://")
+        if transport not in ("udp", "tcp"):
+            raise UsageError(f"{self.where}: expected udp:// or tcp://, as in udp://127.0.0.1:5514")
+        if not sep or rest.startswith(":") or not rest:  # no host named: loopback only
+            rest = f"127.0.0.1{rest}"
+        self.transport = transport
+        self.address = parse_address(rest, self.where, 5514)
+        other = ("connections", "per_peer", "idle_timeout") if transport == "udp" else ("rcvbuf",)
+        given = sorted(self.given.intersection(other))
+        if given:
+            raise self.refuse(
+                given[0], f"applies to {'tcp' if transport == 'udp' else 'udp'}:// only"
+            )
+        self.mapping_dialect = checking.registry.dialects.get(self.dialect, self.where)
+
+
+def build_syslog_source(
+    options: SyslogSourceOptions,
+    context: RunContext,  # noqa: ARG001
+) -> UdpListener | TcpListener:
+    """Build ``syslog:udp|tcp://HOST:PORT``: the socket is bound now."""
+    host, port = options.address
+    name = f"syslog:{options.transport}://{host}:{port}"
     log = structlog.get_logger("watchd").bind(source=name)
     skips = SkipCounter(log)
-    mapper = MessageMapper(dialect, skips, name)
+    mapper = MessageMapper(options.mapping_dialect, skips, name)
     listener: UdpListener | TcpListener
-    if transport == "udp":
-        listener = UdpListener(name, (host, port), mapper, skips, rcvbuf=rcvbuf)
+    if options.transport == "udp":
+        listener = UdpListener(name, (host, port), mapper, skips, rcvbuf=options.rcvbuf)
     else:
         listener = TcpListener(
             name,
             (host, port),
             mapper,
             skips,
-            limit=limit,
-            max_connections=connections,
-            per_peer=per_peer,
-            idle_timeout=float(idle_timeout),
+            limit=options.limit,
+            max_connections=options.connections,
+            per_peer=options.per_peer,
+            idle_timeout=options.idle_timeout,
         )
     log.debug("listening", address=f"{host}:{port}")
     return listener
@@ -452,8 +410,4 @@ def make_syslog_source(spec: Spec, context: RunContext) -> UdpListener | TcpList
 @hookimpl
 def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
     """Register ``syslog``."""
-    sources.add(
-        "syslog",
-        make_syslog_source,
-        "syslog listener: syslog:udp|tcp://HOST:PORT (RFC 5424 and 3164; JSON bodies via dialects)",
-    )
+    sources.add("syslog", build_syslog_source, SyslogSourceOptions)

@@ -16,13 +16,13 @@ from collections import deque
 
 import structlog
 
-from watchd.core.context import RunContext, SourceFactory, StartAt
+from watchd.core.context import Checking, RunContext, SourceFactory, StartAt
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
+from watchd.core.options import Duration, Text
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Spec
-from watchd.watchers.audit import AuditWatcher, shared_store, trail_options
+from watchd.watchers.audit import AuditWatcher, Tailing, shared_store
 from watchd.watchers.files.inotify import shared_hub
 from watchd.watchers.files.trail import Trail
 
@@ -53,23 +53,19 @@ def list_worktrees(repo: str) -> list[str]:
 class WorktreesWatcher:
     """Follows each worktree's trail; new ones join, removed ones are let go."""
 
-    def __init__(self, spec: Spec, context: RunContext, repo: str, rediscover: float) -> None:
+    def __init__(self, options: WorktreesOptions, context: RunContext) -> None:
+        repo = options.repo
         self.name = f"worktrees:{repo}"
         self.merges = True  # one trail per worktree, merged in time order
         self._repo = repo
         self._context = context
-        self._spec = spec
-        self._rediscover = rediscover
+        self._rediscover = options.rediscover
         self._children: dict[str, AuditWatcher] = {}
         self._polled: deque[list[AuditWatcher]] = deque()
         self._next = 0.0
         self._first = True
-        self._dialect = context.registry.dialects.get(
-            spec.options.text("schema", "auto"), spec.options.where
-        )
-        self._options = trail_options(spec.options, context)
-        spec.options.finish()
-        context.opening()
+        self._dialect = options.dialect
+        self._options = options.trail_options()
         self._hub = shared_hub(context)
 
     def fileno(self) -> int:
@@ -140,20 +136,29 @@ class WorktreesWatcher:
         self._children.clear()
 
 
-def make_worktrees_watcher(spec: Spec, context: RunContext) -> WorktreesWatcher:
-    """Build ``worktrees:REPO[,rediscover=SECONDS][,schema=NAME]``."""
-    repo = os.path.abspath(os.path.expanduser(spec.target or "."))
-    if not os.path.isdir(repo):
-        raise UsageError(f"{spec.options.where}: {repo} is not a directory")
-    rediscover = spec.options.duration("rediscover", 30.0, unit="s", minimum=1)
-    return WorktreesWatcher(spec, context, repo, rediscover)
+class WorktreesOptions(Tailing):
+    """Every git worktree's ito trail, each followed as audit: follows a file."""
+
+    target_form = "REPO"
+    example = "worktrees:~/src/project"
+    rediscover = Duration(30.0, "how often the worktrees are listed again", minimum=1)
+    schema = Text("auto", "the records' dialect", metavar="DIALECT")
+
+    def check(self, checking: Checking) -> None:
+        """Check that the repository is a directory; look the dialect up."""
+        super().check(checking)
+        self.repo = os.path.abspath(os.path.expanduser(self.target or "."))
+        if not os.path.isdir(self.repo):
+            raise UsageError(f"{self.where}: {self.repo} is not a directory")
+        self.dialect = checking.registry.dialects.get(self.schema, self.where)
+
+
+def build_worktrees_watcher(options: WorktreesOptions, context: RunContext) -> WorktreesWatcher:
+    """Build ``worktrees:REPO``: git is asked for the worktrees at the first poll."""
+    return WorktreesWatcher(options, context)
 
 
 @hookimpl
 def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
     """Register ``worktrees``."""
-    sources.add(
-        "worktrees",
-        make_worktrees_watcher,
-        "every git worktree's ito trail: worktrees:REPO[,rediscover=SECONDS]",
-    )
+    sources.add("worktrees", build_worktrees_watcher, WorktreesOptions)

@@ -10,20 +10,22 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchd._version import __version__
 from watchd.codecs.hostname import local_hostname
-from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent, event_time
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import FormatContext, FormatFactory, Formatter
 from watchd.core.jsonform import ascii_json, dumps_compact
+from watchd.core.options import Choice, OptionalText, OptionSet, Text
 from watchd.core.printable import utf8
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Options
 from watchd.core.timestamps import iso_millis
 from watchd.plugins.formats.loki_cef import LokiCefFormat
+
+if TYPE_CHECKING:
+    from watchd.core.context import Checking
 
 ECS_VERSION = "8.11.0"
 
@@ -297,45 +299,67 @@ def _labels(event: WatchEvent) -> dict[str, str]:
     return labels
 
 
-def cef_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
-    """Build ``cef`` (``vendor=``, ``product=``, ``version=``, ``compat=loki``)."""
-    compat = options.choice("compat", ("none", "loki"), "none")
-    version = options.text("version", __version__)
-    if compat == "loki":
-        vendor, product = options.text("vendor", "Autonomi"), options.text("product", "Loki Mode")
-        return LokiCefFormat(vendor, product, version)
-    return CefFormat(options.text("vendor", "watchd"), options.text("product", "watchd"), version)
+class CefOptions(OptionSet):
+    """ArcSight CEF; compat=loki for loki-mode's own converter."""
+
+    vendor = OptionalText("Device Vendor (watchd; Autonomi with compat=loki)", metavar="NAME")
+    product = OptionalText("Device Product (watchd; Loki Mode with compat=loki)", metavar="NAME")
+    version = Text(__version__, "Device Version", metavar="VERSION")
+    compat = Choice(("none", "loki"), "none", "loki: loki-mode's own CEF bytes")
 
 
-def leef_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
-    """Build ``leef`` (``vendor=``, ``product=``, ``version=``, ``delimiter=``, default ``^``)."""
-    raw = delimiter = options.text("delimiter", "^")
-    if delimiter.lower().startswith(("x", "0x")) and len(delimiter) > 1:
-        try:
-            delimiter = chr(int(delimiter.lower().removeprefix("0x").removeprefix("x"), 16))
-        except ValueError:
-            delimiter = ""
-    if len(delimiter) != 1 or delimiter in "|=\r\n" or delimiter.isalnum():
-        raise UsageError(
-            f"{options.where}: delimiter={raw!r} "
-            "must be one character (or xHH) other than a letter, a digit, |, = or a newline"
-        )
-    return LeefFormat(
-        options.text("vendor", "watchd"),
-        options.text("product", "watchd"),
-        options.text("version", __version__),
-        delimiter,
-    )
+def cef_format(options: CefOptions, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """Build ``cef``."""
+    if options.compat == "loki":
+        vendor, product = options.vendor or "Autonomi", options.product or "Loki Mode"
+        return LokiCefFormat(vendor, product, options.version)
+    return CefFormat(options.vendor or "watchd", options.product or "watchd", options.version)
 
 
-def ecs_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
-    """Build ``ecs`` (``hostname=``, default this host's name)."""
-    return EcsFormat(options.optional("hostname") or local_hostname())
+class LeefOptions(OptionSet):
+    """QRadar LEEF 2.0; delimiter=^ by default."""
+
+    vendor = Text("watchd", "Vendor", metavar="NAME")
+    product = Text("watchd", "Product", metavar="NAME")
+    version = Text(__version__, "Version", metavar="VERSION")
+    delimiter = Text("^", "the attribute delimiter: one character, or xHH", metavar="CHAR")
+
+    def check(self, checking: Checking) -> None:
+        """Read the delimiter: one character other than a letter, a digit, |, = or a newline."""
+        super().check(checking)
+        delimiter = self.delimiter
+        if delimiter.lower().startswith(("x", "0x")) and len(delimiter) > 1:
+            try:
+                delimiter = chr(int(delimiter.lower().removeprefix("0x").removeprefix("x"), 16))
+            except ValueError:
+                delimiter = ""
+        if len(delimiter) != 1 or delimiter in "|=\r\n" or delimiter.isalnum():
+            raise self.refuse(
+                "delimiter",
+                "must be one character (or xHH) other than a letter, a digit, |, = or a newline",
+            )
+        self.character = delimiter
+
+
+def leef_format(options: LeefOptions, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """Build ``leef``."""
+    return LeefFormat(options.vendor, options.product, options.version, options.character)
+
+
+class EcsOptions(OptionSet):
+    """Elastic Common Schema, one JSON document per line."""
+
+    hostname = OptionalText("host.name (this host's name)", metavar="NAME")
+
+
+def ecs_format(options: EcsOptions, context: FormatContext) -> Formatter:  # noqa: ARG001
+    """Build ``ecs``."""
+    return EcsFormat(options.hostname or local_hostname())
 
 
 @hookimpl
 def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
     """Register ``cef``, ``leef`` and ``ecs``."""
-    formats.add("cef", cef_format, "ArcSight CEF; compat=loki for loki-mode's own converter")
-    formats.add("leef", leef_format, "QRadar LEEF 2.0; delimiter=^ by default")
-    formats.add("ecs", ecs_format, "Elastic Common Schema, one JSON document per line")
+    formats.add("cef", cef_format, CefOptions)
+    formats.add("leef", leef_format, LeefOptions)
+    formats.add("ecs", ecs_format, EcsOptions)

@@ -11,9 +11,9 @@ from watchd.core.event import WatchEvent, encode_lines
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import FormatContext, FormatFactory, Formatter
 from watchd.core.jsonform import dumps_compact
+from watchd.core.options import OptionSet
 from watchd.core.printable import printable, quoted, utf8
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Options
 from watchd.core.terminal import day_line, level_column, local_clock, local_stamp, paint
 
 
@@ -29,7 +29,7 @@ class JsonFormat:
         return encode_lines(events)
 
 
-def json_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+def json_format(options: OptionSet, context: FormatContext) -> Formatter:  # noqa: ARG001
     """Build the compact JSON format (terok-shield's ``to_json`` shape)."""
     return JsonFormat()
 
@@ -113,7 +113,7 @@ def _container(name: str) -> str:
     return '"-"' if name == "-" else quoted(name)
 
 
-def human_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+def human_format(options: OptionSet, context: FormatContext) -> Formatter:  # noqa: ARG001
     """Build the readable one-line-per-event format."""
     return HumanFormat(
         color=context.color, several_origins=context.several_origins, own_lines=context.own_lines
@@ -158,7 +158,7 @@ class CsvFormat:
         return utf8(out.getvalue().removesuffix("\r\n"))
 
 
-def csv_format(options: Options, context: FormatContext) -> Formatter:  # noqa: ARG001
+def csv_format(options: OptionSet, context: FormatContext) -> Formatter:  # noqa: ARG001
     """Build the CSV export (every new output starts with the header row)."""
     return CsvFormat()
 
@@ -166,6 +166,8 @@ def csv_format(options: Options, context: FormatContext) -> Formatter:  # noqa: 
 @hookimpl
 def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
     """Register ``json``, ``human`` and ``csv``."""
-    formats.add("json", json_format, "one compact JSON object per line (terok-compatible)")
-    formats.add("human", human_format, "one readable line per event, coloured on a terminal")
-    formats.add("csv", csv_format, "CSV rows (RFC 4180) after a header line naming the columns")
+    formats.add("json", json_format, help="one compact JSON object per line (terok-compatible)")
+    formats.add("human", human_format, help="one readable line per event, coloured on a terminal")
+    formats.add(
+        "csv", csv_format, help="CSV rows (RFC 4180) after a header line naming the columns"
+    )

@@ -18,17 +18,17 @@ from collections.abc import Sequence
 
 import structlog
 
-from watchd.core.context import RunContext, SinkFactory
-from watchd.core.deadletters import DeadLetters, dead_letters
+from watchd.core.context import Checking, RunContext, SinkFactory
+from watchd.core.deadletters import DeadLettered, DeadLetters, dead_letters
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import Formatter
-from watchd.core.private import fsync_directory, make_dirs, open_append
+from watchd.core.options import Choice
+from watchd.core.private import fsync_directory, make_dirs, open_append, why_not_appendable
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Spec
 from watchd.plugins.sinks.frames import TORN_TAIL, repair_torn_tail, write_frames
-from watchd.plugins.sinks.text import formatter_for, header_of, starts_output
+from watchd.plugins.sinks.text import Formatted, formatter_for, header_of, starts_output
 
 
 class FileSink:
@@ -95,30 +95,45 @@ class FileSink:
         self._dead.close()
 
 
-def make_file_sink(spec: Spec, context: RunContext) -> FileSink:
-    """Build ``file:PATH[,format=NAME][,fsync=yes|no][,dead_letter=FILE]``."""
-    options = spec.options
-    if not spec.target:
-        raise UsageError(f"{options.where}: file needs a path, as in file:/var/log/watchd.jsonl")
-    settings = context.settings  # the user's --state-dir: what is delivered must be on disk
-    kept = settings.state_dir is not None and settings.durable_state
-    fsync = options.choice("fsync", ("yes", "no"), "yes" if kept else "no") == "yes"
+class FileOptions(Formatted, DeadLettered):
+    """Append to a file."""
+
+    target_form = "PATH"
+    target_required = True
+    example = "file:/var/log/watchd/events.jsonl"
+    fsync = Choice(
+        ("auto", "yes", "no"),
+        "auto",
+        "yes: every batch is on the disk before it counts as delivered "
+        "(auto: yes with --state-dir, so a checkpoint never runs ahead of the file)",
+    )
+
+    def check(self, checking: Checking) -> None:
+        """Check that the file could be appended to (nothing is created)."""
+        super().check(checking)
+        settings = checking.settings  # the user's --state-dir: what is delivered must be on disk
+        if self.fsync == "auto":
+            kept = settings.state_dir is not None and settings.durable_state
+            self._values["fsync"] = "yes" if kept else "no"
+        path = os.path.abspath(os.path.expanduser(self.target))
+        why = why_not_appendable(path)
+        if why:
+            raise UsageError(f"{self.where}: {self.target}: {why}")
+
+
+def build_file_sink(options: FileOptions, context: RunContext) -> FileSink:
+    """Build ``file:PATH``: the file is opened to append (created if need be)."""
     formatter = formatter_for(options, context, tty=False, own_lines=True)
-    dead = dead_letters(options, f"file:{spec.target}", dry_run=context.dry_run)
-    options.finish()
-    context.opening()
+    dead = dead_letters(options, f"file:{options.target}")
+    path = os.path.abspath(os.path.expanduser(options.target))
     try:
-        return FileSink(os.path.abspath(spec.target), formatter, dead, fsync=fsync)
+        return FileSink(path, formatter, dead, fsync=options.fsync == "yes")
     except OSError as exc:
         dead.close()
-        raise UsageError(f"{options.where}: {spec.target}: {exc.strerror}") from None
+        raise UsageError(f"{options.where}: {options.target}: {exc.strerror}") from None
 
 
 @hookimpl
 def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     """Register ``file``."""
-    sinks.add(
-        "file",
-        make_file_sink,
-        "append to a file: file:PATH[,format=json|...][,fsync=yes|no][,dead_letter=FILE]",
-    )
+    sinks.add("file", build_file_sink, FileOptions)

@@ -13,6 +13,7 @@ import ssl
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import ClassVar
 
 import structlog
 
@@ -20,30 +21,45 @@ from watchd.core.clock import Clock
 from watchd.core.deadletters import DeadLetters
 from watchd.core.errors import UsageError
 from watchd.core.interfaces import SinkMeasures
-from watchd.core.spec import Options
+from watchd.core.options import Duration, Flag, Number, OptionalText, OptionSet, Size
 
 
-def tls_context(options: Options) -> ssl.SSLContext:
-    """Return the client TLS context of ``ca=``, ``cert=``, ``key=`` and ``verify=``."""
-    where = options.where
-    ca, cert, key = options.optional("ca"), options.optional("cert"), options.optional("key")
-    verify = options.flag("verify", default=True)
-    if key is not None and cert is None:
-        raise UsageError(f"{where}: key= needs cert=, the client certificate it belongs to")
-    for option, path in (("ca", ca), ("cert", cert), ("key", key)):
-        if path is not None and not os.path.isfile(path):
-            raise UsageError(f"{where}: {option}={path}: no such file")
-    try:
-        context = ssl.create_default_context(cafile=ca)
-        if cert is not None:
-            context.load_cert_chain(cert, key)
-    except (ssl.SSLError, OSError) as exc:
-        # The reason only: never the key's content, nor a passphrase.
-        raise UsageError(f"{where}: cannot load the TLS files: {exc.strerror or exc}") from None
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+class TlsClient(OptionSet):
+    """The options of a sink that may speak TLS: its CA, client certificate and key."""
+
+    ca = OptionalText("CA bundle (PEM) the server's certificate is checked against", metavar="FILE")
+    cert = OptionalText("client certificate (PEM), for a server that asks for one", metavar="FILE")
+    key = OptionalText("the client certificate's private key (PEM)", metavar="FILE")
+    verify = Flag(True, "check the server's certificate and name (no: for tests only)")
+
+    #: The keys above, for a sink to refuse where it speaks no TLS.
+    TLS_KEYS: ClassVar[frozenset[str]] = frozenset(("ca", "cert", "key", "verify"))
+
+    def check_tls(self) -> ssl.SSLContext:
+        """Return the client TLS context the options give; the files are read, nothing else."""
+        if self.key is not None and self.cert is None:
+            raise self.refuse("key", "needs cert=, the client certificate it belongs to")
+        for option, path in (("ca", self.ca), ("cert", self.cert), ("key", self.key)):
+            if path is not None and not os.path.isfile(path):
+                raise self.refuse(option, "no such file")
+        try:
+            context = ssl.create_default_context(cafile=self.ca)
+            if self.cert is not None:
+                context.load_cert_chain(self.cert, self.key)
+        except (ssl.SSLError, OSError) as exc:
+            # The reason only: never the key's content, nor a passphrase.
+            reason = exc.strerror or str(exc)
+            raise UsageError(f"{self.where}: cannot load the TLS files: {reason}") from None
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def refuse_tls(self, why: str) -> None:
+        """Refuse the TLS options given to a sink that speaks no TLS here."""
+        given = sorted(self.given & self.TLS_KEYS)
+        if given:
+            raise self.refuse(given[0], why)
 
 
 class Backoff:
@@ -154,15 +170,21 @@ class Delivery:
     backoff: Backoff
 
 
-def delivery(options: Options, *, base: float = 0.1) -> Delivery:
-    """Take ``queue=`` (events), ``queue_bytes=`` and ``backoff_max=`` (a duration, seconds)."""
-    default = QueueBounds()
-    bounds = QueueBounds(
-        events=options.number("queue", default.events, minimum=1),
-        bytes=options.number("queue_bytes", default.bytes, minimum=1024),
+class Delivered(OptionSet):
+    """The options of a sink that queues for a peer: its bounds, and how long it waits at most."""
+
+    queue = Number(
+        QueueBounds.events, "events held for the peer before the sources pause", minimum=1
     )
-    cap = options.duration("backoff_max", 30.0, unit="s", minimum=1.0)
-    return Delivery(bounds, Backoff(base=base, cap=cap))
+    queue_bytes = Size(
+        QueueBounds.bytes, "bytes held for the peer before the sources pause", minimum=1024
+    )
+    backoff_max = Duration(30.0, "longest wait between two attempts to reach the peer", minimum=1.0)
+
+    def delivery(self, *, base: float = 0.1) -> Delivery:
+        """Return the bounded queue and the backoff these options give."""
+        bounds = QueueBounds(events=self.queue, bytes=self.queue_bytes)
+        return Delivery(bounds, Backoff(base=base, cap=self.backoff_max))
 
 
 class QueuedSink:

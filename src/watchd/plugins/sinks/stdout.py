@@ -9,16 +9,15 @@ from typing import BinaryIO
 
 import structlog
 
-from watchd.core.context import RunContext, SinkFactory
-from watchd.core.deadletters import DeadLetters, dead_letters
+from watchd.core.context import Checking, RunContext, SinkFactory
+from watchd.core.deadletters import DeadLettered, DeadLetters, dead_letters
 from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import Formatter
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Spec
 from watchd.core.terminal import isatty
 from watchd.plugins.sinks.frames import TORN_TAIL, repair_torn_tail, write_frames
-from watchd.plugins.sinks.text import formatter_for, header_of, starts_output
+from watchd.plugins.sinks.text import Formatted, formatter_for, header_of, starts_output
 
 
 class StdoutSink:
@@ -105,19 +104,24 @@ def silence(stream: BinaryIO) -> None:
         pass
 
 
-def make_stdout_sink(spec: Spec, context: RunContext) -> StdoutSink:
-    """Build ``stdout[,format=NAME][,color=auto|always|never]``.
+class StdoutOptions(Formatted, DeadLettered):
+    """Standard output.
 
     Without ``format=``, the command line's ``--format`` applies (it is
     stdout's alone: every other sink keeps its own default), else ``human``
     on a terminal and ``json`` otherwise.
     """
+
+    def format_default(self, checking: Checking) -> str:
+        """Return ``--format``, else human on a terminal and json otherwise."""
+        return checking.settings.default_format or ("human" if checking.tty else "json")
+
+
+def build_stdout_sink(options: StdoutOptions, context: RunContext) -> StdoutSink:
+    """Build ``stdout``: the run's standard output, written frame by frame."""
     tty = isatty(context.stdout)
-    default = context.settings.default_format or ("human" if tty else "json")
-    formatter = formatter_for(spec.options, context, tty=tty, default=default, own_lines=True)
-    dead = dead_letters(spec.options, "stdout", dry_run=context.dry_run)
-    spec.options.finish()
-    context.opening()
+    formatter = formatter_for(options, context, tty=tty, own_lines=True)
+    dead = dead_letters(options, "stdout")
     header = header_of(formatter)
     try:
         fresh = not context.settings.continued and starts_output(context.stdout.fileno())
@@ -129,9 +133,4 @@ def make_stdout_sink(spec: Spec, context: RunContext) -> StdoutSink:
 @hookimpl
 def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     """Register ``stdout``."""
-    sinks.add(
-        "stdout",
-        make_stdout_sink,
-        "standard output: stdout[,format=human|json|...][,color=auto|always|never]"
-        "[,dead_letter=FILE]",
-    )
+    sinks.add("stdout", build_stdout_sink, StdoutOptions)

@@ -8,6 +8,9 @@ bytes. Source: ``syslog:udp://…`` and ``syslog:tcp://…`` listeners.
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Callable
+
 from watchd.codecs.syslog.framing import FRAMINGS
 from watchd.codecs.syslog.grammar import FACILITIES
 from watchd.codecs.syslog.messages import (
@@ -18,15 +21,16 @@ from watchd.codecs.syslog.messages import (
     Sender,
     SyslogFormat,
 )
-from watchd.core.context import RunContext, SinkFactory
-from watchd.core.deadletters import dead_letters
+from watchd.core.context import Checking, RunContext, SinkFactory
+from watchd.core.deadletters import DeadLettered, dead_letters
 from watchd.core.errors import UsageError
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import FormatContext, Sink
+from watchd.core.options import Choice, OptionalText, Size, Text
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Options, Spec, parse_address
+from watchd.core.spec import parse_address
 from watchd.plugins.sinks.datagram import DatagramSink
-from watchd.plugins.sinks.network import delivery, tls_context
+from watchd.plugins.sinks.network import Delivered, TlsClient
 from watchd.plugins.sinks.relp import RelpSink
 from watchd.plugins.sinks.tcp import TcpSink
 
@@ -44,96 +48,172 @@ def split_transport(target: str, where: str, transports: tuple[str, ...]) -> tup
     return scheme, rest
 
 
-def facility_option(options: Options) -> int:
-    """Return ``facility=`` (a name such as ``local0``, or a number 0 to 23)."""
-    value = options.text("facility", "local0").lower()
+def facility_number(value: str) -> int | None:
+    """Return the number of a facility (a name such as ``local0``, or 0 to 23), None if none."""
+    value = value.lower()
     if value.isdigit() and int(value) < 24:
         return int(value)
-    if value not in FACILITIES:
-        raise UsageError(
-            f"{options.where}: facility={value!r} is not a syslog facility "
-            f"(kern, user, daemon, auth, ..., local0 to local7, or 0 to 23)"
-        )
-    return FACILITIES[value]
+    return FACILITIES.get(value)
 
 
-def message_format(
-    options: Options, context: RunContext, *, local: bool = False
-) -> tuple[str, SyslogFormat]:
-    """Return the name and builder of ``format=rfc5424|rfc3164|loki`` with its options.
+def header_text(limit: int, *, sd: bool = False) -> Callable[[str], str | None]:
+    """Return the check of a header field RFC 5424 allows: 1 to *limit* printable US-ASCII.
 
-    A local socket such as /dev/log gets what syslog(3) sends by default: RFC
-    3164 without a hostname.
+    An SD-ID (*sd*) may not hold ``=``, ``]`` or ``"`` either. What an event
+    carries is made to fit; what the configuration says must fit as written.
     """
-    default = "rfc3164" if local else "rfc5424"
-    name = options.choice("format", ("rfc5424", "rfc3164", "loki"), default)
-    facility = facility_option(options)
-    if name == "loki":
-        return name, LokiSyslog(facility=facility)
-    body_name = options.text("body", "json")
-    body = context.registry.formats.get(body_name, options.where)(options, FormatContext())
-    hostname = options.optional("hostname")
-    sender = Sender(
-        facility, hostname, options.text("app_name", "watchd"), options.optional("procid")
-    )
-    if name == "rfc3164":
-        return name, Rfc3164(body, sender, local=local and hostname is None)
-    return name, Rfc5424(body, sender, sd_id=options.text("sd_id", DEFAULT_SD_ID))
+    banned = '="]' if sd else ""
+
+    def check(value: str) -> str | None:
+        bad = not value.isascii() or any(not "!" <= c <= "~" or c in banned for c in value)
+        if bad or not 1 <= len(value) <= limit:
+            others = ', no =, ] or "' if sd else ""
+            return f"expected 1 to {limit} printable US-ASCII characters (no space{others})"
+        return None
+
+    return check
 
 
-def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
-    """Build the sink of ``syslog:udp|tcp|tls|unix://ADDRESS[,OPTION=VALUE...]``."""
-    options = spec.options
-    where = options.where
-    transport, rest = split_transport(
-        spec.target or "udp://127.0.0.1:514", where, ("udp", "tcp", "tls", "relp", "unix")
+class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
+    """Syslog collector: RFC 5424, 3164 or loki-mode's bytes over UDP, TCP, TLS, RELP, a socket."""
+
+    target_form = "udp|tcp|tls|relp://HOST[:PORT] or unix:///PATH"
+    example = "syslog:tcp://127.0.0.1:514"
+    format = Choice(
+        ("auto", "rfc5424", "rfc3164", "loki"),
+        "auto",
+        "the message format (auto: rfc3164 on a unix socket, as syslog(3) sends; else rfc5424)",
     )
-    # A local socket such as /dev/log speaks what syslog(3) sends: RFC 3164.
-    name, message = message_format(options, context, local=transport == "unix")
-    settings = delivery(options)
-    sink_name = f"syslog:{spec.target}"
-    letters = dead_letters(options, sink_name, dry_run=context.dry_run)
-    if transport in ("udp", "unix"):
-        default_limit = 8192 if transport == "unix" else 1024 if name == "rfc3164" else 2048
-        limit = options.number("limit", default_limit, minimum=480)
-        if transport == "udp" and limit > _UDP_MAX:
-            raise UsageError(f"{where}: limit={limit} is above UDP's {_UDP_MAX} bytes")
-        options.finish()
-        # The address is checked with the options, before anything opens (validate stops there).
-        address: tuple[str, int] | str = (
-            rest if transport == "unix" else parse_address(rest, where, _DEFAULT_PORTS["udp"])
+    facility = Text(
+        "local0", "a name (kern, user, daemon, auth, local0..7) or 0 to 23", metavar="FACILITY"
+    )
+    body = Text(
+        "json", "the format of the message's body (its options are taken too)", metavar="FORMAT"
+    )
+    hostname = OptionalText(
+        "HOSTNAME field (this host's name; none on a unix socket)",
+        metavar="NAME",
+        valid=header_text(255),
+    )
+    app_name = Text("watchd", "APP-NAME field", metavar="NAME", valid=header_text(48))
+    procid = OptionalText(
+        "PROCID field (watchd's process id)", metavar="ID", valid=header_text(128)
+    )
+    sd_id = Text(
+        DEFAULT_SD_ID,
+        "RFC 5424 structured data id of the event's fields",
+        metavar="ID",
+        valid=header_text(32, sd=True),
+    )
+    limit = Size(
+        0,
+        "largest datagram, udp:// and unix:// (0: 8KiB on a socket, 1KiB for rfc3164, else 2KiB)",
+        minimum=480,
+    )
+    framing = Choice(
+        ("auto", *FRAMINGS), "auto", "tcp:// and tls:// framing (auto: octet; none for loki)"
+    )
+    server_name = OptionalText(
+        "tls://: the name the certificate must carry (the host's)", metavar="NAME"
+    )
+
+    def check(self, checking: Checking) -> None:
+        """Read the address, facility and body format; refuse other transports' options."""
+        super().check(checking)
+        where = self.where
+        transports = ("udp", "tcp", "tls", "relp", "unix")
+        transport, rest = split_transport(self.target or "udp://127.0.0.1:514", where, transports)
+        self.transport = transport
+        if facility_number(self.facility) is None:
+            raise self.refuse(
+                "facility",
+                "expected a syslog facility (kern, user, ..., local0 to local7, or 0 to 23)",
+            )
+        name = self.format
+        if name == "auto":
+            name = "rfc3164" if transport == "unix" else "rfc5424"
+            self._values["format"] = name
+        if name != "loki":
+            entry = checking.registry.formats.entry(self.body, where)
+            self.body_options = self.take_nested(entry.options, checking)
+        else:
+            self.unused("body", "hostname", "app_name", "procid", "sd_id")
+        if name != "rfc5424":
+            self.unused("sd_id")
+        self._check_transport(transport, rest, name)
+
+    def _check_transport(self, transport: str, rest: str, name: str) -> None:
+        if transport in ("udp", "unix"):
+            if "framing" in self.given:
+                raise self.refuse("framing", "applies to tcp:// and tls:// only")
+            default = 8192 if transport == "unix" else 1024 if name == "rfc3164" else 2048
+            limit = self.limit or default
+            if transport == "udp" and limit > _UDP_MAX:
+                raise self.refuse("limit", f"is above UDP's {_UDP_MAX} bytes")
+            self._values["limit"] = limit
+            self.unused("framing")
+            if transport == "unix" and not rest.startswith("/"):
+                raise UsageError(f"{self.where}: expected unix:///PATH, as in unix:///dev/log")
+            self.address: tuple[str, int] | str = (
+                rest
+                if transport == "unix"
+                else parse_address(rest, self.where, _DEFAULT_PORTS["udp"])
+            )
+        else:
+            if "limit" in self.given:
+                raise self.refuse("limit", "applies to udp:// and unix:// only")
+            self.address = parse_address(rest, self.where, _DEFAULT_PORTS[transport])
+            self.unused("limit")
+            if transport == "relp" and "framing" in self.given:
+                raise self.refuse(
+                    "framing", "applies to tcp:// and tls:// only (RELP frames itself)"
+                )
+            if self.framing == "auto":
+                self._values["framing"] = "none" if name == "loki" else "octet"
+        if transport == "tls":
+            self.tls: ssl.SSLContext | None = self.check_tls()
+        else:
+            self.tls = None
+            self.refuse_tls("applies to tls:// only")
+            self.unused(*self.TLS_KEYS, "server_name")
+            if "server_name" in self.given:
+                raise self.refuse("server_name", "applies to tls:// only")
+
+    def message(self, context: RunContext) -> SyslogFormat:
+        """Return the builder of the messages the options ask for."""
+        facility = facility_number(self.facility) or 0
+        if self.format == "loki":
+            return LokiSyslog(facility=facility)
+        body = context.registry.formats.get(self.body, self.where)(
+            self.body_options, FormatContext()
         )
-        if transport == "unix" and not rest.startswith("/"):
-            raise UsageError(f"{where}: expected unix:///PATH, as in unix:///dev/log")
-        context.opening()
+        sender = Sender(facility, self.hostname, self.app_name, self.procid)
+        if self.format == "rfc3164":
+            return Rfc3164(body, sender, local=self.transport == "unix" and self.hostname is None)
+        return Rfc5424(body, sender, sd_id=self.sd_id)
+
+
+def build_syslog_sink(options: SyslogSinkOptions, context: RunContext) -> Sink:
+    """Build the sink of ``syslog:udp|tcp|tls|relp|unix://ADDRESS``."""
+    name = f"syslog:{options.target}"
+    message = options.message(context)
+    settings = options.delivery()
+    letters = dead_letters(options, name)
+    if options.transport in ("udp", "unix"):
         return DatagramSink(
-            sink_name,
-            address,
-            message,
-            limit=limit,
-            delivery=settings,
-            letters=letters,
+            name, options.address, message, limit=options.limit, delivery=settings, letters=letters
         )
-    host_port = parse_address(rest, where, _DEFAULT_PORTS[transport])
-    if transport == "relp":  # RELP frames each message itself
-        options.finish()
-        context.opening()
-        return RelpSink(sink_name, host_port, message, bytes, delivery=settings, letters=letters)
-    framing = options.choice("framing", tuple(FRAMINGS), "none" if name == "loki" else "octet")
-    tls = server_name = None
-    if transport == "tls":
-        server_name = options.optional("server_name")
-        tls = tls_context(options)
-    options.finish()
-    context.opening()
+    assert isinstance(options.address, tuple)  # noqa: S101 - a stream's address is HOST:PORT
+    if options.transport == "relp":  # RELP frames each message itself
+        return RelpSink(name, options.address, message, bytes, delivery=settings, letters=letters)
     return TcpSink(
-        sink_name,
-        host_port,
+        name,
+        options.address,
         message,
-        FRAMINGS[framing],
+        FRAMINGS[options.framing],
         delivery=settings,
-        tls=tls,
-        server_name=server_name,
+        tls=options.tls,
+        server_name=options.server_name,
         letters=letters,
     )
 
@@ -141,9 +221,4 @@ def make_syslog_sink(spec: Spec, context: RunContext) -> Sink:
 @hookimpl
 def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     """Register ``syslog``."""
-    sinks.add(
-        "syslog",
-        make_syslog_sink,
-        "syslog collector: syslog:udp|tcp|tls|relp://HOST:PORT or unix:///dev/log"
-        "[,format=rfc5424|rfc3164|loki][,facility=local0][,framing=octet|lf][,dead_letter=FILE]",
-    )
+    sinks.add("syslog", build_syslog_sink, SyslogSinkOptions)

@@ -31,20 +31,15 @@ from collections.abc import Sequence
 from itertools import islice
 
 from watchd.codecs.syslog.framing import Framer
-from watchd.core.context import RunContext, SinkFactory
-from watchd.core.deadletters import DeadLetters, dead_letters
+from watchd.core.context import Checking, RunContext, SinkFactory
+from watchd.core.deadletters import DeadLettered, DeadLetters, dead_letters
 from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import Formatter
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Spec, parse_address, peer_name
-from watchd.plugins.sinks.network import (
-    Delivery,
-    QueuedSink,
-    delivery,
-    warn_undelivered,
-)
-from watchd.plugins.sinks.text import formatter_for
+from watchd.core.spec import parse_address, peer_name
+from watchd.plugins.sinks.network import Delivered, Delivery, QueuedSink, warn_undelivered
+from watchd.plugins.sinks.text import Formatted, formatter_for
 
 _SEND_CHUNK = 256 * 1024
 #: Seconds between two looks at the send queue while written bytes wait for their ACK.
@@ -309,23 +304,28 @@ class TcpSink(QueuedSink):
         self._sock, self._connecting, self._handshake_wants = None, False, None
 
 
-def make_tcp_sink(spec: Spec, context: RunContext) -> TcpSink:
-    """Build ``tcp://HOST:PORT[,format=NAME][,queue=N][,backoff_max=DURATION]``."""
-    address = parse_address(spec.target, spec.options.where)
-    settings = delivery(spec.options)
-    formatter = formatter_for(spec.options, context, tty=False)
-    letters = dead_letters(spec.options, f"tcp:{spec.target}", dry_run=context.dry_run)
-    spec.options.finish()
-    context.opening()
-    return TcpSink(f"tcp:{spec.target}", address, formatter, delivery=settings, letters=letters)
+class TcpOptions(Formatted, Delivered, DeadLettered):
+    """Newline-delimited events over TCP."""
+
+    target_form = "HOST:PORT"
+    target_required = True
+    example = "tcp:127.0.0.1:5170"
+
+    def check(self, checking: Checking) -> None:
+        """Read the address."""
+        super().check(checking)
+        self.address = parse_address(self.target, self.where)
+
+
+def build_tcp_sink(options: TcpOptions, context: RunContext) -> TcpSink:
+    """Build ``tcp:HOST:PORT``: connects in the background, so nothing here can block."""
+    name = f"tcp:{options.target}"
+    formatter = formatter_for(options, context, tty=False)
+    letters = dead_letters(options, name)
+    return TcpSink(name, options.address, formatter, delivery=options.delivery(), letters=letters)
 
 
 @hookimpl
 def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     """Register ``tcp``."""
-    sinks.add(
-        "tcp",
-        make_tcp_sink,
-        "newline-delimited events over TCP: tcp://HOST:PORT[,format=json][,queue=N][,queue_bytes=B]"
-        "[,backoff_max=DURATION][,dead_letter=FILE]",
-    )
+    sinks.add("tcp", build_tcp_sink, TcpOptions)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import TYPE_CHECKING, ClassVar
 
 from watchd.core.context import RunContext
 from watchd.core.interfaces import FormatContext, Formatter, HeaderedFormatter
-from watchd.core.spec import Options
+from watchd.core.options import Choice, OptionalText, OptionSet
+
+if TYPE_CHECKING:
+    from watchd.core.context import Checking
 
 
 def wants_color(option: str, *, tty: bool) -> bool:
@@ -17,23 +21,45 @@ def wants_color(option: str, *, tty: bool) -> bool:
     return tty and not os.environ.get("NO_COLOR")
 
 
+class Formatted(OptionSet):
+    """The options of a sink that writes text: its format (and that format's options), colour."""
+
+    format = OptionalText(
+        "the output format: json, human, csv, cef, leef, ecs or a plugin's "
+        "(its options are taken too)",
+        metavar="FORMAT",
+    )
+    color = Choice(
+        ("auto", "always", "never"), "auto", "colour: auto is a terminal without NO_COLOR"
+    )
+    #: The format when none is given.
+    default_format: ClassVar[str] = "json"
+
+    def format_default(self, checking: Checking) -> str:
+        """Return the format used when ``format=`` is not given."""
+        del checking
+        return self.default_format
+
+    def check(self, checking: Checking) -> None:
+        """Name the format and parse its options from the rest of the spec."""
+        super().check(checking)
+        name = self.format or self.format_default(checking)
+        self._values["format"] = name  # the plan says which
+        entry = checking.registry.formats.entry(name, self.where)
+        self.format_options = self.take_nested(entry.options, checking)
+
+
 def formatter_for(
-    options: Options,
-    context: RunContext,
-    *,
-    tty: bool,
-    default: str = "json",
-    own_lines: bool = False,
+    options: Formatted, context: RunContext, *, tty: bool, own_lines: bool = False
 ) -> Formatter:
-    """Build the formatter a text sink asked for (``format=``, ``color=``), else *default*.
+    """Build the formatter a text sink's options name, coloured if asked and *tty*.
 
     With *own_lines* the sink's output is read by people (see FormatContext).
     """
-    color = wants_color(options.choice("color", ("auto", "always", "never"), "auto"), tty=tty)
-    name = options.text("format", default)
-    factory = context.registry.formats.get(name, options.where)
+    color = wants_color(options.color, tty=tty)
+    factory = context.registry.formats.get(options.format or "json", options.where)
     several = context.settings.several_origins
-    return factory(options, FormatContext(color, several, own_lines))
+    return factory(options.format_options, FormatContext(color, several, own_lines))
 
 
 def header_of(formatter: Formatter) -> bytes | None:

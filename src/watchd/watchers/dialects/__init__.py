@@ -17,12 +17,12 @@ from watchd.watchers.dialects.watchd import WatchdDialect
 @hookimpl
 def watchd_register_dialects(dialects: TypeTable[Dialect]) -> None:
     """Register the built-in dialects."""
-    dialects.add("terok", TerokDialect(), "terok-shield audit.jsonl")
-    dialects.add("lokt", LoktDialect(), "lokt audit.log (locks)")
-    dialects.add("loki", LokiDialect(), "loki-mode dashboard and agent audit trails")
-    dialects.add("ito", ItoDialect(), "ito events.jsonl (per worktree)")
+    dialects.add("terok", TerokDialect(), help="terok-shield audit.jsonl")
+    dialects.add("lokt", LoktDialect(), help="lokt audit.log (locks)")
+    dialects.add("loki", LokiDialect(), help="loki-mode dashboard and agent audit trails")
+    dialects.add("ito", ItoDialect(), help="ito events.jsonl (per worktree)")
     dialects.add(
-        "watchd", WatchdDialect(), "watchd's own event JSON (one watchd forwarding to another)"
+        "watchd", WatchdDialect(), help="watchd's own event JSON (one watchd forwarding to another)"
     )
-    dialects.add("generic", GenericDialect(), "any JSON object, by common key names")
-    dialects.add("auto", AutoDialect(dialects), "recognise each record by its keys (default)")
+    dialects.add("generic", GenericDialect(), help="any JSON object, by common key names")
+    dialects.add("auto", AutoDialect(dialects), help="recognise each record by its keys (default)")

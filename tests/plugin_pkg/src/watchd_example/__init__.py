@@ -16,20 +16,22 @@ from watchd import (
     BadRequestError,
     Cursor,
     Dialect,
+    Duration,
     EventFilter,
     FilterFactory,
     FormatContext,
     FormatFactory,
     Formatter,
     Handler,
-    Options,
+    Number,
+    OptionSet,
     RecordSource,
     RoutesFactory,
     RunContext,
     RunTrails,
     SinkFactory,
     SourceFactory,
-    Spec,
+    Text,
     TypeTable,
     UsageError,
     WatchEvent,
@@ -110,18 +112,25 @@ class Ticker:
         self.closed += 1
 
 
-def make_ticker(spec: Spec, context: RunContext) -> Ticker:
-    interval = spec.options.duration("interval", 1.0, unit="ms", minimum=0.001)
-    count = spec.options.number("count", 3, minimum=1)
-    spec.options.finish()
-    context.opening()  # checked: `watchd validate` stops here, before anything is made
-    return Ticker(spec.target or "default", interval, count, context.options.example_action)
+class TickerOptions(OptionSet):
+    """Timed events, COUNT of them, one every INTERVAL."""
+
+    target_form = "LABEL"
+    example = "ticker:build,interval=250ms"
+    interval = Duration(1.0, "time between two events", unit="ms", minimum=0.001)
+    count = Number(3, "events to send before finishing", minimum=1)
+
+
+def make_ticker(options: TickerOptions, context: RunContext) -> Ticker:
+    return Ticker(
+        options.target or "default", options.interval, options.count, context.options.example_action
+    )
 
 
 @hookimpl
 def watchd_register_source_types(sources: TypeTable[SourceFactory]) -> None:
     """Register ``ticker``."""
-    sources.add("ticker", make_ticker, "ticker[:LABEL],interval=DURATION,count=N: timed events")
+    sources.add("ticker", make_ticker, TickerOptions)
 
 
 # -- a sink -------------------------------------------------------------------
@@ -151,17 +160,25 @@ class TsvSink:
         self._file.close()
 
 
-def make_tsv(spec: Spec, context: RunContext) -> TsvSink:
-    spec.options.finish()
-    if not spec.target:
-        raise UsageError(f"{spec.options.where}: tsv needs a path, as in tsv:/tmp/out.tsv")
-    return TsvSink(spec.target)
+class TsvOptions(OptionSet):
+    """Append ts, action and container as TSV rows."""
+
+    target_form = "PATH"
+    target_required = True
+    example = "tsv:/tmp/out.tsv"
+
+
+def make_tsv(options: TsvOptions, context: RunContext) -> TsvSink:
+    try:
+        return TsvSink(options.target)
+    except OSError as exc:
+        raise UsageError(f"{options.where}: {exc.strerror}") from None
 
 
 @hookimpl
 def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     """Register ``tsv``."""
-    sinks.add("tsv", make_tsv, "tsv:PATH: append ts, action, container as TSV rows")
+    sinks.add("tsv", make_tsv, TsvOptions)
 
 
 # -- a format -----------------------------------------------------------------
@@ -175,8 +192,14 @@ def _logfmt_value(value: str) -> str:
     return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
 
 
-def make_logfmt(options: Options, context: FormatContext) -> Formatter:
-    keys = options.text("keys", "ts,action,container").split(",")
+class LogfmtOptions(OptionSet):
+    """key=value pairs of the fields named."""
+
+    keys = Text("ts,action,container", "the fields written, in order")
+
+
+def make_logfmt(options: LogfmtOptions, context: FormatContext) -> Formatter:
+    keys = options.keys.split(",")
 
     def render(event: WatchEvent) -> bytes:
         pairs = (f"{key}={_logfmt_value(str(getattr(event, key, '')))}" for key in keys)
@@ -188,7 +211,7 @@ def make_logfmt(options: Options, context: FormatContext) -> Formatter:
 @hookimpl
 def watchd_register_formats(formats: TypeTable[FormatFactory]) -> None:
     """Register ``logfmt``."""
-    formats.add("logfmt", make_logfmt, "key=value pairs (keys=ts,action,container)")
+    formats.add("logfmt", make_logfmt, LogfmtOptions)
 
 
 # -- a dialect ----------------------------------------------------------------
@@ -220,15 +243,20 @@ class ExampleDialect:
 @hookimpl
 def watchd_register_dialects(dialects: TypeTable[Dialect]) -> None:
     """Register ``example``."""
-    dialects.add("example", ExampleDialect(), "records with when/what/who/where keys")
+    dialects.add("example", ExampleDialect(), help="records with when/what/who/where keys")
 
 
 # -- a filter -----------------------------------------------------------------
 
 
-def make_redact(spec: Spec, context: RunContext) -> EventFilter:
-    fields = spec.options.text("fields", "dest,detail").split(",")
-    spec.options.finish()
+class RedactOptions(OptionSet):
+    """Replace the fields named with ***."""
+
+    fields = Text("dest,detail", "the fields replaced")
+
+
+def make_redact(options: RedactOptions, context: RunContext) -> EventFilter:
+    fields = options.fields.split(",")
     blank = dict.fromkeys(fields, "***")
 
     def redact(events: list[WatchEvent]) -> list[WatchEvent]:
@@ -240,7 +268,7 @@ def make_redact(spec: Spec, context: RunContext) -> EventFilter:
 @hookimpl
 def watchd_register_filters(filters: TypeTable[FilterFactory]) -> None:
     """Register ``redact``."""
-    filters.add("redact", make_redact, "redact[,fields=dest,detail]: replace fields with ***")
+    filters.add("redact", make_redact, RedactOptions)
 
 
 # -- an HTTP endpoint ---------------------------------------------------------
@@ -263,4 +291,4 @@ def example_routes(trails: RunTrails) -> Mapping[str, Handler]:
 @hookimpl
 def watchd_register_routes(routes: TypeTable[RoutesFactory]) -> None:
     """Register the ``example`` routes (``--http`` serves them)."""
-    routes.add("example", example_routes, "/api/example/actions: events by action")
+    routes.add("example", example_routes, help="/api/example/actions: events by action")

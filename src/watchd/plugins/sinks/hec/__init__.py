@@ -12,84 +12,102 @@ and 403 stop the sink with one clear line. The token is never logged.
 
 from __future__ import annotations
 
-import os
+import ssl
 import uuid
 from urllib.parse import urlsplit
 
 from watchd.codecs.hostname import local_hostname
-from watchd.core.context import RunContext, SinkFactory
-from watchd.core.deadletters import dead_letters
+from watchd.core.context import Checking, RunContext, SinkFactory
+from watchd.core.deadletters import DeadLettered, dead_letters
 from watchd.core.errors import UsageError
 from watchd.core.hookspecs import hookimpl
+from watchd.core.options import Choice, Duration, Flag, OptionalText, Secret, Size
 from watchd.core.registry import TypeTable
-from watchd.core.spec import Options, Spec
 from watchd.plugins.sinks.hec.client import HecClient
 from watchd.plugins.sinks.hec.objects import HecObjects
 from watchd.plugins.sinks.hec.sink import HecSink
-from watchd.plugins.sinks.network import delivery, tls_context
+from watchd.plugins.sinks.network import Delivered, TlsClient
 
 TOKEN_ENV = "WATCHD_HEC_TOKEN"  # noqa: S105 - the variable's name, not a token
 
 
-def make_hec_sink(spec: Spec, context: RunContext) -> HecSink:
-    """Build ``hec:https://HOST:8088[,token=…][,index=…][,sourcetype=…]…``."""
-    options = spec.options
-    where = options.where
-    url = spec.target
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"{where}: expected https://HOST:PORT, as in https://splunk:8088")
-    token = options.optional("token") or os.environ.get(TOKEN_ENV, "")
-    if not token:
-        raise UsageError(f"{where}: no token: give token=… or set {TOKEN_ENV}")
-    compat = options.choice("compat", ("none", "loki"), "none")
-    loki = compat == "loki"
+class HecOptions(Delivered, DeadLettered, TlsClient):
+    """Splunk HTTP Event Collector, batched, with indexer acknowledgement if asked."""
+
+    target_form = "http[s]://HOST:PORT"
+    target_required = True
+    example = "hec:https://splunk.example.net:8088"
+    token = Secret(f"the HEC token (else ${TOKEN_ENV}); never logged", env=TOKEN_ENV)
+    compat = Choice(("none", "loki"), "none", "loki: loki-mode's own HEC events")
+    host = OptionalText(
+        "the events' host (this host's name; none with compat=loki)", metavar="NAME"
+    )
+    source = OptionalText("the events' source (the trail's)", metavar="NAME")
+    sourcetype = OptionalText(
+        "the events' sourcetype (watchd:audit; loki:audit with compat=loki)", metavar="NAME"
+    )
+    index = OptionalText("the index (the token's default)", metavar="NAME")
+    gzip = Flag(False, "compress each batch")
+    ack = Flag(False, "count an event delivered only once HEC says it is indexed")
+    batch_bytes = Size(1_000_000, "largest batch", minimum=1024)
+    flush = Duration(1.0, "longest a batch waits to fill", unit=None, minimum=0.001)
+    flush_ms = Duration(
+        1.0, "flush= in milliseconds (the older spelling)", unit="ms", minimum=0.001
+    )
+    ack_timeout = Duration(
+        300.0, "how long an unacknowledged batch waits before it is sent again", minimum=0.1
+    )
+
+    def check(self, checking: Checking) -> None:
+        """Read the URL; a token is needed; TLS only for https."""
+        super().check(checking)
+        parts = urlsplit(self.target)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"{self.where}: expected https://HOST:PORT, as in https://splunk:8088")
+        if not self.token:
+            raise UsageError(f"{self.where}: no token: give token=… or set {TOKEN_ENV}")
+        if "flush_ms" in self.given and "flush" in self.given:
+            raise UsageError(f"{self.where}: give flush= or flush_ms=, not both")
+        if "flush_ms" in self.given:
+            self._values["flush"] = self.flush_ms
+        self.unused("flush_ms")
+        if parts.scheme == "https":
+            self.tls: ssl.SSLContext | None = self.check_tls()
+        else:
+            self.tls = None
+            self.refuse_tls("applies to https:// only")
+            self.unused(*self.TLS_KEYS)
+
+
+def build_hec_sink(options: HecOptions, context: RunContext) -> HecSink:  # noqa: ARG001
+    """Build ``hec:https://HOST:8088``: a worker thread posts the batches."""
+    url = options.target
+    loki = options.compat == "loki"
     objects = HecObjects(
-        host=options.text("host", "" if loki else local_hostname()),
-        source=options.optional("source"),
-        sourcetype=options.text("sourcetype", "loki:audit" if loki else "watchd:audit"),
-        index=options.optional("index"),
+        host=options.host if options.host is not None else "" if loki else local_hostname(),
+        source=options.source,
+        sourcetype=options.sourcetype or ("loki:audit" if loki else "watchd:audit"),
+        index=options.index,
         loki=loki,
     )
-    compress = options.flag("gzip", default=False)
-    ack = options.flag("ack", default=False)
-    tls = tls_context(options) if parts.scheme == "https" else None
-    max_bytes = options.number("batch_bytes", 1_000_000, minimum=1024)
-    flush = _flush_option(options)
-    ack_timeout = options.duration("ack_timeout", 300.0, unit="s", minimum=0.1)
-    settings = delivery(options, base=0.2)
-    letters = dead_letters(options, f"hec:{url}", dry_run=context.dry_run)
-    options.finish()
-    context.opening()
-    channel = str(uuid.uuid4()) if ack else None
-    client = HecClient(url, token, tls=tls, compress=compress, channel=channel)
+    letters = dead_letters(options, f"hec:{url}")
+    channel = str(uuid.uuid4()) if options.ack else None
+    token = options.token or ""
+    client = HecClient(url, token, tls=options.tls, compress=options.gzip, channel=channel)
     return HecSink(
         f"hec:{url}",
         client,
         objects,
-        max_bytes=max_bytes,
-        flush_seconds=flush,
-        delivery=settings,
-        ack=ack,
-        ack_timeout=ack_timeout,
+        max_bytes=options.batch_bytes,
+        flush_seconds=options.flush,
+        delivery=options.delivery(base=0.2),
+        ack=options.ack,
+        ack_timeout=options.ack_timeout,
         letters=letters,
     )
-
-
-def _flush_option(options: Options) -> float:
-    """Take ``flush=DURATION`` (with its unit), or its older spelling ``flush_ms=`` (ms)."""
-    if "flush_ms" in options and "flush" in options:
-        raise UsageError(f"{options.where}: give flush= or flush_ms=, not both")
-    if "flush_ms" in options:
-        return options.duration("flush_ms", 1.0, unit="ms", minimum=0.001)
-    return options.duration("flush", 1.0, unit=None, minimum=0.001)
 
 
 @hookimpl
 def watchd_register_sink_types(sinks: TypeTable[SinkFactory]) -> None:
     """Register ``hec``."""
-    sinks.add(
-        "hec",
-        make_hec_sink,
-        "Splunk HTTP Event Collector: hec:https://HOST:8088[,token=…][,index=…][,ack=yes]",
-    )
+    sinks.add("hec", build_hec_sink, HecOptions)
