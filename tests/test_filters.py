@@ -116,7 +116,10 @@ def test_level_and_apply(watchd, trail):
         (["--source", "audit:/x", "--poll-interval", "0"], "'0' is below 1ms"),
         (["--source", "audit:/x", "--poll-interval", "5 s"], "'5 s' is not a duration"),
         (["--source", "audit:/x", "--state-ttl", "1w"], "'1w' is not a duration (250ms, 5s"),
-        (["--source", "audit:/x,rotate_wait=fast"], "rotate_wait='fast': expected a duration (250ms"),
+        (
+            ["--source", "audit:/x,rotate_wait=fast"],
+            "rotate_wait='fast': expected a duration (250ms",
+        ),
         (["--source", "audit:/x", "--bogus"], "unrecognized arguments: --bogus"),
         ([], "the following arguments are required: --source"),
     ],

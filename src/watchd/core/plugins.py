@@ -156,6 +156,8 @@ class PluginHost:
             module: ModuleType = importlib.import_module(name)
         except ImportError as exc:
             raise UsageError(f"-p {name}: no plugin or module of that name ({exc})") from None
+        if self.pm.is_registered(module):  # its entry point, under the name it installs
+            return
         self._register(module, name, "module", getattr(module, "__version__", "?"), "")
 
     # Typed calls, so the rest of watchd never calls an untyped hook.
