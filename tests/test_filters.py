@@ -106,11 +106,11 @@ def test_level_and_apply(watchd, trail):
         (["--source", "audit:/x", "--apply", "redact"], "unknown filter 'redact'"),
         (
             ["--source", "audit:/x", "--format", "xml"],
-            "unknown format 'xml' (available: cef, csv, ecs, human, json, leef)",
+            "format='xml': unknown format (available: cef, csv, ecs, human, json, leef)",
         ),
         (
             ["--source", "audit:/x,schema=klingon"],
-            "unknown dialect 'klingon' (available: auto, generic, ito, loki, lokt, terok, watchd)",
+            "schema='klingon': unknown dialect (available: auto, generic, ito, loki, lokt, terok, watchd)",
         ),
         (["--source", "audit:/x,last=0"], "last='0': expected a whole number from 1"),
         (["--source", "audit:/x", "--poll-interval", "0"], "'0' is below 1ms"),

@@ -230,7 +230,8 @@ def test_validate_names_every_error_with_its_key_and_line(tmp_path):
     assert second.returncode == 2
     assert second.stderr.splitlines() == [
         f"watchd: error: {config}:1: source: --source 'audit:/var/log/x.jsonl,schema=nosuch':"
-        " unknown dialect 'nosuch' (available: auto, generic, ito, loki, lokt, terok, watchd)",
+        " schema='nosuch': unknown dialect (available: auto, generic, ito, loki, lokt, terok,"
+        " watchd)",
         f"watchd: error: {config}:1: source: --source 'nosuchtype:/x': unknown source type"
         " 'nosuchtype' (available: audit, ito-branch, syslog, worktrees)",
         f"watchd: error: {config}:9: sink: --sink 'syslog:tcp://127.0.0.1:6514,framing=weird':"

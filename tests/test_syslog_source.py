@@ -149,7 +149,7 @@ def test_one_watchd_forwards_to_another_over_tcp_losing_nothing(
         ("syslog:udp://h:1,limit=70000", "limit='70000': is above UDP's 65507 bytes"),
         ("syslog:unix://dev/log", "expected unix:///PATH, as in unix:///dev/log"),
         ("syslog:tcp://h:1,framing=crlf", "framing='crlf': expected one of auto, octet, lf, none"),
-        ("syslog:udp://h:1,body=xml", "unknown format 'xml'"),
+        ("syslog:udp://h:1,body=xml", "body='xml': unknown format (available: cef,"),
     ],
 )
 def test_sink_usage_errors_are_one_line(spec: str, error: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from watchd.core.errors import UsageError
 from watchd.core.option_kinds import (
@@ -35,6 +35,9 @@ from watchd.core.spec import Options
 
 if TYPE_CHECKING:
     from watchd.core.context import Checking
+    from watchd.core.registry import Registration, TypeTable
+
+T = TypeVar("T")
 
 __all__ = [
     "Choice",
@@ -172,6 +175,13 @@ class OptionSet:
         value = self._values.get(key)
         shown_value = option.written(value) if option is not None else str(value)
         return UsageError(f"{self.where}: {key}={shown_value!r}: {why}")
+
+    def named(self, table: TypeTable[T], key: str) -> Registration[T]:
+        """Return the entry of *table* that option *key* names (a dialect, a format), or refuse."""
+        name = self._values[key]
+        if name not in table:
+            raise self.refuse(key, f"unknown {table.kind} (available: {', '.join(table.names())})")
+        return table.entry(name, self.where)
 
     def unused(self, *keys: str) -> None:
         """Say that options *keys* do not apply as configured: the plan leaves them out."""

@@ -400,7 +400,7 @@ class AuditOptions(Tailing):
         else:
             self.start = checking.settings.start
             self.unused("from", "last")  # the command line's start applies: the plan says which
-        self.dialect = checking.registry.dialects.get(self.schema, self.where)
+        self.dialect = self.named(checking.registry.dialects, "schema").item
 
 
 def scope_of(target: str) -> str:

@@ -145,7 +145,7 @@ class ItoBranchOptions(OptionSet):
         self.repo = self.target or "."
         if _git(self.repo, "rev-parse", "--git-dir").returncode != 0:
             raise UsageError(f"{self.where}: {self.repo} is not a git repository")
-        self.dialect = checking.registry.dialects.get(self.schema, self.where)
+        self.dialect = self.named(checking.registry.dialects, "schema").item
 
 
 def build_ito_branch_watcher(options: ItoBranchOptions, context: RunContext) -> ItoBranchWatcher:

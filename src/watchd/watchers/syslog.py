@@ -376,7 +376,7 @@ class SyslogSourceOptions(OptionSet):
             raise self.refuse(
                 given[0], f"applies to {'tcp' if transport == 'udp' else 'udp'}:// only"
             )
-        self.mapping_dialect = checking.registry.dialects.get(self.dialect, self.where)
+        self.mapping_dialect = self.named(checking.registry.dialects, "dialect").item
 
 
 def build_syslog_source(

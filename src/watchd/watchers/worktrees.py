@@ -150,7 +150,7 @@ class WorktreesOptions(Tailing):
         self.repo = os.path.abspath(os.path.expanduser(self.target or "."))
         if not os.path.isdir(self.repo):
             raise UsageError(f"{self.where}: {self.repo} is not a directory")
-        self.dialect = checking.registry.dialects.get(self.schema, self.where)
+        self.dialect = self.named(checking.registry.dialects, "schema").item
 
 
 def build_worktrees_watcher(options: WorktreesOptions, context: RunContext) -> WorktreesWatcher:

@@ -134,7 +134,7 @@ class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
             name = "rfc3164" if transport == "unix" else "rfc5424"
             self._values["format"] = name
         if name != "loki":
-            entry = checking.registry.formats.entry(self.body, where)
+            entry = self.named(checking.registry.formats, "body")
             self.body_options = self.take_nested(entry.options, checking)
         else:
             self.unused("body", "hostname", "app_name", "procid", "sd_id")

@@ -45,7 +45,7 @@ class Formatted(OptionSet):
         super().check(checking)
         name = self.format or self.format_default(checking)
         self._values["format"] = name  # the plan says which
-        entry = checking.registry.formats.entry(name, self.where)
+        entry = self.named(checking.registry.formats, "format")
         self.format_options = self.take_nested(entry.options, checking)
 
 
