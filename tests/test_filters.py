@@ -110,7 +110,8 @@ def test_level_and_apply(watchd, trail):
         ),
         (
             ["--source", "audit:/x,schema=klingon"],
-            "schema='klingon': unknown dialect (available: auto, generic, ito, loki, lokt, terok, watchd)",
+            "schema='klingon': unknown dialect (available: auto, generic, ito, loki, lokt, terok,"
+            " watchd)",
         ),
         (["--source", "audit:/x,last=0"], "last='0': expected a whole number from 1"),
         (["--source", "audit:/x", "--poll-interval", "0"], "'0' is below 1ms"),
