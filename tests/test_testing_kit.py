@@ -16,7 +16,15 @@ from conftest import clean_env
 from watchd.core.context import RunContext, RunSettings
 from watchd.core.plugins import PluginHost
 from watchd.core.spec import parse_spec
-from watchd.testing import ConformanceError, check_dialect, check_format, check_sink
+from watchd.testing import (
+    ConformanceError,
+    check_dialect,
+    check_format,
+    check_sink,
+    check_sink_failure,
+    check_sink_stall,
+    check_source,
+)
 
 REGISTRY = PluginHost(autoload=False).collect()
 FRAMING = {"csv": "csv"}
@@ -156,3 +164,144 @@ def test_the_example_plugin_package_passes_the_kit(example_plugin, monkeypatch, 
         lambda: [row.split("\t")[2] for row in out.read_text().splitlines()],
         name="tsv",
     )
+
+
+# -- a sink whose peer stalls, a sink whose peer is lost, a source across a restart
+
+
+def test_the_tcp_sink_stays_in_its_bound_while_its_peer_stalls_then_catches_up():
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the peer takes little
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    received = bytearray()
+    accepted: list[socket.socket] = []
+    go = threading.Event()
+
+    def peer() -> None:
+        connection, _ = server.accept()
+        accepted.append(connection)
+        go.wait()  # stalled: connected, reading nothing
+        with connection:
+            while chunk := connection.recv(1 << 20):
+                received.extend(chunk)
+
+    reader = threading.Thread(target=peer, daemon=True)
+    spec = parse_spec(f"tcp:127.0.0.1:{server.getsockname()[1]},queue_bytes=1MiB", "--sink")
+
+    def delivered() -> list[str]:
+        reader.join(timeout=60)
+        return details(bytes(received).splitlines())
+
+    check_sink_stall(
+        lambda: REGISTRY.sinks.build(spec, context()),
+        delivered,
+        stall=reader.start,
+        resume=go.set,
+        max_bytes=1 << 20,
+        name="tcp",
+    )
+    server.close()
+
+
+class Hoarding:
+    """A sink that says it always has room and holds every event: memory without end."""
+
+    name = "hoarding"
+
+    def __init__(self) -> None:
+        self.held: list[object] = []
+
+    def fileno(self) -> int:
+        return -1
+
+    def wants_write(self) -> bool:
+        return False
+
+    def timeout(self) -> float | None:
+        return None
+
+    def has_room(self) -> bool:
+        return True
+
+    def emit_batch(self, events):
+        self.held.extend(events)
+
+    def delivered(self) -> int:
+        return 0
+
+    def accepted(self) -> int:
+        return len(self.held)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.held.clear()
+
+
+def test_a_sink_that_never_says_it_is_full_fails_the_stall_check():
+    with pytest.raises(
+        ConformanceError, match=r"sink 'hoarding': took all .* never saying it was full"
+    ):
+        check_sink_stall(
+            Hoarding, list, stall=lambda: None, resume=lambda: None, max_bytes=1 << 20,
+            name="hoarding", deadline=20,
+        )  # fmt: skip
+    with pytest.raises(ConformanceError, match="has no has_room"):
+        check_sink_stall(
+            Dropping, list, stall=lambda: None, resume=lambda: None, max_bytes=1, name="dropping"
+        )
+
+
+def test_the_file_sink_s_failure_is_one_line_without_a_record():
+    spec = parse_spec("file:/dev/full", "--sink")  # every write: ENOSPC
+    check_sink_failure(
+        lambda: REGISTRY.sinks.build(spec, context()), fail=lambda: None, name="file"
+    )
+
+
+class Raising(Dropping):
+    """A sink that fails with the record in its message: a traceback, and content in the log."""
+
+    name = "raising"
+
+    def emit_batch(self, events):
+        raise RuntimeError(f"cannot send {events[0].dest}")
+
+
+def test_a_sink_that_fails_with_a_traceback_fails_the_failure_check():
+    with pytest.raises(ConformanceError, match="sink 'raising': logged a traceback"):
+        check_sink_failure(Raising, fail=lambda: None, name="raising")
+
+
+def test_the_audit_source_gives_every_record_once_across_a_restart(tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.touch()
+    spec = parse_spec(f"audit:{trail}", "--source")
+
+    def append(markers) -> None:
+        import json  # noqa: PLC0415
+
+        with trail.open("a") as out:
+            out.writelines(json.dumps({"ts": "2026-01-01T00:00:00Z", "action": m}) + "\n"
+                           for m in markers)  # fmt: skip
+
+    check_source(lambda ctx: ctx.registry.sources.build(spec, ctx), append, name="audit")
+
+
+def test_a_source_that_forgets_where_it_was_fails_the_restart_check(tmp_path):
+    trail = tmp_path / "audit.jsonl"
+    trail.touch()
+    spec = parse_spec(f"audit:{trail}", "--source")
+
+    def forgetful(ctx):
+        ctx.settings = RunSettings(start=ctx.settings.start)  # no state directory: no checkpoint
+        return ctx.registry.sources.build(spec, ctx)
+
+    def append(markers) -> None:
+        with trail.open("a") as out:
+            out.writelines(f'{{"ts": "t", "action": "{m}"}}\n' for m in markers)
+
+    with pytest.raises(ConformanceError, match=r"source 'forgetful': .* records came again"):
+        check_source(forgetful, append, name="forgetful")
