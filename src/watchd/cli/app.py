@@ -27,7 +27,7 @@ from watchd.cli.arguments import (
     positive_int,
 )
 from watchd.cli.install import add_service_commands
-from watchd.cli.listing import cmd_plugins, cmd_schema
+from watchd.cli.listing import add_plugin_commands
 from watchd.cli.run import cmd_run
 from watchd.commands.selection import filter_specs
 from watchd.core.context import Registry
@@ -208,32 +208,7 @@ def build_parser(host: PluginHost, registry: Registry | None = None) -> argparse
     validate.set_defaults(handler=cmd_run, dry_run=True)
     add_service_commands(commands, common)
 
-    plugins = command(
-        commands,
-        "plugins",
-        common,
-        "list plugins, or show a type and every option it takes",
-        "List every plugin and what it provides; with NAME, show that type (or every\n"
-        "type of that plugin) with its usage and every option it takes.",
-        examples=("watchd plugins", "watchd plugins syslog", "watchd -p no:siem plugins --json"),
-    )
-    plugins.add_argument("name", nargs="?", metavar="NAME", help="a type or a plugin")
-    plugins.add_argument("--json", action="store_true", help="one JSON object per plugin")
-    plugins.add_argument(
-        "--reference", action="store_true", help="every type's options as a Markdown page"
-    )
-    plugins.set_defaults(handler=cmd_plugins)
-
-    schema = command(
-        commands,
-        "schema",
-        common,
-        "print the configuration file's JSON Schema",
-        "Print the JSON Schema of 'watchd run --config FILE', for an editor to check\n"
-        "and complete the file: every option of run, and every type's declared options.",
-        examples=("watchd schema > watchd.schema.json",),
-    )
-    schema.set_defaults(handler=cmd_schema)
+    add_plugin_commands(commands, common)
 
     add_batch_commands(commands, common, formats)
     add_trail_tools(commands, common)

@@ -8,8 +8,10 @@ from difflib import get_close_matches
 
 import orjson
 
+from watchd.cli.arguments import CommandParser, command
 from watchd.cli.config import key_schemas
 from watchd.cli.describe import KINDS, describe, reference, schema, usage
+from watchd.cli.scaffold import cmd_new_plugin
 from watchd.core.context import Registry
 from watchd.core.errors import EXIT_OK, UsageError
 from watchd.core.plugins import PluginHost
@@ -80,3 +82,48 @@ def cmd_plugins(host: PluginHost, registry: Registry, ns: argparse.Namespace) ->
                         if kind not in ("dialects", "routes"):
                             out.write(f"            {usage(entry.name, entry.options)}\n")
     return EXIT_OK
+
+
+def add_plugin_commands(
+    commands: argparse._SubParsersAction[CommandParser], common: CommandParser
+) -> None:
+    """Add ``plugins``, ``schema`` and ``new-plugin``: what a plugin's author and an editor use."""
+    plugins = command(
+        commands,
+        "plugins",
+        common,
+        "list plugins, or show a type and every option it takes",
+        "List every plugin and what it provides; with NAME, show that type (or every\n"
+        "type of that plugin) with its usage and every option it takes.",
+        examples=("watchd plugins", "watchd plugins syslog", "watchd -p no:siem plugins --json"),
+    )
+    plugins.add_argument("name", nargs="?", metavar="NAME", help="a type or a plugin")
+    plugins.add_argument("--json", action="store_true", help="one JSON object per plugin")
+    plugins.add_argument(
+        "--reference", action="store_true", help="every type's options as a Markdown page"
+    )
+    plugins.set_defaults(handler=cmd_plugins)
+
+    schema = command(
+        commands,
+        "schema",
+        common,
+        "print the configuration file's JSON Schema",
+        "Print the JSON Schema of 'watchd run --config FILE', for an editor to check\n"
+        "and complete the file: every option of run, and every type's declared options.",
+        examples=("watchd schema > watchd.schema.json",),
+    )
+    schema.set_defaults(handler=cmd_schema)
+
+    new_plugin = command(
+        commands,
+        "new-plugin",
+        common,
+        "write a plugin package to start from",
+        "Write a plugin package: its entry point, a source and a sink with declared\n"
+        "options, and tests with watchd.testing that pass as written.",
+        examples=("watchd new-plugin acme", "watchd new-plugin acme --dir ~/src/watchd-acme"),
+    )
+    new_plugin.add_argument("name", metavar="NAME", help="the plugin's name (lower case, -)")
+    new_plugin.add_argument("--dir", metavar="DIR", help="where to write it (watchd-NAME)")
+    new_plugin.set_defaults(handler=cmd_new_plugin)
