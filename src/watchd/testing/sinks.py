@@ -203,6 +203,7 @@ def check_sink_failure(
     reason, so watchd logs it in one line: no traceback, no newline in a
     value, and nothing of the records it carried.
     """
+    import structlog  # noqa: PLC0415 - the log only for this check
     from structlog.testing import capture_logs  # noqa: PLC0415
 
     from watchd.core.loop import EventLoop  # noqa: PLC0415
@@ -210,11 +211,16 @@ def check_sink_failure(
 
     fail()
     sent = [f"n={n}" for n in range(50)]
-    with capture_logs() as logs:
-        sink = make()
-        loop = EventLoop(Pipeline([], [sink]))
-        loop.add(_Batches(sent, 7))
-        status = loop.run()
+    configured = structlog.is_configured()
+    try:
+        with capture_logs() as logs:
+            sink = make()
+            loop = EventLoop(Pipeline([], [sink]))
+            loop.add(_Batches(sent, 7))
+            status = loop.run()
+    finally:
+        if not configured:  # capturing configured structlog: leave it as it was found
+            structlog.reset_defaults()
     errors = [entry for entry in logs if entry.get("log_level") in ("error", "critical")]
     if status == 0 or not errors:
         raise ConformanceError(f"sink {name!r}: its peer was lost and the run ended as if not")
