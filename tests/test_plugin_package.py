@@ -215,3 +215,23 @@ def test_a_misspelt_option_is_named_with_the_one_meant_and_every_type_has_its_he
                    "hold_removed=", "copy_wait=", "follow_symlinks="):  # fmt: skip
         assert option in audit, option
     assert "(no help)" not in listed
+
+
+OLD_API = """
+from watchd import hookimpl
+
+
+@hookimpl
+def watchd_register_sink_types(sinks):
+    sinks.add("old", lambda spec, context: None, "old:PATH: a help line where options go")
+"""
+
+
+def test_a_type_registered_without_an_options_class_is_one_line_naming_the_plugin(tmp_path):
+    (tmp_path / "old_api.py").write_text(OLD_API)
+    result = run_watchd("-p", "old_api", "plugins", env=clean_env(PYTHONPATH=str(tmp_path)))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "watchd: error: plugin 'old_api': sink type 'old': options must be an OptionSet class, "
+        "not str (a help line is help=...); skip it with -p no:old_api\n"
+    )

@@ -66,7 +66,10 @@ def test_the_file_sink_delivers_every_event_once_in_order(tmp_path):
     )
 
 
-def test_the_tcp_sink_delivers_every_event_once_in_order():
+@pytest.mark.parametrize("sink", ["tcp:127.0.0.1:{port}", "syslog:tcp://127.0.0.1:{port}"])
+def test_the_stream_sinks_deliver_every_event_once_in_order(sink):
+    import re  # noqa: PLC0415
+
     server = socket.create_server(("127.0.0.1", 0))
     received = bytearray()
 
@@ -78,13 +81,14 @@ def test_the_tcp_sink_delivers_every_event_once_in_order():
 
     thread = threading.Thread(target=collect, daemon=True)
     thread.start()
-    spec = parse_spec(f"tcp://127.0.0.1:{server.getsockname()[1]}", "--sink")
+    spec = parse_spec(sink.format(port=server.getsockname()[1]), "--sink")
 
     def delivered() -> list[str]:
         thread.join(timeout=10)
-        return details(bytes(received).splitlines())
+        # Each event's JSON form (the line, or the syslog message's body) says its detail.
+        return [m.decode() for m in re.findall(rb'"detail":"(n=\d+)"', bytes(received))]
 
-    check_sink(lambda: REGISTRY.sinks.build(spec, context()), delivered, name="tcp")
+    check_sink(lambda: REGISTRY.sinks.build(spec, context()), delivered, name=spec.type)
     server.close()
 
 

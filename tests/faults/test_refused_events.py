@@ -40,7 +40,7 @@ def make(options, context):
 
 @hookimpl
 def watchd_register_formats(formats):
-    formats.add("refusing", make, "json, but never the event of seq 2")
+    formats.add("refusing", make, help="json, but never the event of seq 2")
 """
 
 

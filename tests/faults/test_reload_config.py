@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 
 from ledger import seq_line
 
 from conftest import append
 
 
-def config(path, source, action: str, sink: str = "stdout") -> None:
+def config(path, source, action: str, sink: str = "stdout", listen: str = "") -> None:
+    sources = f'"audit:{source}"' + (f', "{listen}"' if listen else "")
     path.write_text(
-        f'source = ["audit:{source}"]\nsink = ["{sink}"]\naction = ["{action}"]\n'
+        f'source = [{sources}]\nsink = ["{sink}"]\naction = ["{action}"]\n'
         "json = true\nverbose = 1\n"
     )
 
@@ -26,6 +28,21 @@ def deliver(process, trail, first: int, actions: list[str]) -> list[tuple[int, s
         event = json.loads(process.read_line())
         out.append((event["extra"]["seq"], event["action"]))
     return out
+
+
+def second_refusal(process) -> dict:
+    """Wait for the second "reload refused" record; return it."""
+    import time  # noqa: PLC0415
+
+    for _ in range(500):
+        refused = [r for r in process.logs() if r["event"] == REFUSED]
+        if len(refused) >= 2:
+            return refused[1]
+        time.sleep(0.02)
+    raise AssertionError(process.stderr)
+
+
+REFUSED = "reload refused, the running configuration goes on"
 
 
 def readies(process) -> int:
@@ -62,11 +79,19 @@ def test_r30_a_reload_applies_the_edited_file_and_survives_a_broken_one(watchd, 
     assert "not valid TOML" in refused["reason"]
     assert deliver(process, trail, 4, ["a", "b"]) == [(5, "b")]
 
-    # A plan that parses but cannot start: the new process goes back to the previous one.
+    # A value the check can tell wrong without opening anything is refused by it, as TOML is.
     config(conf, trail, "a", sink=f"file:{trail}/out.jsonl")  # under a file, not a directory
     process.proc.send_signal(signal.SIGHUP)
-    failed = process.wait_log("reload failed, going on with the previous configuration")
-    assert f"{trail} is not a directory" in failed["reason"]
+    assert f"{trail} is not a directory" in second_refusal(process)["reason"]
+
+    # A plan that checks out but cannot start (a port another holds): the new process
+    # goes back to the previous one.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        config(conf, trail, "a", listen=f"syslog:udp://127.0.0.1:{taken.getsockname()[1]}")
+        process.proc.send_signal(signal.SIGHUP)
+        failed = process.wait_log("reload failed, going on with the previous configuration")
+    assert "cannot listen on 127.0.0.1:" in failed["reason"]
     wait_ready(process, 3)
     assert process.pid == pid  # the same process all along (a service manager's MAINPID)
     assert deliver(process, trail, 6, ["a", "b"]) == [(7, "b")]

@@ -19,7 +19,7 @@ from watchd._version import __version__
 from watchd.core import hookspecs
 from watchd.core.context import Registry, RunContext
 from watchd.core.errors import UsageError
-from watchd.core.registry import TypeTable
+from watchd.core.registry import RegistrationError, TypeTable
 
 ENTRY_POINT_GROUP = "watchd"
 AUTOLOAD_ENV = "WATCHD_DISABLE_PLUGIN_AUTOLOAD"
@@ -189,7 +189,12 @@ class PluginHost:
         for impl in registering:
             view = table.for_plugin(impl.plugin_name)
             others = [other.plugin for other in registering if other is not impl]
-            self.pm.subset_hook_caller(hook, remove_plugins=others)(**{argname: view})
+            try:
+                self.pm.subset_hook_caller(hook, remove_plugins=others)(**{argname: view})
+            except RegistrationError as exc:
+                raise PluginLoadError(
+                    f"plugin {impl.plugin_name!r}: {exc}; skip it with -p no:{impl.plugin_name}"
+                ) from None
             if self._trace:
                 added = sorted(e.name for e in table if e.plugin == impl.plugin_name)
                 _say(f"{impl.plugin_name} registered {argname}: {', '.join(added) or 'none'}")

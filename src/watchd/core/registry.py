@@ -20,6 +20,10 @@ class PluginConflictError(Exception):
     """Two installed plugins register the same name for the same kind of thing."""
 
 
+class RegistrationError(TypeError):
+    """A plugin registered something watchd cannot use (options that are no OptionSet)."""
+
+
 @dataclass(frozen=True)
 class Registration(Generic[T]):
     """One named entry: what it is (a build function), its options, help, and its plugin."""
@@ -91,9 +95,9 @@ class TypeTable(Generic[T]):
                 f"{name!r}; block one with -p no:NAME"
             )
         if not (isinstance(options, type) and issubclass(options, OptionSet)):
-            raise TypeError(
-                f"plugin {self.plugin!r}: {self.kind} {name!r}: options must be an OptionSet "
-                f"class, not {type(options).__name__} (a help line is help=...)"
+            raise RegistrationError(
+                f"{self.kind} {name!r}: options must be an OptionSet class, "
+                f"not {type(options).__name__} (a help line is help=...)"
             )
         if help is None:
             help = (options.__doc__ or "").strip().partition("\n")[0].rstrip(".")
