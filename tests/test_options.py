@@ -6,17 +6,17 @@ import pytest
 
 from watchd.core.context import Checking, Registry
 from watchd.core.errors import UsageError
-from watchd.core.options import (
+from watchd.core.option_kinds import (
     Choice,
     Duration,
     Flag,
     Number,
     OptionalText,
-    OptionSet,
     Secret,
     Size,
     Text,
 )
+from watchd.core.options import OptionSet
 from watchd.core.plugins import PluginHost
 from watchd.core.sizes import parse_size, shown_size
 from watchd.core.spec import TableSpec, parse_spec

@@ -38,18 +38,18 @@ from watchd.core.interfaces import (
     Sink,
     Watcher,
 )
-from watchd.core.options import (
+from watchd.core.option_kinds import (
     Choice,
     Duration,
     Flag,
     Number,
     Option,
     OptionalText,
-    OptionSet,
     Secret,
     Size,
     Text,
 )
+from watchd.core.options import OptionSet
 from watchd.core.registry import Parsed, TypeTable
 from watchd.core.routes import Answer, BadRequestError, Handler, RoutesFactory, RunTrails
 from watchd.core.spec import Spec

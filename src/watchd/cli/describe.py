@@ -12,16 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from watchd.core.context import Registry
-from watchd.core.options import (
-    Choice,
-    Duration,
-    Flag,
-    NoOptions,
-    Number,
-    Option,
-    OptionSet,
-    Size,
-)
+from watchd.core.option_kinds import Choice, Duration, Flag, Number, Option, Size
+from watchd.core.options import NoOptions, OptionSet
 from watchd.core.registry import Registration
 
 #: Each table's name for one of its entries, and which take a spec of their own.

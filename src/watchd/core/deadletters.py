@@ -23,7 +23,8 @@ import orjson
 import structlog
 
 from watchd.core.event import WatchEvent
-from watchd.core.options import OptionalText, OptionSet
+from watchd.core.option_kinds import OptionalText
+from watchd.core.options import OptionSet
 from watchd.core.private import open_append, why_not_appendable
 from watchd.core.skips import SkipCounter
 

@@ -204,13 +204,11 @@ class Choice(Option[str]):
         return {**super().schema(), "enum": list(self.choices)}
 
 
-class Number(Option[int]):
-    """A whole number within bounds.
+class Bounded(Option[int]):
+    """A whole quantity within bounds: what :class:`Number` and :class:`Size` share.
 
     .. versionadded:: 0.1.0
     """
-
-    toml = (int,)
 
     def __init__(
         self,
@@ -224,6 +222,25 @@ class Number(Option[int]):
         super().__init__(default, help, key=key)
         self.minimum, self.maximum = minimum, maximum
 
+    def within(self, value: int) -> int:
+        """Return *value* if it is within the bounds, else raise :class:`OptionError`."""
+        if value < self.minimum or (self.maximum is not None and value > self.maximum):
+            raise OptionError(f"expected {self.form()}")
+        return value
+
+    def default_written(self) -> str:
+        """Return ``-`` for a default below the floor: the option is unset unless given."""
+        return "-" if self.default < self.minimum else super().default_written()
+
+
+class Number(Bounded):
+    """A whole number within bounds.
+
+    .. versionadded:: 0.1.0
+    """
+
+    toml = (int,)
+
     def form(self) -> str:
         """Return "a whole number from N" (to M)."""
         top = f" to {self.maximum}" if self.maximum is not None else ""
@@ -235,17 +252,11 @@ class Number(Option[int]):
             number = int(text.strip())
         except ValueError:
             raise OptionError(f"expected {self.form()}") from None
-        return self.from_toml(number)
+        return self.within(number)
 
     def from_toml(self, value: int) -> int:
         """Return *value* if it is within the bounds."""
-        if value < self.minimum or (self.maximum is not None and value > self.maximum):
-            raise OptionError(f"expected {self.form()}")
-        return value
-
-    def default_written(self) -> str:
-        """Return ``-`` for a default below the floor: the option is unset unless given."""
-        return "-" if self.default < self.minimum else super().default_written()
+        return self.within(value)
 
     def schema(self) -> dict[str, Any]:
         """Return an integer schema with its bounds."""
@@ -312,25 +323,13 @@ class Duration(Option[float]):
         return {"type": kinds, "description": self.help, "default": shown(self.default)}
 
 
-class Size(Option[int]):
+class Size(Bounded):
     """A number of bytes, written ``512``, ``64KiB``, ``10MiB``, ``1GB``.
 
     .. versionadded:: 0.1.0
     """
 
     toml = (str, int)
-
-    def __init__(
-        self,
-        default: int,
-        help: str,
-        *,
-        minimum: int = 0,
-        maximum: int | None = None,
-        key: str | None = None,
-    ) -> None:
-        super().__init__(default, help, key=key)
-        self.minimum, self.maximum = minimum, maximum
 
     def form(self) -> str:
         """Return the grammar and the bounds."""
@@ -340,9 +339,9 @@ class Size(Option[int]):
     def read(self, text: str) -> int:
         """Return *text* in bytes within the bounds."""
         size = parse_size(text)
-        if size is None or size < self.minimum or (self.maximum and size > self.maximum):
+        if size is None:
             raise OptionError(f"expected {self.form()}")
-        return size
+        return self.within(size)
 
     def written(self, value: int) -> str:
         """Return *value* in the largest unit that holds it whole (``64KiB``)."""

@@ -19,17 +19,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from watchd.core.errors import UsageError
 from watchd.core.option_kinds import (
-    Choice,
-    Duration,
-    Flag,
-    Number,
     Option,
-    OptionalText,
     OptionError,
     Secret,
-    Size,
-    Text,
-    TextCheck,
 )
 from watchd.core.spec import Options
 
@@ -38,22 +30,6 @@ if TYPE_CHECKING:
     from watchd.core.registry import Registration, TypeTable
 
 T = TypeVar("T")
-
-__all__ = [
-    "Choice",
-    "Duration",
-    "Flag",
-    "NoOptions",
-    "Number",
-    "Option",
-    "OptionError",
-    "OptionSet",
-    "OptionalText",
-    "Secret",
-    "Size",
-    "Text",
-    "TextCheck",
-]
 
 
 class OptionSet:

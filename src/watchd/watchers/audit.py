@@ -29,7 +29,8 @@ from watchd.core.errors import UsageError
 from watchd.core.event import Cursor, WatchEvent, set_block, set_index, set_position, set_record
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import Dialect, RecordSource, SourceMeasures
-from watchd.core.options import Choice, Duration, Number, OptionSet, Size, Text
+from watchd.core.option_kinds import Choice, Duration, Number, Size, Text
+from watchd.core.options import OptionSet
 from watchd.core.registry import TypeTable
 from watchd.core.skips import SkipCounter
 from watchd.core.timestamps import record_ts

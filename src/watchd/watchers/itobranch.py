@@ -22,7 +22,8 @@ from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import Dialect, RecordSource
-from watchd.core.options import Duration, OptionSet, Text
+from watchd.core.option_kinds import Duration, Text
+from watchd.core.options import OptionSet
 from watchd.core.registry import TypeTable
 from watchd.watchers.audit import shared_store
 from watchd.watchers.dialects.generic import event_from

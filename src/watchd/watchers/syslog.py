@@ -27,7 +27,8 @@ from watchd.core.context import Checking, RunContext, SourceFactory
 from watchd.core.errors import UsageError, setup_error
 from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
-from watchd.core.options import Duration, Number, OptionSet, Size, Text
+from watchd.core.option_kinds import Duration, Number, Size, Text
+from watchd.core.options import OptionSet
 from watchd.core.registry import TypeTable
 from watchd.core.skips import SkipCounter
 from watchd.core.spec import parse_address, peer_name

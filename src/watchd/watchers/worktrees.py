@@ -20,7 +20,7 @@ from watchd.core.context import Checking, RunContext, SourceFactory, StartAt
 from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
-from watchd.core.options import Duration, Text
+from watchd.core.option_kinds import Duration, Text
 from watchd.core.registry import TypeTable
 from watchd.watchers.audit import AuditWatcher, Tailing, shared_store
 from watchd.watchers.files.inotify import shared_hub

@@ -18,7 +18,8 @@ from watchd.core.event import WatchEvent, event_time
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import FormatContext, FormatFactory, Formatter
 from watchd.core.jsonform import ascii_json, dumps_compact
-from watchd.core.options import Choice, OptionalText, OptionSet, Text
+from watchd.core.option_kinds import Choice, OptionalText, Text
+from watchd.core.options import OptionSet
 from watchd.core.printable import utf8
 from watchd.core.registry import TypeTable
 from watchd.core.timestamps import iso_millis

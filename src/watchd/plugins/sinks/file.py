@@ -24,7 +24,7 @@ from watchd.core.errors import UsageError
 from watchd.core.event import WatchEvent
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import Formatter
-from watchd.core.options import Choice
+from watchd.core.option_kinds import Choice
 from watchd.core.private import fsync_directory, make_dirs, open_append, why_not_appendable
 from watchd.core.registry import TypeTable
 from watchd.plugins.sinks.frames import TORN_TAIL, repair_torn_tail, write_frames

@@ -21,7 +21,8 @@ from watchd.core.clock import Clock
 from watchd.core.deadletters import DeadLetters
 from watchd.core.errors import UsageError
 from watchd.core.interfaces import SinkMeasures
-from watchd.core.options import Duration, Flag, Number, OptionalText, OptionSet, Size
+from watchd.core.option_kinds import Duration, Flag, Number, OptionalText, Size
+from watchd.core.options import OptionSet
 
 
 class TlsClient(OptionSet):

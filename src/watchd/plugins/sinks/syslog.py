@@ -26,7 +26,7 @@ from watchd.core.deadletters import DeadLettered, dead_letters
 from watchd.core.errors import UsageError
 from watchd.core.hookspecs import hookimpl
 from watchd.core.interfaces import FormatContext, Sink
-from watchd.core.options import Choice, OptionalText, Size, Text
+from watchd.core.option_kinds import Choice, OptionalText, Size, Text
 from watchd.core.registry import TypeTable
 from watchd.core.spec import parse_address
 from watchd.plugins.sinks.datagram import DatagramSink
@@ -107,7 +107,7 @@ class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
     )
     limit = Size(
         0,
-        "largest datagram, udp:// and unix:// (0: 8KiB on a socket, 1KiB for rfc3164, else 2KiB)",
+        "largest datagram, udp:// and unix:// (unset: 8KiB on a socket, 1KiB for rfc3164, else 2KiB)",
         minimum=480,
     )
     framing = Choice(

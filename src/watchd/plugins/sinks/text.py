@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 from watchd.core.context import RunContext
 from watchd.core.interfaces import FormatContext, Formatter, HeaderedFormatter
-from watchd.core.options import Choice, OptionalText, OptionSet
+from watchd.core.option_kinds import Choice, OptionalText
+from watchd.core.options import OptionSet
 
 if TYPE_CHECKING:
     from watchd.core.context import Checking

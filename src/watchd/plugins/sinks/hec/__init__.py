@@ -21,7 +21,7 @@ from watchd.core.context import Checking, RunContext, SinkFactory
 from watchd.core.deadletters import DeadLettered, dead_letters
 from watchd.core.errors import UsageError
 from watchd.core.hookspecs import hookimpl
-from watchd.core.options import Choice, Duration, Flag, OptionalText, Secret, Size
+from watchd.core.option_kinds import Choice, Duration, Flag, OptionalText, Secret, Size
 from watchd.core.registry import TypeTable
 from watchd.plugins.sinks.hec.client import HecClient
 from watchd.plugins.sinks.hec.objects import HecObjects
