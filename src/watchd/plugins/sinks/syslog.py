@@ -107,7 +107,8 @@ class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
     )
     limit = Size(
         0,
-        "largest datagram, udp:// and unix:// (unset: 8KiB on a socket, 1KiB for rfc3164, else 2KiB)",
+        "largest datagram, udp:// and unix:// (unset: 8KiB on a socket, 1KiB for rfc3164, "
+        "else 2KiB)",
         minimum=480,
     )
     framing = Choice(
