@@ -212,3 +212,33 @@ def test_sizes_are_shown_in_the_largest_unit_that_holds_them_whole():
     assert [shown_size(n) for n in (0, 1000, 1024, 16 << 20, 1_000_000, 3 << 30)] == [
         "0", "1000", "1KiB", "16MiB", "1000000", "3GiB",
     ]  # fmt: skip
+
+
+def test_an_option_may_not_take_a_key_the_spec_uses_or_one_taken():
+    with pytest.raises(TypeError, match="option 'target' is the spec's own"):
+
+        class Targeted(OptionSet):
+            target = Text("", "shadows the spec's target")
+
+    with pytest.raises(TypeError, match="option 'n' is declared twice"):
+
+        class Twice(OptionSet):
+            a = Number(1, "one", key="n")
+            b = Number(2, "two", key="n")
+
+
+def test_a_format_s_options_cannot_undo_the_sink_s_secret(checking):
+    class Keyed(OptionSet):
+        api_key = Secret("the sink's key")
+
+    class Signed(OptionSet):
+        signing = Secret("the format's key")
+        width = Number(1, "a width", minimum=1)
+
+    spec = parse_spec("keyed,api_key=hunter2,signing=s3cret,width=0", "--sink")
+    sink = Keyed.take(spec.options, "", checking)
+    with pytest.raises(UsageError) as caught:
+        sink.take_nested(Signed, checking)
+    assert "hunter2" not in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+    assert "width='0'" in str(caught.value)

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+#: Keys no option may take: a TOML table's type and target, and what an OptionSet holds.
+_RESERVED = frozenset(("type", "target", "where", "given"))
+
+
 class OptionSet:
     """The options of one type, declared as class attributes; an instance holds them parsed.
 
@@ -62,6 +66,12 @@ class OptionSet:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:  # noqa: ANN401 - passed on
         super().__init_subclass__(**kwargs)
+        own = [value for value in vars(cls).values() if isinstance(value, Option)]
+        keys = [option.key for option in own]
+        for key in keys:
+            if key in _RESERVED or keys.count(key) > 1:
+                why = "is the spec's own" if key in _RESERVED else "is declared twice"
+                raise TypeError(f"{cls.__name__}: option {key!r} {why}")
         declared: dict[str, Option[Any]] = {}
         for klass in cls.__mro__:  # its own options first, then its groups'
             for value in vars(klass).values():

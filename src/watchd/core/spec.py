@@ -36,6 +36,8 @@ class Options:
     #: The flag and the spec's text, for *where* once a type names its credentials.
     what: str = ""
     text: str = ""
+    #: The credential options of the declarations that took keys so far.
+    secrets: frozenset[str] = frozenset()
 
     def copy(self) -> Options:
         """Return the options as given, for one more parse (a parse takes its keys out)."""
@@ -44,9 +46,14 @@ class Options:
         )
 
     def redact_for(self, secrets: frozenset[str]) -> None:
-        """Write *where* again with the values of the type's own credential options hidden."""
-        if self.text and secrets:
-            self.where = f"{self.what} {redact(self.text, secrets)!r}"
+        """Write *where* again with the values of credential options hidden.
+
+        The secrets of every declaration that took keys from these options
+        count (a sink's and its format's), so a later one cannot undo an earlier.
+        """
+        self.secrets |= secrets
+        if self.text and self.secrets:
+            self.where = f"{self.what} {redact(self.text, self.secrets)!r}"
 
     def __contains__(self, key: str) -> bool:
         return key in self.values or key in self.typed
