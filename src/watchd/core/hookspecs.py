@@ -125,8 +125,9 @@ def watchd_register_routes(routes: TypeTable[RoutesFactory]) -> None:
 def watchd_configure(context: RunContext) -> None:
     """Prepare for a run: the command line is parsed, nothing is opened yet.
 
-    Called once, after the types are registered and before any source or sink
-    is built. Read your options from ``context.options``.
+    Called once, after every spec is parsed and before any source or sink is
+    built. Read your options from ``context.options``. ``watchd validate``
+    and ``run --dry-run`` do not call it: they build nothing.
 
     .. versionadded:: 0.1.0
     """
