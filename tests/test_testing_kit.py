@@ -24,6 +24,7 @@ from watchd.testing import (
     check_sink_failure,
     check_sink_stall,
     check_source,
+    run_context,
 )
 
 REGISTRY = PluginHost(autoload=False).collect()
@@ -309,3 +310,20 @@ def test_a_source_that_forgets_where_it_was_fails_the_restart_check(tmp_path):
 
     with pytest.raises(ConformanceError, match=r"source 'forgetful': .* records came again"):
         check_source(forgetful, append, name="forgetful")
+
+
+def test_a_sink_built_in_process_reads_the_injected_clock(watchd_clock):
+    """The TCP sink's retry waits on the test's clock: it moves when the test says."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: refused
+        ctx = run_context(clock=watchd_clock)
+        spec = parse_spec(f"tcp:127.0.0.1:{closed.getsockname()[1]},backoff_max=1s", "--sink")
+        sink = ctx.registry.sinks.build(spec, ctx)
+        sink.on_timeout()  # a non-blocking connect
+        sink.on_writable()  # refused: an outage starts, the next try scheduled
+        waiting = sink.timeout()
+        assert 0 < waiting <= 0.1  # the first backoff, on the test's clock
+        assert sink.timeout() == waiting  # no real time passes on it
+        watchd_clock.advance(waiting)
+        assert sink.timeout() == 0.0  # due: the test said so
+        sink.close()

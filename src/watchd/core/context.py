@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, Generic, Literal, TypeVar
 
 import structlog
 
+from watchd.core.clock import Clock, monotonic
 from watchd.core.interfaces import Dialect, EventFilter, FormatFactory, Sink, Watcher
 from watchd.core.registry import TypeTable
 from watchd.core.routes import RoutesFactory
@@ -136,6 +137,8 @@ class RunContext:
     stdout: BinaryIO
     settings: RunSettings = field(default_factory=RunSettings)
     request_stop: Callable[[int], None] = field(default=lambda _status: None)
+    #: The monotonic clock the run's timing rules read (a test injects its own).
+    clock: Clock = field(default=monotonic)
     _resources: dict[ResourceKey[object], object] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _ids: dict[str, int] = field(default_factory=dict)

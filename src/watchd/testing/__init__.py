@@ -47,7 +47,7 @@ from pathlib import Path
 
 import pytest
 
-from watchd.core.clock import ManualClock
+from watchd.core.clock import Clock, ManualClock, monotonic
 from watchd.core.context import RunContext, RunSettings, StartAt
 from watchd.core.event import WatchEvent
 from watchd.core.plugins import PluginHost
@@ -76,15 +76,19 @@ __all__ = [
 ]
 
 
-def run_context(state_dir: str | None = None, *, plugins: bool = True) -> RunContext:
+def run_context(
+    state_dir: str | None = None, *, plugins: bool = True, clock: Clock = monotonic
+) -> RunContext:
     """Return the context of a run in this process: the installed plugins' types, from the start.
 
     What a test builds a source or a sink with (``context.registry.sinks.build(spec,
-    context)``), as ``watchd run`` would, without a process of its own.
+    context)``), as ``watchd run`` would, without a process of its own. With
+    *clock* (the ``watchd_clock`` fixture), the timing rules of what it builds
+    (a trail's waits, a sink's retries) read that clock: the test sets the time.
     """
     registry = PluginHost(autoload=plugins).collect()
     settings = RunSettings(start=StartAt("beginning"), state_dir=state_dir)
-    return RunContext(argparse.Namespace(), registry, io.BytesIO(), settings)
+    return RunContext(argparse.Namespace(), registry, io.BytesIO(), settings, clock=clock)
 
 
 # -- the pytest plugin -----------------------------------------------------------------

@@ -430,6 +430,7 @@ def build_audit_watcher(options: AuditOptions, context: RunContext) -> AuditWatc
         store=store,
         options=options.trail_options(),
         log=structlog.get_logger("watchd").bind(source=source_id),
+        clock=context.clock,
     )
     integrity = options.integrity == "auto"
     return AuditWatcher(trail, options.dialect, options.container, hub, integrity=integrity)

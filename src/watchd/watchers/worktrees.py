@@ -125,6 +125,7 @@ class WorktreesWatcher:
             store=shared_store(self._context),
             options=self._options,
             log=log.bind(source=source_id),
+            clock=self._context.clock,
         )
         log.info(f"[{name}] following worktree", worktree=name, path=path)
         return AuditWatcher(trail, self._dialect, "", self._hub, worktree=name, source="worktrees")

@@ -182,10 +182,10 @@ class Delivered(OptionSet):
     )
     backoff_max = Duration(30.0, "longest wait between two attempts to reach the peer", minimum=1.0)
 
-    def delivery(self, *, base: float = 0.1) -> Delivery:
-        """Return the bounded queue and the backoff these options give."""
+    def delivery(self, *, base: float = 0.1, clock: Clock = time.monotonic) -> Delivery:
+        """Return the bounded queue and the backoff these options give, on *clock*."""
         bounds = QueueBounds(events=self.queue, bytes=self.queue_bytes)
-        return Delivery(bounds, Backoff(base=base, cap=self.backoff_max))
+        return Delivery(bounds, Backoff(base=base, cap=self.backoff_max, clock=clock))
 
 
 class QueuedSink:

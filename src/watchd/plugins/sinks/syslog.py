@@ -198,7 +198,7 @@ def build_syslog_sink(options: SyslogSinkOptions, context: RunContext) -> Sink:
     """Build the sink of ``syslog:udp|tcp|tls|relp|unix://ADDRESS``."""
     name = f"syslog:{options.target}"
     message = options.message(context)
-    settings = options.delivery()
+    settings = options.delivery(clock=context.clock)
     letters = dead_letters(options, name)
     if options.transport in ("udp", "unix"):
         return DatagramSink(

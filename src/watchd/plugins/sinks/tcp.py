@@ -322,7 +322,13 @@ def build_tcp_sink(options: TcpOptions, context: RunContext) -> TcpSink:
     name = f"tcp:{options.target}"
     formatter = formatter_for(options, context, tty=False)
     letters = dead_letters(options, name)
-    return TcpSink(name, options.address, formatter, delivery=options.delivery(), letters=letters)
+    return TcpSink(
+        name,
+        options.address,
+        formatter,
+        delivery=options.delivery(clock=context.clock),
+        letters=letters,
+    )
 
 
 @hookimpl

@@ -79,7 +79,7 @@ class HecOptions(Delivered, DeadLettered, TlsClient):
             self.unused(*self.TLS_KEYS)
 
 
-def build_hec_sink(options: HecOptions, context: RunContext) -> HecSink:  # noqa: ARG001
+def build_hec_sink(options: HecOptions, context: RunContext) -> HecSink:
     """Build ``hec:https://HOST:8088``: a worker thread posts the batches."""
     url = options.target
     loki = options.compat == "loki"
@@ -100,7 +100,7 @@ def build_hec_sink(options: HecOptions, context: RunContext) -> HecSink:  # noqa
         objects,
         max_bytes=options.batch_bytes,
         flush_seconds=options.flush,
-        delivery=options.delivery(base=0.2),
+        delivery=options.delivery(base=0.2, clock=context.clock),
         ack=options.ack,
         ack_timeout=options.ack_timeout,
         letters=letters,
