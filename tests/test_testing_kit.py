@@ -89,8 +89,10 @@ def test_the_stream_sinks_deliver_every_event_once_in_order(sink):
         # Each event's JSON form (the line, or the syslog message's body) says its detail.
         return [m.decode() for m in re.findall(rb'"detail":"(n=\d+)"', bytes(received))]
 
-    check_sink(lambda: REGISTRY.sinks.build(spec, context()), delivered, name=spec.type)
-    server.close()
+    try:
+        check_sink(lambda: REGISTRY.sinks.build(spec, context()), delivered, name=spec.type)
+    finally:
+        server.close()
 
 
 class Leaky:

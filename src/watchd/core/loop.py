@@ -385,6 +385,9 @@ class _SinkDriver:
             self._guard(io, -1)  # hand over what a sink still batches
         said = False
         while True:
+            # A peer may have confirmed with nothing to wake the loop (a TCP peer's
+            # kernel): what is delivered now is acknowledged before the sources close.
+            self._pipeline.collect()
             waiting = {
                 s.name: s.accepted() - s.delivered()
                 for s in self._pipeline.async_sinks()
@@ -409,7 +412,6 @@ class _SinkDriver:
                 elif key.data is _WAKEUP and interrupted():
                     return False
             self.on_timers(timers, time.monotonic())
-            self._pipeline.collect()
 
 
 def _close_watcher(watcher: Watcher) -> None:
