@@ -146,7 +146,9 @@ class Collector:
     def received(self) -> list[dict[str, Any]]:
         if not self.out.exists():
             return []
-        lines = self.out.read_bytes().splitlines()
+        data = self.out.read_bytes()
+        # The collector may be writing its last line as we read: only whole lines count.
+        lines = data[: data.rfind(b"\n") + 1].splitlines()
         return [self.normalize(json.loads(line)) for line in lines if line.strip()]
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
