@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from fakes import IdleAsyncSink
 from watchd import WatchEvent
 from watchd.core.loop import EventLoop
 from watchd.core.pipeline import Pipeline
@@ -295,46 +296,18 @@ def test_a_watcher_with_several_descriptors_is_told_which_are_readable():
     assert many.closed == 1
 
 
-class LateAckSink:
+class LateAckSink(IdleAsyncSink):
     """An async sink whose peer confirms in the background (as a TCP peer's kernel does):
     no descriptor tells the loop, ``delivered()`` simply catches up once the source is done."""
 
     name = "late-ack"
 
     def __init__(self, source: OneBatch) -> None:
+        super().__init__()
         self._source = source
-        self._accepted = 0
-
-    def fileno(self) -> int:
-        return -1
-
-    def wants_write(self) -> bool:
-        return False
-
-    def timeout(self) -> float | None:
-        return None
-
-    def on_readable(self) -> None: ...
-
-    def on_writable(self) -> None: ...
-
-    def on_timeout(self) -> None: ...
-
-    def has_room(self) -> bool:
-        return True
-
-    def emit_batch(self, events: Sequence[WatchEvent]) -> None:
-        self._accepted += len(events)
-
-    def accepted(self) -> int:
-        return self._accepted
 
     def delivered(self) -> int:
-        return self._accepted if self._source.finished else 0
-
-    def flush(self) -> None: ...
-
-    def close(self) -> None: ...
+        return self.accepted() if self._source.finished else 0
 
 
 class OneBatch:

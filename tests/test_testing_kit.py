@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import clean_env
+from fakes import IdleAsyncSink
 from watchd.core.context import RunContext, RunSettings
 from watchd.core.plugins import PluginHost
 from watchd.core.spec import parse_spec
@@ -211,40 +212,10 @@ def test_the_tcp_sink_stays_in_its_bound_while_its_peer_stalls_then_catches_up()
     server.close()
 
 
-class Hoarding:
+class Hoarding(IdleAsyncSink):
     """A sink that says it always has room and holds every event: memory without end."""
 
     name = "hoarding"
-
-    def __init__(self) -> None:
-        self.held: list[object] = []
-
-    def fileno(self) -> int:
-        return -1
-
-    def wants_write(self) -> bool:
-        return False
-
-    def timeout(self) -> float | None:
-        return None
-
-    def has_room(self) -> bool:
-        return True
-
-    def emit_batch(self, events):
-        self.held.extend(events)
-
-    def delivered(self) -> int:
-        return 0
-
-    def accepted(self) -> int:
-        return len(self.held)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.held.clear()
 
 
 def test_a_sink_that_never_says_it_is_full_fails_the_stall_check():
