@@ -1,4 +1,4 @@
-"""The package's layout as the README's Develop section describes it."""
+"""The package's layout as docs/develop.md describes it: module sizes, paths gone, markers."""
 
 from __future__ import annotations
 

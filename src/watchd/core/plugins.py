@@ -210,8 +210,9 @@ class PluginHost:
     def hooks_of(self, name: str) -> list[str]:
         """Return the names of the hooks plugin *name* implements."""
         plugin = self.pm.get_plugin(name)
-        callers = self.pm.get_hookcallers(plugin) or [] if plugin is not None else []
-        return sorted(caller.name for caller in callers)
+        if plugin is None:
+            return []
+        return sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
 
 
 def _say(line: str) -> None:

@@ -1,9 +1,9 @@
-"""The ``syslog`` sink and source: forwarding to collectors, and receiving from senders.
+"""The ``syslog`` sink: forwarding to collectors.
 
-Sink: ``syslog:udp://HOST[:PORT]``, ``syslog:tcp://…``, ``syslog:tls://…``,
+``syslog:udp://HOST[:PORT]``, ``syslog:tcp://…``, ``syslog:tls://…``,
 ``syslog:relp://…`` (rsyslog's acknowledged protocol) and
 ``syslog:unix:///dev/log``, in RFC 5424 (default), RFC 3164 or loki-mode's own
-bytes. Source: ``syslog:udp://…`` and ``syslog:tcp://…`` listeners.
+bytes. The listeners (the ``syslog`` source) are ``watchers/syslog.py``.
 """
 
 from __future__ import annotations
