@@ -346,3 +346,45 @@ def test_a_batch_delivered_while_nothing_woke_the_loop_is_acknowledged_at_shutdo
     loop.add(source)
     assert loop.run() == 0
     assert source.acknowledged == 1
+
+
+class Blocking:
+    """A source whose poll holds the loop, once told to, until the test lets it go."""
+
+    name = "blocking"
+
+    def __init__(self) -> None:
+        self.hold = threading.Event()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def fileno(self) -> int:
+        return -1
+
+    def timeout(self) -> float | None:
+        return 0.01  # polled every round or so, so that it can be told to hold
+
+    def poll(self) -> list[WatchEvent]:
+        if self.hold.is_set() and not self.release.is_set():
+            self.holding.set()
+            self.release.wait(30)
+        return []
+
+    def close(self) -> None: ...
+
+
+def test_a_ping_is_answered_by_the_next_round_and_never_by_a_stuck_loop():
+    source = Blocking()
+    loop = EventLoop(Pipeline([], [ListSink()]))
+    loop.add(source)
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    assert loop.ping().wait(10)  # an idle loop, woken, answers
+    source.hold.set()
+    assert source.holding.wait(10)
+    stuck = loop.ping()
+    assert not stuck.wait(0.3)  # the loop is held in a poll: it cannot answer
+    source.release.set()
+    assert stuck.wait(10)  # its next round does
+    loop.stop()
+    thread.join(10)

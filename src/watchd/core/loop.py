@@ -58,8 +58,11 @@ class EventLoop:
         self._failed_watchers = 0
         #: True once every source was polled a first time (``/readyz``).
         self.started = False
-        #: Rounds of the loop so far: another thread sees it turn (``/healthz``).
+        #: Rounds of the loop so far.
         self.turns = 0
+        #: Another thread's asks that the loop show it turns (``/healthz``): set at the next round.
+        self._pings: list[threading.Event] = []
+        self._pings_lock = threading.Lock()
         self._events_of_detached: dict[str, int] = {}
         self._supervisor: Supervisor | None = None
 
@@ -71,10 +74,23 @@ class EventLoop:
         """Attach *watcher*; it is polled once at start, then as the loop decides."""
         self._entries.append(Watched(watcher))
 
-    def ping(self) -> None:
-        """Make the loop turn once (from any thread): a health check sees it answer."""
+    def ping(self) -> threading.Event:
+        """Wake the loop (from any thread); the event is set when its next round begins.
+
+        A health check waits on it: a loop that is stuck never sets it.
+        """
+        answered = threading.Event()
+        with self._pings_lock:
+            self._pings.append(answered)
         with contextlib.suppress(OSError):
             self._wake_w.send(b"\xff")  # no signal has this number
+        return answered
+
+    def _answer_pings(self) -> None:
+        with self._pings_lock:
+            pings, self._pings = self._pings, []
+        for answered in pings:
+            answered.set()
 
     def events_by_source(self) -> dict[str, int]:
         """Return how many events each source has given so far (from any thread)."""
@@ -116,6 +132,8 @@ class EventLoop:
 
     def _iterate(self) -> None:
         self.turns += 1
+        if self._pings:  # a plain read: a ping missed now is answered next round
+            self._answer_pings()
         now = time.monotonic()
         paused = not self.pipeline.has_room()
         deadlines: list[tuple[Watched, float]] = []

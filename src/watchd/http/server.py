@@ -17,7 +17,6 @@ import contextlib
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -223,15 +222,7 @@ class HttpService:
 
     def healthy(self) -> bool:
         """Return True when the loop turns (it is woken, and must answer within a bound)."""
-        loop = self.running.loop
-        before = loop.turns
-        loop.ping()
-        deadline = time.monotonic() + HEALTH_WAIT
-        while loop.turns == before:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
-        return True
+        return self.running.loop.ping().wait(HEALTH_WAIT)
 
     def ready(self) -> tuple[bool, str]:
         """Return whether every source has started and some sink can deliver, and why not."""
