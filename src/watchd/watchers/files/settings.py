@@ -20,6 +20,9 @@ class TrailOptions:
     hold_removed: float = 300.0
     copy_wait: float = 2.0
     follow_symlinks: str = INSIDE
+    #: How long what a truncated file held is remembered, for a copy of it that shows up in
+    #: scope later (copytruncate's copy, compressed after): longer than any copy takes.
+    ghost_lifetime: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -380,7 +380,7 @@ class Trail(ScopeListing, StartupResume, RuntimeCopies):
             if tail.state is State.ACTIVE and key not in seen:
                 self._let_go_of_name(tail, now)
         self._index_paths(directories)
-        self._ghosts = [g for g in self._ghosts if now - g.at < 60.0]
+        self._ghosts = [g for g in self._ghosts if now - g.at < self.options.ghost_lifetime]
         starting = not self._started
         if starting:
             self._started = True
