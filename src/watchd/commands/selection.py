@@ -67,7 +67,7 @@ def selection(
 def build_filters(specs: list[Spec], context: RunContext) -> list[EventFilter]:
     """Parse every filter spec (all of them, before any is built), then build each."""
     parsed = [context.registry.filters.parse(spec, context.checking) for spec in specs]
-    return [part.registration.item(part.options, context) for part in parsed]
+    return [part.build(context) for part in parsed]
 
 
 def progress(sources: list[FileSource], *, shown: bool = True) -> Progress:

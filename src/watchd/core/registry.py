@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from watchd.core.context import Checking, RunContext
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class PluginConflictError(Exception):
@@ -45,6 +46,10 @@ class Parsed(Generic[T]):
     registration: Registration[T]
     options: OptionSet
     spec: Spec
+
+    def build(self: Parsed[Callable[[Any, RunContext], R]], context: RunContext) -> R:
+        """Build what the spec names in the run *context*: the type's build function opens it."""
+        return self.registration.item(self.options, context)
 
 
 class TypeTable(Generic[T]):
@@ -125,8 +130,7 @@ class TypeTable(Generic[T]):
 
     def build(self, spec: Spec, context: RunContext) -> Any:  # noqa: ANN401 - what the type builds
         """Parse *spec* and build it: a source, sink or filter of the run *context*."""
-        parsed = self.parse(spec, context.checking)
-        return parsed.registration.item(parsed.options, context)  # type: ignore[operator]
+        return self.parse(spec, context.checking).build(context)  # type: ignore[misc]
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

@@ -93,9 +93,9 @@ def execute(
     sinks: list[Sink] = []
     started = False
     try:
-        watchers.extend(p.registration.item(p.options, context) for p in parts.sources)
-        filters = [p.registration.item(p.options, context) for p in parts.filters]
-        sinks.extend(p.registration.item(p.options, context) for p in parts.sinks)
+        watchers.extend(part.build(context) for part in parts.sources)
+        filters = [part.build(context) for part in parts.filters]
+        sinks.extend(part.build(context) for part in parts.sinks)
         # Several trails are merged in time order; a single file pays no delay.
         merging = len(watchers) > 1 or any(isinstance(w, Merging) and w.merges for w in watchers)
         window = plan.settings.reorder_window
