@@ -150,6 +150,10 @@ def test_one_watchd_forwards_to_another_over_tcp_losing_nothing(
         ("syslog:unix://dev/log", "expected unix:///PATH, as in unix:///dev/log"),
         ("syslog:tcp://h:1,framing=crlf", "framing='crlf': expected one of auto, octet, lf, none"),
         ("syslog:udp://h:1,body=xml", "body='xml': unknown format (available: cef,"),
+        ("syslog:udp://h:1,framing=lf", "framing='lf': applies to tcp:// and tls:// only"),
+        ("syslog:tcp://h:1,limit=1000", "limit='1000': applies to udp:// and unix:// only"),
+        ("syslog:relp://h:1,framing=lf", "framing='lf': applies to tcp:// and tls:// only (RELP"),
+        ("syslog:tcp://h:1,server_name=x,verify=no", "verify='no': applies to tls:// only"),
     ],
 )
 def test_sink_usage_errors_are_one_line(spec: str, error: str) -> None:

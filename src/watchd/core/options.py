@@ -14,7 +14,7 @@ needs. ``watchd validate`` parses and stops there.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from watchd.core.errors import UsageError
@@ -161,6 +161,12 @@ class OptionSet:
         value = self._values.get(key)
         shown_value = option.written(value) if option is not None else str(value)
         return UsageError(f"{self.where}: {key}={shown_value!r}: {why}")
+
+    def refuse_given(self, keys: Iterable[str], why: str) -> None:
+        """Refuse the first of options *keys* the user gave: they do not apply here (*why*)."""
+        given = sorted(self.given.intersection(keys))
+        if given:
+            raise self.refuse(given[0], why)
 
     def named(self, table: TypeTable[T], key: str) -> Registration[T]:
         """Return the entry of *table* that option *key* names (a dialect, a format), or refuse."""

@@ -372,11 +372,7 @@ class SyslogSourceOptions(OptionSet):
         self.transport = transport
         self.address = parse_address(rest, self.where, 5514)
         other = ("connections", "per_peer", "idle_timeout") if transport == "udp" else ("rcvbuf",)
-        given = sorted(self.given.intersection(other))
-        if given:
-            raise self.refuse(
-                given[0], f"applies to {'tcp' if transport == 'udp' else 'udp'}:// only"
-            )
+        self.refuse_given(other, f"applies to {'tcp' if transport == 'udp' else 'udp'}:// only")
         self.mapping_dialect = self.named(checking.registry.dialects, "dialect").item
 
 

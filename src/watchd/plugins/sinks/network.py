@@ -56,12 +56,6 @@ class TlsClient(OptionSet):
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    def refuse_tls(self, why: str) -> None:
-        """Refuse the TLS options given to a sink that speaks no TLS here."""
-        given = sorted(self.given & self.TLS_KEYS)
-        if given:
-            raise self.refuse(given[0], why)
-
 
 class Backoff:
     """Exponential delays with jitter: base, 2x, 4x, ... up to *cap*, each 50-100%."""

@@ -145,8 +145,7 @@ class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
 
     def _check_transport(self, transport: str, rest: str, name: str) -> None:
         if transport in ("udp", "unix"):
-            if "framing" in self.given:
-                raise self.refuse("framing", "applies to tcp:// and tls:// only")
+            self.refuse_given(("framing",), "applies to tcp:// and tls:// only")
             default = 8192 if transport == "unix" else 1024 if name == "rfc3164" else 2048
             limit = self.limit or default
             if transport == "udp" and limit > _UDP_MAX:
@@ -161,13 +160,12 @@ class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
                 else parse_address(rest, self.where, _DEFAULT_PORTS["udp"])
             )
         else:
-            if "limit" in self.given:
-                raise self.refuse("limit", "applies to udp:// and unix:// only")
+            self.refuse_given(("limit",), "applies to udp:// and unix:// only")
             self.address = parse_address(rest, self.where, _DEFAULT_PORTS[transport])
             self.unused("limit")
-            if transport == "relp" and "framing" in self.given:
-                raise self.refuse(
-                    "framing", "applies to tcp:// and tls:// only (RELP frames itself)"
+            if transport == "relp":
+                self.refuse_given(
+                    ("framing",), "applies to tcp:// and tls:// only (RELP frames itself)"
                 )
             if self.framing == "auto":
                 self._values["framing"] = "none" if name == "loki" else "octet"
@@ -175,10 +173,9 @@ class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
             self.tls: ssl.SSLContext | None = self.check_tls()
         else:
             self.tls = None
-            self.refuse_tls("applies to tls:// only")
+            self.refuse_given(self.TLS_KEYS, "applies to tls:// only")
+            self.refuse_given(("server_name",), "applies to tls:// only")
             self.unused(*self.TLS_KEYS, "server_name")
-            if "server_name" in self.given:
-                raise self.refuse("server_name", "applies to tls:// only")
 
     def message(self, context: RunContext) -> SyslogFormat:
         """Return the builder of the messages the options ask for."""

@@ -75,7 +75,7 @@ class HecOptions(Delivered, DeadLettered, TlsClient):
             self.tls: ssl.SSLContext | None = self.check_tls()
         else:
             self.tls = None
-            self.refuse_tls("applies to https:// only")
+            self.refuse_given(self.TLS_KEYS, "applies to https:// only")
             self.unused(*self.TLS_KEYS)
 
 
