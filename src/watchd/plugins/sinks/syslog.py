@@ -56,6 +56,13 @@ def facility_number(value: str) -> int | None:
     return FACILITIES.get(value)
 
 
+def _facility_form(value: str) -> str | None:
+    """Return what is wrong with a ``facility=`` value, or None."""
+    if facility_number(value) is None:
+        return "expected a syslog facility (kern, user, ..., local0 to local7, or 0 to 23)"
+    return None
+
+
 def header_text(limit: int, *, sd: bool = False) -> Callable[[str], str | None]:
     """Return the check of a header field RFC 5424 allows: 1 to *limit* printable US-ASCII.
 
@@ -85,7 +92,10 @@ class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
         "the message format (auto: rfc3164 on a unix socket, as syslog(3) sends; else rfc5424)",
     )
     facility = Text(
-        "local0", "a name (kern, user, daemon, auth, local0..7) or 0 to 23", metavar="FACILITY"
+        "local0",
+        "a name (kern, user, daemon, auth, local0..7) or 0 to 23",
+        metavar="FACILITY",
+        valid=_facility_form,
     )
     body = Text(
         "json", "the format of the message's body (its options are taken too)", metavar="FORMAT"
@@ -125,11 +135,6 @@ class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
         transports = ("udp", "tcp", "tls", "relp", "unix")
         transport, rest = split_transport(self.target or "udp://127.0.0.1:514", where, transports)
         self.transport = transport
-        if facility_number(self.facility) is None:
-            raise self.refuse(
-                "facility",
-                "expected a syslog facility (kern, user, ..., local0 to local7, or 0 to 23)",
-            )
         name = self.format
         if name == "auto":
             name = "rfc3164" if transport == "unix" else "rfc5424"
