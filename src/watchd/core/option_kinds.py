@@ -111,6 +111,14 @@ class Option(Generic[T]):
 TextCheck = Callable[[str], "str | None"]
 
 
+def _of_form(text: str, valid: TextCheck | None) -> str:
+    """Return *text* if *valid* (a text option's check of its form) finds nothing wrong."""
+    why = valid(text) if valid is not None else None
+    if why:
+        raise OptionError(why)
+    return text
+
+
 class Text(Option[str]):
     """Any text (a name, a path, a template), with an optional check of its form.
 
@@ -131,10 +139,7 @@ class Text(Option[str]):
 
     def read(self, text: str) -> str:
         """Return *text*, if its form is good."""
-        why = self.valid(text) if self.valid is not None else None
-        if why:
-            raise OptionError(why)
-        return text
+        return _of_form(text, self.valid)
 
 
 class OptionalText(Option[str | None]):
@@ -156,10 +161,7 @@ class OptionalText(Option[str | None]):
 
     def read(self, text: str) -> str | None:
         """Return *text*, if its form is good."""
-        why = self.valid(text) if self.valid is not None else None
-        if why:
-            raise OptionError(why)
-        return text
+        return _of_form(text, self.valid)
 
 
 class Secret(OptionalText):
