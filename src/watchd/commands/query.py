@@ -18,7 +18,7 @@ from watchd.core.errors import EXIT_FAILURE, EXIT_OK
 from watchd.core.event import WatchEvent
 from watchd.core.interfaces import FormatContext, Formatter
 from watchd.core.plugins import PluginHost
-from watchd.core.spec import Options, Spec
+from watchd.core.spec import Spec
 from watchd.core.terminal import isatty
 from watchd.plugins.sinks.stdout import silence
 from watchd.plugins.sinks.text import header_of, wants_color
@@ -31,7 +31,7 @@ def formatter_named(
 ) -> Formatter:
     """Return the format *name* (``--format``'s value) with its default options."""
     entry = registry.formats.entry(name, "--format")
-    options = entry.options.take(Options({}, "--format"), "", Checking(registry))
+    options = entry.options.parse(checking=Checking(registry))
     return entry.item(options, FormatContext(color, several_origins, own_lines=True))
 
 
