@@ -13,7 +13,7 @@ from typing import Any
 
 from watchd.core.context import Registry
 from watchd.core.option_kinds import Choice, Duration, Flag, Number, Option, Size
-from watchd.core.options import NoOptions, OptionSet
+from watchd.core.options import OptionSet
 from watchd.core.registry import Registration
 
 #: Each table's name for one of its entries, and which take a spec of their own.
@@ -25,6 +25,8 @@ KINDS = {
     "dialects": "dialect",
     "routes": "route set",
 }
+#: The tables whose entries take no options (a dialect, a route set): no usage line.
+UNDECLARED = frozenset(("dialects", "routes"))
 #: The tables whose entries a ``--source``/``--sink``/``--apply`` spec names.
 SPEC_TABLES = {"sources": "source", "sinks": "sink", "filters": "apply"}
 
@@ -63,11 +65,12 @@ def _nested_note(kind: str, options: type[OptionSet]) -> str | None:
     return None
 
 
-def describe(kind: str, entry: Registration[Any]) -> list[str]:
+def describe(table_name: str, entry: Registration[Any]) -> list[str]:
     """Return the lines ``watchd plugins NAME`` prints of one type: help, usage, every option."""
     options = entry.options
+    kind = KINDS[table_name]
     lines = [f"{entry.name}  ({kind}, from {entry.plugin})", f"    {entry.help}"]
-    if options is NoOptions and kind not in ("source", "sink", "filter", "format"):
+    if table_name in UNDECLARED:
         return lines
     lines.append(f"    usage: {usage(entry.name, options)}")
     if options.example:
@@ -106,7 +109,7 @@ def reference(registry: Registry) -> str:
         out += ["", f"## {table_name.capitalize()}"]
         for entry in table:
             out += ["", f"### {entry.name}", "", entry.help + "."]
-            if table_name in ("dialects", "routes"):
+            if table_name in UNDECLARED:
                 continue
             out += ["", f"    {usage(entry.name, entry.options)}"]
             declared = list(entry.options.declared())

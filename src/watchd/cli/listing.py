@@ -10,7 +10,7 @@ import orjson
 
 from watchd.cli.arguments import CommandParser, command
 from watchd.cli.config import key_schemas
-from watchd.cli.describe import KINDS, describe, reference, schema, usage
+from watchd.cli.describe import UNDECLARED, describe, reference, schema, usage
 from watchd.cli.scaffold import cmd_new_plugin
 from watchd.core.context import Registry
 from watchd.core.errors import EXIT_OK, UsageError
@@ -29,8 +29,8 @@ def _show_named(host: PluginHost, registry: Registry, name: str) -> int:
     """Describe the types called *name*, or every type of the plugin *name*."""
     tables = registry.tables()
     found = [
-        (KINDS[kind], entry)
-        for kind, table in tables.items()
+        (table_name, entry)
+        for table_name, table in tables.items()
         for entry in table
         if name in (entry.name, entry.plugin)
     ]
@@ -39,7 +39,7 @@ def _show_named(host: PluginHost, registry: Registry, name: str) -> int:
         meant = get_close_matches(name, names, 1)
         hint = f"; did you mean {meant[0]}?" if meant else " (watchd plugins lists them)"
         raise UsageError(f"plugins: no type or plugin is called {name!r}{hint}")
-    blocks = ["\n".join(describe(kind, entry)) for kind, entry in found]
+    blocks = ["\n".join(describe(table_name, entry)) for table_name, entry in found]
     sys.stdout.write("\n\n".join(blocks) + "\n")
     return EXIT_OK
 
@@ -79,7 +79,7 @@ def cmd_plugins(host: PluginHost, registry: Registry, ns: argparse.Namespace) ->
                 for entry in table:
                     if entry.plugin == name:
                         out.write(f"        {entry.name}: {entry.help or '(no help)'}\n")
-                        if kind not in ("dialects", "routes"):
+                        if kind not in UNDECLARED:
                             out.write(f"            {usage(entry.name, entry.options)}\n")
     return EXIT_OK
 
