@@ -25,7 +25,7 @@ from watchd.core.context import Checking, RunContext, SinkFactory
 from watchd.core.deadletters import DeadLettered, dead_letters
 from watchd.core.errors import UsageError
 from watchd.core.hookspecs import hookimpl
-from watchd.core.interfaces import FormatContext, Sink
+from watchd.core.interfaces import FormatContext, FormatFactory, Sink
 from watchd.core.option_kinds import Choice, OptionalText, Size, Text
 from watchd.core.registry import TypeTable
 from watchd.core.spec import parse_address
@@ -141,6 +141,7 @@ class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
             self._values["format"] = name
         if name != "loki":
             entry = self.named(checking.registry.formats, "body")
+            self.body_build: FormatFactory = entry.item
             self.body_options = self.take_nested(entry.options, checking)
         else:
             self.unused("body", "hostname", "app_name", "procid", "sd_id")
@@ -182,14 +183,12 @@ class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
             self.refuse_given(("server_name",), "applies to tls:// only")
             self.unused(*self.TLS_KEYS, "server_name")
 
-    def message(self, context: RunContext) -> SyslogFormat:
+    def message(self) -> SyslogFormat:
         """Return the builder of the messages the options ask for."""
         facility = facility_number(self.facility) or 0
         if self.format == "loki":
             return LokiSyslog(facility=facility)
-        body = context.registry.formats.get(self.body, self.where)(
-            self.body_options, FormatContext()
-        )
+        body = self.body_build(self.body_options, FormatContext())
         sender = Sender(facility, self.hostname, self.app_name, self.procid)
         if self.format == "rfc3164":
             return Rfc3164(body, sender, local=self.transport == "unix" and self.hostname is None)
@@ -199,7 +198,7 @@ class SyslogSinkOptions(Delivered, DeadLettered, TlsClient):
 def build_syslog_sink(options: SyslogSinkOptions, context: RunContext) -> Sink:
     """Build the sink of ``syslog:udp|tcp|tls|relp|unix://ADDRESS``."""
     name = f"syslog:{options.target}"
-    message = options.message(context)
+    message = options.message()
     settings = options.delivery(clock=context.clock)
     letters = dead_letters(options, name)
     if options.transport in ("udp", "unix"):

@@ -7,7 +7,7 @@ import stat
 from typing import TYPE_CHECKING, ClassVar
 
 from watchd.core.context import RunContext
-from watchd.core.interfaces import FormatContext, Formatter, HeaderedFormatter
+from watchd.core.interfaces import FormatContext, FormatFactory, Formatter, HeaderedFormatter
 from watchd.core.option_kinds import Choice, OptionalText
 from watchd.core.options import OptionSet
 
@@ -47,6 +47,7 @@ class Formatted(OptionSet):
         name = self.format or self.format_default(checking)
         self._values["format"] = name  # the plan says which
         entry = self.named(checking.registry.formats, "format")
+        self.format_build: FormatFactory = entry.item
         self.format_options = self.take_nested(entry.options, checking)
 
 
@@ -58,9 +59,8 @@ def formatter_for(
     With *own_lines* the sink's output is read by people (see FormatContext).
     """
     color = wants_color(options.color, tty=tty)
-    factory = context.registry.formats.get(options.format or "json", options.where)
     several = context.settings.several_origins
-    return factory(options.format_options, FormatContext(color, several, own_lines))
+    return options.format_build(options.format_options, FormatContext(color, several, own_lines))
 
 
 def header_of(formatter: Formatter) -> bytes | None:
