@@ -115,8 +115,8 @@ class FileOptions(Formatted, DeadLettered):
         if self.fsync == "auto":
             kept = settings.state_dir is not None and settings.durable_state
             self._values["fsync"] = "yes" if kept else "no"
-        path = os.path.abspath(os.path.expanduser(self.target))
-        why = why_not_appendable(path)
+        self.path = os.path.abspath(os.path.expanduser(self.target))
+        why = why_not_appendable(self.path)
         if why:
             raise UsageError(f"{self.where}: {self.target}: {why}")
 
@@ -125,9 +125,8 @@ def build_file_sink(options: FileOptions, context: RunContext) -> FileSink:
     """Build ``file:PATH``: the file is opened to append (created if need be)."""
     formatter = formatter_for(options, context, tty=False, own_lines=True)
     dead = dead_letters(options, f"file:{options.target}")
-    path = os.path.abspath(os.path.expanduser(options.target))
     try:
-        return FileSink(path, formatter, dead, fsync=options.fsync == "yes")
+        return FileSink(options.path, formatter, dead, fsync=options.fsync == "yes")
     except OSError as exc:
         dead.close()
         raise UsageError(f"{options.where}: {options.target}: {exc.strerror}") from None
